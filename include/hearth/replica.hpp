@@ -1,0 +1,260 @@
+// Replica: one node's durable copy of the shared records.
+//
+// A replica is a directory holding an LMDB environment (the feeds of every
+// author, the materialised records, indexes, pending deltas, forks, keys and
+// metadata) and this node's identity. Local writes become signed, encrypted
+// deltas appended to this node's own feed; remote deltas are verified and
+// applied. Storing a delta and applying it to the records happen in one LMDB
+// write transaction: after a crash both or neither are there.
+//
+// Thread safety: a Replica may be used from many threads at once. Reads run
+// concurrently and never block writers; writes are serialised. Several
+// processes may open the same directory (an app, hearthd, the CLI); the
+// feed's next seq and the clock are advanced inside the LMDB write
+// transaction, so they never hand out the same (author, seq) twice. One
+// process may not open the same directory twice (kFailedPrecondition).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hearth/export.hpp"
+#include "hearth/schema.hpp"
+#include "hearth/status.hpp"
+#include "hearth/value.hpp"
+
+namespace hearth {
+
+using Hash32 = std::array<uint8_t, 32>;
+
+// The newest delta of one author's feed that this replica holds.
+struct FeedHead {
+  uint64_t seq = 0;
+  Hash32 hash{};
+  bool operator==(const FeedHead&) const = default;
+};
+
+// Version vector: author -> newest contiguous delta held.
+using Heads = std::map<AuthorId, FeedHead>;
+
+enum class Durability : uint8_t {
+  kSync,    // fsync every commit (default): acknowledged means on disk
+  kNoSync,  // leave flushing to the OS: fast, loses recent commits on power loss
+};
+
+struct HEARTH_EXPORT ReplicaOptions {
+  // Create the directory, environment and identity when missing.
+  bool create_if_missing = true;
+  Durability durability = Durability::kSync;
+  // Initial LMDB map size; it doubles on demand up to max_map_size.
+  uint64_t initial_map_size = uint64_t{64} << 20;
+  uint64_t max_map_size = uint64_t{1} << 40;
+  // Schema to use. When set it is stored in the replica (replacing the
+  // stored one); when empty the stored schema is used.
+  std::optional<Schema> schema;
+  // Source of wall-clock milliseconds for the hybrid logical clock; tests
+  // pass a fake. Empty = system clock.
+  std::function<uint64_t()> clock_ms;
+  // Largest delta accepted by Apply (bytes).
+  uint64_t max_delta_bytes = uint64_t{16} << 20;
+};
+
+// One merged field as readers see it.
+struct HEARTH_EXPORT LogEntry {
+  uint64_t hlc = 0;
+  AuthorId author;
+  Value value;
+};
+
+struct HEARTH_EXPORT FieldValue {
+  FieldKind kind = FieldKind::kLww;
+  Value value;                // lww/ref: the winner; status: the state name
+  std::vector<Value> values;  // mv: concurrent values (sorted); set: members (sorted)
+  int64_t count = 0;          // counter: sum over authors of increments - decrements
+  std::vector<LogEntry> log;  // log: entries in (hlc, author) order
+  uint64_t hlc = 0;           // lww/ref: HLC of the winning write
+  AuthorId author;            // lww/ref: author of the winning write
+
+  // An mv register holding more than one concurrent value: a person should
+  // decide (Set the field again to resolve it).
+  bool conflict() const { return kind == FieldKind::kMv && values.size() > 1; }
+};
+
+struct HEARTH_EXPORT Record {
+  std::string collection;
+  RecordId id;
+  bool deleted = false;
+  std::map<std::string, FieldValue, std::less<>> fields;  // includes fields unknown to the schema
+
+  const FieldValue* Find(std::string_view field) const;
+};
+
+// A set of field operations committed atomically by Replica::Commit. Checks
+// against the schema happen at commit; the first error fails the whole batch.
+class HEARTH_EXPORT WriteBatch {
+ public:
+  // lww, ref and mv fields. For mv, resolves every value this replica has seen.
+  WriteBatch& Set(std::string_view collection, const RecordId& id, std::string_view field, Value v);
+  WriteBatch& Add(std::string_view collection, const RecordId& id, std::string_view field, Value v);
+  WriteBatch& Remove(std::string_view collection, const RecordId& id, std::string_view field, Value v);
+  // Counter fields; negative decrements.
+  WriteBatch& Increment(std::string_view collection, const RecordId& id, std::string_view field, int64_t by);
+  // Status fields: moves to `state` if it is further along the declared order.
+  WriteBatch& Advance(std::string_view collection, const RecordId& id, std::string_view field, std::string_view state);
+  WriteBatch& Append(std::string_view collection, const RecordId& id, std::string_view field, Value v);
+  // Record-level tombstone.
+  WriteBatch& Delete(std::string_view collection, const RecordId& id);
+
+  size_t size() const { return intents_.size(); }
+  bool empty() const { return intents_.empty(); }
+  void Clear() { intents_.clear(); }
+
+  enum class Action : uint8_t { kSet, kAdd, kRemove, kIncrement, kAdvance, kAppend, kDelete };
+  struct Intent {
+    Action action;
+    std::string collection;
+    RecordId id;
+    std::string field;
+    Value value;
+    int64_t by = 0;
+  };
+  const std::vector<Intent>& intents() const { return intents_; }
+
+ private:
+  std::vector<Intent> intents_;
+};
+
+// What a commit produced: one delta per scope touched, consecutive seqs.
+struct CommitInfo {
+  AuthorId author;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;  // 0 when the batch was empty
+  uint64_t op_count = 0;
+};
+
+enum class ApplyOutcome : uint8_t {
+  kApplied,    // stored and applied (plus any pending deltas it unblocked)
+  kDuplicate,  // already held: nothing changed
+  kPending,    // predecessor missing: kept until the gap fills
+  kStored,     // stored and chained, but no key for its scope: not applied yet
+  kFork,       // same (author, seq) as a held delta, other content: kept as proof
+  kHeld,       // author is frozen by an earlier fork: kept, not applied
+};
+
+HEARTH_EXPORT std::string_view ApplyOutcomeName(ApplyOutcome o);
+
+struct ApplyResult {
+  ApplyOutcome outcome = ApplyOutcome::kApplied;
+  AuthorId author;
+  uint64_t seq = 0;
+  uint64_t unblocked = 0;  // pending deltas applied because this one filled a gap
+};
+
+struct ForkProof {
+  AuthorId author;
+  uint64_t seq = 0;
+  Bytes first;   // the delta held first
+  Bytes second;  // the conflicting delta
+};
+
+struct HEARTH_EXPORT ReplicaStats {
+  uint64_t records = 0;
+  uint64_t deltas = 0;
+  uint64_t authors = 0;
+  uint64_t pending = 0;
+  uint64_t forks = 0;
+  uint64_t map_size = 0;
+  uint64_t map_used = 0;
+  uint32_t format_version = 0;
+};
+
+// Equality and range conditions on one indexed field.
+struct HEARTH_EXPORT Query {
+  std::string collection;
+  std::string field;                // empty: scan the whole collection
+  std::optional<Value> equals;
+  std::optional<Value> lower;       // inclusive
+  std::optional<Value> upper;       // inclusive
+  size_t limit = SIZE_MAX;
+  bool include_deleted = false;
+};
+
+class HEARTH_EXPORT Replica {
+ public:
+  // Opens (or creates) the replica in `dir`. Errors: kNotFound (missing and
+  // !create_if_missing), kFailedPrecondition (already open in this process,
+  // newer format version), kIOError, kCorruption.
+  static Result<std::unique_ptr<Replica>> Open(const std::string& dir, ReplicaOptions options = {});
+
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  const AuthorId& author() const;
+  const std::string& dir() const;
+  const Schema& schema() const;
+
+  // Commits `batch` as one delta per scope touched. Errors: kInvalidArgument
+  // (unknown collection/field, wrong value type, no key for the scope),
+  // kResourceExhausted (map at max_map_size, disk full), kIOError. On error
+  // nothing is written.
+  Result<CommitInfo> Commit(const WriteBatch& batch);
+  // Builds a batch with `fn` and commits it.
+  Result<CommitInfo> Write(const std::function<void(WriteBatch&)>& fn);
+
+  // Reads one record. kNotFound when no operation ever touched it.
+  Result<Record> Get(std::string_view collection, const RecordId& id) const;
+  // Records matching `q`, in index order (or id order for a plain scan).
+  Result<std::vector<Record>> Find(const Query& q) const;
+  // Calls fn for each record of `collection` in id order until it returns false.
+  Status Scan(std::string_view collection, const std::function<bool(const Record&)>& fn) const;
+
+  // Verifies and applies one delta from another replica. Errors:
+  // kCorruption (malformed bytes), kUnauthenticated (bad signature, broken
+  // chain, decryption failure), kInvalidArgument (operations outside the
+  // schema), kResourceExhausted. On error nothing changes.
+  Result<ApplyResult> Apply(std::span<const uint8_t> delta);
+
+  // Version vector of the feeds held (contiguous prefixes only).
+  Heads GetHeads() const;
+  // Deltas held that `since` lacks, per author in seq order; at most
+  // `max_bytes` in total (at least one delta if any is missing).
+  Result<std::vector<Bytes>> DeltasSince(const Heads& since, uint64_t max_bytes = UINT64_MAX) const;
+  // One delta by position. kNotFound if not held.
+  Result<Bytes> GetDelta(const AuthorId& author, uint64_t seq) const;
+
+  // Hash of the materialised records; equal on replicas that applied the
+  // same deltas, whatever the order.
+  Result<Hash32> Digest() const;
+
+  // Rebuilds the state from the feeds alone into memory and compares it
+  // with the stored state; kCorruption describing the first difference.
+  Status CheckConsistency() const;
+
+  // Scope keys (XChaCha20-Poly1305, 32 bytes) for (scope, epoch). A local
+  // write to a scope with no key generates one (epoch 1).
+  Status AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key);
+  // The keyring as bytes (for copying to another replica of the same
+  // agency); secret material: keep it safe.
+  Result<Bytes> ExportKeyring() const;
+  Status ImportKeyring(std::span<const uint8_t> keyring);
+
+  std::vector<ForkProof> Forks() const;
+  ReplicaStats Stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Replica(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,133 @@
+#include "hearth/value.hpp"
+
+#include <sodium.h>
+
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace hearth {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string ToHexString(const uint8_t* p, size_t n) {
+  std::string s(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
+    s[2 * i] = kHex[p[i] >> 4];
+    s[2 * i + 1] = kHex[p[i] & 15];
+  }
+  return s;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Status FromHexString(std::string_view hex, uint8_t* out, size_t n, const char* what) {
+  if (hex.size() != 2 * n) {
+    return Status::InvalidArgument(std::string(what) + " must be " + std::to_string(2 * n) +
+                                   " hex digits, got " + std::to_string(hex.size()));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Status::InvalidArgument(std::string(what) + " has a non-hex digit");
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+RecordId RecordId::Generate() {
+  RecordId id;
+  uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  for (int i = 0; i < 6; ++i) id.bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  if (sodium_init() < 0) std::abort();
+  randombytes_buf(id.bytes.data() + 6, 10);
+  return id;
+}
+
+std::string RecordId::ToHex() const { return ToHexString(bytes.data(), bytes.size()); }
+
+Result<RecordId> RecordId::FromHex(std::string_view hex) {
+  RecordId id;
+  HEARTH_RETURN_IF_ERROR(FromHexString(hex, id.bytes.data(), id.bytes.size(), "record id"));
+  return id;
+}
+
+std::string AuthorId::ToHex() const { return ToHexString(bytes.data(), bytes.size()); }
+
+Result<AuthorId> AuthorId::FromHex(std::string_view hex) {
+  AuthorId id;
+  HEARTH_RETURN_IF_ERROR(FromHexString(hex, id.bytes.data(), id.bytes.size(), "author id"));
+  return id;
+}
+
+std::string_view ValueTypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kNull: return "null";
+    case ValueType::kBool: return "bool";
+    case ValueType::kInt: return "int";
+    case ValueType::kDouble: return "double";
+    case ValueType::kString: return "string";
+    case ValueType::kBytes: return "bytes";
+    case ValueType::kTimestamp: return "timestamp";
+    case ValueType::kRef: return "ref";
+  }
+  return "unknown";
+}
+
+std::string_view FieldKindName(FieldKind k) {
+  switch (k) {
+    case FieldKind::kLww: return "lww";
+    case FieldKind::kMv: return "mv";
+    case FieldKind::kSet: return "set";
+    case FieldKind::kCounter: return "counter";
+    case FieldKind::kStatus: return "status";
+    case FieldKind::kLog: return "log";
+  }
+  return "unknown";
+}
+
+std::string Value::ToString() const {
+  switch (type()) {
+    case ValueType::kNull: return "null";
+    case ValueType::kBool: return as_bool() ? "true" : "false";
+    case ValueType::kInt: return std::to_string(as_int());
+    case ValueType::kDouble: {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", as_double());
+      return buf;
+    }
+    case ValueType::kString: return "\"" + as_string() + "\"";
+    case ValueType::kBytes: return "0x" + ToHexString(as_bytes().data(), as_bytes().size());
+    case ValueType::kTimestamp: return "@" + std::to_string(as_timestamp().ms);
+    case ValueType::kRef: return "ref:" + as_ref().ToHex();
+  }
+  return "?";
+}
+
+std::strong_ordering operator<=>(const Value& a, const Value& b) {
+  if (a.type() != b.type()) return a.type() <=> b.type();
+  switch (a.type()) {
+    case ValueType::kNull: return std::strong_ordering::equal;
+    case ValueType::kBool: return a.as_bool() <=> b.as_bool();
+    case ValueType::kInt: return a.as_int() <=> b.as_int();
+    case ValueType::kDouble:
+      return std::bit_cast<uint64_t>(a.as_double()) <=> std::bit_cast<uint64_t>(b.as_double());
+    case ValueType::kString: return a.as_string().compare(b.as_string()) <=> 0;
+    case ValueType::kBytes: return a.as_bytes() <=> b.as_bytes();
+    case ValueType::kTimestamp: return a.as_timestamp() <=> b.as_timestamp();
+    case ValueType::kRef: return a.as_ref() <=> b.as_ref();
+  }
+  return std::strong_ordering::equal;
+}
+
+}  // namespace hearth
