@@ -119,7 +119,8 @@ class HEARTH_EXPORT Value {
 };
 
 // Total order used for deterministic tie-breaks: by type, then value
-// (doubles by their IEEE-754 bit pattern, so NaN is ordered too).
+// (doubles by the IEEE-754 totalOrder: numeric, -0 before +0, NaNs ordered
+// by sign and payload, so every value has a place).
 HEARTH_EXPORT std::strong_ordering operator<=>(const Value& a, const Value& b);
 inline bool operator==(const Value& a, const Value& b) { return (a <=> b) == 0; }
 

@@ -120,8 +120,15 @@ std::strong_ordering operator<=>(const Value& a, const Value& b) {
     case ValueType::kNull: return std::strong_ordering::equal;
     case ValueType::kBool: return a.as_bool() <=> b.as_bool();
     case ValueType::kInt: return a.as_int() <=> b.as_int();
-    case ValueType::kDouble:
-      return std::bit_cast<uint64_t>(a.as_double()) <=> std::bit_cast<uint64_t>(b.as_double());
+    case ValueType::kDouble: {
+      // IEEE-754 total order: numeric for ordinary values, -0 < +0, NaNs at
+      // the ends by payload; identical bit patterns compare equal.
+      auto key = [](double d) {
+        uint64_t bits = std::bit_cast<uint64_t>(d);
+        return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
+      };
+      return key(a.as_double()) <=> key(b.as_double());
+    }
     case ValueType::kString: return a.as_string().compare(b.as_string()) <=> 0;
     case ValueType::kBytes: return a.as_bytes() <=> b.as_bytes();
     case ValueType::kTimestamp: return a.as_timestamp() <=> b.as_timestamp();

@@ -1,0 +1,441 @@
+// Replica: applying remote deltas, keys, forks and the consistency check.
+//
+// Order of checks for a remote delta (docs/storage-format.md, "Apply"):
+// structure and signature first (no key needed, outside the write lock),
+// then position in the author's feed (duplicate, fork, gap, chain), then —
+// only for a delta that chains onto the held head — decryption, decoding and
+// schema checks. A delta that fails any check changes nothing.
+#include <algorithm>
+
+#include "crdt/hlc.hpp"
+#include "store/keys.hpp"
+#include "store/record_view.hpp"
+#include "store/replica_impl.hpp"
+
+namespace hearth {
+namespace {
+
+using store::AsBytes;
+using store::ByteView;
+using store::Txn;
+
+std::string Where(const feed::DeltaHeader& h) {
+  return "delta " + h.author.ToHex().substr(0, 16) + "#" + std::to_string(h.seq);
+}
+
+Result<Hash32> HashOf(ByteView bytes) {
+  auto p = feed::ParseDelta(bytes, UINT64_MAX);
+  if (!p.ok()) return p.status().WithContext("stored delta");
+  return p->hash;
+}
+
+}  // namespace
+
+Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed::ParsedDelta& d) const {
+  Prepared out;
+  const feed::DeltaHeader& h = d.header;
+  auto key = ScopeKey(t, h.scope, h.epoch);
+  if (!key.ok()) return key.status();
+  if (!key->has_value()) {
+    out.opaque = true;
+    return out;
+  }
+  auto plain = feed::OpenDelta(d, **key);
+  if (!plain.ok()) return plain.status().WithContext(Where(h) + " (scope " + h.scope + ")");
+  codec::DecodeLimits limits;
+  limits.max_bytes = opts.max_delta_bytes;
+  auto records = codec::DecodePayload(*plain, limits);
+  if (!records.ok()) return records.status().WithContext(Where(h) + " payload");
+  uint64_t ops = 0;
+  for (const crdt::RecordOps& r : *records) {
+    const CollectionSpec* spec = schema.Find(r.collection);
+    if (spec != nullptr && spec->scope != h.scope) {
+      return Status::PermissionDenied(Where(h) + " writes collection " + r.collection + " of scope " +
+                                      spec->scope + " under scope " + h.scope);
+    }
+    for (const crdt::Op& op : r.ops) {
+      ++ops;
+      if (op.hlc < h.hlc_min || op.hlc > h.hlc_max) {
+        return Status::Corruption(Where(h) + ": op HLC outside the header's range");
+      }
+      if (op.field == crdt::kDeletedField) {
+        if (op.kind != crdt::OpKind::kLwwSet || op.value.type() != ValueType::kBool) {
+          return Status::InvalidArgument(Where(h) + ": $deleted must be an lww bool");
+        }
+        continue;
+      }
+      if (spec == nullptr) continue;  // collection from a newer schema: kept as is
+      const FieldSpec* f = spec->Find(op.field);
+      if (f == nullptr) continue;  // field from a newer schema: kept as is
+      FieldKind kind = crdt::KindOfOp(op.kind);
+      Status s = schema.CheckValue(r.collection, op.field, kind,
+                                   op.kind == crdt::OpKind::kCounter ? nullptr : &op.value);
+      if (!s.ok()) return s.WithContext(Where(h));
+      if (op.kind == crdt::OpKind::kStatus && f->RankOf(op.value.as_string()) != op.rank) {
+        return Status::InvalidArgument(Where(h) + ": status " + op.value.as_string() + " of " +
+                                       r.collection + "." + op.field + " has rank " +
+                                       std::to_string(op.rank) + ", schema says otherwise");
+      }
+    }
+  }
+  if (ops != h.op_count) {
+    return Status::Corruption(Where(h) + ": header says " + std::to_string(h.op_count) +
+                              " ops, payload has " + std::to_string(ops));
+  }
+  out.records = std::move(records).value();
+  return out;
+}
+
+Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                                   std::span<const uint8_t> bytes, const Prepared& p) {
+  const feed::DeltaHeader& h = d.header;
+  std::string fk = store::FeedKey(h.author, h.seq);
+  HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
+  HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
+  if (p.opaque) return t.Put(opaque, AsBytes(fk), {});
+  for (const crdt::RecordOps& r : p.records) {
+    auto rec = Load(t, cache, r.collection, r.id);
+    if (!rec.ok()) return rec.status();
+    for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, h.author);
+    (*rec)->dirty = true;
+  }
+  auto hlc = LoadHlc(t);
+  if (!hlc.ok()) return hlc.status();
+  if (h.hlc_max > *hlc) HEARTH_RETURN_IF_ERROR(StoreHlc(t, crdt::HlcObserve(*hlc, h.hlc_max)));
+  return Status::Ok();
+}
+
+Status Replica::Impl::RecordFork(Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
+                                 std::span<const uint8_t> second) const {
+  std::string fk = store::FeedKey(a, seq);
+  auto existing = t.Get(forks, AsBytes(fk));
+  if (!existing.ok()) return existing.status();
+  if (!existing->has_value()) {
+    std::string v;
+    store::AppendU32(v, static_cast<uint32_t>(first.size()));
+    v.append(reinterpret_cast<const char*>(first.data()), first.size());
+    v.append(reinterpret_cast<const char*>(second.data()), second.size());
+    HEARTH_RETURN_IF_ERROR(t.Put(forks, AsBytes(fk), AsBytes(v)));
+  }
+  auto fr = t.Get(frozen, a.bytes);
+  if (!fr.ok()) return fr.status();
+  if (!fr->has_value() || store::ReadU64((*fr)->data()) > seq) {
+    std::string v;
+    store::AppendU64(v, seq);
+    HEARTH_RETURN_IF_ERROR(t.Put(frozen, a.bytes, AsBytes(v)));
+  }
+  return Status::Ok();
+}
+
+Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                                              std::span<const uint8_t> bytes) {
+  const feed::DeltaHeader& h = d.header;
+  ApplyResult res;
+  res.author = h.author;
+  res.seq = h.seq;
+  const std::string fk = store::FeedKey(h.author, h.seq);
+
+  auto head = Head(t, h.author);
+  if (!head.ok()) return head.status();
+
+  // Already held at this position: duplicate or fork.
+  if (h.seq <= head->seq) {
+    auto held = t.Get(feeds, AsBytes(fk));
+    if (!held.ok()) return held.status();
+    if (!held->has_value()) return Status::Corruption("feed of " + h.author.ToHex() + " has a hole");
+    auto held_hash = HashOf(**held);
+    if (!held_hash.ok()) return held_hash.status();
+    if (*held_hash == d.hash) {
+      res.outcome = ApplyOutcome::kDuplicate;
+      return res;
+    }
+    Bytes first((*held)->begin(), (*held)->end());
+    HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, first, bytes));
+    res.outcome = ApplyOutcome::kFork;
+    return res;
+  }
+
+  // A delta already waiting at this position: duplicate or fork.
+  auto waiting = t.Get(pending, AsBytes(fk));
+  if (!waiting.ok()) return waiting.status();
+  if (waiting->has_value()) {
+    auto w_hash = HashOf(**waiting);
+    if (!w_hash.ok()) return w_hash.status();
+    if (*w_hash != d.hash) {
+      Bytes first((*waiting)->begin(), (*waiting)->end());
+      HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, first, bytes));
+      res.outcome = ApplyOutcome::kFork;
+      return res;
+    }
+    if (h.seq > head->seq + 1) {
+      res.outcome = ApplyOutcome::kDuplicate;
+      return res;
+    }
+  }
+
+  // A frozen author's deltas from the fork point on are kept, not applied.
+  auto fr = t.Get(frozen, h.author.bytes);
+  if (!fr.ok()) return fr.status();
+  if (fr->has_value() && h.seq >= store::ReadU64((*fr)->data())) {
+    HEARTH_RETURN_IF_ERROR(t.Put(pending, AsBytes(fk), bytes));
+    res.outcome = ApplyOutcome::kHeld;
+    return res;
+  }
+
+  // Gap: keep until the predecessors arrive.
+  if (h.seq > head->seq + 1) {
+    HEARTH_RETURN_IF_ERROR(t.Put(pending, AsBytes(fk), bytes));
+    res.outcome = ApplyOutcome::kPending;
+    return res;
+  }
+
+  // Chains onto the head.
+  if (d.header.prev != head->hash) {
+    return Status::Unauthenticated(Where(h) + ": previous-delta hash does not match the held feed" +
+                                   " (the author rewrote its history)");
+  }
+  auto prepared = Prepare(t, d);
+  if (!prepared.ok()) return prepared.status();
+  HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
+  if (waiting->has_value()) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
+  res.outcome = prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
+  auto drained = Drain(t, cache, h.author);
+  if (!drained.ok()) return drained.status();
+  res.unblocked = *drained;
+  return res;
+}
+
+Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a) {
+  uint64_t n = 0;
+  auto fr = t.Get(frozen, a.bytes);
+  if (!fr.ok()) return fr.status();
+  const uint64_t frozen_at = fr->has_value() ? store::ReadU64((*fr)->data()) : UINT64_MAX;
+  for (;;) {
+    auto head = Head(t, a);
+    if (!head.ok()) return head.status();
+    const uint64_t next = head->seq + 1;
+    if (next >= frozen_at) break;
+    const std::string fk = store::FeedKey(a, next);
+    auto got = t.Get(pending, AsBytes(fk));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) break;
+    Bytes bytes((*got)->begin(), (*got)->end());
+    auto d = feed::ParseDelta(bytes, UINT64_MAX);
+    bool ok = d.ok() && d->header.prev == head->hash;
+    Result<Prepared> p = ok ? Prepare(t, *d) : Result<Prepared>(Status::Corruption("unchained"));
+    if (!p.ok()) {
+      // Signed but invalid content, or a successor of another branch: drop
+      // it; the feed stays at its head (every replica rejects it alike).
+      HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
+      break;
+    }
+    HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, *d, bytes, *p));
+    HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
+    ++n;
+  }
+  return n;
+}
+
+Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
+  Impl& m = *impl_;
+  if (delta.size() > m.opts.max_delta_bytes) {
+    return Status::ResourceExhausted("delta of " + std::to_string(delta.size()) +
+                                     " bytes exceeds max_delta_bytes");
+  }
+  auto parsed = feed::ParseDelta(delta, m.opts.max_delta_bytes);
+  if (!parsed.ok()) return parsed.status();
+  HEARTH_RETURN_IF_ERROR(feed::VerifyDelta(*parsed).WithContext(Where(parsed->header)));
+  return m.WithWrite<ApplyResult>([&](Txn& t) -> Result<ApplyResult> {
+    Impl::Cache cache;
+    auto r = m.ApplyInTxn(t, cache, *parsed, delta);
+    if (!r.ok()) return r;
+    HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------- keys
+
+Status Replica::Impl::ApplyOpaque(Txn& t, std::string_view scope, uint32_t epoch) {
+  // Collect first: applying edits the opaque table.
+  std::vector<std::string> todo;
+  {
+    store::Cursor c(t, opaque);
+    for (bool ok = c.First(); ok; ok = c.Next()) todo.emplace_back(c.key().begin(), c.key().end());
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+  Cache cache;
+  for (const std::string& fk : todo) {
+    auto got = t.Get(feeds, AsBytes(fk));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) continue;
+    Bytes bytes((*got)->begin(), (*got)->end());
+    auto d = feed::ParseDelta(bytes, UINT64_MAX);
+    if (!d.ok()) return d.status().WithContext("stored delta");
+    if (d->header.scope != scope || d->header.epoch != epoch) continue;
+    auto p = Prepare(t, *d);
+    if (!p.ok()) return p.status();
+    for (const crdt::RecordOps& r : p->records) {
+      auto rec = Load(t, cache, r.collection, r.id);
+      if (!rec.ok()) return rec.status();
+      for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, d->header.author);
+      (*rec)->dirty = true;
+    }
+    HEARTH_RETURN_IF_ERROR(t.Del(opaque, AsBytes(fk)));
+  }
+  return Flush(t, cache);
+}
+
+Status Replica::AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key) {
+  if (key.size() != crypto::kAeadKeyBytes) {
+    return Status::InvalidArgument("a scope key has 32 bytes, got " + std::to_string(key.size()));
+  }
+  if (scope.empty() || scope.size() > feed::kMaxScopeBytes || epoch == 0) {
+    return Status::InvalidArgument("bad scope name or epoch");
+  }
+  Impl& m = *impl_;
+  auto r = m.WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    std::string kk = store::ScopeKeyKey(scope, epoch);
+    auto held = t.Get(m.keys, AsBytes(kk));
+    if (!held.ok()) return held.status();
+    if (held->has_value()) {
+      if (!crypto::ConstantTimeEqual(**held, key)) {
+        return Status::AlreadyExists("a different key for scope " + std::string(scope) + " epoch " +
+                                     std::to_string(epoch) + " is already held");
+      }
+      return true;
+    }
+    HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), key));
+    HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, scope, epoch));
+    return true;
+  });
+  return r.status();
+}
+
+// Keyring: 0x01 | count u32 | { scope_len u8 | scope | epoch u32 | key[32] }*
+Result<Bytes> Replica::ExportKeyring() const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<Bytes> {
+    std::string out(1, '\x01');
+    std::string body;
+    uint32_t count = 0;
+    store::Cursor c(t, m.keys);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key();
+      if (k.size() < 6 || c.value().size() != crypto::kAeadKeyBytes) continue;
+      size_t scope_len = k.size() - 5;
+      body.push_back(static_cast<char>(scope_len));
+      body.append(reinterpret_cast<const char*>(k.data()), scope_len);
+      body.append(reinterpret_cast<const char*>(k.data()) + scope_len + 1, 4);
+      body.append(reinterpret_cast<const char*>(c.value().data()), c.value().size());
+      ++count;
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    store::AppendU32(out, count);
+    out += body;
+    crypto::Wipe({reinterpret_cast<uint8_t*>(body.data()), body.size()});
+    Bytes b(out.begin(), out.end());
+    crypto::Wipe({reinterpret_cast<uint8_t*>(out.data()), out.size()});
+    return b;
+  });
+}
+
+Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
+  if (kr.size() < 5 || kr[0] != 0x01) return Status::Corruption("not a Hearth keyring (version byte)");
+  uint32_t count = store::ReadU32(kr.data() + 1);
+  size_t off = 5;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (off + 1 > kr.size()) return Status::Corruption("keyring truncated");
+    size_t n = kr[off++];
+    if (off + n + 4 + 32 > kr.size()) return Status::Corruption("keyring truncated");
+    std::string scope(reinterpret_cast<const char*>(kr.data() + off), n);
+    uint32_t epoch = store::ReadU32(kr.data() + off + n);
+    HEARTH_RETURN_IF_ERROR(AddScopeKey(scope, epoch, kr.subspan(off + n + 4, 32)));
+    off += n + 4 + 32;
+  }
+  if (off != kr.size()) return Status::Corruption("keyring has trailing bytes");
+  return Status::Ok();
+}
+
+std::vector<ForkProof> Replica::Forks() const {
+  const Impl& m = *impl_;
+  std::vector<ForkProof> out;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    store::Cursor c(t, m.forks);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key(), v = c.value();
+      if (k.size() != 40 || v.size() < 4) continue;
+      ForkProof f;
+      std::copy(k.begin(), k.begin() + 32, f.author.bytes.begin());
+      f.seq = store::ReadU64(k.data() + 32);
+      uint32_t n = store::ReadU32(v.data());
+      if (4 + uint64_t{n} > v.size()) continue;
+      f.first.assign(v.begin() + 4, v.begin() + 4 + n);
+      f.second.assign(v.begin() + 4 + n, v.end());
+      out.push_back(std::move(f));
+    }
+    return true;
+  });
+  (void)r;
+  return out;
+}
+
+// ---------------------------------------------------------------- checking
+
+Status Replica::CheckConsistency() const {
+  const Impl& m = *impl_;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    std::map<std::string, crdt::RecordState> rebuilt;
+    store::Cursor c(t, m.feeds);
+    AuthorId prev_author;
+    FeedHead chain;
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+      if (!d.ok()) return d.status().WithContext("stored delta");
+      const feed::DeltaHeader& h = d->header;
+      if (h.author != prev_author) {
+        prev_author = h.author;
+        chain = FeedHead{};
+      }
+      if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
+        return Status::Corruption(Where(h) + ": feed chain broken in storage");
+      }
+      chain = FeedHead{h.seq, d->hash};
+      auto op = t.Get(m.opaque, c.key());
+      if (!op.ok()) return op.status();
+      if (op->has_value()) continue;
+      auto p = m.Prepare(t, *d);
+      if (!p.ok()) return p.status().WithContext("re-deriving state");
+      if (p->opaque) return Status::Corruption(Where(h) + " applied but its key is missing");
+      for (const crdt::RecordOps& rec : p->records) {
+        std::string key = store::StateKey(rec.collection, rec.id);
+        auto [it, inserted] = rebuilt.try_emplace(key);
+        if (inserted) {
+          it->second.collection = rec.collection;
+          it->second.id = rec.id;
+        }
+        for (const crdt::Op& o : rec.ops) it->second.Apply(o, h.author);
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    store::Cursor s(t, m.state);
+    size_t seen = 0;
+    for (bool ok = s.First(); ok; ok = s.Next()) {
+      std::string key(s.key().begin(), s.key().end());
+      auto it = rebuilt.find(key);
+      if (it == rebuilt.end()) return Status::Corruption("stored record not derivable from feeds");
+      Bytes enc = codec::EncodeRecordState(it->second);
+      if (!std::equal(enc.begin(), enc.end(), s.value().begin(), s.value().end())) {
+        return Status::Corruption("stored record " + it->second.collection + "/" + it->second.id.ToHex() +
+                                  " differs from the state re-derived from the feeds");
+      }
+      ++seen;
+    }
+    HEARTH_RETURN_IF_ERROR(s.status());
+    if (seen != rebuilt.size()) return Status::Corruption("feeds derive records that are not stored");
+    return true;
+  });
+  return r.status();
+}
+
+}  // namespace hearth

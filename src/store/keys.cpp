@@ -1,0 +1,103 @@
+#include "store/keys.hpp"
+
+#include <bit>
+#include <cstring>
+
+namespace hearth::store {
+
+void AppendU32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void AppendU64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+uint32_t ReadU32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = v << 8 | p[i];
+  return v;
+}
+uint64_t ReadU64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+  return v;
+}
+
+std::string FeedKey(const AuthorId& author, uint64_t seq) {
+  std::string k(reinterpret_cast<const char*>(author.bytes.data()), author.bytes.size());
+  AppendU64(k, seq);
+  return k;
+}
+
+std::string StatePrefix(std::string_view collection) {
+  std::string k(collection);
+  k.push_back('\0');
+  return k;
+}
+
+std::string StateKey(std::string_view collection, const RecordId& id) {
+  std::string k = StatePrefix(collection);
+  k.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
+  return k;
+}
+
+std::string ScopeKeyKey(std::string_view scope, uint32_t epoch) {
+  std::string k(scope);
+  k.push_back('\0');
+  AppendU32(k, epoch);
+  return k;
+}
+
+namespace {
+void AppendEscaped(std::string& out, const uint8_t* p, size_t n) {
+  n = std::min(n, kMaxIndexedBytes);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<char>(p[i]));
+    if (p[i] == 0) out.push_back(static_cast<char>(0xff));
+  }
+  out.push_back('\0');
+  out.push_back('\x01');
+}
+}  // namespace
+
+void AppendSortable(std::string& out, const Value& v) {
+  out.push_back(static_cast<char>(v.type()));
+  switch (v.type()) {
+    case ValueType::kNull: break;
+    case ValueType::kBool: out.push_back(v.as_bool() ? 1 : 0); break;
+    case ValueType::kInt: AppendU64(out, static_cast<uint64_t>(v.as_int()) ^ (uint64_t{1} << 63)); break;
+    case ValueType::kTimestamp:
+      AppendU64(out, static_cast<uint64_t>(v.as_timestamp().ms) ^ (uint64_t{1} << 63));
+      break;
+    case ValueType::kDouble: {
+      uint64_t bits = std::bit_cast<uint64_t>(v.as_double());
+      bits = (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
+      AppendU64(out, bits);
+      break;
+    }
+    case ValueType::kString:
+      AppendEscaped(out, reinterpret_cast<const uint8_t*>(v.as_string().data()), v.as_string().size());
+      break;
+    case ValueType::kBytes: AppendEscaped(out, v.as_bytes().data(), v.as_bytes().size()); break;
+    case ValueType::kRef:
+      out.append(reinterpret_cast<const char*>(v.as_ref().bytes.data()), 16);
+      break;
+  }
+}
+
+std::string IndexPrefix(std::string_view collection, std::string_view field) {
+  std::string k(collection);
+  k.push_back('\0');
+  k.append(field);
+  k.push_back('\0');
+  return k;
+}
+
+std::string IndexKey(std::string_view collection, std::string_view field, const Value& v,
+                     const RecordId& id) {
+  std::string k = IndexPrefix(collection, field);
+  AppendSortable(k, v);
+  k.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
+  return k;
+}
+
+}  // namespace hearth::store

@@ -1,0 +1,155 @@
+#include "store/lmdb.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace hearth::store {
+
+Status MdbStatus(int rc, std::string_view what) {
+  if (rc == MDB_SUCCESS) return Status::Ok();
+  std::string msg(what);
+  msg += ": ";
+  msg += mdb_strerror(rc);
+  switch (rc) {
+    case MDB_NOTFOUND: return Status::NotFound(std::move(msg));
+    case MDB_MAP_FULL: return Status::ResourceExhausted(std::move(msg));
+    case MDB_MAP_RESIZED: return Status::Unavailable(std::move(msg));
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_DBS_FULL:
+      return Status::ResourceExhausted(std::move(msg));
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_BAD_TXN:
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_DBI:
+    case MDB_PANIC:
+      return Status::Corruption(std::move(msg));
+    case ENOSPC:
+      return Status::ResourceExhausted(std::move(msg));
+    case EACCES:
+    case EPERM:
+      return Status::PermissionDenied(std::move(msg));
+    case ENOENT:
+      return Status::NotFound(std::move(msg));
+    default:
+      return Status::IOError(std::move(msg));
+  }
+}
+
+Env::~Env() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+Status Env::Open(const std::string& dir, unsigned flags, uint64_t map_size, unsigned max_dbs) {
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) return MdbStatus(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(env_, max_dbs);
+  mdb_env_set_maxreaders(env_, 256);
+  rc = mdb_env_set_mapsize(env_, map_size);
+  if (rc != 0) return MdbStatus(rc, "mdb_env_set_mapsize");
+  rc = mdb_env_open(env_, dir.c_str(), flags, 0600);
+  if (rc != 0) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+    return MdbStatus(rc, "opening LMDB environment in " + dir);
+  }
+  return Status::Ok();
+}
+
+Status Env::SetMapSize(uint64_t size) { return MdbStatus(mdb_env_set_mapsize(env_, size), "mdb_env_set_mapsize"); }
+
+uint64_t Env::MapSize() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+uint64_t Env::UsedBytes() const {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  return (info.me_last_pgno + 1) * uint64_t{st.ms_psize};
+}
+
+Status Txn::Begin(const Env& env, bool read_only) {
+  Abort();
+  int rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
+  if (rc != 0) {
+    txn_ = nullptr;
+    return MdbStatus(rc, read_only ? "begin read transaction" : "begin write transaction");
+  }
+  return Status::Ok();
+}
+
+Status Txn::Commit() {
+  if (txn_ == nullptr) return Status::Internal("commit without transaction");
+  int rc = mdb_txn_commit(txn_);
+  txn_ = nullptr;  // mdb_txn_commit frees the txn even on failure
+  return MdbStatus(rc, "commit");
+}
+
+void Txn::Abort() {
+  if (txn_ != nullptr) {
+    mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+}
+
+Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) const {
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<ByteView>();
+  if (rc != 0) return MdbStatus(rc, "get");
+  return std::optional<ByteView>(FromVal(v));
+}
+
+Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
+  MDB_val k = ToVal(key), v = ToVal(value);
+  return MdbStatus(mdb_put(txn_, dbi, &k, &v, flags), "put");
+}
+
+Status Txn::Del(MDB_dbi dbi, ByteView key) {
+  MDB_val k = ToVal(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return Status::Ok();
+  return MdbStatus(rc, "delete");
+}
+
+Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
+  int rc = mdb_cursor_open(txn.get(), dbi, &c_);
+  if (rc != 0) {
+    c_ = nullptr;
+    status_ = MdbStatus(rc, "open cursor");
+  }
+}
+
+Cursor::~Cursor() {
+  if (c_ != nullptr) mdb_cursor_close(c_);
+}
+
+bool Cursor::Op(MDB_cursor_op op) {
+  if (c_ == nullptr) return false;
+  int rc = mdb_cursor_get(c_, &k_, &v_, op);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) {
+    status_ = MdbStatus(rc, "cursor");
+    return false;
+  }
+  return true;
+}
+
+bool Cursor::Seek(ByteView key) {
+  k_ = ToVal(key);
+  return Op(MDB_SET_RANGE);
+}
+bool Cursor::First() { return Op(MDB_FIRST); }
+bool Cursor::Last() { return Op(MDB_LAST); }
+bool Cursor::Next() { return Op(MDB_NEXT); }
+bool Cursor::Prev() { return Op(MDB_PREV); }
+
+}  // namespace hearth::store

@@ -1,0 +1,111 @@
+// Thin RAII layer over LMDB: the only place outside store/*.cpp that sees
+// <lmdb.h> is this header, and only src/store includes it.
+//
+// Rules kept here: a write transaction aborts in its destructor unless
+// committed; cursors are closed before their transaction ends (Cursor is
+// scoped inside the Txn's lifetime by construction); every return code
+// becomes a Status with context. Values read (MDB_val) point into the map
+// and live until the transaction ends: callers copy them before returning
+// them from the store module.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hearth/status.hpp"
+
+namespace hearth::store {
+
+using ByteView = std::span<const uint8_t>;
+
+inline MDB_val ToVal(ByteView b) { return MDB_val{b.size(), const_cast<uint8_t*>(b.data())}; }
+inline ByteView FromVal(const MDB_val& v) { return {static_cast<const uint8_t*>(v.mv_data), v.mv_size}; }
+inline ByteView AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Maps an LMDB return code to a Status. MDB_MAP_FULL -> kResourceExhausted,
+// MDB_NOTFOUND -> kNotFound, corruption codes -> kCorruption, errno -> kIOError.
+Status MdbStatus(int rc, std::string_view what);
+
+class Env {
+ public:
+  Env() = default;
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  Status Open(const std::string& dir, unsigned flags, uint64_t map_size, unsigned max_dbs);
+  MDB_env* get() const { return env_; }
+  Status SetMapSize(uint64_t size);  // REQUIRES: no transaction active in this process
+  uint64_t MapSize() const;
+  uint64_t UsedBytes() const;
+
+ private:
+  MDB_env* env_ = nullptr;
+};
+
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { Abort(); }
+  Txn(Txn&& o) noexcept : txn_(o.txn_) { o.txn_ = nullptr; }
+  Txn& operator=(Txn&& o) noexcept {
+    if (this != &o) {
+      Abort();
+      txn_ = o.txn_;
+      o.txn_ = nullptr;
+    }
+    return *this;
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // Errors: kUnavailable with message "map resized" on MDB_MAP_RESIZED (the
+  // caller adopts the new size and retries).
+  Status Begin(const Env& env, bool read_only);
+  Status Commit();
+  void Abort();
+  MDB_txn* get() const { return txn_; }
+  bool active() const { return txn_ != nullptr; }
+
+  // Returns the value or nullopt; errors other than not-found as Status.
+  Result<std::optional<ByteView>> Get(MDB_dbi dbi, ByteView key) const;
+  Status Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags = 0);
+  // Deleting a missing key is ok.
+  Status Del(MDB_dbi dbi, ByteView key);
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class Cursor {
+ public:
+  Cursor(const Txn& txn, MDB_dbi dbi);
+  ~Cursor();
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  const Status& status() const { return status_; }
+  // Positions at the first key >= key. False at the end (or on error: check status()).
+  bool Seek(ByteView key);
+  bool First();
+  bool Last();
+  bool Next();
+  bool Prev();
+  ByteView key() const { return FromVal(k_); }
+  ByteView value() const { return FromVal(v_); }
+
+ private:
+  bool Op(MDB_cursor_op op);
+  MDB_cursor* c_ = nullptr;
+  MDB_val k_{}, v_{};
+  Status status_;
+};
+
+}  // namespace hearth::store

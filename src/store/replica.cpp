@@ -1,0 +1,664 @@
+// Replica: opening, local commits and reads. Remote apply is in apply.cpp.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "crdt/hlc.hpp"
+#include "store/identity.hpp"
+#include "store/keys.hpp"
+#include "store/record_view.hpp"
+#include "store/replica_impl.hpp"
+
+namespace hearth {
+namespace {
+
+using store::AsBytes;
+using store::ByteView;
+using store::Txn;
+
+// Replica directories open in this process, by (device, inode).
+std::mutex g_open_mu;
+std::set<std::pair<dev_t, ino_t>> g_open;
+
+}  // namespace
+
+Replica::Impl::~Impl() {
+  if (ino != 0) {
+    std::lock_guard lk(g_open_mu);
+    g_open.erase({dev, ino});
+  }
+}
+
+uint64_t Replica::Impl::NowMs() const {
+  if (opts.clock_ms) return opts.clock_ms();
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Status Replica::Impl::AdoptResize() const {
+  std::unique_lock lk(resize_mu);
+  return store::MdbStatus(mdb_env_set_mapsize(env.get(), 0), "adopting grown map size");
+}
+
+Status Replica::Impl::Grow() {
+  std::unique_lock lk(resize_mu);
+  uint64_t cur = env.MapSize();
+  if (cur >= opts.max_map_size) {
+    return Status::ResourceExhausted("replica " + dir + " is full: map size " + std::to_string(cur) +
+                                     " bytes reached max_map_size");
+  }
+  uint64_t next = std::min(opts.max_map_size, cur * 2);
+  return env.SetMapSize(next);
+}
+
+// ---------------------------------------------------------------- opening
+
+Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOptions options) {
+  HEARTH_RETURN_IF_ERROR(crypto::Init());
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(dir + "/data.mdb", ec);
+  if (!exists) {
+    if (!options.create_if_missing) {
+      return Status::NotFound(dir + " is not a Hearth replica directory (no data.mdb)");
+    }
+    fs::create_directories(dir, ec);
+    if (ec) return Status::IOError("creating " + dir + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return Status::IOError("stat " + dir);
+  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + " is not a directory");
+
+  auto impl = std::make_unique<Impl>();
+  {
+    std::lock_guard lk(g_open_mu);
+    if (!g_open.insert({st.st_dev, st.st_ino}).second) {
+      return Status::FailedPrecondition("replica " + dir +
+                                        " is already open in this process; share the Replica");
+    }
+  }
+  impl->dev = st.st_dev;
+  impl->ino = st.st_ino;
+  impl->dir = dir;
+  impl->opts = options;
+
+  unsigned flags = MDB_NOTLS;
+  if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  HEARTH_RETURN_IF_ERROR(impl->env.Open(dir, flags, options.initial_map_size, 16));
+
+  // Open (and on first use create) the named tables.
+  Impl* p = impl.get();
+  auto opened = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    struct Table {
+      const char* name;
+      MDB_dbi* dbi;
+    } tables[] = {{"meta", &p->meta},       {"feeds", &p->feeds},   {"heads", &p->heads},
+                  {"state", &p->state},     {"index", &p->index},   {"pending", &p->pending},
+                  {"forks", &p->forks},     {"frozen", &p->frozen}, {"keys", &p->keys},
+                  {"opaque", &p->opaque}};
+    for (auto& tb : tables) {
+      int rc = mdb_dbi_open(t.get(), tb.name, MDB_CREATE, tb.dbi);
+      if (rc != 0) return store::MdbStatus(rc, std::string("opening table ") + tb.name);
+    }
+    auto fmt = t.Get(p->meta, AsBytes("format"));
+    if (!fmt.ok()) return fmt.status();
+    if (!fmt->has_value()) {
+      std::string v;
+      store::AppendU32(v, kStorageFormatVersion);
+      HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("format"), AsBytes(v)));
+    } else {
+      ByteView v = **fmt;
+      if (v.size() != 4) return Status::Corruption("format record has " + std::to_string(v.size()) + " bytes");
+      uint32_t version = store::ReadU32(v.data());
+      if (version > kStorageFormatVersion) {
+        return Status::FailedPrecondition("replica " + p->dir + " has storage format " +
+                                          std::to_string(version) + "; this build reads up to " +
+                                          std::to_string(kStorageFormatVersion) + " (upgrade Hearth)");
+      }
+    }
+    if (p->opts.schema) {
+      p->schema = *p->opts.schema;
+      std::string text = p->schema.ToToml();
+      HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("schema"), AsBytes(text)));
+    } else {
+      auto stored = t.Get(p->meta, AsBytes("schema"));
+      if (!stored.ok()) return stored.status();
+      if (stored->has_value()) {
+        ByteView v = **stored;
+        auto schema = Schema::Parse(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()),
+                                    "stored schema");
+        if (!schema.ok()) return schema.status().WithContext("replica " + p->dir);
+        p->schema = std::move(schema).value();
+      }
+    }
+    return true;
+  });
+  if (!opened.ok()) return opened.status();
+
+  auto id = store::LoadOrCreateIdentity(dir, options.create_if_missing);
+  if (!id.ok()) return id.status();
+  impl->identity = std::move(id).value();
+  return std::unique_ptr<Replica>(new Replica(std::move(impl)));
+}
+
+Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Replica::~Replica() = default;
+
+const AuthorId& Replica::author() const { return impl_->identity.public_key; }
+const std::string& Replica::dir() const { return impl_->dir; }
+const Schema& Replica::schema() const { return impl_->schema; }
+
+// ---------------------------------------------------------------- helpers
+
+Result<Replica::Impl::CachedRecord*> Replica::Impl::Load(const Txn& t, Cache& cache,
+                                                         std::string_view collection,
+                                                         const RecordId& id) const {
+  std::string key = store::StateKey(collection, id);
+  auto it = cache.find(key);
+  if (it != cache.end()) return &it->second;
+  CachedRecord rec;
+  auto got = t.Get(state, AsBytes(key));
+  if (!got.ok()) return got.status();
+  if (got->has_value()) {
+    auto decoded = codec::DecodeRecordState(**got);
+    if (!decoded.ok()) {
+      return decoded.status().WithContext("stored record " + std::string(collection) + "/" + id.ToHex());
+    }
+    rec.before = decoded.value();
+    rec.now = std::move(decoded).value();
+  } else {
+    rec.now.collection = std::string(collection);
+    rec.now.id = id;
+  }
+  return &cache.emplace(std::move(key), std::move(rec)).first->second;
+}
+
+Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
+  for (auto& [key, rec] : cache) {
+    if (!rec.dirty) continue;
+    Bytes enc = codec::EncodeRecordState(rec.now);
+    HEARTH_RETURN_IF_ERROR(t.Put(state, AsBytes(key), enc));
+    const CollectionSpec* spec = schema.Find(rec.now.collection);
+    if (spec == nullptr) continue;
+    for (const FieldSpec& f : spec->fields) {
+      if (!f.indexed) continue;
+      std::optional<Value> old_v = rec.before ? store::IndexedValue(*rec.before, f.name) : std::nullopt;
+      std::optional<Value> new_v = store::IndexedValue(rec.now, f.name);
+      if (old_v == new_v) continue;
+      if (old_v) {
+        HEARTH_RETURN_IF_ERROR(
+            t.Del(index, AsBytes(store::IndexKey(rec.now.collection, f.name, *old_v, rec.now.id))));
+      }
+      if (new_v) {
+        HEARTH_RETURN_IF_ERROR(t.Put(
+            index, AsBytes(store::IndexKey(rec.now.collection, f.name, *new_v, rec.now.id)), {}));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<crypto::SecretBytes>> Replica::Impl::ScopeKey(const Txn& t, std::string_view scope,
+                                                                   uint32_t epoch) const {
+  auto got = t.Get(keys, AsBytes(store::ScopeKeyKey(scope, epoch)));
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) return std::optional<crypto::SecretBytes>();
+  if ((*got)->size() != crypto::kAeadKeyBytes) return Status::Corruption("scope key has wrong size");
+  return std::optional<crypto::SecretBytes>(crypto::SecretBytes::Copy(**got));
+}
+
+Result<std::pair<uint32_t, crypto::SecretBytes>> Replica::Impl::WriteKey(Txn& t, std::string_view scope) {
+  // Newest epoch: the last key with prefix scope || 0x00.
+  std::string prefix(scope);
+  prefix.push_back('\0');
+  std::string after = prefix;
+  after.back() = '\x01';
+  store::Cursor c(t, keys);
+  std::optional<uint32_t> epoch;
+  bool found = c.Seek(AsBytes(after)) ? c.Prev() : c.Last();
+  if (found) {
+    ByteView k = c.key();
+    if (k.size() == prefix.size() + 4 && std::equal(prefix.begin(), prefix.end(), k.begin())) {
+      epoch = store::ReadU32(k.data() + prefix.size());
+    }
+  }
+  HEARTH_RETURN_IF_ERROR(c.status());
+  if (epoch) {
+    auto key = ScopeKey(t, scope, *epoch);
+    if (!key.ok()) return key.status();
+    return std::make_pair(*epoch, std::move(**key));
+  }
+  crypto::SecretBytes key = crypto::RandomAeadKey();
+  HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(scope, 1)), key.span()));
+  return std::make_pair(uint32_t{1}, std::move(key));
+}
+
+Result<FeedHead> Replica::Impl::Head(const Txn& t, const AuthorId& a) const {
+  auto got = t.Get(heads, a.bytes);
+  if (!got.ok()) return got.status();
+  FeedHead h;
+  if (!got->has_value()) return h;
+  ByteView v = **got;
+  if (v.size() != 40) return Status::Corruption("feed head of " + a.ToHex() + " has wrong size");
+  h.seq = store::ReadU64(v.data());
+  std::copy(v.begin() + 8, v.end(), h.hash.begin());
+  return h;
+}
+
+Status Replica::Impl::PutHead(Txn& t, const AuthorId& a, const FeedHead& h) const {
+  std::string v;
+  store::AppendU64(v, h.seq);
+  v.append(reinterpret_cast<const char*>(h.hash.data()), h.hash.size());
+  return t.Put(heads, a.bytes, AsBytes(v));
+}
+
+Result<crdt::Hlc> Replica::Impl::LoadHlc(const Txn& t) const {
+  auto got = t.Get(meta, AsBytes("hlc"));
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) return crdt::Hlc{0};
+  if ((*got)->size() != 8) return Status::Corruption("stored clock has wrong size");
+  return store::ReadU64((*got)->data());
+}
+
+Status Replica::Impl::StoreHlc(Txn& t, crdt::Hlc h) const {
+  std::string v;
+  store::AppendU64(v, h);
+  return t.Put(meta, AsBytes("hlc"), AsBytes(v));
+}
+
+// ---------------------------------------------------------------- commit
+
+namespace {
+
+Status CheckIntent(const Schema& schema, const WriteBatch::Intent& in) {
+  using A = WriteBatch::Action;
+  if (in.action == A::kDelete) return schema.CheckCollection(in.collection);
+  const CollectionSpec* spec = schema.Find(in.collection);
+  if (spec == nullptr) return schema.CheckCollection(in.collection);
+  const FieldSpec* f = spec->Find(in.field);
+  if (f == nullptr) {
+    return Status::InvalidArgument("unknown field " + in.collection + "." + in.field);
+  }
+  FieldKind kind = KindOf(f->type);
+  FieldKind want;
+  const char* verb;
+  switch (in.action) {
+    case A::kSet:
+      verb = "Set";
+      want = kind == FieldKind::kMv ? FieldKind::kMv : FieldKind::kLww;
+      break;
+    case A::kAdd: verb = "Add"; want = FieldKind::kSet; break;
+    case A::kRemove: verb = "Remove"; want = FieldKind::kSet; break;
+    case A::kIncrement: verb = "Increment"; want = FieldKind::kCounter; break;
+    case A::kAdvance: verb = "Advance"; want = FieldKind::kStatus; break;
+    case A::kAppend: verb = "Append"; want = FieldKind::kLog; break;
+    default: return Status::Internal("bad action");
+  }
+  if (kind != want) {
+    return Status::InvalidArgument(std::string(verb) + " does not apply to " + in.collection + "." +
+                                   in.field + ", a " + std::string(FieldTypeName(f->type)) + " field");
+  }
+  return schema.CheckValue(in.collection, in.field, kind,
+                           in.action == A::kIncrement ? nullptr : &in.value);
+}
+
+Status AddChecked(int64_t a, int64_t b, int64_t* out) {
+  if (__builtin_add_overflow(a, b, out)) return Status::InvalidArgument("counter overflows int64");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CommitInfo> Replica::Write(const std::function<void(WriteBatch&)>& fn) {
+  WriteBatch b;
+  fn(b);
+  return Commit(b);
+}
+
+Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
+  Impl& m = *impl_;
+  CommitInfo info;
+  info.author = m.identity.public_key;
+  if (batch.empty()) return info;
+
+  // Validate everything before touching storage; group intents by scope.
+  std::map<std::string, std::vector<const WriteBatch::Intent*>> by_scope;
+  for (const auto& in : batch.intents()) {
+    HEARTH_RETURN_IF_ERROR(CheckIntent(m.schema, in));
+    by_scope[m.schema.Find(in.collection)->scope].push_back(&in);
+  }
+
+  return m.WithWrite<CommitInfo>([&](Txn& t) -> Result<CommitInfo> {
+    const AuthorId& me = m.identity.public_key;
+    auto head = m.Head(t, me);
+    if (!head.ok()) return head.status();
+    FeedHead h = *head;
+    auto hlc0 = m.LoadHlc(t);
+    if (!hlc0.ok()) return hlc0.status();
+    crdt::Hlc hlc = *hlc0;
+    const uint64_t now = m.NowMs();
+    Impl::Cache cache;
+    CommitInfo out;
+    out.author = me;
+    out.first_seq = h.seq + 1;
+
+    for (const auto& [scope, intents] : by_scope) {
+      auto key = m.WriteKey(t, scope);
+      if (!key.ok()) return key.status();
+      std::vector<crdt::RecordOps> records;
+      std::map<std::string, size_t> record_pos;
+      feed::DeltaHeader hdr;
+      hdr.author = me;
+      hdr.scope = scope;
+      hdr.epoch = key->first;
+      for (const WriteBatch::Intent* in : intents) {
+        auto rec = m.Load(t, cache, in->collection, in->id);
+        if (!rec.ok()) return rec.status();
+        crdt::RecordState& st = (*rec)->now;
+        hlc = crdt::HlcTick(hlc, now);
+        crdt::Op op;
+        op.field = in->field;
+        op.hlc = hlc;
+        op.value = in->value;
+        const crdt::FieldState* fs = st.Find(in->field);
+        using A = WriteBatch::Action;
+        switch (in->action) {
+          case A::kSet: {
+            const FieldSpec* f = m.schema.Find(in->collection)->Find(in->field);
+            if (KindOf(f->type) == FieldKind::kMv) {
+              op.kind = crdt::OpKind::kMvSet;
+              if (fs && fs->kind() == FieldKind::kMv) op.context = fs->as<crdt::MvState>().WriteContext();
+            } else {
+              op.kind = crdt::OpKind::kLwwSet;
+            }
+            break;
+          }
+          case A::kDelete: op.kind = crdt::OpKind::kLwwSet; break;
+          case A::kAdd: op.kind = crdt::OpKind::kSetAdd; break;
+          case A::kRemove:
+            op.kind = crdt::OpKind::kSetRemove;
+            if (fs && fs->kind() == FieldKind::kSet) op.context = fs->as<crdt::SetState>().RemoveContext(in->value);
+            break;
+          case A::kIncrement: {
+            op.kind = crdt::OpKind::kCounter;
+            op.value = Value();
+            auto [p, n] = fs && fs->kind() == FieldKind::kCounter
+                              ? fs->as<crdt::CounterState>().TotalsOf(me)
+                              : std::pair<int64_t, int64_t>{0, 0};
+            if (in->by >= 0) {
+              HEARTH_RETURN_IF_ERROR(AddChecked(p, in->by, &p));
+            } else {
+              if (in->by == INT64_MIN) return Status::InvalidArgument("decrement too large");
+              HEARTH_RETURN_IF_ERROR(AddChecked(n, -in->by, &n));
+            }
+            op.p = p;
+            op.n = n;
+            break;
+          }
+          case A::kAdvance: {
+            op.kind = crdt::OpKind::kStatus;
+            const FieldSpec* f = m.schema.Find(in->collection)->Find(in->field);
+            op.rank = *f->RankOf(in->value.as_string());
+            break;
+          }
+          case A::kAppend: op.kind = crdt::OpKind::kLogAppend; break;
+        }
+        st.Apply(op, me);
+        (*rec)->dirty = true;
+        std::string rk = store::StateKey(in->collection, in->id);
+        auto [pos, inserted] = record_pos.emplace(rk, records.size());
+        if (inserted) records.push_back(crdt::RecordOps{in->collection, in->id, {}});
+        records[pos->second].ops.push_back(std::move(op));
+        if (hdr.op_count == 0) hdr.hlc_min = hlc;
+        hdr.hlc_max = hlc;
+        ++hdr.op_count;
+      }
+      hdr.seq = ++h.seq;
+      hdr.prev = h.hash;
+      Bytes payload = codec::EncodePayload(records);
+      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity);
+      if (!delta.ok()) return delta.status();
+      auto parsed = feed::ParseDelta(*delta, UINT64_MAX);
+      if (!parsed.ok()) return parsed.status().WithContext("sealed delta does not parse");
+      h.hash = parsed->hash;
+      HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(store::FeedKey(me, hdr.seq)), *delta));
+      out.op_count += hdr.op_count;
+    }
+    out.last_seq = h.seq;
+    HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, h));
+    HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
+    HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------- reads
+
+Result<Record> Replica::Get(std::string_view collection, const RecordId& id) const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<Record> {
+    auto got = t.Get(m.state, AsBytes(store::StateKey(collection, id)));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) {
+      return Status::NotFound("no record " + std::string(collection) + "/" + id.ToHex());
+    }
+    auto st = codec::DecodeRecordState(**got);
+    if (!st.ok()) return st.status().WithContext("record " + std::string(collection) + "/" + id.ToHex());
+    return store::ToRecord(*st);
+  });
+}
+
+Status Replica::Scan(std::string_view collection,
+                     const std::function<bool(const Record&)>& fn) const {
+  const Impl& m = *impl_;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    std::string prefix = store::StatePrefix(collection);
+    store::Cursor c(t, m.state);
+    for (bool ok = c.Seek(AsBytes(prefix)); ok; ok = c.Next()) {
+      ByteView k = c.key();
+      if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+      auto st = codec::DecodeRecordState(c.value());
+      if (!st.ok()) return st.status().WithContext("scanning " + std::string(collection));
+      if (!fn(store::ToRecord(*st))) break;
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    return true;
+  });
+  return r.status();
+}
+
+namespace {
+bool Matches(const Query& q, const Record& r, const Schema& schema) {
+  if (r.deleted && !q.include_deleted) return false;
+  if (q.field.empty()) return true;
+  const FieldValue* fv = r.Find(q.field);
+  if (fv == nullptr) return false;
+  Value v = fv->value;
+  if (fv->kind == FieldKind::kStatus) {
+    const CollectionSpec* c = schema.Find(q.collection);
+    const FieldSpec* f = c ? c->Find(q.field) : nullptr;
+    if (!f || v.is_null()) return false;
+    v = Value(static_cast<int64_t>(*f->RankOf(v.as_string())));
+  }
+  if (fv->kind != FieldKind::kLww && fv->kind != FieldKind::kStatus) return false;
+  if (q.equals && !(v == *q.equals)) return false;
+  if (q.lower && v < *q.lower) return false;
+  if (q.upper && v > *q.upper) return false;
+  return true;
+}
+}  // namespace
+
+Result<std::vector<Record>> Replica::Find(const Query& q) const {
+  const Impl& m = *impl_;
+  std::vector<Record> out;
+  if (q.limit == 0) return out;
+  if (q.field.empty()) {
+    HEARTH_RETURN_IF_ERROR(Scan(q.collection, [&](const Record& r) {
+      if (Matches(q, r, m.schema)) out.push_back(r);
+      return out.size() < q.limit;
+    }));
+    return out;
+  }
+  const CollectionSpec* c = m.schema.Find(q.collection);
+  if (c == nullptr) return Status::InvalidArgument("unknown collection " + q.collection);
+  const FieldSpec* f = c->Find(q.field);
+  if (f == nullptr) return Status::InvalidArgument("unknown field " + q.collection + "." + q.field);
+  if (!f->indexed) {
+    return Status::InvalidArgument(q.collection + "." + q.field +
+                                   " is not indexed (set index = true in the schema)");
+  }
+  // Status fields are indexed by rank: translate state names.
+  Query qq = q;
+  auto to_rank = [&](std::optional<Value>& v) -> Status {
+    if (!v || f->type != FieldType::kStatus) return Status::Ok();
+    if (v->type() != ValueType::kString || !f->RankOf(v->as_string())) {
+      return Status::InvalidArgument(v->ToString() + " is not a state of " + q.collection + "." + q.field);
+    }
+    v = Value(static_cast<int64_t>(*f->RankOf(v->as_string())));
+    return Status::Ok();
+  };
+  HEARTH_RETURN_IF_ERROR(to_rank(qq.equals));
+  HEARTH_RETURN_IF_ERROR(to_rank(qq.lower));
+  HEARTH_RETURN_IF_ERROR(to_rank(qq.upper));
+  if (qq.equals) qq.lower = qq.upper = qq.equals;
+
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    const std::string prefix = store::IndexPrefix(q.collection, q.field);
+    std::string start = prefix;
+    if (qq.lower) store::AppendSortable(start, *qq.lower);
+    std::string upper;
+    if (qq.upper) store::AppendSortable(upper, *qq.upper);
+    store::Cursor c(t, m.index);
+    for (bool ok = c.Seek(AsBytes(start)); ok; ok = c.Next()) {
+      ByteView k = c.key();
+      if (k.size() < prefix.size() + 16 || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+      std::string_view sv(reinterpret_cast<const char*>(k.data()) + prefix.size(),
+                          k.size() - prefix.size() - 16);
+      if (qq.upper && sv > upper) break;
+      RecordId id;
+      std::copy(k.end() - 16, k.end(), id.bytes.begin());
+      auto got = t.Get(m.state, AsBytes(store::StateKey(q.collection, id)));
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) return Status::Corruption("index entry without record " + id.ToHex());
+      auto st = codec::DecodeRecordState(**got);
+      if (!st.ok()) return st.status();
+      Record rec = store::ToRecord(*st);
+      // The index may hold truncated long values: confirm on the record.
+      if (Matches(qq, rec, m.schema)) out.push_back(std::move(rec));
+      if (out.size() >= q.limit) break;
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    return true;
+  });
+  if (!r.ok()) return r.status();
+  return out;
+}
+
+Heads Replica::GetHeads() const {
+  const Impl& m = *impl_;
+  Heads out;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    store::Cursor c(t, m.heads);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() != 32 || c.value().size() != 40) continue;
+      AuthorId a;
+      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+      FeedHead h;
+      h.seq = store::ReadU64(c.value().data());
+      std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
+      out.emplace(a, h);
+    }
+    return true;
+  });
+  (void)r;
+  return out;
+}
+
+Result<std::vector<Bytes>> Replica::DeltasSince(const Heads& since, uint64_t max_bytes) const {
+  const Impl& m = *impl_;
+  Heads mine = GetHeads();
+  std::vector<Bytes> out;
+  uint64_t total = 0;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    for (const auto& [a, h] : mine) {
+      auto it = since.find(a);
+      uint64_t from = it == since.end() ? 1 : it->second.seq + 1;
+      if (from > h.seq) continue;
+      store::Cursor c(t, m.feeds);
+      std::string start = store::FeedKey(a, from);
+      for (bool ok = c.Seek(AsBytes(start)); ok; ok = c.Next()) {
+        ByteView k = c.key();
+        if (k.size() != 40 || !std::equal(a.bytes.begin(), a.bytes.end(), k.begin())) break;
+        if (store::ReadU64(k.data() + 32) > h.seq) break;
+        if (!out.empty() && total + c.value().size() > max_bytes) return true;
+        out.emplace_back(c.value().begin(), c.value().end());
+        total += c.value().size();
+      }
+      HEARTH_RETURN_IF_ERROR(c.status());
+    }
+    return true;
+  });
+  if (!r.ok()) return r.status();
+  return out;
+}
+
+Result<Bytes> Replica::GetDelta(const AuthorId& author, uint64_t seq) const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<Bytes> {
+    auto got = t.Get(m.feeds, AsBytes(store::FeedKey(author, seq)));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) {
+      return Status::NotFound("no delta " + author.ToHex() + "#" + std::to_string(seq));
+    }
+    return Bytes((*got)->begin(), (*got)->end());
+  });
+}
+
+Result<Hash32> Replica::Digest() const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<Hash32> {
+    crypto::Hasher h;
+    store::Cursor c(t, m.state);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      std::string len;
+      store::AppendU32(len, static_cast<uint32_t>(c.key().size()));
+      h.Update(AsBytes(len));
+      h.Update(c.key());
+      len.clear();
+      store::AppendU32(len, static_cast<uint32_t>(c.value().size()));
+      h.Update(AsBytes(len));
+      h.Update(c.value());
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    return h.Final();
+  });
+}
+
+ReplicaStats Replica::Stats() const {
+  const Impl& m = *impl_;
+  ReplicaStats s;
+  s.format_version = kStorageFormatVersion;
+  s.map_size = m.env.MapSize();
+  s.map_used = m.env.UsedBytes();
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    auto count = [&](MDB_dbi dbi) {
+      MDB_stat st;
+      return mdb_stat(t.get(), dbi, &st) == 0 ? uint64_t{st.ms_entries} : uint64_t{0};
+    };
+    s.records = count(m.state);
+    s.deltas = count(m.feeds);
+    s.authors = count(m.heads);
+    s.pending = count(m.pending);
+    s.forks = count(m.forks);
+    return true;
+  });
+  (void)r;
+  return s;
+}
+
+}  // namespace hearth

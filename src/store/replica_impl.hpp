@@ -1,0 +1,155 @@
+// Internals of Replica, shared by the store's .cpp files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "codec/codec.hpp"
+#include "crdt/record_state.hpp"
+#include "crypto/crypto.hpp"
+#include "feed/delta.hpp"
+#include "hearth/replica.hpp"
+#include "store/lmdb.hpp"
+
+namespace hearth {
+
+inline constexpr uint32_t kStorageFormatVersion = 1;
+
+struct Replica::Impl {
+  std::string dir;
+  ReplicaOptions opts;
+  Schema schema;
+  crypto::SigningKeyPair identity;
+  store::Env env;
+  dev_t dev = 0;
+  ino_t ino = 0;
+
+  // Named sub-databases (docs/storage-format.md).
+  MDB_dbi meta = 0, feeds = 0, heads = 0, state = 0, index = 0, pending = 0, forks = 0,
+          frozen = 0, keys = 0, opaque = 0;
+
+  // Shared by every transaction of this process; taken exclusively to change
+  // the map size (LMDB requires that no transaction is active then).
+  mutable std::shared_mutex resize_mu;
+  // Serialises this process's writers (LMDB serialises across processes).
+  std::mutex write_mu;
+
+  ~Impl();
+
+  uint64_t NowMs() const;
+
+  // Runs fn(txn) in a read transaction; adopts a map grown by another process.
+  template <typename F>
+  auto WithRead(F&& fn) const -> decltype(fn(std::declval<const store::Txn&>()));
+
+  // Runs fn(txn) in a write transaction and commits if it returns ok. On a
+  // full map the transaction is aborted, the map grown and fn run again.
+  template <typename R, typename F>
+  Result<R> WithWrite(F&& fn);
+
+  Status Grow();
+  Status AdoptResize() const;
+
+  // --- state cache used within one write transaction ---
+  struct CachedRecord {
+    std::optional<crdt::RecordState> before;  // as stored; nullopt if new
+    crdt::RecordState now;
+    bool dirty = false;
+  };
+  using Cache = std::map<std::string, CachedRecord>;
+  Result<CachedRecord*> Load(const store::Txn& t, Cache& cache, std::string_view collection,
+                             const RecordId& id) const;
+  Status Flush(store::Txn& t, Cache& cache) const;
+
+  // --- keys ---
+  Result<std::optional<crypto::SecretBytes>> ScopeKey(const store::Txn& t, std::string_view scope,
+                                                      uint32_t epoch) const;
+  // Newest epoch's key for `scope`; generates epoch 1 when none.
+  Result<std::pair<uint32_t, crypto::SecretBytes>> WriteKey(store::Txn& t, std::string_view scope);
+
+  // --- feeds ---
+  Result<FeedHead> Head(const store::Txn& t, const AuthorId& a) const;
+  Status PutHead(store::Txn& t, const AuthorId& a, const FeedHead& h) const;
+  Result<crdt::Hlc> LoadHlc(const store::Txn& t) const;
+  Status StoreHlc(store::Txn& t, crdt::Hlc h) const;
+
+  // --- remote apply ---
+  struct Prepared {
+    bool opaque = false;
+    std::vector<crdt::RecordOps> records;
+  };
+  // Decrypts, decodes and validates a chained delta's payload; writes nothing.
+  Result<Prepared> Prepare(const store::Txn& t, const feed::ParsedDelta& d) const;
+  Status WriteApplied(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                      std::span<const uint8_t> bytes, const Prepared& p);
+  Result<ApplyResult> ApplyInTxn(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                                 std::span<const uint8_t> bytes);
+  // Records a fork (author, seq) with both deltas and freezes the author.
+  Status RecordFork(store::Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
+                    std::span<const uint8_t> second) const;
+  // Applies pending deltas that now chain onto the head of `a`.
+  Result<uint64_t> Drain(store::Txn& t, Cache& cache, const AuthorId& a);
+
+  // Applies opaque deltas of (scope, epoch) once its key is known.
+  Status ApplyOpaque(store::Txn& t, std::string_view scope, uint32_t epoch);
+};
+
+namespace detail {
+inline bool IsMapFull(const Status& s) {
+  return s.code() == Code::kResourceExhausted &&
+         s.message().find("MDB_MAP_FULL") != std::string::npos;
+}
+inline bool IsMapResized(const Status& s) {
+  return s.code() == Code::kUnavailable && s.message().find("MDB_MAP_RESIZED") != std::string::npos;
+}
+
+}  // namespace detail
+
+template <typename F>
+auto Replica::Impl::WithRead(F&& fn) const -> decltype(fn(std::declval<const store::Txn&>())) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lk(resize_mu);
+    store::Txn t;
+    Status s = t.Begin(env, /*read_only=*/true);
+    if (detail::IsMapResized(s) && attempt < 3) {
+      lk.unlock();
+      HEARTH_RETURN_IF_ERROR(AdoptResize());
+      continue;
+    }
+    HEARTH_RETURN_IF_ERROR(s);
+    return fn(static_cast<const store::Txn&>(t));
+  }
+}
+
+template <typename R, typename F>
+Result<R> Replica::Impl::WithWrite(F&& fn) {
+  std::lock_guard wl(write_mu);
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lk(resize_mu);
+    store::Txn t;
+    Status s = t.Begin(env, /*read_only=*/false);
+    if (detail::IsMapResized(s) && attempt < 8) {
+      lk.unlock();
+      HEARTH_RETURN_IF_ERROR(AdoptResize());
+      continue;
+    }
+    HEARTH_RETURN_IF_ERROR(s);
+    Result<R> r = fn(t);
+    if (r.ok()) s = t.Commit();
+    else s = r.status();
+    if (s.ok()) return r;
+    t.Abort();
+    lk.unlock();
+    if (detail::IsMapFull(s) && attempt < 64) {
+      HEARTH_RETURN_IF_ERROR(Grow());
+      continue;
+    }
+    return s;
+  }
+}
+
+}  // namespace hearth

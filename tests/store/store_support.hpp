@@ -1,0 +1,50 @@
+// Helpers for replica tests: the shared test schema, opening replicas with a
+// fake clock, and moving deltas between replicas.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "hearth/replica.hpp"
+#include "support/support.hpp"
+
+namespace hearth::testing {
+
+inline Schema TestSchema() {
+  auto s = Schema::LoadFile(std::string(HEARTH_TEST_DATA_DIR) + "/data/test_schema.toml");
+  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+  return s.value();
+}
+
+inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, FakeClock* clock = nullptr,
+                                            ReplicaOptions opts = {}) {
+  if (!opts.schema) opts.schema = TestSchema();
+  opts.durability = Durability::kNoSync;
+  if (clock != nullptr) opts.clock_ms = [clock] { return clock->Now(); };
+  auto r = Replica::Open(dir, opts);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return std::move(r).value();
+}
+
+// Copies every delta `to` lacks from `from`; returns how many were applied.
+inline size_t Sync(Replica& from, Replica& to) {
+  auto deltas = from.DeltasSince(to.GetHeads());
+  REQUIRE(deltas.ok());
+  size_t n = 0;
+  for (const Bytes& d : *deltas) {
+    auto r = to.Apply(d);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    ++n;
+  }
+  return n;
+}
+
+inline void ShareKeys(Replica& from, Replica& to) {
+  auto kr = from.ExportKeyring();
+  REQUIRE(kr.ok());
+  REQUIRE(to.ImportKeyring(*kr).ok());
+}
+
+}  // namespace hearth::testing
