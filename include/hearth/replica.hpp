@@ -242,9 +242,9 @@ class HEARTH_EXPORT Replica {
   // Scope keys (XChaCha20-Poly1305, 32 bytes) for (scope, epoch). A local
   // write to a scope with no key generates one (epoch 1).
   Status AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key);
-  // The keyring as bytes (for copying to another replica of the same
-  // agency); secret material: keep it safe.
-  Result<Bytes> ExportKeyring() const;
+  // The keyring as bytes (for copying to another replica that may read the
+  // same scopes); `scopes` empty = every scope. Secret material: keep it safe.
+  Result<Bytes> ExportKeyring(const std::vector<std::string>& scopes = {}) const;
   Status ImportKeyring(std::span<const uint8_t> keyring);
 
   std::vector<ForkProof> Forks() const;

@@ -313,7 +313,7 @@ Status Replica::AddScopeKey(std::string_view scope, uint32_t epoch, std::span<co
 }
 
 // Keyring: 0x01 | count u32 | { scope_len u8 | scope | epoch u32 | key[32] }*
-Result<Bytes> Replica::ExportKeyring() const {
+Result<Bytes> Replica::ExportKeyring(const std::vector<std::string>& scopes) const {
   const Impl& m = *impl_;
   return m.WithRead([&](const Txn& t) -> Result<Bytes> {
     std::string out(1, '\x01');
@@ -324,6 +324,8 @@ Result<Bytes> Replica::ExportKeyring() const {
       ByteView k = c.key();
       if (k.size() < 6 || c.value().size() != crypto::kAeadKeyBytes) continue;
       size_t scope_len = k.size() - 5;
+      std::string_view scope(reinterpret_cast<const char*>(k.data()), scope_len);
+      if (!scopes.empty() && std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) continue;
       body.push_back(static_cast<char>(scope_len));
       body.append(reinterpret_cast<const char*>(k.data()), scope_len);
       body.append(reinterpret_cast<const char*>(k.data()) + scope_len + 1, 4);
