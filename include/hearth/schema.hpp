@@ -41,6 +41,8 @@ struct HEARTH_EXPORT FieldSpec {
 
   // Rank of `state` in `order`, or nullopt.
   std::optional<uint32_t> RankOf(std::string_view state) const;
+
+  bool operator==(const FieldSpec&) const = default;
 };
 
 struct HEARTH_EXPORT CollectionSpec {
@@ -50,6 +52,8 @@ struct HEARTH_EXPORT CollectionSpec {
   std::vector<FieldSpec> fields;  // sorted by name
 
   const FieldSpec* Find(std::string_view field) const;
+
+  bool operator==(const CollectionSpec&) const = default;
 };
 
 class HEARTH_EXPORT Schema {
@@ -73,6 +77,9 @@ class HEARTH_EXPORT Schema {
   // collection, field and what was expected.
   Status CheckValue(std::string_view collection, std::string_view field, FieldKind kind,
                     const Value* value) const;
+
+  // Checks that `collection` is declared. Errors: kInvalidArgument naming it.
+  Status CheckCollection(std::string_view collection) const;
 
   bool operator==(const Schema& other) const;
 

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# hearth.sh: one entry point to build, demo and test Hearth on Debian 12.
+#
+#   ./hearth.sh demo    install dependencies, build, run the demo
+#   ./hearth.sh test    install dependencies, build, run all tests, then
+#                       again under AddressSanitizer/UBSan
+#   ./hearth.sh help    usage and dependency status (installs nothing)
+#
+# Idempotent: packages are installed only when missing, builds are
+# incremental. Meant to run as root on a fresh Debian 12 (uses sudo for
+# apt-get when not root).
+#
+# Environment:
+#   HEARTH_CTEST_ARGS      extra ctest arguments, e.g. "-LE slow"
+#   HEARTH_SKIP_SANITIZE=1 skip the sanitizer build in `test`
+#   HEARTH_JOBS            parallel build/test jobs (default 2)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$(pwd)
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libsodium-dev liblmdb-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+  doctest-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libtoml11-dev
+  libbenchmark-dev lmdb-utils faketime python3
+)
+JOBS=${HEARTH_JOBS:-2}
+BUILD_DIR=build
+ASAN_DIR=build-asan
+
+# ---- output and timing -----------------------------------------------------
+
+TIMINGS=()
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'hearth.sh: %s\n' "$*" >&2; }
+die() { warn "$*"; exit 1; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# phase NAME CMD...: runs CMD, prints and records how long it took. Returns
+# CMD's exit status (callers decide whether that is fatal).
+phase() {
+  local name=$1
+  shift
+  say "$name"
+  local start rc=0
+  start=$(now)
+  "$@" || rc=$?
+  local secs
+  secs=$(elapsed "$start" "$(now)")
+  if [[ $rc -eq 0 ]]; then
+    TIMINGS+=("$(printf '%-28s %8ss  ok' "$name" "$secs")")
+    say "$name: done in ${secs}s"
+  else
+    TIMINGS+=("$(printf '%-28s %8ss  FAILED (exit %d)' "$name" "$secs" "$rc")")
+    warn "$name: FAILED (exit $rc) after ${secs}s"
+  fi
+  return "$rc"
+}
+
+print_timings() {
+  [[ ${#TIMINGS[@]} -gt 0 ]] || return 0
+  printf '\n%s\n' "---- phases ----"
+  printf '%s\n' "${TIMINGS[@]}"
+}
+trap print_timings EXIT
+
+# ---- dependencies ----------------------------------------------------------
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+}
+
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    is_installed "$p" || printf '%s\n' "$p"
+  done
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root to run: $* (run as root or install sudo)"
+  fi
+}
+
+install_deps() {
+  command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script targets Debian 12"
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    say "all ${#PACKAGES[@]} packages already installed"
+    return 0
+  fi
+  say "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update || return 1
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "${missing[@]}"
+}
+
+# ---- build -----------------------------------------------------------------
+
+configure_main() {
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+}
+build_main() { cmake --build "$BUILD_DIR" -j"$JOBS"; }
+
+configure_asan() {
+  cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON \
+    -DHEARTH_BUILD_BENCH=OFF
+}
+build_asan() { cmake --build "$ASAN_DIR" -j"$JOBS"; }
+
+ctest_args() {
+  CTEST_EXTRA=()
+  if [[ -n "${HEARTH_CTEST_ARGS:-}" ]]; then
+    # Word-split on purpose: HEARTH_CTEST_ARGS="-LE slow -R crdt".
+    read -r -a CTEST_EXTRA <<<"$HEARTH_CTEST_ARGS"
+  fi
+}
+
+run_ctest() {
+  local dir=$1
+  ctest_args
+  ctest --test-dir "$dir" --output-on-failure -j"$JOBS" ${CTEST_EXTRA[@]+"${CTEST_EXTRA[@]}"}
+}
+
+run_ctest_asan() {
+  local ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export ASAN_OPTIONS UBSAN_OPTIONS
+  run_ctest "$ASAN_DIR"
+}
+
+prepare() {
+  phase "install dependencies" install_deps || exit 1
+  phase "configure ($BUILD_DIR)" configure_main || exit 1
+  phase "build ($BUILD_DIR)" build_main || exit 1
+}
+
+# ---- commands --------------------------------------------------------------
+
+cmd_demo() {
+  prepare
+  local demo="$BUILD_DIR/examples/hearth_demo"
+  if [[ ! -x "$demo" ]]; then
+    die "$demo was not built (the demo is not part of this checkout yet); nothing to run"
+  fi
+  mkdir -p out/demo
+  local dir
+  dir="out/demo/$(date +%Y%m%d-%H%M%S)-$$"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  say "demo data directory: $ROOT/$dir"
+  phase "demo" "$demo" "$dir" "$@" || exit 1
+}
+
+cmd_test() {
+  prepare
+  local failed=0
+  phase "ctest ($BUILD_DIR)" run_ctest "$BUILD_DIR" || failed=1
+  if [[ "${HEARTH_SKIP_SANITIZE:-0}" == 1 ]]; then
+    say "skipping the sanitizer build (HEARTH_SKIP_SANITIZE=1)"
+  else
+    phase "configure ($ASAN_DIR)" configure_asan || exit 1
+    phase "build ($ASAN_DIR)" build_asan || exit 1
+    phase "ctest ($ASAN_DIR)" run_ctest_asan || failed=1
+  fi
+  if [[ $failed -ne 0 ]]; then
+    warn "tests FAILED"
+    exit 1
+  fi
+  say "all tests passed"
+}
+
+cmd_help() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+  echo
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "Dependencies: all ${#PACKAGES[@]} packages installed."
+  else
+    echo "Dependencies: ${#missing[@]} of ${#PACKAGES[@]} missing (demo/test install them):"
+    printf '  %s\n' "${missing[@]}"
+  fi
+}
+
+main() {
+  local cmd=${1:-help}
+  if [[ $# -gt 0 ]]; then shift; fi
+  case "$cmd" in
+    demo) cmd_demo "$@" ;;
+    test) cmd_test "$@" ;;
+    help | -h | --help) cmd_help ;;
+    *)
+      warn "unknown command '$cmd'"
+      cmd_help >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
