@@ -151,11 +151,8 @@ cmd_demo() {
   if [[ ! -x "$demo" ]]; then
     die "$demo was not built (the demo is not part of this checkout yet); nothing to run"
   fi
-  mkdir -p out/demo
-  local dir
-  dir="out/demo/$(date +%Y%m%d-%H%M%S)-$$"
-  rm -rf "$dir"
-  mkdir -p "$dir"
+  # The demo wipes and recreates its directory: every run starts fresh.
+  local dir="out/demo"
   say "demo data directory: $ROOT/$dir"
   phase "demo" "$demo" "$dir" "$@" || exit 1
 }
