@@ -1,0 +1,20 @@
+// A program outside the Hearth tree: finds the installed library with
+// find_package(hearth) or pkg-config, opens a replica and commits one write.
+#include <hearth/replica.hpp>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  auto schema = hearth::Schema::Parse(
+      "format = 1\n[collections.x]\nscope = \"s\"\n[collections.x.fields]\nn = { type = \"counter\" }\n");
+  if (!schema.ok()) return std::puts(schema.status().ToString().c_str()), 1;
+  hearth::ReplicaOptions o;
+  o.schema = *schema;
+  auto r = hearth::Replica::Open(argv[1], o);
+  if (!r.ok()) return std::puts(r.status().ToString().c_str()), 1;
+  auto c = (*r)->Write([](hearth::WriteBatch& b) { b.Increment("x", hearth::RecordId::Generate(), "n", 1); });
+  if (!c.ok()) return std::puts(c.status().ToString().c_str()), 1;
+  std::printf("installed hearth works: seq %llu\n", static_cast<unsigned long long>(c->last_seq));
+  return 0;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, then builds and runs a consumer
+# with find_package(hearth) and with pkg-config. Usage: run.sh BUILD_DIR SRC_DIR
+set -euo pipefail
+build=$1 src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cmake -S "$src" -B "$tmp/b" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/b" >/dev/null
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/b/c" "$tmp/r1"
+g++ -std=c++20 "$src/main.cpp" -o "$tmp/c2" \
+  $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs hearth)
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/c2" "$tmp/r2"
