@@ -1,0 +1,270 @@
+// libsodium wrappers (see crypto.hpp). The only file in the library, with
+// src/base/value.cpp's RNG, that includes sodium.h.
+#include "crypto/crypto.hpp"
+
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+namespace hearth::crypto {
+namespace {
+
+static_assert(kSignSeedBytes == crypto_sign_SEEDBYTES);
+static_assert(kSignSecretBytes == crypto_sign_SECRETKEYBYTES);
+static_assert(sizeof(AuthorId{}.bytes) == crypto_sign_PUBLICKEYBYTES);
+static_assert(sizeof(Signature) == crypto_sign_BYTES);
+static_assert(sizeof(Hash) == 32 && crypto_generichash_BYTES == 32);
+static_assert(sizeof(Nonce) == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+static_assert(kAeadKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+static_assert(kAeadTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
+
+// libsodium declares most pointer parameters nonnull, even with a zero
+// length; an empty std::span may carry a null data(). Hand it this instead.
+const unsigned char kEmpty[1] = {0};
+const unsigned char* Ptr(std::span<const uint8_t> s) { return s.empty() ? kEmpty : s.data(); }
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "hearth::crypto fatal: %s\n", what);
+  std::abort();
+}
+
+// For the functions that cannot report an error: libsodium must work.
+void MustInit() {
+  if (!Init().ok()) Die("libsodium initialisation failed");
+}
+
+crypto_generichash_state* State(unsigned char* buf) {
+  return reinterpret_cast<crypto_generichash_state*>(buf);
+}
+
+}  // namespace
+
+Status Init() {
+  static std::once_flag once;
+  static int rc = -1;
+  std::call_once(once, [] { rc = sodium_init(); });  // 0 = done now, 1 = already
+  if (rc < 0) return Status::Internal("sodium_init failed");
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// SecretBytes
+
+SecretBytes::SecretBytes(size_t size) {
+  if (size == 0) return;
+  MustInit();
+  void* p = sodium_malloc(size);
+  if (p == nullptr) Die("sodium_malloc failed (out of memory or locked-memory limit)");
+  std::memset(p, 0, size);  // sodium_malloc fills with 0xdb
+  p_ = static_cast<uint8_t*>(p);
+  n_ = size;
+}
+
+SecretBytes SecretBytes::Copy(std::span<const uint8_t> data) {
+  SecretBytes s(data.size());
+  if (!data.empty()) std::memcpy(s.p_, data.data(), data.size());
+  return s;
+}
+
+SecretBytes::~SecretBytes() {
+  if (p_ != nullptr) sodium_free(p_);  // wipes before unmapping
+}
+
+SecretBytes::SecretBytes(SecretBytes&& o) noexcept
+    : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+
+SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
+  if (this != &o) {
+    if (p_ != nullptr) sodium_free(p_);
+    p_ = std::exchange(o.p_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+  }
+  return *this;
+}
+
+bool SecretBytes::Equals(const SecretBytes& o) const { return ConstantTimeEqual(span(), o.span()); }
+
+// ---------------------------------------------------------------------------
+// Ed25519
+
+SigningKeyPair SigningKeyPair::Generate() {
+  MustInit();
+  SigningKeyPair kp;
+  kp.secret_key = SecretBytes(crypto_sign_SECRETKEYBYTES);
+  if (crypto_sign_keypair(kp.public_key.bytes.data(), kp.secret_key.data()) != 0) {
+    Die("crypto_sign_keypair failed");
+  }
+  return kp;
+}
+
+Result<SigningKeyPair> SigningKeyPair::FromSeed(std::span<const uint8_t> seed32) {
+  HEARTH_RETURN_IF_ERROR(Init());
+  if (seed32.size() != crypto_sign_SEEDBYTES) {
+    return Status::InvalidArgument("Ed25519 seed must be 32 bytes, got " +
+                                   std::to_string(seed32.size()));
+  }
+  SigningKeyPair kp;
+  kp.secret_key = SecretBytes(crypto_sign_SECRETKEYBYTES);
+  if (crypto_sign_seed_keypair(kp.public_key.bytes.data(), kp.secret_key.data(),
+                               seed32.data()) != 0) {
+    return Status::Internal("crypto_sign_seed_keypair failed");
+  }
+  return kp;
+}
+
+Result<SigningKeyPair> SigningKeyPair::FromSecretKey(std::span<const uint8_t> sk64) {
+  HEARTH_RETURN_IF_ERROR(Init());
+  if (sk64.size() != crypto_sign_SECRETKEYBYTES) {
+    return Status::InvalidArgument("Ed25519 secret key must be 64 bytes, got " +
+                                   std::to_string(sk64.size()));
+  }
+  // Recompute the public key from the seed half; it must match the embedded
+  // one (bytes 32..63), or signatures would be made under a wrong key.
+  SecretBytes seed = SecretBytes::Copy(sk64.first(crypto_sign_SEEDBYTES));
+  SigningKeyPair kp;
+  kp.secret_key = SecretBytes(crypto_sign_SECRETKEYBYTES);
+  if (crypto_sign_seed_keypair(kp.public_key.bytes.data(), kp.secret_key.data(), seed.data()) !=
+      0) {
+    return Status::Internal("crypto_sign_seed_keypair failed");
+  }
+  if (!ConstantTimeEqual(kp.secret_key.span(), sk64)) {
+    return Status::InvalidArgument(
+        "Ed25519 secret key: embedded public key does not match its seed");
+  }
+  return kp;
+}
+
+Signature Sign(const SecretBytes& secret_key, std::span<const uint8_t> message) {
+  MustInit();
+  if (secret_key.size() != crypto_sign_SECRETKEYBYTES) Die("Sign: secret key is not 64 bytes");
+  Signature sig{};
+  if (crypto_sign_detached(sig.data(), nullptr, Ptr(message), message.size(),
+                           secret_key.data()) != 0) {
+    Die("crypto_sign_detached failed");
+  }
+  return sig;
+}
+
+bool Verify(const AuthorId& public_key, std::span<const uint8_t> message, const Signature& sig) {
+  MustInit();
+  return crypto_sign_verify_detached(sig.data(), Ptr(message), message.size(),
+                                     public_key.bytes.data()) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// BLAKE2b-256
+
+Hash HashBytes(std::span<const uint8_t> data) {
+  MustInit();
+  Hash h{};
+  if (crypto_generichash(h.data(), h.size(), Ptr(data), data.size(), nullptr, 0) != 0) {
+    Die("crypto_generichash failed");
+  }
+  return h;
+}
+
+Hasher::Hasher() {
+  static_assert(sizeof(crypto_generichash_state) <= sizeof(state_),
+                "Hasher::state_ is too small for crypto_generichash_state");
+  static_assert(alignof(crypto_generichash_state) <= 64, "Hasher::state_ is under-aligned");
+  MustInit();
+  if (crypto_generichash_statebytes() > sizeof(state_)) Die("Hasher state buffer too small");
+  if (crypto_generichash_init(State(state_), nullptr, 0, sizeof(Hash)) != 0) {
+    Die("crypto_generichash_init failed");
+  }
+}
+
+Hasher::~Hasher() { sodium_memzero(state_, sizeof(state_)); }
+
+void Hasher::Update(std::span<const uint8_t> data) {
+  if (data.empty()) return;
+  crypto_generichash_update(State(state_), data.data(), data.size());
+}
+
+Hash Hasher::Final() {
+  Hash h{};
+  if (crypto_generichash_final(State(state_), h.data(), h.size()) != 0) {
+    Die("Hasher::Final called twice");
+  }
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// XChaCha20-Poly1305 (IETF)
+
+SecretBytes RandomAeadKey() {
+  MustInit();
+  SecretBytes k(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  crypto_aead_xchacha20poly1305_ietf_keygen(k.data());
+  return k;
+}
+
+Nonce RandomNonce() {
+  Nonce n{};
+  RandomBytes(n);
+  return n;
+}
+
+Bytes AeadEncrypt(const SecretBytes& key, const Nonce& nonce, std::span<const uint8_t> plaintext,
+                  std::span<const uint8_t> associated_data) {
+  MustInit();
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    Die("AeadEncrypt: key is not 32 bytes");
+  }
+  Bytes out(plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long out_len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+          out.data(), &out_len, Ptr(plaintext), plaintext.size(), Ptr(associated_data),
+          associated_data.size(), nullptr, nonce.data(), key.data()) != 0) {
+    Die("crypto_aead_xchacha20poly1305_ietf_encrypt failed");
+  }
+  out.resize(static_cast<size_t>(out_len));
+  return out;
+}
+
+Result<Bytes> AeadDecrypt(const SecretBytes& key, const Nonce& nonce,
+                          std::span<const uint8_t> ciphertext,
+                          std::span<const uint8_t> associated_data) {
+  HEARTH_RETURN_IF_ERROR(Init());
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    return Status::InvalidArgument("AEAD key must be 32 bytes, got " + std::to_string(key.size()));
+  }
+  if (ciphertext.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Status::Unauthenticated("AEAD ciphertext shorter than its tag");
+  }
+  Bytes out(ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long out_len = 0;
+  unsigned char dummy = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out.empty() ? &dummy : out.data(), &out_len, nullptr, ciphertext.data(),
+          ciphertext.size(), Ptr(associated_data), associated_data.size(), nonce.data(),
+          key.data()) != 0) {
+    return Status::Unauthenticated("AEAD tag does not verify (wrong key or altered bytes)");
+  }
+  out.resize(static_cast<size_t>(out_len));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Misc
+
+void RandomBytes(std::span<uint8_t> out) {
+  MustInit();
+  if (!out.empty()) randombytes_buf(out.data(), out.size());
+}
+
+bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void Wipe(std::span<uint8_t> data) {
+  if (!data.empty()) sodium_memzero(data.data(), data.size());
+}
+
+}  // namespace hearth::crypto

@@ -1,0 +1,218 @@
+// Deltas: seal, parse, verify, open (see delta.hpp, docs/delta-format.md).
+#include "feed/delta.hpp"
+
+#include <cstring>
+#include <limits>
+
+#include "codec/delta_frame.hpp"
+
+namespace hearth::feed {
+namespace {
+
+static_assert(codec::kDeltaKeyBytes == sizeof(AuthorId{}.bytes));
+static_assert(codec::kDeltaKeyBytes == sizeof(crypto::Hash));
+static_assert(codec::kDeltaNonceBytes == sizeof(crypto::Nonce));
+static_assert(codec::kDeltaSigBytes == sizeof(crypto::Signature));
+static_assert(codec::kDeltaMinBodyBytes == crypto::kAeadTagBytes);
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
+bool ValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;       // overlong
+      if (c == 0xed) hi = 0x9f;       // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;       // overlong
+      if (c == 0xf4) hi = 0x8f;       // > U+10FFFF
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    if (p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+bool AllZero(const crypto::Hash& h) {
+  for (uint8_t b : h) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+// The rules on header values shared by Seal (kInvalidArgument) and Parse
+// (kCorruption). Empty string when valid.
+std::string HeaderDefect(uint64_t seq, const crypto::Hash& prev, std::string_view scope,
+                         uint64_t hlc_min, uint64_t hlc_max, uint64_t op_count) {
+  if (seq == 0) return "seq must be >= 1";
+  if (seq == 1 && !AllZero(prev)) return "prev must be all zero for seq 1";
+  if (scope.empty()) return "scope is empty";
+  if (scope.size() > kMaxScopeBytes) {
+    return "scope is " + std::to_string(scope.size()) + " bytes, more than " +
+           std::to_string(kMaxScopeBytes);
+  }
+  if (!ValidUtf8(scope)) return "scope is not valid UTF-8";
+  if (hlc_min > hlc_max) return "hlc_min > hlc_max";
+  if (op_count == 0) return "op_count is 0";
+  return {};
+}
+
+// "hearth/delta/v1" || hash: the exact message the author signs.
+std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> SignedMessage(
+    const crypto::Hash& hash) {
+  std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> m{};
+  std::memcpy(m.data(), kSignContext.data(), kSignContext.size());
+  std::memcpy(m.data() + kSignContext.size(), hash.data(), hash.size());
+  return m;
+}
+
+}  // namespace
+
+Bytes EncodeHeader(const DeltaHeader& header) {
+  codec::DeltaFrameHeader fh;
+  fh.author = header.author.bytes;
+  fh.seq = header.seq;
+  fh.prev = header.prev;
+  fh.scope = header.scope;
+  fh.epoch = header.epoch;
+  fh.hlc_min = header.hlc_min;
+  fh.hlc_max = header.hlc_max;
+  fh.op_count = header.op_count;
+  Bytes out;
+  out.reserve(1 + 1 + 2 * 34 + 2 + header.scope.size() + 4 * 9);
+  out.push_back(kDeltaFormatV1);
+  codec::AppendDeltaHeader(fh, out);
+  return out;
+}
+
+Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
+                        const crypto::SecretBytes& scope_key,
+                        const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce) {
+  HEARTH_RETURN_IF_ERROR(crypto::Init());
+  if (std::string d = HeaderDefect(header.seq, header.prev, header.scope, header.hlc_min,
+                                   header.hlc_max, header.op_count);
+      !d.empty()) {
+    return Status::InvalidArgument("SealDelta: " + d);
+  }
+  if (signer.public_key != header.author) {
+    return Status::InvalidArgument("SealDelta: signer " + signer.public_key.ToHex() +
+                                   " is not the header's author " + header.author.ToHex());
+  }
+  if (signer.secret_key.size() != crypto::kSignSecretBytes ||
+      !crypto::ConstantTimeEqual(signer.secret_key.span().subspan(32), header.author.bytes)) {
+    return Status::InvalidArgument("SealDelta: signer's secret key does not match its public key");
+  }
+  if (scope_key.size() != crypto::kAeadKeyBytes) {
+    return Status::InvalidArgument("SealDelta: scope key must be 32 bytes, got " +
+                                   std::to_string(scope_key.size()));
+  }
+  if (payload.size() > 0xffffffffull - crypto::kAeadTagBytes) {
+    return Status::InvalidArgument("SealDelta: payload too large");
+  }
+
+  const crypto::Nonce n = nonce != nullptr ? *nonce : crypto::RandomNonce();
+  Bytes out = EncodeHeader(header);
+  const size_t ad_len = out.size();
+  codec::AppendMsgpackBin(n, out);
+  {
+    Bytes ct = crypto::AeadEncrypt(scope_key, n, payload, std::span(out.data(), ad_len));
+    out.reserve(out.size() + 5 + ct.size() + sizeof(crypto::Signature));
+    codec::AppendMsgpackBin(ct, out);
+  }
+  const crypto::Hash hash = crypto::HashBytes(out);
+  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(hash));
+  out.insert(out.end(), sig.begin(), sig.end());
+  return out;
+}
+
+Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes) {
+  if (bytes.size() > max_bytes) {
+    return Status::ResourceExhausted("delta is " + std::to_string(bytes.size()) +
+                                     " bytes, limit " + std::to_string(max_bytes));
+  }
+  if (bytes.empty()) return Status::Corruption("delta is empty");
+  if (bytes[0] != kDeltaFormatV1) {
+    return Status::Corruption("unknown delta format version " + std::to_string(bytes[0]));
+  }
+  auto frame = codec::ParseDeltaFrame(bytes.subspan(1));
+  if (!frame.ok()) return frame.status();
+  const codec::DeltaFrame& f = *frame;
+  const codec::DeltaFrameHeader& fh = f.header;
+
+  if (std::string d =
+          HeaderDefect(fh.seq, fh.prev, fh.scope, fh.hlc_min, fh.hlc_max, fh.op_count);
+      !d.empty()) {
+    return Status::Corruption("delta header: " + d);
+  }
+  if (fh.epoch > std::numeric_limits<uint32_t>::max()) {
+    return Status::Corruption("delta header: epoch exceeds 32 bits");
+  }
+  if (fh.op_count > std::numeric_limits<uint32_t>::max()) {
+    return Status::Corruption("delta header: op_count exceeds 32 bits");
+  }
+
+  ParsedDelta d;
+  d.header.author.bytes = fh.author;
+  d.header.seq = fh.seq;
+  d.header.prev = fh.prev;
+  d.header.scope = fh.scope;
+  d.header.epoch = static_cast<uint32_t>(fh.epoch);
+  d.header.hlc_min = fh.hlc_min;
+  d.header.hlc_max = fh.hlc_max;
+  d.header.op_count = static_cast<uint32_t>(fh.op_count);
+  d.associated_data = bytes.first(1 + f.header_end);
+  d.nonce = f.nonce;
+  d.ciphertext = bytes.subspan(1 + f.body_offset, f.body_size);
+  d.signature = f.signature;
+  d.hash = crypto::HashBytes(bytes.first(1 + f.body_end));
+  return d;
+}
+
+Status VerifyDelta(const ParsedDelta& delta) {
+  HEARTH_RETURN_IF_ERROR(crypto::Init());
+  if (!crypto::Verify(delta.header.author, SignedMessage(delta.hash), delta.signature)) {
+    return Status::Unauthenticated("delta signature does not verify (author " +
+                                   delta.header.author.ToHex() + ", seq " +
+                                   std::to_string(delta.header.seq) + ")");
+  }
+  return Status::Ok();
+}
+
+Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& scope_key) {
+  if (scope_key.size() != crypto::kAeadKeyBytes) {
+    return Status::InvalidArgument("OpenDelta: scope key must be 32 bytes, got " +
+                                   std::to_string(scope_key.size()));
+  }
+  auto plain =
+      crypto::AeadDecrypt(scope_key, delta.nonce, delta.ciphertext, delta.associated_data);
+  if (!plain.ok()) {
+    if (plain.status().code() == Code::kUnauthenticated) {
+      return Status::Unauthenticated("delta body does not decrypt (wrong scope key for epoch " +
+                                     std::to_string(delta.header.epoch) +
+                                     " or altered bytes; author " + delta.header.author.ToHex() +
+                                     ", seq " + std::to_string(delta.header.seq) + ")");
+    }
+    return plain.status();
+  }
+  return plain;
+}
+
+}  // namespace hearth::feed
