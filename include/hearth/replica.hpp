@@ -271,6 +271,16 @@ class HEARTH_EXPORT Replica {
   // schema), kResourceExhausted. On error nothing changes.
   Result<ApplyResult> Apply(std::span<const uint8_t> delta);
 
+  // Applies several deltas in order, as Apply on each would, but in one
+  // write transaction (one fsync under Durability::kSync): use it to apply
+  // what DeltasSince returned. On success, one ApplyResult per delta, in
+  // order. On error, the deltas before the first one that fails are applied
+  // (committed, as if by Apply), that one and every later one are not, and
+  // the Status names the failing delta's index ("batch delta #i"); call
+  // Apply on the remaining deltas to go on past it. A failing delta never
+  // leaves part of itself behind.
+  Result<std::vector<ApplyResult>> ApplyBatch(std::span<const Bytes> deltas);
+
   // Version vector of the feeds held (contiguous prefixes only).
   Heads GetHeads() const;
   // Deltas held that `since` lacks, per author in seq order; at most
@@ -320,5 +330,17 @@ class HEARTH_EXPORT Replica {
   explicit Replica(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// --- added for the CLI ---
+// Node identity files outside a replica (`hearth keygen`, `hearth init
+// --identity`), in the replica identity format (docs/storage-format.md,
+// "Identity file").
+// Writes a new identity to `path` with mode 0600 and returns its author id.
+// kAlreadyExists if `path` exists (never overwritten), kIOError.
+HEARTH_EXPORT Result<AuthorId> CreateIdentityFile(const std::string& path);
+// Reads and checks an identity file; returns its author id. kNotFound,
+// kCorruption (not an identity file), kFailedPrecondition (unsupported).
+HEARTH_EXPORT Result<AuthorId> ReadIdentityFile(const std::string& path);
+// --- end added for the CLI ---
 
 }  // namespace hearth

@@ -23,6 +23,19 @@ std::string Where(const feed::DeltaHeader& h) {
   return "delta " + h.author.ToHex().substr(0, 16) + "#" + std::to_string(h.seq);
 }
 
+// True only when Schema::CheckValue(collection, f.name, kind, value) is
+// certainly ok: the common case, decided without the name lookups and the
+// message strings CheckValue builds on every call. Anything else goes to
+// CheckValue, which has the final word and the error message.
+bool ValueCertainlyOk(const FieldSpec& f, FieldKind kind, const Value* value) {
+  if (f.name.empty() || f.name[0] == '$' || KindOf(f.type) != kind) return false;
+  if (f.type == FieldType::kCounter) {
+    return value == nullptr || value->is_null() || value->type() == ValueType::kInt;
+  }
+  if (value == nullptr || value->is_null() || f.type == FieldType::kStatus) return false;
+  return !f.value_type || value->type() == *f.value_type;
+}
+
 Result<Hash32> HashOf(ByteView bytes) {
   auto p = feed::ParseDelta(bytes, UINT64_MAX);
   if (!p.ok()) return p.status().WithContext("stored delta");
@@ -31,16 +44,30 @@ Result<Hash32> HashOf(ByteView bytes) {
 
 }  // namespace
 
-Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed::ParsedDelta& d) const {
+Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed::ParsedDelta& d,
+                                                      KeyCache* key_cache) const {
   Prepared out;
   const feed::DeltaHeader& h = d.header;
-  auto key = ScopeKey(t, h.scope, h.epoch);
-  if (!key.ok()) return key.status();
-  if (!key->has_value()) {
-    out.opaque = true;
-    return out;
+  const crypto::SecretBytes* scope_key = nullptr;
+  std::optional<crypto::SecretBytes> uncached;
+  auto cached = key_cache ? key_cache->find(std::make_pair(h.scope, h.epoch)) : KeyCache::iterator();
+  if (key_cache != nullptr && cached != key_cache->end()) {
+    scope_key = &cached->second;
+  } else {
+    auto key = ScopeKey(t, h.scope, h.epoch);
+    if (!key.ok()) return key.status();
+    if (!key->has_value()) {
+      out.opaque = true;
+      return out;
+    }
+    if (key_cache != nullptr) {
+      scope_key = &key_cache->emplace(std::make_pair(h.scope, h.epoch), std::move(**key)).first->second;
+    } else {
+      uncached = std::move(*key);
+      scope_key = &*uncached;
+    }
   }
-  auto plain = feed::OpenDelta(d, **key);
+  auto plain = feed::OpenDelta(d, *scope_key);
   if (!plain.ok()) return plain.status().WithContext(Where(h) + " (scope " + h.scope + ")");
   codec::DecodeLimits limits;
   limits.max_bytes = opts.max_delta_bytes;
@@ -68,9 +95,11 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
       const FieldSpec* f = spec->Find(op.field);
       if (f == nullptr) continue;  // field from a newer schema: kept as is
       FieldKind kind = crdt::KindOfOp(op.kind);
-      Status s = schema.CheckValue(r.collection, op.field, kind,
-                                   op.kind == crdt::OpKind::kCounter ? nullptr : &op.value);
-      if (!s.ok()) return s.WithContext(Where(h));
+      const Value* value = op.kind == crdt::OpKind::kCounter ? nullptr : &op.value;
+      if (!ValueCertainlyOk(*f, kind, value)) {
+        Status s = schema.CheckValue(r.collection, op.field, kind, value);
+        if (!s.ok()) return s.WithContext(Where(h));
+      }
       if (op.kind == crdt::OpKind::kStatus && f->RankOf(op.value.as_string()) != op.rank) {
         return Status::InvalidArgument(Where(h) + ": status " + op.value.as_string() + " of " +
                                        r.collection + "." + op.field + " has rank " +
@@ -128,7 +157,7 @@ Status Replica::Impl::RecordFork(Txn& t, const AuthorId& a, uint64_t seq, std::s
 }
 
 Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::ParsedDelta& d,
-                                              std::span<const uint8_t> bytes) {
+                                              std::span<const uint8_t> bytes, KeyCache* key_cache) {
   const feed::DeltaHeader& h = d.header;
   ApplyResult res;
   res.author = h.author;
@@ -194,18 +223,18 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
     return Status::Unauthenticated(Where(h) + ": previous-delta hash does not match the held feed" +
                                    " (the author rewrote its history)");
   }
-  auto prepared = Prepare(t, d);
+  auto prepared = Prepare(t, d, key_cache);
   if (!prepared.ok()) return prepared.status();
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
   if (waiting->has_value()) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
   res.outcome = prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
-  auto drained = Drain(t, cache, h.author);
+  auto drained = Drain(t, cache, h.author, key_cache);
   if (!drained.ok()) return drained.status();
   res.unblocked = *drained;
   return res;
 }
 
-Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a) {
+Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache) {
   uint64_t n = 0;
   auto fr = t.Get(frozen, a.bytes);
   if (!fr.ok()) return fr.status();
@@ -222,7 +251,7 @@ Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a) {
     Bytes bytes((*got)->begin(), (*got)->end());
     auto d = feed::ParseDelta(bytes, UINT64_MAX);
     bool ok = d.ok() && d->header.prev == head->hash;
-    Result<Prepared> p = ok ? Prepare(t, *d) : Result<Prepared>(Status::Corruption("unchained"));
+    Result<Prepared> p = ok ? Prepare(t, *d, key_cache) : Result<Prepared>(Status::Corruption("unchained"));
     if (!p.ok()) {
       // Signed but invalid content, or a successor of another branch: drop
       // it; the feed stays at its head (every replica rejects it alike).
@@ -236,6 +265,7 @@ Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a) {
   return n;
 }
 
+// ApplyBatch (below) makes the same checks: keep the two in step.
 Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
   Impl& m = *impl_;
   if (delta.size() > m.opts.max_delta_bytes) {
@@ -252,6 +282,69 @@ Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
     HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
     return r;
   });
+}
+
+Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> deltas) {
+  Impl& m = *impl_;
+  std::vector<ApplyResult> out;
+  if (deltas.empty()) return out;
+  // Structure and signatures first, outside the write lock. A delta that
+  // fails here ends the batch: only those before it are applied.
+  std::vector<feed::ParsedDelta> parsed;
+  parsed.reserve(deltas.size());
+  Status first_error;
+  size_t n = deltas.size();
+  auto batch_where = [](size_t i) { return "batch delta #" + std::to_string(i); };
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    const Bytes& delta = deltas[i];
+    if (delta.size() > m.opts.max_delta_bytes) {
+      first_error = Status::ResourceExhausted(batch_where(i) + ": delta of " + std::to_string(delta.size()) +
+                                              " bytes exceeds max_delta_bytes");
+      n = i;
+      break;
+    }
+    auto p = feed::ParseDelta(delta, m.opts.max_delta_bytes);
+    Status s = p.ok() ? feed::VerifyDelta(*p).WithContext(Where(p->header)) : p.status();
+    if (!s.ok()) {
+      first_error = s.WithContext(batch_where(i));
+      n = i;
+      break;
+    }
+    parsed.push_back(std::move(p).value());
+  }
+  // Apply deltas [0, n) in one transaction. When delta i fails inside it,
+  // the transaction is abandoned (nothing written) and [0, i) is applied
+  // again on its own; i strictly decreases, so this ends.
+  while (n > 0) {
+    size_t failed_at = n;
+    Status failure;
+    auto r = m.WithWrite<std::vector<ApplyResult>>([&](Txn& t) -> Result<std::vector<ApplyResult>> {
+      failed_at = n;  // WithWrite may run this again after growing the map
+      Impl::Cache cache;
+      Impl::KeyCache key_cache;
+      std::vector<ApplyResult> res;
+      res.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        auto one = m.ApplyInTxn(t, cache, parsed[i], deltas[i], &key_cache);
+        if (!one.ok()) {
+          failed_at = i;
+          failure = one.status();
+          return one.status();
+        }
+        res.push_back(*one);
+      }
+      HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+      return res;
+    });
+    if (r.ok()) {
+      if (!first_error.ok()) return first_error;
+      return std::move(r).value();
+    }
+    if (failed_at >= n) return r.status();  // flush, commit or I/O: nothing written
+    first_error = failure.WithContext(batch_where(failed_at));
+    n = failed_at;
+  }
+  return first_error;
 }
 
 // ---------------------------------------------------------------- keys
