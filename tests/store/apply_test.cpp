@@ -345,3 +345,51 @@ TEST_CASE("two processes writing one replica never reuse a seq") {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST_CASE("ApplyBatch applies many deltas in one transaction and stops cleanly at a bad one") {
+  using testing::OpenReplica;
+  TempDir tmp;
+  auto a = OpenReplica(tmp.Sub("a"));
+  RecordId id = RecordId::Generate();
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(a->Write([&](WriteBatch& w) { w.Increment("item", id, "count", 1); }).ok());
+  }
+  auto all = a->DeltasSince({});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 6);
+
+  // In order, out of order (gap then fill) and with a duplicate.
+  auto b = OpenReplica(tmp.Sub("b"));
+  testing::ShareKeys(*a, *b);
+  std::vector<Bytes> mixed = {(*all)[2], (*all)[0], (*all)[1], (*all)[1]};
+  auto r = b->ApplyBatch(mixed);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  REQUIRE(r->size() == 4);
+  CHECK((*r)[0].outcome == ApplyOutcome::kPending);
+  CHECK((*r)[1].outcome == ApplyOutcome::kApplied);
+  CHECK((*r)[2].outcome == ApplyOutcome::kApplied);
+  CHECK((*r)[3].outcome == ApplyOutcome::kDuplicate);
+  CHECK(b->Get("item", id)->Find("count")->count == 3);
+
+  // A tampered delta in the middle: the ones before stay applied, it and
+  // the ones after are not, and the error names its index.
+  Bytes bad = (*all)[4];
+  bad[bad.size() - 1] ^= 1;
+  std::vector<Bytes> rest = {(*all)[3], bad, (*all)[5]};
+  auto r2 = b->ApplyBatch(rest);
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.status().message().find("#1") != std::string::npos);
+  CHECK(b->GetHeads().at(a->author()).seq == 4);
+  CHECK(b->Stats().pending == 0);
+  CHECK(b->Get("item", id)->Find("count")->count == 4);
+  auto r3 = b->ApplyBatch(std::vector<Bytes>{(*all)[4], (*all)[5]});
+  REQUIRE(r3.ok());
+  CHECK(b->Digest().value() == a->Digest().value());
+  CHECK(b->CheckConsistency().ok());
+}
+
+}  // namespace
+}  // namespace hearth
