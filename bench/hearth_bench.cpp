@@ -229,6 +229,7 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir, Durability d) {
   ReplicaOptions o;
   o.schema = BenchSchema();
   o.durability = d;
+  o.unencrypted_identity = true;
   return Check(Replica::Open(dir, o), "opening replica");
 }
 

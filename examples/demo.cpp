@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     ReplicaOptions o;
     o.schema = schema;
     o.durability = Durability::kNoSync;  // a demo; real nodes keep the default kSync
+    o.unencrypted_identity = true;       // a demo; real nodes protect their key with a passphrase
     nodes.push_back({name, Must(Replica::Open(out + "/" + name, o), std::string("opening ") + name)});
   }
   Replica& hr = *nodes[0].replica;

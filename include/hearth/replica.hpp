@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "hearth/export.hpp"
+#include "hearth/policy.hpp"
 #include "hearth/schema.hpp"
 #include "hearth/status.hpp"
 #include "hearth/value.hpp"
@@ -65,6 +66,23 @@ struct HEARTH_EXPORT ReplicaOptions {
   std::function<uint64_t()> clock_ms;
   // Largest delta accepted by Apply (bytes).
   uint64_t max_delta_bytes = uint64_t{16} << 20;
+
+  // --- identity at rest ---
+  // Passphrase protecting the identity key (Argon2id, docs/policy.md).
+  // When unset, $HEARTH_PASSPHRASE is used if set.
+  std::optional<std::string> passphrase;
+  // Create an unencrypted identity when no passphrase is available: an
+  // explicit choice for unattended nodes. Without a passphrase and without
+  // this, creating a replica fails (kFailedPrecondition).
+  bool unencrypted_identity = false;
+
+  // --- access control ---
+  // The county root key whose signed policy this replica obeys. Set once
+  // (stored in the replica); a different root later is refused. Without a
+  // root the replica enforces no policy (a single-agency or test setup).
+  std::optional<AuthorId> root;
+  // This replica's own identity is the county root (the administrator's).
+  bool is_root = false;
 };
 
 // One merged field as readers see it.
@@ -147,6 +165,7 @@ enum class ApplyOutcome : uint8_t {
   kStored,     // stored and chained, but no key for its scope: not applied yet
   kFork,       // same (author, seq) as a held delta, other content: kept as proof
   kHeld,       // author is frozen by an earlier fork: kept, not applied
+  kDenied,     // stored and chained, but the policy refuses it: never applied (see reason)
 };
 
 HEARTH_EXPORT std::string_view ApplyOutcomeName(ApplyOutcome o);
@@ -156,6 +175,16 @@ struct ApplyResult {
   AuthorId author;
   uint64_t seq = 0;
   uint64_t unblocked = 0;  // pending deltas applied because this one filled a gap
+  std::string reason;      // kDenied: why (unknown member, no write grant, revoked, ...)
+};
+
+// A delta kept in its author's feed but not applied because the current
+// policy refuses it. Re-evaluated whenever the policy changes.
+struct DeniedDelta {
+  AuthorId author;
+  uint64_t seq = 0;
+  std::string scope;
+  std::string reason;
 };
 
 struct ForkProof {
@@ -307,6 +336,21 @@ class HEARTH_EXPORT Replica {
 
   std::vector<ForkProof> Forks() const;
   std::vector<PendingDelta> Pending() const;
+
+  // --- access control (docs/policy.md) ---
+  // The county root this replica obeys, if any.
+  std::optional<AuthorId> root() const;
+  // The policy in force: the newest one published by the root that this
+  // replica holds. nullopt before the first arrives (or without a root).
+  std::optional<Policy> CurrentPolicy() const;
+  // Root only: publishes `policy` as a signed delta, creates the scope keys
+  // of every epoch it names that do not exist yet, and seals each to every
+  // member that may read the scope (key envelopes). Errors:
+  // kPermissionDenied (not the root), kInvalidArgument (version not newer
+  // than the current policy's).
+  Result<CommitInfo> PublishPolicy(const Policy& policy);
+  // Deltas refused by the policy, with reasons.
+  std::vector<DeniedDelta> Denied() const;
 
   // Decodes a delta (held or not): header, signature check, and the ops when
   // the key for its scope is held. kCorruption for malformed bytes.

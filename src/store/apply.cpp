@@ -74,7 +74,23 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
   auto records = codec::DecodePayload(*plain, limits);
   if (!records.ok()) return records.status().WithContext(Where(h) + " payload");
   uint64_t ops = 0;
+  const bool reserved_scope = !h.scope.empty() && h.scope[0] == '$';
   for (const crdt::RecordOps& r : *records) {
+    const bool reserved_coll = !r.collection.empty() && r.collection[0] == '$';
+    if ((reserved_scope || reserved_coll) && r.collection != h.scope) {
+      return Status::PermissionDenied(Where(h) + " writes collection " + r.collection + " under scope " + h.scope +
+                                      " (reserved collections live only in their own scope)");
+    }
+    if (r.collection == kPolicyScope) {
+      for (const crdt::Op& op : r.ops) {
+        if (op.field != "doc" || op.kind != crdt::OpKind::kLwwSet || op.value.type() != ValueType::kBytes) {
+          return Status::InvalidArgument(Where(h) + ": a policy record holds only 'doc' (bytes)");
+        }
+        const Bytes& doc = op.value.as_bytes();
+        auto pol = Policy::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "policy");
+        if (!pol.ok()) return pol.status().WithContext(Where(h));
+      }
+    }
     const CollectionSpec* spec = schema.Find(r.collection);
     if (spec != nullptr && spec->scope != h.scope) {
       return Status::PermissionDenied(Where(h) + " writes collection " + r.collection + " of scope " +
@@ -128,6 +144,16 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
     for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, h.author);
     (*rec)->dirty = true;
   }
+  if (root_key && h.author == *root_key) {
+    // A new policy changes what every other delta's fate is: re-derive.
+    if (h.scope == kPolicyScope) rebuild_pending = true;
+    if (h.scope == kKeysScope) {
+      KeyCache fresh;
+      auto opened = OpenEnvelopes(t, p.records, cache, &fresh);
+      if (!opened.ok()) return opened.status();
+      if (!fresh.empty()) HEARTH_RETURN_IF_ERROR(InstallKeys(t, cache, fresh));
+    }
+  }
   auto hlc = LoadHlc(t);
   if (!hlc.ok()) return hlc.status();
   if (h.hlc_max > *hlc) HEARTH_RETURN_IF_ERROR(StoreHlc(t, crdt::HlcObserve(*hlc, h.hlc_max)));
@@ -180,6 +206,9 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
     }
     Bytes first((*held)->begin(), (*held)->end());
     HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, first, bytes));
+    // Deltas from the fork point on were applied here: un-apply them, as
+    // every replica that sees both branches does.
+    rebuild_pending = true;
     res.outcome = ApplyOutcome::kFork;
     return res;
   }
@@ -223,15 +252,37 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
     return Status::Unauthenticated(Where(h) + ": previous-delta hash does not match the held feed" +
                                    " (the author rewrote its history)");
   }
-  auto prepared = Prepare(t, d, key_cache);
-  if (!prepared.ok()) return prepared.status();
-  HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
+  auto outcome = ApplyChained(t, cache, d, bytes, key_cache, &res.reason);
+  if (!outcome.ok()) return outcome.status();
   if (waiting->has_value()) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
-  res.outcome = prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
+  res.outcome = *outcome;
   auto drained = Drain(t, cache, h.author, key_cache);
   if (!drained.ok()) return drained.status();
   res.unblocked = *drained;
   return res;
+}
+
+Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                                                 std::span<const uint8_t> bytes, KeyCache* key_cache,
+                                                 std::string* reason) {
+  const feed::DeltaHeader& h = d.header;
+  auto policy = PolicyIn(t, &cache);
+  if (!policy.ok()) return policy.status();
+  Status permit = Permit(h, policy->get());
+  if (!permit.ok()) {
+    // Kept in the feed (the chain stays verifiable, relays forward it) but
+    // never applied; a later policy may admit it.
+    std::string fk = store::FeedKey(h.author, h.seq);
+    HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
+    HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
+    HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(permit.message())));
+    *reason = permit.message();
+    return ApplyOutcome::kDenied;
+  }
+  auto prepared = Prepare(t, d, key_cache);
+  if (!prepared.ok()) return prepared.status();
+  HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
+  return prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
 }
 
 Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache) {
@@ -251,15 +302,17 @@ Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, K
     Bytes bytes((*got)->begin(), (*got)->end());
     auto d = feed::ParseDelta(bytes, UINT64_MAX);
     bool ok = d.ok() && d->header.prev == head->hash;
-    Result<Prepared> p = ok ? Prepare(t, *d, key_cache) : Result<Prepared>(Status::Corruption("unchained"));
-    if (!p.ok()) {
-      // Signed but invalid content, or a successor of another branch: drop
-      // it; the feed stays at its head (every replica rejects it alike).
-      HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
-      break;
+    std::string reason;
+    Result<ApplyOutcome> o = ok ? ApplyChained(t, cache, *d, bytes, key_cache, &reason)
+                                : Result<ApplyOutcome>(Status::Corruption("unchained"));
+    if (!o.ok() && o.status().code() != Code::kCorruption && o.status().code() != Code::kUnauthenticated &&
+        o.status().code() != Code::kInvalidArgument && o.status().code() != Code::kPermissionDenied) {
+      return o.status();  // storage trouble: abort the transaction
     }
-    HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, *d, bytes, *p));
+    // Signed but invalid content, or a successor of another branch: drop
+    // it; the feed stays at its head (every replica rejects it alike).
     HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
+    if (!o.ok()) break;
     ++n;
   }
   return n;
@@ -279,7 +332,7 @@ Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
     Impl::Cache cache;
     auto r = m.ApplyInTxn(t, cache, *parsed, delta);
     if (!r.ok()) return r;
-    HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+    HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return r;
   });
 }
@@ -333,7 +386,7 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
         }
         res.push_back(*one);
       }
-      HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+      HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
       return res;
     });
     if (r.ok()) {
@@ -349,7 +402,7 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
 
 // ---------------------------------------------------------------- keys
 
-Status Replica::Impl::ApplyOpaque(Txn& t, std::string_view scope, uint32_t epoch) {
+Status Replica::Impl::ApplyOpaque(Txn& t, Cache& cache, std::string_view scope, uint32_t epoch) {
   // Collect first: applying edits the opaque table.
   std::vector<std::string> todo;
   {
@@ -357,7 +410,6 @@ Status Replica::Impl::ApplyOpaque(Txn& t, std::string_view scope, uint32_t epoch
     for (bool ok = c.First(); ok; ok = c.Next()) todo.emplace_back(c.key().begin(), c.key().end());
     HEARTH_RETURN_IF_ERROR(c.status());
   }
-  Cache cache;
   for (const std::string& fk : todo) {
     auto got = t.Get(feeds, AsBytes(fk));
     if (!got.ok()) return got.status();
@@ -376,7 +428,7 @@ Status Replica::Impl::ApplyOpaque(Txn& t, std::string_view scope, uint32_t epoch
     }
     HEARTH_RETURN_IF_ERROR(t.Del(opaque, AsBytes(fk)));
   }
-  return Flush(t, cache);
+  return Status::Ok();
 }
 
 Status Replica::AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key) {
@@ -399,7 +451,9 @@ Status Replica::AddScopeKey(std::string_view scope, uint32_t epoch, std::span<co
       return true;
     }
     HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), key));
-    HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, scope, epoch));
+    Impl::Cache cache;
+    HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, cache, scope, epoch));
+    HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return true;
   });
   return r.status();
@@ -480,45 +534,35 @@ std::vector<ForkProof> Replica::Forks() const {
 Status Replica::CheckConsistency() const {
   const Impl& m = *impl_;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    std::map<std::string, crdt::RecordState> rebuilt;
-    store::Cursor c(t, m.feeds);
-    AuthorId prev_author;
-    FeedHead chain;
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
-      if (!d.ok()) return d.status().WithContext("stored delta");
-      const feed::DeltaHeader& h = d->header;
-      if (h.author != prev_author) {
-        prev_author = h.author;
-        chain = FeedHead{};
-      }
-      if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
-        return Status::Corruption(Where(h) + ": feed chain broken in storage");
-      }
-      chain = FeedHead{h.seq, d->hash};
-      auto op = t.Get(m.opaque, c.key());
-      if (!op.ok()) return op.status();
-      if (op->has_value()) continue;
-      auto p = m.Prepare(t, *d);
-      if (!p.ok()) return p.status().WithContext("re-deriving state");
-      if (p->opaque) return Status::Corruption(Where(h) + " applied but its key is missing");
-      for (const crdt::RecordOps& rec : p->records) {
-        std::string key = store::StateKey(rec.collection, rec.id);
-        auto [it, inserted] = rebuilt.try_emplace(key);
-        if (inserted) {
-          it->second.collection = rec.collection;
-          it->second.id = rec.id;
+    // Chains first: every feed contiguous from seq 1 and hash-linked.
+    {
+      store::Cursor c(t, m.feeds);
+      AuthorId prev_author;
+      FeedHead chain;
+      for (bool ok = c.First(); ok; ok = c.Next()) {
+        auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+        if (!d.ok()) return d.status().WithContext("stored delta");
+        const feed::DeltaHeader& h = d->header;
+        if (h.author != prev_author) {
+          prev_author = h.author;
+          chain = FeedHead{};
         }
-        for (const crdt::Op& o : rec.ops) it->second.Apply(o, h.author);
+        if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
+          return Status::Corruption(Where(h) + ": feed chain broken in storage");
+        }
+        chain = FeedHead{h.seq, d->hash};
       }
+      HEARTH_RETURN_IF_ERROR(c.status());
     }
-    HEARTH_RETURN_IF_ERROR(c.status());
+    // Then the derivation rule, from the feeds alone, against what is stored.
+    Impl::Derived derived;
+    HEARTH_RETURN_IF_ERROR(m.Derive(t, &derived));
     store::Cursor s(t, m.state);
     size_t seen = 0;
     for (bool ok = s.First(); ok; ok = s.Next()) {
       std::string key(s.key().begin(), s.key().end());
-      auto it = rebuilt.find(key);
-      if (it == rebuilt.end()) return Status::Corruption("stored record not derivable from feeds");
+      auto it = derived.records.find(key);
+      if (it == derived.records.end()) return Status::Corruption("stored record not derivable from feeds");
       Bytes enc = codec::EncodeRecordState(it->second);
       if (!std::equal(enc.begin(), enc.end(), s.value().begin(), s.value().end())) {
         return Status::Corruption("stored record " + it->second.collection + "/" + it->second.id.ToHex() +
@@ -527,7 +571,16 @@ Status Replica::CheckConsistency() const {
       ++seen;
     }
     HEARTH_RETURN_IF_ERROR(s.status());
-    if (seen != rebuilt.size()) return Status::Corruption("feeds derive records that are not stored");
+    if (seen != derived.records.size()) return Status::Corruption("feeds derive records that are not stored");
+    MDB_stat st;
+    mdb_stat(t.get(), m.denied, &st);
+    if (st.ms_entries != derived.denied.size()) {
+      return Status::Corruption("stored list of denied deltas differs from the policy's verdicts");
+    }
+    mdb_stat(t.get(), m.opaque, &st);
+    if (st.ms_entries != derived.opaque.size()) {
+      return Status::Corruption("stored list of unreadable deltas differs from the keys held");
+    }
     return true;
   });
   return r.status();

@@ -87,6 +87,19 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   impl->dir = dir;
   impl->opts = options;
 
+  store::IdentityOptions id_opts;
+  id_opts.passphrase = options.passphrase;
+  id_opts.allow_plaintext = options.unencrypted_identity;
+  auto id = store::LoadOrCreateIdentity(dir, options.create_if_missing, id_opts);
+  if (!id.ok()) return id.status();
+  impl->identity = std::move(id).value();
+  if (options.is_root) {
+    if (options.root && *options.root != impl->identity.public_key) {
+      return Status::InvalidArgument("is_root is set but root names another key");
+    }
+    impl->opts.root = impl->identity.public_key;
+  }
+
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
   HEARTH_RETURN_IF_ERROR(impl->env.Open(dir, flags, options.initial_map_size, 16));
@@ -100,7 +113,7 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     } tables[] = {{"meta", &p->meta},       {"feeds", &p->feeds},   {"heads", &p->heads},
                   {"state", &p->state},     {"index", &p->index},   {"pending", &p->pending},
                   {"forks", &p->forks},     {"frozen", &p->frozen}, {"keys", &p->keys},
-                  {"opaque", &p->opaque}};
+                  {"opaque", &p->opaque},   {"denied", &p->denied}};
     for (auto& tb : tables) {
       int rc = mdb_dbi_open(t.get(), tb.name, MDB_CREATE, tb.dbi);
       if (rc != 0) return store::MdbStatus(rc, std::string("opening table ") + tb.name);
@@ -121,6 +134,23 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
                                           std::to_string(kStorageFormatVersion) + " (upgrade Hearth)");
       }
     }
+    // The county root: stored once, never changed.
+    auto stored_root = t.Get(p->meta, AsBytes("root"));
+    if (!stored_root.ok()) return stored_root.status();
+    if (stored_root->has_value()) {
+      ByteView v = **stored_root;
+      if (v.size() != 32) return Status::Corruption("stored root key has wrong size");
+      AuthorId r;
+      std::copy(v.begin(), v.end(), r.bytes.begin());
+      if (p->opts.root && *p->opts.root != r) {
+        return Status::FailedPrecondition("replica " + p->dir + " obeys root " + r.ToHex().substr(0, 16) +
+                                          ", not " + p->opts.root->ToHex().substr(0, 16));
+      }
+      p->root_key = r;
+    } else if (p->opts.root) {
+      HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("root"), p->opts.root->bytes));
+      p->root_key = p->opts.root;
+    }
     if (p->opts.schema) {
       p->schema = *p->opts.schema;
       std::string text = p->schema.ToToml();
@@ -140,9 +170,6 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   });
   if (!opened.ok()) return opened.status();
 
-  auto id = store::LoadOrCreateIdentity(dir, options.create_if_missing);
-  if (!id.ok()) return id.status();
-  impl->identity = std::move(id).value();
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
 }
 
@@ -205,6 +232,11 @@ Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
 
 Result<std::optional<crypto::SecretBytes>> Replica::Impl::ScopeKey(const Txn& t, std::string_view scope,
                                                                    uint32_t epoch) const {
+  // Reserved scopes ($policy, $keys) are public: epoch 0, an all-zero key.
+  if (!scope.empty() && scope[0] == '$') {
+    if (epoch != 0) return std::optional<crypto::SecretBytes>();
+    return std::optional<crypto::SecretBytes>(crypto::SecretBytes(crypto::kAeadKeyBytes));
+  }
   auto got = t.Get(keys, AsBytes(store::ScopeKeyKey(scope, epoch)));
   if (!got.ok()) return got.status();
   if (!got->has_value()) return std::optional<crypto::SecretBytes>();
@@ -321,14 +353,23 @@ Result<CommitInfo> Replica::Write(const std::function<void(WriteBatch&)>& fn) {
 }
 
 Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
-  Impl& m = *impl_;
+  return impl_->CommitIntents(batch.intents(), /*internal=*/false);
+}
+
+Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::Intent>& intents, bool internal) {
+  Impl& m = *this;
   CommitInfo info;
   info.author = m.identity.public_key;
-  if (batch.empty()) return info;
+  if (intents.empty()) return info;
 
   // Validate everything before touching storage; group intents by scope.
+  // Reserved collections ($policy, $keys) are written only by PublishPolicy.
   std::map<std::string, std::vector<const WriteBatch::Intent*>> by_scope;
-  for (const auto& in : batch.intents()) {
+  for (const auto& in : intents) {
+    if (internal && !in.collection.empty() && in.collection[0] == '$') {
+      by_scope[in.collection].push_back(&in);
+      continue;
+    }
     HEARTH_RETURN_IF_ERROR(CheckIntent(m.schema, in));
     by_scope[m.schema.Find(in.collection)->scope].push_back(&in);
   }
@@ -347,8 +388,32 @@ Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
     out.author = me;
     out.first_seq = h.seq + 1;
 
-    for (const auto& [scope, intents] : by_scope) {
-      auto key = m.WriteKey(t, scope);
+    auto policy = m.PolicyIn(t, nullptr);
+    if (!policy.ok()) return policy.status();
+    for (const auto& [scope, scope_intents] : by_scope) {
+      const bool reserved = scope[0] == '$';
+      Result<std::pair<uint32_t, crypto::SecretBytes>> key = Status::Internal("unset");
+      if (reserved) {
+        key = std::make_pair(uint32_t{0}, crypto::SecretBytes(crypto::kAeadKeyBytes));
+      } else if (m.root_key) {
+        // Under a policy: write only where granted, under the current epoch.
+        if (!*policy) {
+          return Status::PermissionDenied("no policy from the county root has been received yet; "
+                                          "this replica cannot write " + scope);
+        }
+        const ScopeSpec* spec = (*policy)->FindScope(scope);
+        uint32_t epoch = spec ? spec->epoch : 1;
+        HEARTH_RETURN_IF_ERROR((*policy)->CheckWrite(me, h.seq + 1, scope, epoch));
+        auto held = m.ScopeKey(t, scope, epoch);
+        if (!held.ok()) return held.status();
+        if (!held->has_value()) {
+          return Status::PermissionDenied("no key for scope " + scope + " epoch " + std::to_string(epoch) +
+                                          " (its key envelope has not arrived yet)");
+        }
+        key = std::make_pair(epoch, std::move(**held));
+      } else {
+        key = m.WriteKey(t, scope);
+      }
       if (!key.ok()) return key.status();
       std::vector<crdt::RecordOps> records;
       std::map<std::string, size_t> record_pos;
@@ -356,7 +421,7 @@ Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
       hdr.author = me;
       hdr.scope = scope;
       hdr.epoch = key->first;
-      for (const WriteBatch::Intent* in : intents) {
+      for (const WriteBatch::Intent* in : scope_intents) {
         auto rec = m.Load(t, cache, in->collection, in->id);
         if (!rec.ok()) return rec.status();
         crdt::RecordState& st = (*rec)->now;
@@ -369,8 +434,9 @@ Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
         using A = WriteBatch::Action;
         switch (in->action) {
           case A::kSet: {
-            const FieldSpec* f = m.schema.Find(in->collection)->Find(in->field);
-            if (KindOf(f->type) == FieldKind::kMv) {
+            const CollectionSpec* c = m.schema.Find(in->collection);
+            const FieldSpec* f = c ? c->Find(in->field) : nullptr;
+            if (f && KindOf(f->type) == FieldKind::kMv) {
               op.kind = crdt::OpKind::kMvSet;
               if (fs && fs->kind() == FieldKind::kMv) op.context = fs->as<crdt::MvState>().WriteContext();
             } else {
@@ -432,7 +498,11 @@ Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
     out.last_seq = h.seq;
     HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, h));
     HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
-    HEARTH_RETURN_IF_ERROR(m.Flush(t, cache));
+    if (by_scope.count(kPolicyScope)) m.rebuild_pending = true;
+    if (by_scope.count(kKeysScope)) {
+      // The root's own envelopes: it holds the keys already.
+    }
+    HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return out;
   });
 }

@@ -12,6 +12,7 @@
 #include "crdt/record_state.hpp"
 #include "crypto/crypto.hpp"
 #include "feed/delta.hpp"
+#include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
 #include "store/lmdb.hpp"
 
@@ -30,7 +31,17 @@ struct Replica::Impl {
 
   // Named sub-databases (docs/storage-format.md).
   MDB_dbi meta = 0, feeds = 0, heads = 0, state = 0, index = 0, pending = 0, forks = 0,
-          frozen = 0, keys = 0, opaque = 0;
+          frozen = 0, keys = 0, opaque = 0, denied = 0;
+
+  // Access control (access.cpp). root_key is fixed once stored.
+  std::optional<AuthorId> root_key;
+  // Set inside a write transaction when applied deltas change what the
+  // derivation rule decides (a new policy, a fork): FinishWrite then
+  // re-derives the state from the feeds. Guarded by write_mu.
+  bool rebuild_pending = false;
+  mutable std::mutex policy_mu;
+  mutable std::shared_ptr<const Policy> policy_cache;
+  mutable crdt::Dot policy_dot;
 
   // Shared by every transaction of this process; taken exclusively to change
   // the map size (LMDB requires that no transaction is active then).
@@ -96,11 +107,43 @@ struct Replica::Impl {
   // Records a fork (author, seq) with both deltas and freezes the author.
   Status RecordFork(store::Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
                     std::span<const uint8_t> second) const;
+  // A delta that chains onto its author's head: refused by policy (kept as
+  // kDenied), stored without a key (kStored) or applied (kApplied).
+  Result<ApplyOutcome> ApplyChained(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
+                                    std::span<const uint8_t> bytes, KeyCache* key_cache, std::string* reason);
   // Applies pending deltas that now chain onto the head of `a`.
   Result<uint64_t> Drain(store::Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache = nullptr);
 
   // Applies opaque deltas of (scope, epoch) once its key is known.
-  Status ApplyOpaque(store::Txn& t, std::string_view scope, uint32_t epoch);
+  Status ApplyOpaque(store::Txn& t, Cache& cache, std::string_view scope, uint32_t epoch);
+
+  // --- access control (access.cpp) ---
+  // The policy in force as of this transaction (cache: records not yet
+  // flushed). nullptr when none.
+  Result<std::shared_ptr<const Policy>> PolicyIn(const store::Txn& t, const Cache* cache) const;
+  // kPermissionDenied with the reason when the policy refuses the delta.
+  Status Permit(const feed::DeltaHeader& h, const Policy* policy) const;
+  // Opens key envelopes addressed to this replica among `records`; returns
+  // the (scope, epoch) pairs whose keys are new.
+  Result<std::vector<std::pair<std::string, uint32_t>>> OpenEnvelopes(
+      const store::Txn& t, const std::vector<crdt::RecordOps>& records, const Cache& cache,
+      KeyCache* new_keys) const;
+  // Stores new keys and applies the opaque deltas they unlock.
+  Status InstallKeys(store::Txn& t, Cache& cache, KeyCache& new_keys);
+  // The whole derivation rule, from the feeds alone (docs/policy.md).
+  struct Derived {
+    std::map<std::string, crdt::RecordState> records;
+    std::vector<std::string> opaque;                         // feed keys
+    std::vector<std::pair<std::string, std::string>> denied;  // feed key, reason
+    KeyCache new_keys;                                       // opened from envelopes
+  };
+  Status Derive(const store::Txn& t, Derived* out) const;
+  // Replaces state, index, opaque and denied with a fresh derivation.
+  Status Rebuild(store::Txn& t);
+  // Flushes the cache and rebuilds when rebuild_pending.
+  Status FinishWrite(store::Txn& t, Cache& cache);
+  // Shared by Commit and PublishPolicy; `internal` allows reserved scopes.
+  Result<CommitInfo> CommitIntents(const std::vector<WriteBatch::Intent>& intents, bool internal);
 };
 
 namespace detail {
@@ -143,6 +186,7 @@ Result<R> Replica::Impl::WithWrite(F&& fn) {
       continue;
     }
     HEARTH_RETURN_IF_ERROR(s);
+    rebuild_pending = false;
     Result<R> r = fn(t);
     if (r.ok()) s = t.Commit();
     else s = r.status();

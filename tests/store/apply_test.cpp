@@ -198,8 +198,22 @@ TEST_CASE("two deltas with one (author, seq) are a fork: kept as proof, author f
   auto held = b->Apply(da[1]);
   REQUIRE(held.ok());
   CHECK(held->outcome == ApplyOutcome::kHeld);
-  CHECK(b->Get("item", id)->Find("title")->value == Value("original"));
+  // Frozen from the fork point: neither branch's seq 1 counts any more.
+  CHECK(b->Get("item", id).status().code() == Code::kNotFound);
   CHECK(b->GetHeads().at(a->author()).seq == 1);
+  CHECK(b->CheckConsistency().ok());
+
+  // Whichever branch arrives first, every replica ends in the same state.
+  auto c = OpenReplica(tmp.Sub("c"));
+  ShareKeys(*a, *c);
+  CHECK(c->Apply(da2[0])->outcome == ApplyOutcome::kApplied);
+  // Branch a's seq 2 does not chain onto branch b's seq 1.
+  CHECK(c->Apply(da[1]).status().code() == Code::kUnauthenticated);
+  CHECK(c->Apply(da[0])->outcome == ApplyOutcome::kFork);
+  CHECK(c->Apply(da[1])->outcome == ApplyOutcome::kHeld);
+  CHECK(c->Digest().value() == b->Digest().value());
+  CHECK(c->Forks().size() == 1);
+  CHECK(c->CheckConsistency().ok());
 }
 
 TEST_CASE("any delivery order, with duplicates, converges to the same state") {

@@ -22,6 +22,7 @@ inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, FakeClock* c
                                             ReplicaOptions opts = {}) {
   if (!opts.schema) opts.schema = TestSchema();
   opts.durability = Durability::kNoSync;
+  opts.unencrypted_identity = true;
   if (clock != nullptr) opts.clock_ms = [clock] { return clock->Now(); };
   auto r = Replica::Open(dir, opts);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());

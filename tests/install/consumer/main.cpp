@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   if (!schema.ok()) return std::puts(schema.status().ToString().c_str()), 1;
   hearth::ReplicaOptions o;
   o.schema = *schema;
+  o.unencrypted_identity = true;
   auto r = hearth::Replica::Open(argv[1], o);
   if (!r.ok()) return std::puts(r.status().ToString().c_str()), 1;
   auto c = (*r)->Write([](hearth::WriteBatch& b) { b.Increment("x", hearth::RecordId::Generate(), "n", 1); });

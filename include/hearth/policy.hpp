@@ -1,0 +1,129 @@
+// Policy: who belongs to the county's network, and who may read, write or
+// relay which scope.
+//
+// A policy document lists members (public key -> name, agency, township,
+// roles, optional revocation point), scopes (name -> current key epoch) and
+// grants (agency or role -> scope -> rights). It is edited as TOML
+// (docs/policy.md), signed by the county root key by publishing it as a
+// delta (Replica::PublishPolicy), and replicated like any other delta; every
+// replica derives the same current policy from the same deltas.
+//
+// Revocation is by feed position ("member X revoked after its seq N"),
+// never by time: timestamps are the author's to forge.
+//
+// A Policy is a plain value: immutable once built, safe to share.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hearth/export.hpp"
+#include "hearth/status.hpp"
+#include "hearth/value.hpp"
+
+namespace hearth {
+
+enum Right : uint8_t {
+  kRightRead = 1,   // receives the scope's keys; can decrypt its deltas
+  kRightWrite = 2,  // its deltas in the scope are applied by every replica
+  kRightRelay = 4,  // stores and forwards the scope's deltas without reading them
+};
+
+struct HEARTH_EXPORT Member {
+  AuthorId key;
+  std::string name;
+  std::string agency;    // hr | union | civil | township | ... (free, lowercase)
+  std::string township;  // may be empty
+  std::vector<std::string> roles;  // sorted, unique
+  // Deltas of this member with seq > revoked_after are refused; it receives
+  // no keys of later epochs.
+  std::optional<uint64_t> revoked_after;
+  bool operator==(const Member&) const = default;
+};
+
+struct HEARTH_EXPORT ScopeSpec {
+  std::string name;
+  uint32_t epoch = 1;  // current key epoch; writers encrypt under it
+  std::string description;
+  bool operator==(const ScopeSpec&) const = default;
+};
+
+// Grants `rights` on `scope` to every member of `agency`, or (when `role`
+// is set instead) to every member holding `role`. `scope` may be "*".
+struct HEARTH_EXPORT Grant {
+  std::string agency;
+  std::string role;
+  std::string scope;
+  uint8_t rights = 0;
+  bool operator==(const Grant&) const = default;
+};
+
+// Reserved scopes. `$policy` carries policy documents and `$keys` sealed key
+// envelopes; both are written only by the root key and readable by anyone
+// (their "key" is 32 zero bytes, epoch 0).
+inline constexpr const char* kPolicyScope = "$policy";
+inline constexpr const char* kKeysScope = "$keys";
+
+class HEARTH_EXPORT Policy {
+ public:
+  Policy() = default;
+
+  // Parses the TOML form. kInvalidArgument with line and reason.
+  static Result<Policy> Parse(std::string_view toml_text, std::string_view source_name = "<policy>");
+  static Result<Policy> LoadFile(const std::string& path);
+  // Canonical TOML (stable; Parse(ToToml()) == *this).
+  std::string ToToml() const;
+
+  uint64_t version() const { return version_; }
+  const std::string& county() const { return county_; }
+  const std::vector<Member>& members() const { return members_; }  // sorted by key
+  const std::vector<ScopeSpec>& scopes() const { return scopes_; }  // sorted by name
+  const std::vector<Grant>& grants() const { return grants_; }
+
+  const Member* FindMember(const AuthorId& key) const;
+  const ScopeSpec* FindScope(std::string_view scope) const;
+
+  // Union of the rights the grants give `key` on `scope` (0 for non-members).
+  uint8_t RightsOf(const AuthorId& key, std::string_view scope) const;
+
+  // Whether delta `seq` of `author` in `scope` under key `epoch` may be
+  // applied. Errors (kPermissionDenied) carry the reason: unknown member,
+  // no write grant for scope S, revoked after seq N, unknown scope, unknown
+  // key epoch E.
+  Status CheckWrite(const AuthorId& author, uint64_t seq, std::string_view scope, uint32_t epoch) const;
+  // Members that may read `scope` now (not revoked), sorted.
+  std::vector<AuthorId> Readers(std::string_view scope) const;
+  bool MayRead(const AuthorId& key, std::string_view scope) const;
+  // May receive the scope's deltas (read or relay), for sync.
+  bool MayReceive(const AuthorId& key, std::string_view scope) const;
+
+  // Editing (for administrators' tools). Each returns kInvalidArgument on
+  // nonsense (duplicate member, unknown scope, ...).
+  void set_version(uint64_t v) { version_ = v; }
+  void set_county(std::string c) { county_ = std::move(c); }
+  Status AddMember(Member m);
+  Status AddScope(ScopeSpec s);
+  Status AddGrant(Grant g);
+  // Revokes `key` after its `after_seq` and starts a new epoch for every
+  // scope it could read.
+  Status Revoke(const AuthorId& key, uint64_t after_seq);
+
+  bool operator==(const Policy&) const = default;
+
+ private:
+  Status Validate() const;
+
+  uint64_t version_ = 1;
+  std::string county_;
+  std::vector<Member> members_;
+  std::vector<ScopeSpec> scopes_;
+  std::vector<Grant> grants_;
+};
+
+// Rights as text: "read", "write", "relay" joined with ','.
+HEARTH_EXPORT std::string RightsToString(uint8_t rights);
+
+}  // namespace hearth

@@ -1,0 +1,369 @@
+// Access control in the replica: the policy in force, the permit check,
+// key envelopes, and the derivation rule used to rebuild state when the
+// policy changes or an author is frozen (docs/policy.md).
+//
+// The derivation rule. A delta in a feed is applied iff
+//   1. its author is not frozen at or before its seq (fork), and
+//   2. the policy in force permits it (Permit), and
+//   3. this replica holds the key of its (scope, epoch), and
+//   4. its payload decrypts, decodes and fits the schema (else it was never
+//      stored).
+// "The policy in force" is the policy record as derived from the root's
+// $policy deltas (lww: the newest by HLC). It depends only on the deltas
+// held, so replicas holding the same deltas derive the same state, whatever
+// the order in which the deltas arrived.
+#include <algorithm>
+
+#include "crypto/seal.hpp"
+#include "store/keys.hpp"
+#include "store/replica_impl.hpp"
+
+namespace hearth {
+namespace {
+
+using store::AsBytes;
+using store::ByteView;
+using store::Txn;
+
+const RecordId kPolicyRecord{};  // all zero
+
+bool IsReserved(std::string_view scope) { return !scope.empty() && scope[0] == '$'; }
+
+std::string Short(const AuthorId& a) { return a.ToHex().substr(0, 16); }
+
+const Value* LwwValue(const crdt::RecordState& r, std::string_view field) {
+  const crdt::FieldState* f = r.Find(field);
+  if (f == nullptr || f->kind() != FieldKind::kLww) return nullptr;
+  const auto& s = f->as<crdt::LwwState>();
+  return s.dot.hlc == 0 ? nullptr : &s.value;
+}
+
+RecordId EnvelopeId(std::string_view scope, uint32_t epoch, const AuthorId& recipient) {
+  std::string m = "hearth/envelope/v1";
+  m.push_back('\0');
+  m.append(scope);
+  m.push_back('\0');
+  store::AppendU32(m, epoch);
+  m.append(reinterpret_cast<const char*>(recipient.bytes.data()), 32);
+  crypto::Hash h = crypto::HashBytes(AsBytes(m));
+  RecordId id;
+  std::copy(h.begin(), h.begin() + 16, id.bytes.begin());
+  return id;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- policy
+
+Result<std::shared_ptr<const Policy>> Replica::Impl::PolicyIn(const Txn& t, const Cache* cache) const {
+  if (!root_key) return std::shared_ptr<const Policy>();
+  const std::string key = store::StateKey(kPolicyScope, kPolicyRecord);
+  std::optional<crdt::RecordState> rec;
+  if (cache != nullptr) {
+    auto it = cache->find(key);
+    if (it != cache->end()) rec = it->second.now;
+  }
+  if (!rec) {
+    auto got = t.Get(state, AsBytes(key));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) return std::shared_ptr<const Policy>();
+    auto decoded = codec::DecodeRecordState(**got);
+    if (!decoded.ok()) return decoded.status().WithContext("policy record");
+    rec = std::move(decoded).value();
+  }
+  const crdt::FieldState* f = rec->Find("doc");
+  if (f == nullptr || f->kind() != FieldKind::kLww) return std::shared_ptr<const Policy>();
+  const auto& lww = f->as<crdt::LwwState>();
+  if (lww.dot.hlc == 0 || lww.value.type() != ValueType::kBytes) return std::shared_ptr<const Policy>();
+  {
+    std::lock_guard lk(policy_mu);
+    if (policy_cache && policy_dot == lww.dot) return policy_cache;
+  }
+  const Bytes& doc = lww.value.as_bytes();
+  auto p = Policy::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "policy");
+  if (!p.ok()) return p.status().WithContext("stored policy");
+  auto shared = std::make_shared<const Policy>(std::move(p).value());
+  std::lock_guard lk(policy_mu);
+  policy_cache = shared;
+  policy_dot = lww.dot;
+  return shared;
+}
+
+Status Replica::Impl::Permit(const feed::DeltaHeader& h, const Policy* policy) const {
+  if (!root_key) return Status::Ok();  // no root: no policy to enforce
+  if (IsReserved(h.scope)) {
+    if (h.author != *root_key) {
+      return Status::PermissionDenied("only the county root key writes " + h.scope + " (author " +
+                                      Short(h.author) + ")");
+    }
+    if (h.epoch != 0) return Status::PermissionDenied("unknown key epoch " + std::to_string(h.epoch) + " for " + h.scope);
+    return Status::Ok();
+  }
+  if (policy == nullptr) {
+    return Status::PermissionDenied("no policy from the county root has been received yet");
+  }
+  return policy->CheckWrite(h.author, h.seq, h.scope, h.epoch);
+}
+
+// ---------------------------------------------------------------- envelopes
+
+Result<std::vector<std::pair<std::string, uint32_t>>> Replica::Impl::OpenEnvelopes(
+    const Txn& t, const std::vector<crdt::RecordOps>& records, const Cache& cache, KeyCache* new_keys) const {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  for (const crdt::RecordOps& r : records) {
+    if (r.collection != kKeysScope) continue;
+    // An envelope is written whole in one delta: read it from the ops.
+    crdt::RecordState env;
+    auto it = cache.find(store::StateKey(r.collection, r.id));
+    if (it != cache.end()) {
+      env = it->second.now;
+    } else {
+      env.collection = r.collection;
+      env.id = r.id;
+      for (const crdt::Op& op : r.ops) env.Apply(op, *root_key);
+    }
+    const Value* scope = LwwValue(env, "scope");
+    const Value* epoch = LwwValue(env, "epoch");
+    const Value* recipient = LwwValue(env, "recipient");
+    const Value* sealed = LwwValue(env, "sealed");
+    if (!scope || !epoch || !recipient || !sealed || scope->type() != ValueType::kString ||
+        epoch->type() != ValueType::kInt || recipient->type() != ValueType::kBytes ||
+        sealed->type() != ValueType::kBytes || recipient->as_bytes().size() != 32) {
+      continue;
+    }
+    if (!std::equal(recipient->as_bytes().begin(), recipient->as_bytes().end(), identity.public_key.bytes.begin())) {
+      continue;
+    }
+    if (epoch->as_int() <= 0 || epoch->as_int() > UINT32_MAX) continue;
+    auto ek = std::make_pair(scope->as_string(), static_cast<uint32_t>(epoch->as_int()));
+    if (new_keys->count(ek)) continue;
+    auto held = ScopeKey(t, ek.first, ek.second);
+    if (!held.ok()) return held.status();
+    if (held->has_value()) continue;
+    auto key = crypto::OpenSealed(identity, sealed->as_bytes());
+    if (!key.ok() || key->size() != crypto::kAeadKeyBytes) continue;  // not for us after all
+    new_keys->emplace(ek, std::move(key).value());
+    out.push_back(ek);
+  }
+  return out;
+}
+
+Status Replica::Impl::InstallKeys(Txn& t, Cache& cache, KeyCache& new_keys) {
+  for (auto& [ek, key] : new_keys) {
+    HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(ek.first, ek.second)), key.span()));
+  }
+  for (auto& [ek, key] : new_keys) HEARTH_RETURN_IF_ERROR(ApplyOpaque(t, cache, ek.first, ek.second));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- derivation
+
+Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
+  std::map<AuthorId, uint64_t> frozen_at;
+  {
+    store::Cursor c(t, frozen);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() != 32 || c.value().size() != 8) continue;
+      AuthorId a;
+      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+      frozen_at[a] = store::ReadU64(c.value().data());
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+  auto is_frozen = [&](const feed::DeltaHeader& h) {
+    auto it = frozen_at.find(h.author);
+    return it != frozen_at.end() && h.seq >= it->second;
+  };
+  auto apply = [&](const feed::DeltaHeader& h, const std::vector<crdt::RecordOps>& records) {
+    for (const crdt::RecordOps& rec : records) {
+      auto [it, inserted] = out->records.try_emplace(store::StateKey(rec.collection, rec.id));
+      if (inserted) {
+        it->second.collection = rec.collection;
+        it->second.id = rec.id;
+      }
+      for (const crdt::Op& o : rec.ops) it->second.Apply(o, h.author);
+    }
+  };
+
+  // Pass 1: the root's reserved scopes (policy and key envelopes) first, so
+  // the whole derivation runs under the policy in force.
+  std::shared_ptr<const Policy> policy;
+  if (root_key) {
+    store::Cursor c(t, feeds);
+    std::string start = store::FeedKey(*root_key, 0);
+    for (bool ok = c.Seek(AsBytes(start)); ok; ok = c.Next()) {
+      if (c.key().size() != 40 || !std::equal(root_key->bytes.begin(), root_key->bytes.end(), c.key().begin())) break;
+      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+      if (!d.ok()) return d.status().WithContext("stored delta");
+      if (!IsReserved(d->header.scope) || is_frozen(d->header)) continue;
+      auto p = Prepare(t, *d, &out->new_keys);
+      if (!p.ok()) return p.status().WithContext("re-deriving");
+      apply(d->header, p->records);
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    Cache view;
+    auto it = out->records.find(store::StateKey(kPolicyScope, kPolicyRecord));
+    if (it != out->records.end()) view[it->first].now = it->second;
+    auto pol = PolicyIn(t, &view);
+    if (!pol.ok()) return pol.status();
+    policy = *pol;
+    // Envelopes addressed to this replica.
+    std::vector<crdt::RecordOps> envs;
+    for (const auto& [k, r] : out->records) {
+      if (r.collection == kKeysScope) envs.push_back(crdt::RecordOps{r.collection, r.id, {}});
+    }
+    Cache env_view;
+    for (const auto& e : envs) {
+      std::string k = store::StateKey(e.collection, e.id);
+      env_view[k].now = out->records[k];
+    }
+    auto opened = OpenEnvelopes(t, envs, env_view, &out->new_keys);
+    if (!opened.ok()) return opened.status();
+  }
+
+  // Pass 2: every other delta, in feed order.
+  store::Cursor c(t, feeds);
+  for (bool ok = c.First(); ok; ok = c.Next()) {
+    auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+    if (!d.ok()) return d.status().WithContext("stored delta");
+    const feed::DeltaHeader& h = d->header;
+    std::string fk(c.key().begin(), c.key().end());
+    if (root_key && h.author == *root_key && IsReserved(h.scope)) continue;  // pass 1
+    if (is_frozen(h)) continue;
+    Status permit = Permit(h, policy.get());
+    if (!permit.ok()) {
+      out->denied.emplace_back(fk, permit.message());
+      continue;
+    }
+    auto p = Prepare(t, *d, &out->new_keys);
+    if (!p.ok()) return p.status().WithContext("re-deriving");
+    if (p->opaque) {
+      out->opaque.push_back(fk);
+      continue;
+    }
+    apply(h, p->records);
+  }
+  return c.status();
+}
+
+Status Replica::Impl::Rebuild(Txn& t) {
+  Derived d;
+  HEARTH_RETURN_IF_ERROR(Derive(t, &d));
+  for (MDB_dbi dbi : {state, index, opaque, denied}) {
+    int rc = mdb_drop(t.get(), dbi, 0);
+    if (rc != 0) return store::MdbStatus(rc, "clearing a table for rebuild");
+  }
+  for (auto& [ek, key] : d.new_keys) {
+    auto held = ScopeKey(t, ek.first, ek.second);
+    if (!held.ok()) return held.status();
+    if (!held->has_value() && !IsReserved(ek.first)) {
+      HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(ek.first, ek.second)), key.span()));
+    }
+  }
+  Cache cache;
+  for (auto& [k, rec] : d.records) {
+    CachedRecord& c = cache[k];
+    c.now = std::move(rec);
+    c.dirty = true;
+  }
+  HEARTH_RETURN_IF_ERROR(Flush(t, cache));
+  for (const std::string& fk : d.opaque) HEARTH_RETURN_IF_ERROR(t.Put(opaque, AsBytes(fk), {}));
+  for (const auto& [fk, reason] : d.denied) HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(reason)));
+  rebuild_pending = false;
+  return Status::Ok();
+}
+
+Status Replica::Impl::FinishWrite(Txn& t, Cache& cache) {
+  HEARTH_RETURN_IF_ERROR(Flush(t, cache));
+  cache.clear();
+  if (rebuild_pending) HEARTH_RETURN_IF_ERROR(Rebuild(t));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- public
+
+std::optional<AuthorId> Replica::root() const { return impl_->root_key; }
+
+std::optional<Policy> Replica::CurrentPolicy() const {
+  const Impl& m = *impl_;
+  auto p = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
+  if (!p.ok() || !*p) return std::nullopt;
+  return **p;
+}
+
+std::vector<DeniedDelta> Replica::Denied() const {
+  const Impl& m = *impl_;
+  std::vector<DeniedDelta> out;
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    store::Cursor c(t, m.denied);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() != 40) continue;
+      DeniedDelta d;
+      std::copy(c.key().begin(), c.key().begin() + 32, d.author.bytes.begin());
+      d.seq = store::ReadU64(c.key().data() + 32);
+      d.reason.assign(reinterpret_cast<const char*>(c.value().data()), c.value().size());
+      auto got = t.Get(m.feeds, c.key());
+      if (got.ok() && got->has_value()) {
+        auto pd = feed::ParseDelta(**got, UINT64_MAX);
+        if (pd.ok()) d.scope = pd->header.scope;
+      }
+      out.push_back(std::move(d));
+    }
+    return true;
+  });
+  (void)r;
+  return out;
+}
+
+Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
+  Impl& m = *impl_;
+  if (!m.root_key || *m.root_key != m.identity.public_key) {
+    return Status::PermissionDenied("only the county root's replica publishes policy (this replica is " +
+                                    Short(m.identity.public_key) + ")");
+  }
+  if (auto cur = CurrentPolicy(); cur && policy.version() <= cur->version()) {
+    return Status::InvalidArgument("policy version " + std::to_string(policy.version()) +
+                                   " is not newer than the current version " + std::to_string(cur->version()));
+  }
+  // Keys for every (scope, epoch) the policy names, created by the root.
+  std::map<std::pair<std::string, uint32_t>, crypto::SecretBytes> scope_keys;
+  auto made = m.WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    scope_keys.clear();
+    for (const ScopeSpec& s : policy.scopes()) {
+      auto held = m.ScopeKey(t, s.name, s.epoch);
+      if (!held.ok()) return held.status();
+      if (held->has_value()) {
+        scope_keys.emplace(std::make_pair(s.name, s.epoch), std::move(**held));
+        continue;
+      }
+      crypto::SecretBytes key = crypto::RandomAeadKey();
+      HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(store::ScopeKeyKey(s.name, s.epoch)), key.span()));
+      scope_keys.emplace(std::make_pair(s.name, s.epoch), std::move(key));
+    }
+    return true;
+  });
+  if (!made.ok()) return made.status();
+
+  std::vector<WriteBatch::Intent> intents;
+  auto set = [&](const RecordId& id, const char* coll, const char* field, Value v) {
+    intents.push_back(WriteBatch::Intent{WriteBatch::Action::kSet, coll, id, field, std::move(v), 0});
+  };
+  for (const ScopeSpec& s : policy.scopes()) {
+    const crypto::SecretBytes& key = scope_keys.at({s.name, s.epoch});
+    for (const AuthorId& reader : policy.Readers(s.name)) {
+      RecordId id = EnvelopeId(s.name, s.epoch, reader);
+      if (Get(kKeysScope, id).ok()) continue;  // already sealed to this reader
+      auto sealed = crypto::SealTo(reader, key.span());
+      if (!sealed.ok()) return sealed.status().WithContext("sealing " + s.name + " to " + Short(reader));
+      set(id, kKeysScope, "scope", Value(s.name));
+      set(id, kKeysScope, "epoch", Value(static_cast<int64_t>(s.epoch)));
+      set(id, kKeysScope, "recipient", Value(Bytes(reader.bytes.begin(), reader.bytes.end())));
+      set(id, kKeysScope, "sealed", Value(std::move(sealed).value()));
+    }
+  }
+  std::string doc = policy.ToToml();
+  set(kPolicyRecord, kPolicyScope, "doc", Value(Bytes(doc.begin(), doc.end())));
+  return m.CommitIntents(intents, /*internal=*/true);
+}
+
+}  // namespace hearth
