@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `hearth` command-line tool.
+
+Runs the real binary on real replicas in temporary directories (stdlib only).
+Usage: test_cli.py --hearth PATH/TO/hearth --schema tests/data/test_schema.toml [unittest args]
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HEARTH = None
+SCHEMA = None
+
+
+def run(*args, expect=0, input=None, env_extra=None):
+    """Runs hearth; asserts the exit code (None = any). Returns CompletedProcess."""
+    env = dict(os.environ)
+    env.pop("HEARTH_REPLICA", None)
+    env.pop("HEARTH_PASSPHRASE", None)
+    env.update(env_extra or {})
+    p = subprocess.run([HEARTH, *map(str, args)], capture_output=True, text=True, input=input,
+                       env=env, timeout=120)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"hearth {' '.join(map(str, args))}: exit {p.returncode}, expected {expect}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def jrun(*args, expect=0):
+    return json.loads(run(*args, "--json", expect=expect).stdout)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hearth-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def init(self, name, schema=True):
+        d = self.path(name)
+        args = ["init", d, "--unencrypted-identity"] + (["--schema", SCHEMA] if schema else [])
+        run(*args)
+        return d
+
+    def put(self, d, coll, *assigns, id=None):
+        args = ["-C", d, "put", coll, *assigns] + (["--id", id] if id else [])
+        return jrun(*args)
+
+    def digest(self, d):
+        return run("-C", d, "digest").stdout.strip()
+
+    def share_keys(self, a, b):
+        """Both replicas end with every scope key either holds."""
+        ka, kb = self.path(f"ka{id(a)}"), self.path(f"kb{id(b)}")
+        for f in (ka, kb):
+            if os.path.exists(f):
+                os.unlink(f)
+        run("-C", a, "keys", "export", ka)
+        run("-C", b, "keys", "export", kb)
+        run("-C", b, "keys", "import", ka)
+        run("-C", a, "keys", "import", kb)
+        os.unlink(ka)
+        os.unlink(kb)
+
+
+class UsageTest(Base):
+    def test_help_everywhere(self):
+        p = run("--help")
+        self.assertIn("Exit codes", p.stdout)
+        for cmd in ["init", "keygen", "whoami", "put", "get", "query", "delete", "log", "heads",
+                    "inspect", "verify", "export", "import", "bundle-info", "merge", "diff", "digest",
+                    "conflicts", "resolve", "forks", "pending", "backup", "keys", "schema"]:
+            p = run(cmd, "--help")
+            self.assertIn("Usage", p.stdout + p.stderr, cmd)
+
+    def test_missing_args_exit_2(self):
+        for args in [[], ["bogus"], ["init"], ["keygen"], ["put"], ["get", "item"], ["delete"],
+                     ["resolve", "item", "x"], ["export"], ["import"], ["merge", "a"], ["diff"],
+                     ["backup"], ["keys"], ["keys", "export"], ["keys", "import"], ["bundle-info"],
+                     ["log", "--limit", "x"], ["query"]]:
+            p = run(*args, expect=2)
+            self.assertTrue(p.stderr.strip(), args)
+
+    def test_non_replica_dir_exit_3_creates_nothing(self):
+        empty = self.path("empty")
+        os.mkdir(empty)
+        missing = self.path("missing")
+        for d in (empty, missing):
+            for args in [["whoami"], ["heads"], ["inspect"], ["verify"], ["digest"], ["log"],
+                         ["forks"], ["pending"], ["conflicts"], ["query", "item"],
+                         ["get", "item", "0" * 32], ["put", "item", "title=x"],
+                         ["export", self.path("x.bundle")], ["keys", "list"], ["schema", "show"],
+                         ["backup", self.path("bk")]]:
+                p = run("-C", d, *args, expect=3)
+                self.assertIn("hearth init", p.stderr, args)
+            self.assertFalse(os.path.exists(self.path("x.bundle")))
+            self.assertFalse(os.path.exists(self.path("bk")))
+        self.assertEqual(os.listdir(empty), [])
+        self.assertFalse(os.path.exists(missing))
+        p = run("merge", missing, empty, expect=3)
+        self.assertIn("not", p.stderr)
+        self.assertFalse(os.path.exists(missing))
+        run("diff", empty, missing, expect=3)
+        self.assertEqual(os.listdir(empty), [])
+
+
+class SetupTest(Base):
+    def test_init_whoami_keygen(self):
+        d = self.init("a")
+        me = run("-C", d, "whoami").stdout.strip()
+        self.assertRegex(me, r"^[0-9a-f]{64}$")
+        self.assertEqual(jrun("-C", d, "whoami")["author"], me)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "identity.key")).st_mode), 0o600)
+        p = run("init", d, expect=3)
+        self.assertIn("already", p.stderr)
+        run("init", self.path("b"), "--schema", self.path("nope.toml"), expect=2)
+        bad = self.path("bad.toml")
+        with open(bad, "w") as f:
+            f.write("format = 1\n[collections.x]\nscope = 3\n")
+        run("init", self.path("c"), "--schema", bad, expect=2)
+        self.assertFalse(os.path.exists(self.path("c", "data.mdb")))
+
+        key = self.path("id.key")
+        author = jrun("keygen", key)["author"]
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        with open(key, "rb") as f:
+            raw = f.read()
+        self.assertEqual(len(raw), 72)
+        self.assertEqual(raw[:8], b"HRTHID\x01\x00")
+        before = raw
+        p = run("keygen", key, expect=3)
+        self.assertIn("already exists", p.stderr)
+        with open(key, "rb") as f:
+            self.assertEqual(f.read(), before)
+        e = self.path("e")
+        run("init", e, "--identity", key, "--schema", SCHEMA, "--unencrypted-identity")
+        self.assertEqual(run("-C", e, "whoami").stdout.strip(), author)
+        junk = self.path("junk.key")
+        with open(junk, "wb") as f:
+            f.write(b"not a key")
+        run("init", self.path("f"), "--identity", junk, expect=3)
+
+    def test_identity_passphrase(self):
+        p = run("init", self.path("np"), "--schema", SCHEMA, expect=3)
+        self.assertIn("passphrase", p.stderr)
+        self.assertFalse(os.path.exists(self.path("np", "identity.key")))
+        env = {"HEARTH_PASSPHRASE": "correct horse battery staple"}
+        d = self.path("pp")
+        run("init", d, "--schema", SCHEMA, env_extra=env)
+        with open(os.path.join(d, "identity.key"), "rb") as f:
+            self.assertEqual(f.read(8)[6:8], b"\x01\x01")  # version 1, passphrase-protected
+        self.assertRegex(run("-C", d, "whoami", env_extra=env).stdout.strip(), r"^[0-9a-f]{64}$")
+        run("-C", d, "whoami", expect=3)  # no passphrase: cannot unlock
+
+    def test_schema_show_set_and_keys_list(self):
+        d = self.init("a", schema=False)
+        run("-C", d, "put", "item", "title=x", expect=2)
+        run("-C", d, "schema", "set", SCHEMA)
+        self.assertIn("[collections.item", run("-C", d, "schema", "show").stdout)
+        cols = [c["name"] for c in jrun("-C", d, "schema")["collections"]]
+        self.assertEqual(cols, ["item", "other"])
+        self.put(d, "item", "title=x")
+        keys = jrun("-C", d, "keys", "list")["keys"]
+        self.assertEqual(keys, [{"scope": "test.a", "epoch": 1}])
+        out = self.path("k")
+        run("-C", d, "keys", "export", out, "--scope", "nosuch", expect=2)
+        run("-C", d, "keys", "export", out)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        run("-C", d, "keys", "export", out, expect=3)  # never overwrites
+        with open(self.path("garbage"), "wb") as f:
+            f.write(b"\x07garbage")
+        run("-C", d, "keys", "import", self.path("garbage"), expect=3)
+
+
+class RecordTest(Base):
+    def test_put_get_query_delete(self):
+        d = self.init("a")
+        other = self.put(d, "item", "title=target")["id"]
+        r = self.put(d, "item", "title=hello", "score=5", "price=2.5", "tags+=a", "tags+=b",
+                     "count+=3", "stage=open", "notes+=first note", "owner=alice", f"ref=ref:{other}",
+                     "any=@1000")
+        rid = r["id"]
+        self.assertRegex(rid, r"^[0-9a-f]{32}$")
+        self.assertGreaterEqual(r["last_seq"], r["first_seq"])
+        self.put(d, "item", "count-=1", "tags-=a", "notes+=second", "stage=done", id=rid)
+        g = jrun("-C", d, "get", "item", rid)
+        f = g["fields"]
+        self.assertEqual(f["title"]["value"], "hello")
+        self.assertEqual(f["score"]["value"], 5)
+        self.assertEqual(f["price"]["value"], 2.5)
+        self.assertEqual(f["tags"]["values"], ["b"])
+        self.assertEqual(f["count"]["value"], 2)
+        self.assertEqual(f["stage"]["value"], "done")
+        self.assertEqual([e["value"] for e in f["notes"]["entries"]], ["first note", "second"])
+        self.assertEqual(f["owner"]["values"], ["alice"])
+        self.assertEqual(f["ref"]["value"], {"$ref": other})
+        self.assertEqual(f["any"]["value"], {"$ts": 1000})
+        human = run("-C", d, "get", "item", rid).stdout
+        self.assertIn("hello", human)
+        self.assertIn("FIELD", human)
+        # --set-json
+        j = self.put(d, "item", "--set-json",
+                     '{"title": "json", "score": 7, "tags": ["x", "y"], "count": 4, "any": {"$bytes": "00ff"}}')
+        f = jrun("-C", d, "get", "item", j["id"])["fields"]
+        self.assertEqual((f["title"]["value"], f["score"]["value"], f["tags"]["values"], f["count"]["value"]),
+                         ("json", 7, ["x", "y"], 4))
+        self.assertEqual(f["any"]["value"], {"$bytes": "00ff"})
+        # string fields keep digit-only text as strings
+        self.put(d, "item", "title=0123", id=j["id"])
+        self.assertEqual(jrun("-C", d, "get", "item", j["id"])["fields"]["title"]["value"], "0123")
+        # query
+        q = jrun("-C", d, "query", "item", "--where", "score=5")
+        self.assertEqual([x["id"] for x in q["records"]], [rid])
+        q = jrun("-C", d, "query", "item", "--min", "score=1", "--max", "score=10")
+        self.assertEqual(q["count"], 2)
+        self.assertEqual(jrun("-C", d, "query", "item", "--limit", "1")["count"], 1)
+        self.assertEqual(jrun("-C", d, "query", "item")["count"], 3)
+        self.assertEqual(jrun("-C", d, "query", "item", "--where", "stage=done")["count"], 1)
+        self.assertIn(rid, run("-C", d, "query", "item").stdout)
+        run("-C", d, "query", "item", "--where", "tags=a", expect=2)  # not indexed
+        run("-C", d, "query", "item", "--where", "score=1", "--min", "title=a", expect=2)
+        # delete
+        run("-C", d, "delete", "item", rid)
+        self.assertTrue(jrun("-C", d, "get", "item", rid)["deleted"])
+        self.assertEqual(jrun("-C", d, "query", "item")["count"], 2)
+        self.assertEqual(jrun("-C", d, "query", "item", "--deleted")["count"], 3)
+        run("-C", d, "delete", "item", "0" * 32, expect=1)
+        run("-C", d, "verify")
+
+    def test_bad_values_exit_2(self):
+        d = self.init("a")
+        rid = self.put(d, "item", "title=x")["id"]
+        before = self.digest(d)
+        for args in [["item", "score=abc"], ["item", "price=abc"], ["nosuch", "x=1"],
+                     ["item", "nosuch=1"], ["item", "tags=a"], ["item", "count+=x"],
+                     ["item", "count=3"], ["item", "stage=bogus"], ["item", "stage+=open"],
+                     ["item", "notes=x"], ["item", "title+=x"], ["item", "ref=ref:zz"],
+                     ["item", "ref=hello"], ["item", "noequals"], ["item", "=x"], ["item"],
+                     ["item", "--set-json", "{bad"], ["item", "--set-json", "[1]"],
+                     ["item", "--set-json", '{"count": "x"}'], ["item", "title=x", "--id", "123"],
+                     ["other", "name=5", "n+=1", "score=1"]]:
+            p = run("-C", d, "put", *args, expect=2)
+            self.assertTrue(p.stderr.startswith("hearth: "), (args, p.stderr))
+        p = run("-C", d, "put", "item", "score=abc", expect=2)
+        self.assertIn("score", p.stderr)
+        self.assertEqual(self.digest(d), before)
+        run("-C", d, "get", "item", "nothex", expect=2)
+        run("-C", d, "get", "nosuch", rid, expect=2)
+        p = run("-C", d, "get", "item", "1" * 32, expect=1)
+        self.assertIn("no record", p.stderr)
+        run("-C", d, "resolve", "item", rid, "title", "y", expect=2)  # not an mv field
+        run("-C", d, "log", "--author", "xyz", expect=2)
+
+
+class SyncTest(Base):
+    def two(self):
+        a, b = self.init("a"), self.init("b")
+        for i in range(5):
+            self.put(a, "item", f"title=a{i}", f"score={i}", "tags+=from-a")
+        for i in range(4):
+            self.put(b, "other", f"name=b{i}", "n+=2")
+        self.share_keys(a, b)  # before B writes to scope test.a (else two epoch-1 keys)
+        self.put(b, "item", "title=from b")
+        return a, b
+
+    def test_round_trip(self):
+        a, b = self.two()
+        self.assertNotEqual(self.digest(a), self.digest(b))
+        p = run("diff", a, b, expect=1)
+        self.assertIn("differ", p.stdout)
+        self.assertFalse(jrun("diff", a, b, expect=1)["same"])
+        # A -> B with the receiver's heads as JSON; B -> A for a replica dir.
+        heads_b = self.path("heads_b.json")
+        with open(heads_b, "w") as f:
+            f.write(run("-C", b, "heads", "--json").stdout)
+        ab, ba = self.path("a2b.bundle"), self.path("b2a.bundle")
+        e = jrun("-C", a, "export", ab, "--since-heads", heads_b)
+        self.assertEqual(e["entries"], 5)
+        e = jrun("-C", b, "export", ba, "--for", a)
+        self.assertEqual(e["entries"], 5)
+        self.assertFalse(os.path.exists(ab + ".tmp"))
+        info = jrun("bundle-info", ab)
+        self.assertEqual(info["entries"], 5)
+        r = jrun("-C", b, "import", ab)
+        self.assertEqual((r["applied"], r["rejected"]), (5, []))
+        r = jrun("-C", a, "import", ba)
+        self.assertEqual((r["applied"], r["rejected"]), (5, []))
+        self.assertEqual(self.digest(a), self.digest(b))
+        run("-C", a, "verify")
+        self.assertTrue(jrun("-C", b, "verify")["ok"])
+        self.assertTrue(jrun("diff", a, b)["same"])
+        self.assertIn("no differences", run("diff", a, b).stdout)
+        # Export again for B: nothing new.
+        self.assertEqual(jrun("-C", a, "export", self.path("none.bundle"), "--for", b)["entries"], 0)
+        run("-C", b, "import", self.path("none.bundle"))
+        # Refuses to overwrite an existing bundle.
+        p = run("-C", a, "export", ab, expect=3)
+        self.assertIn("already exists", p.stderr)
+        run("-C", a, "export", self.path("x"), "--since-heads", self.path("nope.json"), expect=3)
+        with open(self.path("bad.json"), "w") as f:
+            f.write('{"heads": 3}')
+        run("-C", a, "export", self.path("x"), "--since-heads", self.path("bad.json"), expect=2)
+
+    def test_import_twice_is_noop(self):
+        a, b = self.two()
+        bun = self.path("all.bundle")
+        run("-C", a, "export", bun)  # from scratch
+        r1 = jrun("-C", b, "import", bun)
+        self.assertEqual(r1["applied"], 5)
+        self.assertEqual(r1["duplicate"], 0)
+        d1 = self.digest(b)
+        heads1 = jrun("-C", b, "heads")
+        r2 = jrun("-C", b, "import", bun)
+        self.assertEqual((r2["applied"], r2["duplicate"]), (0, 5))
+        self.assertEqual(self.digest(b), d1)
+        self.assertEqual(jrun("-C", b, "heads"), heads1)
+        p = run("-C", b, "import", bun)
+        self.assertIn("duplicate", p.stdout)
+
+    def corrupt_cases(self, data):
+        n = len(data)
+        flip_mid = bytearray(data)
+        flip_mid[n // 2] ^= 0x40
+        flip_trailer = bytearray(data)
+        flip_trailer[-1] ^= 1
+        bad_magic = b"X" + data[1:]
+        bad_len = bytearray(data)
+        # the first entry's length (after magic, version and two head lists)
+        since = struct.unpack(">I", data[9:13])[0]
+        off = 13 + 72 * since
+        covers = struct.unpack(">I", data[off:off + 4])[0]
+        off += 4 + 72 * covers
+        bad_len[off:off + 4] = struct.pack(">I", 0)
+        return {"flip-middle": bytes(flip_mid), "flip-trailer": bytes(flip_trailer),
+                "truncated": data[: n - 50], "truncated-half": data[: n // 2],
+                "bad-magic": bad_magic, "zero-length": bytes(bad_len), "trailing": data + b"\0",
+                "empty": b""}
+
+    def test_corrupt_bundle_rejected_then_resume(self):
+        a, b = self.two()
+        bun = self.path("a.bundle")
+        run("-C", a, "export", bun, "--for", b)
+        with open(bun, "rb") as f:
+            data = f.read()
+        before = self.digest(b)
+        heads_before = jrun("-C", b, "heads")
+        for name, content in self.corrupt_cases(data).items():
+            bad = self.path(f"bad-{name}.bundle")
+            with open(bad, "wb") as f:
+                f.write(content)
+            p = run("-C", b, "import", bad, expect=3)
+            self.assertIn("nothing was applied", p.stderr, name)
+            if name != "empty":
+                self.assertRegex(p.stderr, r"offset \d+|magic", name)
+            run("bundle-info", bad, expect=3)
+            self.assertEqual(self.digest(b), before, name)
+            self.assertEqual(jrun("-C", b, "heads"), heads_before, name)
+        run("-C", b, "import", self.path("missing.bundle"), expect=3)
+        # The full bundle then applies cleanly.
+        r = jrun("-C", b, "import", bun)
+        self.assertEqual((r["applied"], r["rejected"]), (5, []))
+        run("-C", b, "verify")
+
+    def test_tampered_delta_with_valid_checksum_is_rejected(self):
+        a, b = self.two()
+        bun = self.path("a.bundle")
+        run("-C", a, "export", bun, "--for", b)
+        with open(bun, "rb") as f:
+            data = bytearray(f.read())
+        # Flip a byte inside the last entry, then re-seal the trailer hash.
+        body_end = len(data) - 44
+        data[body_end - 10] ^= 0x01
+        data[-32:] = hashlib.blake2b(bytes(data[:body_end]), digest_size=32).digest()
+        bad = self.path("tampered.bundle")
+        with open(bad, "wb") as f:
+            f.write(data)
+        r = jrun("-C", b, "import", bad, expect=1)
+        self.assertEqual(r["applied"], 4)
+        self.assertEqual(len(r["rejected"]), 1)
+        self.assertTrue(r["rejected"][0]["reason"])
+        run("-C", b, "verify")
+        r = jrun("-C", b, "import", bun)  # the good copy completes it
+        self.assertEqual((r["applied"], r["duplicate"]), (1, 4))
+
+    def test_pending_and_stored(self):
+        a = self.init("a")
+        for i in range(3):
+            self.put(a, "item", f"title={i}")
+        heads = jrun("-C", a, "heads")
+        for i in range(3):
+            self.put(a, "item", f"title=later{i}")
+        hf = self.path("h.json")
+        with open(hf, "w") as f:
+            json.dump(heads, f)
+        tail = self.path("tail.bundle")
+        run("-C", a, "export", tail, "--since-heads", hf)
+        # A replica with the keys but none of the first deltas: gap -> pending.
+        c = self.init("c")
+        self.share_keys(a, c)
+        r = jrun("-C", c, "import", tail)
+        self.assertEqual(r["pending"], 3)
+        self.assertEqual(jrun("-C", c, "pending")["count"], 3)
+        self.assertIn("gap", run("-C", c, "pending").stdout)
+        full = self.path("full.bundle")
+        run("-C", a, "export", full)
+        r = jrun("-C", c, "import", full)
+        self.assertEqual(r["applied"] + r["unblocked"], 6)
+        self.assertEqual(jrun("-C", c, "pending")["count"], 0)
+        self.assertEqual(self.digest(a), self.digest(c))
+        # A replica without the key stores (relays) without reading.
+        relay = self.init("relay")
+        r = jrun("-C", relay, "import", full)
+        self.assertEqual(r["stored"], 6)
+        self.assertEqual(jrun("-C", relay, "verify")["ok"], True)
+        log = jrun("-C", relay, "log", "--ops")["deltas"]
+        self.assertTrue(all(not d["readable"] for d in log if d["author"] != jrun("-C", relay, "whoami")["author"]))
+
+    def test_merge_diff_conflicts_resolve(self):
+        a, b = self.two()
+        r = jrun("merge", a, b)
+        self.assertEqual(r["applied"], 5)
+        r = jrun("merge", b, a)
+        self.assertEqual(r["applied"], 5)
+        self.assertEqual(jrun("merge", b, a)["applied"], 0)
+        self.assertTrue(jrun("diff", a, b)["same"])
+        # Concurrent mv writes -> a conflict on both sides.
+        rid = self.put(a, "item", "owner=alice")["id"]
+        run("merge", a, b)
+        self.put(a, "item", "owner=bob", id=rid)
+        self.put(b, "item", "owner=carol", id=rid)
+        d = jrun("diff", a, b, expect=1)
+        self.assertEqual(d["record_differences"], 1)
+        self.assertIn("owner", d["records"][0]["difference"])
+        run("merge", a, b)
+        run("merge", b, a)
+        for x in (a, b):
+            c = jrun("-C", x, "conflicts")
+            self.assertEqual(c["count"], 1)
+            self.assertEqual(c["conflicts"][0]["values"], ["bob", "carol"])
+        self.assertIn("CONFLICT", run("-C", a, "get", "item", rid).stdout)
+        run("-C", a, "resolve", "item", rid, "owner", "bob")
+        run("merge", a, b)
+        for x in (a, b):
+            self.assertEqual(jrun("-C", x, "conflicts")["count"], 0)
+            self.assertIn("no conflicts", run("-C", x, "conflicts").stdout)
+        self.assertEqual(self.digest(a), self.digest(b))
+        run("merge", a, a, expect=3)  # one process cannot open a replica twice
+
+
+class InspectTest(Base):
+    def test_log_heads_inspect_backup(self):
+        a = self.init("a")
+        for i in range(3):
+            self.put(a, "item", f"title=t{i}", "count+=1")
+        self.put(a, "other", "name=o")
+        me = run("-C", a, "whoami").stdout.strip()
+        heads = jrun("-C", a, "heads")["heads"]
+        self.assertEqual(heads, [{"author": me, "seq": 4, "hash": heads[0]["hash"]}])
+        self.assertIn(me, run("-C", a, "heads").stdout)
+        log = jrun("-C", a, "log")["deltas"]
+        self.assertEqual([d["seq"] for d in log], [4, 3, 2, 1])
+        self.assertEqual(log[0]["scope"], "test.b")
+        self.assertEqual(jrun("-C", a, "log", "--limit", "2", "--reverse")["deltas"][1]["seq"], 2)
+        ops = jrun("-C", a, "log", "--ops", "--author", me)["deltas"][1]["ops"]
+        self.assertEqual(sorted(o["op"] for o in ops), ["counter", "set"])
+        self.assertIn("set item/", run("-C", a, "log", "--ops").stdout)
+        self.assertIn("SCOPE", run("-C", a, "log").stdout)
+        run("-C", a, "log", "--author", "ab" * 32, expect=1)
+        ins = jrun("-C", a, "inspect")
+        self.assertEqual(ins["collections"]["item"]["records"], 3)
+        self.assertEqual(ins["collections"]["other"]["records"], 1)
+        self.assertEqual(ins["scopes"]["test.a"]["records"], 3)
+        self.assertEqual((ins["deltas"], ins["pending"], ins["forks"], ins["format_version"]), (4, 0, 0, 1))
+        self.assertGreater(ins["map_size"], 0)
+        text = run("-C", a, "inspect").stdout
+        for word in ("COLLECTION", "SCOPE", "FEED", "map"):
+            self.assertIn(word, text)
+        self.assertEqual(jrun("-C", a, "forks")["count"], 0)
+        self.assertIn("no forks", run("-C", a, "forks").stdout)
+        self.assertIn("nothing pending", run("-C", a, "pending").stdout)
+        self.assertRegex(run("-C", a, "digest").stdout.strip(), r"^[0-9a-f]{64}$")
+        self.assertIn("ok", run("-C", a, "verify").stdout)
+        self.assertEqual(run("-C", a, "-q", "verify").stdout, "")
+        # backup, compacted and not
+        for name, extra in (("bk1", []), ("bk2", ["--no-compact"])):
+            dest = self.path(name)
+            run("-C", a, "backup", dest, *extra)
+            self.assertEqual(self.digest(dest), self.digest(a))
+            run("-C", dest, "verify")
+        run("-C", a, "backup", self.path("bk1"), expect=3)
+
+    def test_verify_detects_damage(self):
+        a = self.init("a")
+        for i in range(20):
+            self.put(a, "item", f"title={'x' * 50}{i}")
+        # Flip bytes in the middle of data.mdb; verify must not say ok.
+        path = os.path.join(a, "data.mdb")
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            for m in re.finditer(b"x" * 50, bytes(data)):
+                data[m.start() + 10] = ord("y")
+            f.seek(0)
+            f.write(data)
+        p = run("-C", a, "verify", expect=None)
+        self.assertIn(p.returncode, (1, 3), p.stdout + p.stderr)
+        self.assertNotIn("ok:", p.stdout)
+
+
+def main():
+    global HEARTH, SCHEMA
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hearth", required=True)
+    ap.add_argument("--schema", required=True)
+    args, rest = ap.parse_known_args()
+    HEARTH, SCHEMA = os.path.abspath(args.hearth), os.path.abspath(args.schema)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

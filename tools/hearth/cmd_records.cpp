@@ -1,0 +1,278 @@
+// put, get, query, delete, conflicts, resolve.
+#include "common.hpp"
+#include "values.hpp"
+
+namespace hcli {
+
+using namespace hearth;
+
+namespace {
+
+void CheckCollection(const Replica& r, const std::string& c) {
+  Status s = r.schema().CheckCollection(c);
+  if (s.ok()) return;
+  std::string known;
+  for (const auto& col : r.schema().collections()) known += (known.empty() ? "" : ", ") + col.name;
+  Fail(kExitUsage, s.message() + (known.empty() ? "\n  this replica has no schema; set one with `hearth schema set FILE`"
+                                                : "\n  collections: " + known));
+}
+
+void PrintCommit(const Globals& g, const std::string& c, const RecordId& id, const CommitInfo& ci) {
+  if (g.json) {
+    PrintJson({{"collection", c}, {"id", id.ToHex()}, {"author", ci.author.ToHex()},
+               {"first_seq", ci.first_seq}, {"last_seq", ci.last_seq}, {"ops", ci.op_count}});
+    return;
+  }
+  if (g.quiet) {
+    std::cout << id.ToHex() << "\n";  // scripts capture the id even with -q
+    return;
+  }
+  std::string seqs = ci.first_seq == ci.last_seq ? std::to_string(ci.first_seq)
+                                                  : std::to_string(ci.first_seq) + ".." + std::to_string(ci.last_seq);
+  std::cout << id.ToHex() << "\n";
+  std::cerr << "committed " << ci.op_count << " op(s) as delta seq " << seqs << " of "
+            << ci.author.ToHex().substr(0, 16) << "\n";
+}
+
+CommitInfo MustCommit(Replica& r, const WriteBatch& b) {
+  auto ci = r.Commit(b);
+  if (!ci.ok()) {
+    FailStatus(ci.status(), "not written",
+               ci.status().code() == Code::kInvalidArgument ? "see `hearth schema show` for the fields and their types" : "");
+  }
+  return *ci;
+}
+
+int Put(Globals& g, const std::string& c, const std::string& id_hex, const std::string& set_json,
+        const std::vector<std::string>& assigns) {
+  if (assigns.empty() && set_json.empty()) {
+    Fail(kExitUsage, "nothing to write: give field=value arguments or --set-json '{...}'");
+  }
+  std::vector<Assignment> parsed;
+  for (const auto& a : assigns) parsed.push_back(ParseAssignment(a));
+  json sj;
+  if (!set_json.empty()) {
+    try {
+      sj = json::parse(set_json);
+    } catch (const json::parse_error& e) {
+      Fail(kExitUsage, std::string("--set-json is not valid JSON: ") + e.what());
+    }
+    if (!sj.is_object()) Fail(kExitUsage, "--set-json must be a JSON object {\"field\": value, ...}");
+  }
+  RecordId id = id_hex.empty() ? RecordId::Generate() : ParseRecordId(id_hex);
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, c);
+  WriteBatch b;
+  for (const auto& a : parsed) AddAssignment(b, r->schema(), c, id, a);
+  for (const auto& [field, v] : sj.items()) AddJsonField(b, r->schema(), c, id, field, v);
+  PrintCommit(g, c, id, MustCommit(*r, b));
+  return kExitOk;
+}
+
+int Get(Globals& g, const std::string& c, const std::string& id_hex) {
+  RecordId id = ParseRecordId(id_hex);
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, c);
+  auto rec = r->Get(c, id);
+  if (!rec.ok()) {
+    if (rec.status().code() == Code::kNotFound) {
+      if (g.json) PrintJson({{"collection", c}, {"id", id.ToHex()}, {"found", false}});
+      else std::cerr << "hearth: no record " << id.ToHex() << " in " << c << "\n";
+      return kExitProblem;
+    }
+    FailStatus(rec.status(), "reading " + c + "/" + id.ToHex());
+  }
+  if (g.json) {
+    json j = RecordToJson(*rec);
+    j["found"] = true;
+    PrintJson(j);
+    return kExitOk;
+  }
+  std::cout << c << " " << id.ToHex() << (rec->deleted ? "  (deleted)" : "") << "\n";
+  Table t({"FIELD", "TYPE", "VALUE"});
+  for (const auto& [name, f] : rec->fields) {
+    const FieldSpec* spec = FindField(r->schema(), c, name);
+    std::string type = spec ? std::string(FieldTypeName(spec->type)) : std::string(FieldKindName(f.kind)) + "?";
+    t.Add({name, type, FieldText(f)});
+  }
+  t.Print();
+  return kExitOk;
+}
+
+struct QueryArgs {
+  std::string collection, where, min, max;
+  size_t limit = SIZE_MAX;
+  bool deleted = false;
+};
+
+int DoQuery(Globals& g, const QueryArgs& a) {
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, a.collection);
+  Query q;
+  q.collection = a.collection;
+  q.limit = a.limit;
+  q.include_deleted = a.deleted;
+  auto take = [&](const std::string& arg, const char* opt) -> std::optional<Value> {
+    if (arg.empty()) return std::nullopt;
+    Assignment as = ParseAssignment(arg);
+    if (as.op != Assignment::kSet) Fail(kExitUsage, std::string(opt) + " takes field=value");
+    if (!q.field.empty() && q.field != as.field) {
+      Fail(kExitUsage, "--where/--min/--max must name the same field (one index per query)");
+    }
+    q.field = as.field;
+    return ParseValue(as.text, FindField(r->schema(), a.collection, as.field));
+  };
+  q.equals = take(a.where, "--where");
+  q.lower = take(a.min, "--min");
+  q.upper = take(a.max, "--max");
+  if (q.equals && (q.lower || q.upper)) Fail(kExitUsage, "use either --where or --min/--max, not both");
+  auto recs = r->Find(q);
+  if (!recs.ok()) FailStatus(recs.status(), "query");
+  if (g.json) {
+    json arr = json::array();
+    for (const auto& rec : *recs) arr.push_back(RecordToJson(rec));
+    PrintJson({{"collection", a.collection}, {"count", recs->size()}, {"records", arr}});
+    return kExitOk;
+  }
+  std::vector<std::string> headers = {"ID"};
+  const CollectionSpec* cs = r->schema().Find(a.collection);
+  for (const auto& f : cs->fields) headers.push_back(f.name);
+  Table t(headers);
+  for (const auto& rec : *recs) {
+    std::vector<std::string> row = {rec.id.ToHex() + (rec.deleted ? " (deleted)" : "")};
+    for (const auto& f : cs->fields) {
+      const FieldValue* fv = rec.Find(f.name);
+      std::string s = fv ? FieldText(*fv) : "-";
+      if (s.size() > 40) s = s.substr(0, 37) + "...";
+      row.push_back(s);
+    }
+    t.Add(row);
+  }
+  t.Print();
+  if (!g.quiet) std::cerr << recs->size() << " record(s)\n";
+  return kExitOk;
+}
+
+int Delete(Globals& g, const std::string& c, const std::string& id_hex) {
+  RecordId id = ParseRecordId(id_hex);
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, c);
+  if (auto rec = r->Get(c, id); !rec.ok() && rec.status().code() == Code::kNotFound) {
+    Fail(kExitProblem, "no record " + id.ToHex() + " in " + c + "; nothing deleted");
+  }
+  WriteBatch b;
+  b.Delete(c, id);
+  PrintCommit(g, c, id, MustCommit(*r, b));
+  return kExitOk;
+}
+
+int Conflicts(Globals& g, const std::string& only) {
+  auto r = OpenGlobal(g);
+  if (!only.empty()) CheckCollection(*r, only);
+  json arr = json::array();
+  Table t({"COLLECTION", "ID", "FIELD", "VALUES"});
+  for (const auto& cs : r->schema().collections()) {
+    if (!only.empty() && cs.name != only) continue;
+    bool has_mv = false;
+    for (const auto& f : cs.fields) has_mv |= f.type == FieldType::kMv;
+    if (!has_mv) continue;
+    Status s = r->Scan(cs.name, [&](const Record& rec) {
+      for (const auto& [name, f] : rec.fields) {
+        if (!f.conflict()) continue;
+        json vals = json::array();
+        std::string text;
+        for (const auto& v : f.values) {
+          vals.push_back(ValueToJson(v));
+          text += (text.empty() ? "" : " | ") + v.ToString();
+        }
+        arr.push_back({{"collection", cs.name}, {"id", rec.id.ToHex()}, {"field", name}, {"values", vals}});
+        t.Add({cs.name, rec.id.ToHex(), name, text});
+      }
+      return true;
+    });
+    Must(s, "scanning " + cs.name);
+  }
+  if (g.json) PrintJson({{"count", arr.size()}, {"conflicts", arr}});
+  else if (t.size() == 0) Say(g, "no conflicts");
+  else {
+    t.Print();
+    if (!g.quiet) std::cerr << t.size() << " conflict(s); settle one with `hearth resolve COLLECTION ID FIELD VALUE`\n";
+  }
+  return kExitOk;
+}
+
+int Resolve(Globals& g, const std::string& c, const std::string& id_hex, const std::string& field,
+            const std::string& value) {
+  RecordId id = ParseRecordId(id_hex);
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, c);
+  const FieldSpec* spec = FindField(r->schema(), c, field);
+  if (spec && spec->type != FieldType::kMv) {
+    Fail(kExitUsage, c + "." + field + " is a " + std::string(FieldTypeName(spec->type)) +
+                         " field; only mv fields hold conflicts (use `hearth put`)");
+  }
+  WriteBatch b;
+  b.Set(c, id, field, ParseValue(value, spec));
+  PrintCommit(g, c, id, MustCommit(*r, b));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRecordCommands(CLI::App& app, Globals& g) {
+  {
+    auto* put = app.add_subcommand("put", "Write fields of a record (creates it when new)");
+    struct A { std::string c, id, set_json; std::vector<std::string> assigns; };
+    auto a = std::make_shared<A>();
+    put->add_option("COLLECTION", a->c, "Collection")->required();
+    put->add_option("ASSIGNMENTS", a->assigns,
+                    "field=value (lww/mv/ref; status: =state), field+=v / field-=v (set add/remove, "
+                    "counter +N/-N, log append)");
+    put->add_option("--id", a->id, "Record id (32 hex digits); default: a new record");
+    put->add_option("--set-json", a->set_json, "Fields as a JSON object, e.g. '{\"name\":\"x\",\"tags\":[\"a\"]}'");
+    put->footer("Values: text, 42, 3.5, true/false/null, @<ms> timestamp, ref:<hex>, 0x<hex> bytes, \"quoted\" string.");
+    put->callback([&g, a] { g.action = [&g, a] { return Put(g, a->c, a->id, a->set_json, a->assigns); }; });
+  }
+  {
+    auto* get = app.add_subcommand("get", "Show one record (exit 1 if it does not exist)");
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    get->add_option("COLLECTION", a->first, "Collection")->required();
+    get->add_option("ID", a->second, "Record id (32 hex digits)")->required();
+    get->callback([&g, a] { g.action = [&g, a] { return Get(g, a->first, a->second); }; });
+  }
+  {
+    auto* query = app.add_subcommand("query", "List records of a collection, optionally by an indexed field");
+    auto a = std::make_shared<QueryArgs>();
+    query->add_option("COLLECTION", a->collection, "Collection")->required();
+    query->add_option("--where", a->where, "field=value: equality on an indexed field");
+    query->add_option("--min", a->min, "field=value: lower bound (inclusive)");
+    query->add_option("--max", a->max, "field=value: upper bound (inclusive)");
+    query->add_option("--limit", a->limit, "At most N records")->check(CLI::NonNegativeNumber);
+    query->add_flag("--deleted", a->deleted, "Include deleted records");
+    query->callback([&g, a] { g.action = [&g, a] { return DoQuery(g, *a); }; });
+  }
+  {
+    auto* del = app.add_subcommand("delete", "Delete a record (a tombstone that syncs)");
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    del->add_option("COLLECTION", a->first, "Collection")->required();
+    del->add_option("ID", a->second, "Record id")->required();
+    del->callback([&g, a] { g.action = [&g, a] { return Delete(g, a->first, a->second); }; });
+  }
+  {
+    auto* conf = app.add_subcommand("conflicts", "List mv fields holding more than one concurrent value");
+    auto only = std::make_shared<std::string>();
+    conf->add_option("COLLECTION", *only, "Only this collection");
+    conf->callback([&g, only] { g.action = [&g, only] { return Conflicts(g, *only); }; });
+  }
+  {
+    auto* res = app.add_subcommand("resolve", "Settle an mv conflict by writing the chosen value");
+    auto a = std::make_shared<std::array<std::string, 4>>();
+    res->add_option("COLLECTION", (*a)[0], "Collection")->required();
+    res->add_option("ID", (*a)[1], "Record id")->required();
+    res->add_option("FIELD", (*a)[2], "mv field")->required();
+    res->add_option("VALUE", (*a)[3], "The value to keep (value syntax as for put)")->required();
+    res->callback([&g, a] { g.action = [&g, a] { return Resolve(g, (*a)[0], (*a)[1], (*a)[2], (*a)[3]); }; });
+  }
+}
+
+}  // namespace hcli

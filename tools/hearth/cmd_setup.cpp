@@ -1,0 +1,221 @@
+// init, keygen, whoami, keys export/import/list, schema show/set.
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "common.hpp"
+
+namespace hcli {
+
+using namespace hearth;
+namespace fs = std::filesystem;
+
+namespace {
+
+Schema LoadSchema(const std::string& path) {
+  auto s = Schema::LoadFile(path);
+  if (!s.ok()) {
+    Fail(kExitUsage, "schema " + path + ": " + s.status().message() +
+                         (s.status().code() == Code::kNotFound ? "" : "\n  see docs/schema.md for the format"));
+  }
+  return std::move(s).value();
+}
+
+int Init(Globals& g, const std::string& dir, const std::string& schema_path, const std::string& identity,
+         bool unencrypted) {
+  if (IsReplicaDir(dir)) {
+    Fail(kExitRuntime, dir + " already holds a Hearth replica; use `hearth -C " + dir +
+                           " schema set FILE` to change its schema");
+  }
+  std::error_code ec;
+  if (fs::exists(dir, ec) && (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec))) {
+    Fail(kExitRuntime, dir + " exists and is not an empty directory; choose a new or empty directory");
+  }
+  std::optional<Schema> schema;
+  if (!schema_path.empty()) schema = LoadSchema(schema_path);
+  if (!identity.empty()) {
+    Must(ReadIdentityFile(identity), "identity", "create one with `hearth keygen FILE`");
+    fs::create_directories(dir, ec);
+    if (ec) Fail(kExitRuntime, "cannot create " + dir + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+    std::string data = ReadSmallFile(identity, "identity file");
+    WriteNewFile(dir + "/identity.key", data, 0600, "identity");
+  }
+  ReplicaOptions o;
+  o.create_if_missing = true;
+  o.schema = schema;
+  o.unencrypted_identity = unencrypted;
+  auto r = Must(Replica::Open(dir, o), "creating replica " + dir,
+                "set HEARTH_PASSPHRASE to protect the identity, or pass --unencrypted-identity for an unattended node");
+  if (g.json) {
+    PrintJson({{"dir", dir},
+               {"author", r->author().ToHex()},
+               {"collections", r->schema().collections().size()}});
+  } else {
+    Say(g, "Initialised Hearth replica in " + dir);
+    Say(g, "author      " + r->author().ToHex());
+    Say(g, "collections " + std::to_string(r->schema().collections().size()) +
+               (schema_path.empty() ? " (no schema: set one with `hearth -C " + dir + " schema set FILE`)" : ""));
+  }
+  return kExitOk;
+}
+
+int Keygen(Globals& g, const std::string& out) {
+  AuthorId a = Must(CreateIdentityFile(out), "keygen");
+  if (g.json) PrintJson({{"file", out}, {"author", a.ToHex()}});
+  else {
+    Say(g, "Wrote new identity to " + out + " (mode 0600; it is a secret key: keep it safe)");
+    Say(g, "author " + a.ToHex());
+  }
+  return kExitOk;
+}
+
+int Whoami(Globals& g) {
+  auto r = OpenGlobal(g);
+  if (g.json) PrintJson({{"author", r->author().ToHex()}, {"dir", r->dir()}});
+  else std::cout << r->author().ToHex() << "\n";
+  return kExitOk;
+}
+
+int KeysExport(Globals& g, const std::string& out, const std::vector<std::string>& scopes) {
+  auto r = OpenGlobal(g);
+  Bytes kr = Must(r->ExportKeyring(scopes), "exporting keyring");
+  uint32_t count = kr.size() >= 5 ? (uint32_t{kr[1]} << 24) | (uint32_t{kr[2]} << 16) |
+                                        (uint32_t{kr[3]} << 8) | kr[4]
+                                  : 0;
+  if (!scopes.empty() && count == 0) {
+    Fail(kExitUsage, "no key held for the scope(s) given; see `hearth keys list`");
+  }
+  WriteNewFile(out, {reinterpret_cast<const char*>(kr.data()), kr.size()}, 0600, "keyring");
+  if (g.json) PrintJson({{"file", out}, {"keys", count}});
+  else Say(g, "Exported " + std::to_string(count) + " scope key(s) to " + out +
+                  " (mode 0600; secret material: delete it once imported)");
+  return kExitOk;
+}
+
+int KeysImport(Globals& g, const std::string& file) {
+  std::string data = ReadSmallFile(file, "keyring");
+  auto r = OpenGlobal(g);
+  auto before = KeysHeld(*r).size();
+  Status s = r->ImportKeyring({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  if (!s.ok()) {
+    FailStatus(s, "importing keyring " + file,
+               s.code() == Code::kAlreadyExists ? "this replica holds a different key for that scope and epoch"
+                                                : "");
+  }
+  auto after = KeysHeld(*r).size();
+  if (g.json) PrintJson({{"file", file}, {"added", after - before}, {"keys", after}});
+  else Say(g, "Imported " + file + ": " + std::to_string(after - before) + " new scope key(s), " +
+                  std::to_string(after) + " held");
+  return kExitOk;
+}
+
+int KeysList(Globals& g) {
+  auto r = OpenGlobal(g);
+  auto keys = KeysHeld(*r);
+  if (g.json) {
+    json a = json::array();
+    for (const auto& [scope, epoch] : keys) a.push_back({{"scope", scope}, {"epoch", epoch}});
+    PrintJson({{"keys", a}});
+    return kExitOk;
+  }
+  Table t({"SCOPE", "EPOCH"});
+  for (const auto& [scope, epoch] : keys) t.Add({scope, std::to_string(epoch)});
+  t.Print();
+  return kExitOk;
+}
+
+int SchemaShow(Globals& g) {
+  auto r = OpenGlobal(g);
+  const Schema& s = r->schema();
+  if (g.json) {
+    json cols = json::array();
+    for (const auto& c : s.collections()) {
+      json fields = json::array();
+      for (const auto& f : c.fields) {
+        json jf = {{"name", f.name}, {"type", std::string(FieldTypeName(f.type))}, {"indexed", f.indexed}};
+        if (f.value_type) jf["value"] = std::string(ValueTypeName(*f.value_type));
+        if (!f.order.empty()) jf["order"] = f.order;
+        if (!f.ref_collection.empty()) jf["ref_collection"] = f.ref_collection;
+        fields.push_back(jf);
+      }
+      cols.push_back({{"name", c.name}, {"scope", c.scope}, {"fields", fields}});
+    }
+    PrintJson({{"collections", cols}, {"toml", s.ToToml()}});
+  } else {
+    std::cout << s.ToToml();
+  }
+  return kExitOk;
+}
+
+int SchemaSet(Globals& g, const std::string& file) {
+  Schema schema = LoadSchema(file);
+  { auto check = OpenGlobal(g); }  // the helpful "not a replica" errors
+  ReplicaOptions o;
+  o.create_if_missing = false;
+  o.schema = schema;
+  auto r = Must(Replica::Open(g.replica, o), "setting schema of " + g.replica);
+  if (g.json) PrintJson({{"dir", g.replica}, {"collections", r->schema().collections().size()}});
+  else Say(g, "Schema of " + g.replica + " set from " + file + " (" +
+                  std::to_string(r->schema().collections().size()) + " collections)");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSetupCommands(CLI::App& app, Globals& g) {
+  auto* init = app.add_subcommand("init", "Create a new replica directory");
+  auto init_dir = std::make_shared<std::string>();
+  auto init_schema = std::make_shared<std::string>();
+  auto init_identity = std::make_shared<std::string>();
+  init->add_option("DIR", *init_dir, "Directory to create (must be new or empty)")->required();
+  init->add_option("--schema", *init_schema, "Schema file (TOML, docs/schema.md) to store")->check(CLI::ExistingFile);
+  init->add_option("--identity", *init_identity, "Use this identity file (from `hearth keygen`) instead of a new one")
+      ->check(CLI::ExistingFile);
+  auto init_plain = std::make_shared<bool>(false);
+  init->add_flag("--unencrypted-identity", *init_plain,
+                 "Store a new identity unencrypted (unattended nodes); otherwise $HEARTH_PASSPHRASE protects it");
+  init->callback([&g, init_dir, init_schema, init_identity, init_plain] {
+    g.action = [&g, init_dir, init_schema, init_identity, init_plain] {
+      return Init(g, *init_dir, *init_schema, *init_identity, *init_plain);
+    };
+  });
+
+  auto* keygen = app.add_subcommand("keygen", "Write a new node identity file (mode 0600, never overwrites)");
+  auto keygen_out = std::make_shared<std::string>();
+  keygen->add_option("OUT_FILE", *keygen_out, "File to create")->required();
+  keygen->callback([&g, keygen_out] { g.action = [&g, keygen_out] { return Keygen(g, *keygen_out); }; });
+
+  auto* whoami = app.add_subcommand("whoami", "Print the replica's author id (hex)");
+  whoami->callback([&g] { g.action = [&g] { return Whoami(g); }; });
+
+  auto* keys = app.add_subcommand("keys", "Scope keys: list, export, import");
+  keys->require_subcommand(1);
+  auto* kexp = keys->add_subcommand("export", "Write scope keys to a file (secret; mode 0600)");
+  auto kexp_out = std::make_shared<std::string>();
+  auto kexp_scopes = std::make_shared<std::vector<std::string>>();
+  kexp->add_option("OUT", *kexp_out, "File to create")->required();
+  kexp->add_option("--scope", *kexp_scopes, "Only this scope (repeatable; default all)");
+  kexp->callback([&g, kexp_out, kexp_scopes] {
+    g.action = [&g, kexp_out, kexp_scopes] { return KeysExport(g, *kexp_out, *kexp_scopes); };
+  });
+  auto* kimp = keys->add_subcommand("import", "Add the scope keys of a keyring file");
+  auto kimp_file = std::make_shared<std::string>();
+  kimp->add_option("FILE", *kimp_file, "Keyring file from `hearth keys export`")->required()->check(CLI::ExistingFile);
+  kimp->callback([&g, kimp_file] { g.action = [&g, kimp_file] { return KeysImport(g, *kimp_file); }; });
+  auto* klist = keys->add_subcommand("list", "List the scopes and epochs this replica holds keys for");
+  klist->callback([&g] { g.action = [&g] { return KeysList(g); }; });
+
+  auto* schema = app.add_subcommand("schema", "Show the stored schema, or set a new one");
+  auto* sshow = schema->add_subcommand("show", "Print the stored schema (canonical TOML)");
+  sshow->callback([&g] { g.action = [&g] { return SchemaShow(g); }; });
+  auto* sset = schema->add_subcommand("set", "Store a new schema in the replica");
+  auto sset_file = std::make_shared<std::string>();
+  sset->add_option("FILE", *sset_file, "Schema file (TOML)")->required()->check(CLI::ExistingFile);
+  sset->callback([&g, sset_file] { g.action = [&g, sset_file] { return SchemaSet(g, *sset_file); }; });
+  schema->callback([&g] {
+    if (!g.action) g.action = [&g] { return SchemaShow(g); };
+  });
+}
+
+}  // namespace hcli

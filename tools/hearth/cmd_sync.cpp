@@ -1,0 +1,302 @@
+// export, import, bundle-info, merge, diff.
+#include <cstdio>
+
+#include "common.hpp"
+#include "hearth/bundle.hpp"
+
+namespace hcli {
+
+using namespace hearth;
+
+namespace {
+
+json ReportJson(const BundleImportReport& rep) {
+  json rej = json::array();
+  for (const auto& r : rep.rejected) {
+    rej.push_back({{"index", r.index}, {"author", r.author.ToHex()}, {"seq", r.seq}, {"reason", r.reason}});
+  }
+  return {{"applied", rep.applied}, {"duplicate", rep.duplicate}, {"pending", rep.pending},
+          {"stored", rep.stored},   {"fork", rep.fork},           {"held", rep.held},           {"denied", rep.denied},
+          {"unblocked", rep.unblocked}, {"rejected", rej}};
+}
+
+// Prints an import/merge report; exit 1 when something was rejected.
+int PrintReport(const Globals& g, const std::string& what, const BundleImportReport& rep, json extra) {
+  if (g.json) {
+    json j = ReportJson(rep);
+    for (auto& [k, v] : extra.items()) j[k] = v;
+    PrintJson(j);
+  } else if (!g.quiet) {
+    uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.stored + rep.fork + rep.held + rep.denied + rep.rejected.size();
+    std::cout << what << ": " << total << " delta(s)\n";
+    Table t({"OUTCOME", "COUNT", "MEANING"});
+    t.Add({"applied", std::to_string(rep.applied), "new, applied to the records"});
+    t.Add({"duplicate", std::to_string(rep.duplicate), "already held (no change)"});
+    t.Add({"stored", std::to_string(rep.stored), "kept and forwarded, no key to read its scope"});
+    t.Add({"pending", std::to_string(rep.pending), "waiting for an earlier delta (see `hearth pending`)"});
+    t.Add({"fork", std::to_string(rep.fork), "author signed two versions (see `hearth forks`)"});
+    t.Add({"held", std::to_string(rep.held), "author is frozen by a fork"});
+    t.Add({"denied", std::to_string(rep.denied), "kept, but the access policy refuses it"});
+    t.Add({"rejected", std::to_string(rep.rejected.size()), "failed validation, not applied"});
+    t.Print();
+    if (rep.unblocked) std::cout << rep.unblocked << " earlier pending delta(s) applied as gaps filled\n";
+    for (const auto& r : rep.rejected) {
+      std::cout << "  rejected #" << r.index << " " << r.author.ToHex().substr(0, 16) << "/" << r.seq << ": "
+                << r.reason << "\n";
+    }
+  }
+  return rep.rejected.empty() ? kExitOk : kExitProblem;
+}
+
+struct ExportArgs {
+  std::string out, since_file, for_dir;
+};
+
+int Export(Globals& g, const ExportArgs& a) {
+  Heads since;
+  std::string basis = "from scratch";
+  if (!a.for_dir.empty()) {
+    auto other = OpenReplica(a.for_dir);  // closed before the source is opened
+    since = other->GetHeads();
+    basis = "for " + a.for_dir;
+  } else if (!a.since_file.empty()) {
+    std::string text = a.since_file == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
+                                           : ReadSmallFile(a.since_file, "heads file");
+    json j;
+    try {
+      j = json::parse(text);
+    } catch (const json::parse_error& e) {
+      Fail(kExitUsage, a.since_file + " is not JSON (expected `hearth heads --json` output): " + e.what());
+    }
+    since = HeadsFromJson(j, a.since_file);
+    basis = "since the heads in " + a.since_file;
+  }
+  auto r = OpenGlobal(g);
+  Progress p(g, "export");
+  auto rep = ExportBundle(*r, since, a.out, [&](std::string_view, uint64_t done, uint64_t total) {
+    p.Update(done, total, "deltas");
+  });
+  p.Done();
+  if (!rep.ok()) FailStatus(rep.status(), "export to " + a.out);
+  if (g.json) {
+    PrintJson({{"file", a.out}, {"entries", rep->entries}, {"bytes", rep->bytes},
+               {"since", HeadsToJson(since)}, {"covers", HeadsToJson(rep->covers)}});
+  } else {
+    Say(g, "Wrote " + std::to_string(rep->entries) + " delta(s), " + HumanBytes(rep->bytes) + ", to " + a.out +
+               " (" + basis + "; covers " + std::to_string(rep->covers.size()) + " feed(s))");
+  }
+  return kExitOk;
+}
+
+int Import(Globals& g, const std::string& file) {
+  auto r = OpenGlobal(g);
+  Progress check(g, "check");
+  Progress apply(g, "import");
+  auto rep = ImportBundle(*r, file, [&](std::string_view phase, uint64_t done, uint64_t total) {
+    if (phase == "check") check.Update(done, total, "bytes");
+    else {
+      check.Done();
+      apply.Update(done, total, "deltas");
+    }
+  });
+  check.Done();
+  apply.Done();
+  if (!rep.ok()) {
+    std::string hint = rep.status().code() == Code::kCorruption
+                           ? "nothing was applied; copy the bundle again from its source (or export a new one)"
+                           : rep.status().code() == Code::kNotFound ? "" : "deltas applied before the error stay; run the import again to resume";
+    FailStatus(rep.status(), "import " + file, hint);
+  }
+  return PrintReport(g, "Imported " + file, *rep,
+                     {{"file", file}, {"entries", rep->info.entries}, {"bytes", rep->info.bytes}});
+}
+
+int BundleInfoCmd(Globals& g, const std::string& file) {
+  auto info = CheckBundle(file);
+  if (!info.ok()) FailStatus(info.status(), "bundle " + file);
+  if (g.json) {
+    PrintJson({{"file", file}, {"version", info->version}, {"entries", info->entries}, {"bytes", info->bytes},
+               {"checksum", Hex(info->checksum)}, {"since", HeadsToJson(info->since)},
+               {"covers", HeadsToJson(info->covers)}});
+    return kExitOk;
+  }
+  std::cout << "bundle    " << file << " (version " << int(info->version) << ", " << HumanBytes(info->bytes) << ")\n"
+            << "entries   " << info->entries << "\n"
+            << "checksum  " << Hex(info->checksum) << " (ok)\n";
+  Table t({"AUTHOR", "SINCE", "COVERS"});
+  for (const auto& [au, h] : info->covers) {
+    auto it = info->since.find(au);
+    t.Add({au.ToHex(), it == info->since.end() ? "0" : std::to_string(it->second.seq), std::to_string(h.seq)});
+  }
+  t.Print();
+  return kExitOk;
+}
+
+int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
+  auto src = OpenReplica(src_dir);
+  auto dst = OpenReplica(dst_dir);
+  Heads want = src->GetHeads();
+  Heads have = dst->GetHeads();
+  uint64_t total = 0;
+  for (const auto& [au, h] : want) {
+    auto it = have.find(au);
+    uint64_t s = it == have.end() ? 0 : it->second.seq;
+    if (h.seq > s) total += h.seq - s;
+  }
+  BundleImportReport rep;
+  Progress p(g, "merge");
+  std::vector<Bytes> chunk;
+  uint64_t done = 0, chunk_bytes = 0;
+  auto flush = [&] {
+    uint64_t first = done - chunk.size();
+    Status s = ApplyDeltas(*dst, chunk, first, rep);  // the same path as network sync
+    if (!s.ok()) {
+      p.Done();
+      FailStatus(s, "merge into " + dst_dir, "deltas applied so far stay; run the merge again to resume");
+    }
+    chunk_bytes = 0;
+    p.Update(done, total, "deltas");
+  };
+  for (const auto& [au, h] : want) {
+    auto it = have.find(au);
+    for (uint64_t seq = (it == have.end() ? 0 : it->second.seq) + 1; seq <= h.seq; ++seq) {
+      chunk.push_back(Must(src->GetDelta(au, seq), "reading " + src_dir + " delta " + au.ToHex() + "/" + std::to_string(seq)));
+      chunk_bytes += chunk.back().size();
+      ++done;
+      if (chunk.size() >= 1024 || chunk_bytes >= (8u << 20)) flush();
+    }
+  }
+  if (!chunk.empty()) flush();
+  p.Done();
+  return PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep, {{"src", src_dir}, {"dst", dst_dir}});
+}
+
+std::map<RecordId, std::string> Collect(const Replica& r, const std::string& c) {
+  std::map<RecordId, std::string> out;
+  Status s = r.Scan(c, [&](const Record& rec) {
+    out[rec.id] = RecordToJson(rec).dump();
+    return true;
+  });
+  (void)s;  // a collection unknown to this replica's schema: nothing
+  return out;
+}
+
+int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t limit) {
+  auto a = OpenReplica(a_dir);
+  auto b = OpenReplica(b_dir);
+  Heads ha = a->GetHeads(), hb = b->GetHeads();
+  std::set<AuthorId> authors;
+  for (const auto& [au, h] : ha) authors.insert(au);
+  for (const auto& [au, h] : hb) authors.insert(au);
+  json feeds = json::array();
+  Table tf({"AUTHOR", "A_SEQ", "B_SEQ", "STATE"});
+  for (const auto& au : authors) {
+    auto ia = ha.find(au), ib = hb.find(au);
+    uint64_t sa = ia == ha.end() ? 0 : ia->second.seq, sb = ib == hb.end() ? 0 : ib->second.seq;
+    std::string state;
+    if (sa == sb) {
+      if (ia->second.hash == ib->second.hash) continue;
+      state = "forked (same seq, different hash)";
+    } else {
+      state = sa > sb ? "A ahead by " + std::to_string(sa - sb) : "B ahead by " + std::to_string(sb - sa);
+    }
+    feeds.push_back({{"author", au.ToHex()}, {"a_seq", sa}, {"b_seq", sb}, {"state", state}});
+    tf.Add({au.ToHex().substr(0, 16), std::to_string(sa), std::to_string(sb), state});
+  }
+  std::set<std::string> collections;
+  for (const auto& c : a->schema().collections()) collections.insert(c.name);
+  for (const auto& c : b->schema().collections()) collections.insert(c.name);
+  json records = json::array();
+  Table tr({"COLLECTION", "ID", "DIFFERENCE"});
+  uint64_t record_diffs = 0;
+  for (const auto& c : collections) {
+    auto ra = Collect(*a, c), rb = Collect(*b, c);
+    auto add = [&](const RecordId& id, const std::string& what) {
+      ++record_diffs;
+      if (records.size() < limit) {
+        records.push_back({{"collection", c}, {"id", id.ToHex()}, {"difference", what}});
+        tr.Add({c, id.ToHex(), what});
+      }
+    };
+    for (const auto& [id, js] : ra) {
+      auto it = rb.find(id);
+      if (it == rb.end()) add(id, "only in A");
+      else if (it->second != js) {
+        json fa = json::parse(js)["fields"], fb = json::parse(it->second)["fields"];
+        std::string fields;
+        for (auto& [k, v] : fa.items())
+          if (!fb.contains(k) || fb[k] != v) fields += (fields.empty() ? "" : ",") + k;
+        for (auto& [k, v] : fb.items())
+          if (!fa.contains(k)) fields += (fields.empty() ? "" : ",") + k;
+        add(id, fields.empty() ? "deleted in one" : "fields differ: " + fields);
+      }
+    }
+    for (const auto& [id, js] : rb)
+      if (!ra.count(id)) add(id, "only in B");
+  }
+  std::string da = Hex(Must(a->Digest(), "digest of " + a_dir)), db = Hex(Must(b->Digest(), "digest of " + b_dir));
+  bool same = feeds.empty() && record_diffs == 0;
+  if (g.json) {
+    PrintJson({{"same", same}, {"a", a_dir}, {"b", b_dir}, {"a_digest", da}, {"b_digest", db},
+               {"feeds", feeds}, {"record_differences", record_diffs}, {"records", records}});
+  } else if (same) {
+    Say(g, "no differences (digest " + da + ")");
+  } else if (!g.quiet) {
+    std::cout << "A = " << a_dir << "  digest " << da << "\nB = " << b_dir << "  digest " << db << "\n\n";
+    if (!feeds.empty()) {
+      tf.Print();
+      std::cout << "\n";
+    }
+    if (record_diffs) {
+      tr.Print();
+      if (record_diffs > records.size()) std::cout << "... and " << record_diffs - records.size() << " more\n";
+    }
+    std::cout << feeds.size() << " feed(s) and " << record_diffs << " record(s) differ; "
+              << "`hearth merge A B` and `hearth merge B A` bring both up to date\n";
+  }
+  return same ? kExitOk : kExitProblem;
+}
+
+}  // namespace
+
+void AddSyncCommands(CLI::App& app, Globals& g) {
+  {
+    auto* e = app.add_subcommand("export", "Write the deltas another replica lacks to a bundle file");
+    auto a = std::make_shared<ExportArgs>();
+    e->add_option("OUT", a->out, "Bundle file to create (never overwritten)")->required();
+    auto* s = e->add_option("--since-heads", a->since_file, "Receiver's heads: a file of `hearth heads --json` output (- = stdin)");
+    auto* f = e->add_option("--for", a->for_dir, "Receiver's replica directory: read its heads directly");
+    s->excludes(f);
+    e->callback([&g, a] { g.action = [&g, a] { return Export(g, *a); }; });
+  }
+  {
+    auto* i = app.add_subcommand("import", "Check a bundle file completely, then apply its deltas");
+    auto file = std::make_shared<std::string>();
+    i->add_option("FILE", *file, "Bundle file")->required();
+    i->callback([&g, file] { g.action = [&g, file] { return Import(g, *file); }; });
+  }
+  {
+    auto* i = app.add_subcommand("bundle-info", "Check a bundle file and show what it covers (no replica needed)");
+    auto file = std::make_shared<std::string>();
+    i->add_option("FILE", *file, "Bundle file")->required();
+    i->callback([&g, file] { g.action = [&g, file] { return BundleInfoCmd(g, *file); }; });
+  }
+  {
+    auto* m = app.add_subcommand("merge", "Apply every delta of SRC that DST lacks (same checks as sync)");
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    m->add_option("SRC_DIR", a->first, "Source replica (read only)")->required();
+    m->add_option("DST_DIR", a->second, "Destination replica")->required();
+    m->callback([&g, a] { g.action = [&g, a] { return Merge(g, a->first, a->second); }; });
+  }
+  {
+    auto* d = app.add_subcommand("diff", "Compare two replicas: feeds and records (exit 1 if they differ)");
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    auto limit = std::make_shared<size_t>(50);
+    d->add_option("A", a->first, "First replica")->required();
+    d->add_option("B", a->second, "Second replica")->required();
+    d->add_option("--limit", *limit, "List at most N differing records (default 50)");
+    d->callback([&g, a, limit] { g.action = [&g, a, limit] { return Diff(g, a->first, a->second, *limit); }; });
+  }
+}
+
+}  // namespace hcli

@@ -1,0 +1,363 @@
+#include "common.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+namespace hcli {
+
+using namespace hearth;
+
+void Fail(int code, std::string message) { throw CliError{code, std::move(message)}; }
+
+int ExitFor(const Status& s) {
+  return s.code() == Code::kInvalidArgument ? kExitUsage : kExitRuntime;
+}
+
+void FailStatus(const Status& s, const std::string& context, const std::string& hint) {
+  std::string msg = context.empty() ? s.message() : context + ": " + s.message();
+  if (s.message().empty()) msg += std::string(CodeName(s.code()));
+  if (!hint.empty()) msg += "\n  " + hint;
+  Fail(ExitFor(s), msg);
+}
+
+bool IsReplicaDir(const std::string& dir) {
+  struct stat st;
+  return ::stat((dir + "/data.mdb").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    Fail(kExitRuntime, dir + " does not exist; create a replica there with `hearth init " + dir +
+                           "`, or name one with -C DIR");
+  }
+  if (!S_ISDIR(st.st_mode)) Fail(kExitRuntime, dir + " is not a directory (a replica is a directory)");
+  if (!IsReplicaDir(dir)) {
+    Fail(kExitRuntime, dir + " is not a Hearth replica directory (no data.mdb); create one with "
+                             "`hearth init " + dir + "`, or name one with -C DIR");
+  }
+  ReplicaOptions o;
+  o.create_if_missing = false;  // reading commands create nothing
+  auto r = Replica::Open(dir, std::move(o));
+  if (!r.ok()) {
+    std::string hint;
+    if (r.status().code() == Code::kFailedPrecondition) hint = "is another command of this process using it, or is it from a newer Hearth?";
+    if (r.status().code() == Code::kNotFound) hint = "is the identity file (identity.key) missing?";
+    if (r.status().code() == Code::kPermissionDenied) hint = "check the directory's owner and permissions";
+    Fail(kExitRuntime, "cannot open replica " + dir + ": " + r.status().ToString() +
+                           (hint.empty() ? "" : "\n  " + hint));
+  }
+  return std::move(r).value();
+}
+
+std::unique_ptr<Replica> OpenGlobal(const Globals& g) { return OpenReplica(g.replica); }
+
+void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+
+void Say(const Globals& g, const std::string& line) {
+  if (!g.quiet) std::cout << line << "\n";
+}
+
+namespace {
+// Display width of UTF-8 text: code points, CJK counted as two columns.
+size_t Width(std::string_view s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    w += len >= 3 ? 2 : 1;
+    i += len;
+  }
+  return w;
+}
+}  // namespace
+
+void Table::Print() const {
+  std::vector<size_t> widths(headers_.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+  };
+  measure(headers_);
+  for (const auto& r : rows_) measure(r);
+  auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - Width(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  print(headers_);
+  for (const auto& r : rows_) print(r);
+}
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    s += k[p[i] >> 4];
+    s += k[p[i] & 15];
+  }
+  return s;
+}
+
+bool ParseHex(std::string_view hex, std::vector<uint8_t>& out) {
+  if (hex.size() % 2) return false;
+  out.clear();
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int a = nib(hex[i]), b = nib(hex[i + 1]);
+    if (a < 0 || b < 0) return false;
+    out.push_back(static_cast<uint8_t>(a * 16 + b));
+  }
+  return true;
+}
+
+AuthorId ParseAuthor(std::string_view hex) {
+  auto a = AuthorId::FromHex(hex);
+  if (!a.ok()) Fail(kExitUsage, "'" + std::string(hex) + "' is not an author id (64 hex digits, see `hearth heads`)");
+  return *a;
+}
+
+RecordId ParseRecordId(std::string_view hex) {
+  auto r = RecordId::FromHex(hex);
+  if (!r.ok()) Fail(kExitUsage, "'" + std::string(hex) + "' is not a record id (32 hex digits)");
+  return *r;
+}
+
+std::string HumanBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string HlcText(uint64_t hlc) {
+  return std::to_string(hlc >> 16) + "." + std::to_string(hlc & 0xffff);
+}
+
+json ValueToJson(const Value& v) {
+  switch (v.type()) {
+    case ValueType::kNull: return nullptr;
+    case ValueType::kBool: return v.as_bool();
+    case ValueType::kInt: return v.as_int();
+    case ValueType::kDouble: return v.as_double();
+    case ValueType::kString: return v.as_string();
+    case ValueType::kBytes: return json{{"$bytes", Hex(v.as_bytes().data(), v.as_bytes().size())}};
+    case ValueType::kTimestamp: return json{{"$ts", v.as_timestamp().ms}};
+    case ValueType::kRef: return json{{"$ref", v.as_ref().ToHex()}};
+  }
+  return nullptr;
+}
+
+json FieldToJson(const FieldValue& f) {
+  json j;
+  j["kind"] = std::string(FieldKindName(f.kind));
+  switch (f.kind) {
+    case FieldKind::kLww:
+      j["value"] = ValueToJson(f.value);
+      j["hlc"] = f.hlc;
+      j["author"] = f.author.ToHex();
+      break;
+    case FieldKind::kMv:
+    case FieldKind::kSet: {
+      json a = json::array();
+      for (const auto& v : f.values) a.push_back(ValueToJson(v));
+      j["values"] = a;
+      if (f.kind == FieldKind::kMv) j["conflict"] = f.conflict();
+      break;
+    }
+    case FieldKind::kCounter: j["value"] = f.count; break;
+    case FieldKind::kStatus: j["value"] = ValueToJson(f.value); break;
+    case FieldKind::kLog: {
+      json a = json::array();
+      for (const auto& e : f.log) {
+        a.push_back({{"hlc", e.hlc}, {"author", e.author.ToHex()}, {"value", ValueToJson(e.value)}});
+      }
+      j["entries"] = a;
+      break;
+    }
+  }
+  return j;
+}
+
+json RecordToJson(const Record& r) {
+  json fields = json::object();
+  for (const auto& [name, f] : r.fields) fields[name] = FieldToJson(f);
+  return {{"collection", r.collection}, {"id", r.id.ToHex()}, {"deleted", r.deleted}, {"fields", fields}};
+}
+
+std::string FieldText(const FieldValue& f) {
+  auto list = [](const std::vector<Value>& vs, const char* open, const char* close) {
+    std::string s = open;
+    for (size_t i = 0; i < vs.size(); ++i) s += (i ? ", " : "") + vs[i].ToString();
+    return s + close;
+  };
+  switch (f.kind) {
+    case FieldKind::kLww: return f.value.ToString();
+    case FieldKind::kMv:
+      return f.values.size() == 1 ? f.values[0].ToString()
+                                  : list(f.values, "CONFLICT [", "]");
+    case FieldKind::kSet: return list(f.values, "{", "}");
+    case FieldKind::kCounter: return std::to_string(f.count);
+    case FieldKind::kStatus: return f.value.is_null() ? "null" : f.value.type() == ValueType::kString ? f.value.as_string() : f.value.ToString();
+    case FieldKind::kLog: {
+      std::string s;
+      for (size_t i = 0; i < f.log.size(); ++i) s += (i ? " | " : "") + f.log[i].value.ToString();
+      return "[" + std::to_string(f.log.size()) + "] " + s;
+    }
+  }
+  return "?";
+}
+
+json HeadsToJson(const Heads& h) {
+  json a = json::array();
+  for (const auto& [author, head] : h) {
+    a.push_back({{"author", author.ToHex()}, {"seq", head.seq}, {"hash", Hex(head.hash)}});
+  }
+  return a;
+}
+
+Heads HeadsFromJson(const json& j, const std::string& source) {
+  const json* arr = &j;
+  if (j.is_object() && j.contains("heads")) arr = &j["heads"];
+  if (!arr->is_array()) {
+    Fail(kExitUsage, source + ": expected the output of `hearth heads --json` ({\"heads\": [...]})");
+  }
+  Heads h;
+  for (const auto& e : *arr) {
+    if (!e.is_object() || !e.contains("author") || !e.contains("seq") || !e["author"].is_string() ||
+        !e["seq"].is_number_unsigned()) {
+      Fail(kExitUsage, source + ": each head needs \"author\" (hex) and \"seq\" (number): " + e.dump());
+    }
+    FeedHead fh;
+    fh.seq = e["seq"].get<uint64_t>();
+    if (e.contains("hash") && e["hash"].is_string()) {
+      std::vector<uint8_t> b;
+      if (!ParseHex(e["hash"].get<std::string>(), b) || b.size() != 32) {
+        Fail(kExitUsage, source + ": bad hash in " + e.dump());
+      }
+      std::copy(b.begin(), b.end(), fh.hash.begin());
+    }
+    auto a = AuthorId::FromHex(e["author"].get<std::string>());
+    if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + e.dump());
+    h[*a] = fh;
+  }
+  return h;
+}
+
+Progress::Progress(const Globals& g, std::string label)
+    : enabled_(!g.quiet && ::isatty(STDERR_FILENO)), label_(std::move(label)),
+      start_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() { Done(); }
+
+void Progress::Update(uint64_t done, uint64_t total, std::string_view unit) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (shown_ && now - last_ < std::chrono::milliseconds(100) && done != total) return;
+  last_ = now;
+  shown_ = true;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  char buf[256];
+  std::string u(unit);
+  if (total > 0) {
+    int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
+    int bars = pct / 5;
+    std::snprintf(buf, sizeof buf, "\r%s [%-20s] %3d%% %llu/%llu%s%s  %.0f/s ", label_.c_str(),
+                  std::string(bars, '#').c_str(), pct, static_cast<unsigned long long>(done),
+                  static_cast<unsigned long long>(total), u.empty() ? "" : " ", u.c_str(), rate);
+  } else {
+    std::snprintf(buf, sizeof buf, "\r%s %llu%s%s  %.0f/s ", label_.c_str(),
+                  static_cast<unsigned long long>(done), u.empty() ? "" : " ", u.c_str(), rate);
+  }
+  std::fputs(buf, stderr);
+  std::fflush(stderr);
+}
+
+void Progress::Done() {
+  if (enabled_ && shown_) {
+    std::fputs("\n", stderr);
+    shown_ = false;
+  }
+}
+
+}  // namespace hcli
+
+namespace hcli {
+
+std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r) {
+  // Keyring format (docs/storage-format.md): 0x01 | count:u32 | { len:u8 scope epoch:u32 key[32] }*
+  std::vector<std::pair<std::string, uint32_t>> out;
+  auto kr = r.ExportKeyring();
+  if (!kr.ok()) return out;
+  const hearth::Bytes& b = *kr;
+  size_t p = 5;
+  while (p < b.size()) {
+    size_t len = b[p];
+    if (p + 1 + len + 4 + 32 > b.size()) break;
+    std::string scope(reinterpret_cast<const char*>(&b[p + 1]), len);
+    const uint8_t* e = &b[p + 1 + len];
+    uint32_t epoch = (uint32_t{e[0]} << 24) | (uint32_t{e[1]} << 16) | (uint32_t{e[2]} << 8) | e[3];
+    out.emplace_back(std::move(scope), epoch);
+    p += 1 + len + 4 + 32;
+  }
+  return out;
+}
+
+std::string ReadSmallFile(const std::string& path, const std::string& what) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) Fail(kExitRuntime, "cannot read " + what + " " + path + ": " + std::strerror(errno));
+  std::string s;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  bool err = std::ferror(f);
+  std::fclose(f);
+  if (err) Fail(kExitRuntime, "error reading " + what + " " + path);
+  return s;
+}
+
+void WriteNewFile(const std::string& path, std::string_view data, int mode, const std::string& what) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) Fail(kExitRuntime, path + " already exists; refusing to overwrite it (remove it or choose another name)");
+    Fail(kExitRuntime, "cannot create " + what + " " + path + ": " + std::strerror(errno));
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      Fail(kExitRuntime, "writing " + path + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) Fail(kExitRuntime, "syncing " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace hcli
