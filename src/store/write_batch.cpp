@@ -54,6 +54,7 @@ std::string_view ApplyOutcomeName(ApplyOutcome o) {
     case ApplyOutcome::kStored: return "stored";
     case ApplyOutcome::kFork: return "fork";
     case ApplyOutcome::kHeld: return "held";
+    case ApplyOutcome::kDenied: return "denied";
   }
   return "unknown";
 }
