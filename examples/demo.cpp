@@ -4,10 +4,11 @@
 // The labour bureau (hr), the trade union (union), civil affairs (civil) and a
 // township office (township) each have their own replica directory. Each
 // writes in its own scopes while "offline"; the township office enters data
-// for everyone and relays. Scope keys are handed out by hand here (the
-// access-control layer will distribute them as signed policy). Then every
-// pair syncs: the replicas that hold the same keys end with the same digest,
-// and the union node relays civil-affairs records it cannot read.
+// for everyone. The county administrator's root key signs the policy (who
+// reads, writes and relays which scope) and seals each scope's key to its
+// readers. Then every pair syncs: the replicas that may read the same scopes
+// end with the same digest, and the union node holds civil-affairs records
+// it cannot read.
 //
 // Usage: hearth_demo [OUT_DIR] [--schema FILE]   (OUT_DIR is wiped first)
 // Uses only the public API (include/hearth).
@@ -90,19 +91,68 @@ int main(int argc, char** argv) {
   Schema schema = Must(Schema::LoadFile(schema_path), "loading schema " + schema_path);
 
   std::vector<Node> nodes;
-  for (const char* name : {"hr", "union", "civil", "township"}) {
+  auto open = [&](const std::string& name, std::optional<AuthorId> root, bool is_root) {
     ReplicaOptions o;
     o.schema = schema;
     o.durability = Durability::kNoSync;  // a demo; real nodes keep the default kSync
     o.unencrypted_identity = true;       // a demo; real nodes protect their key with a passphrase
-    nodes.push_back({name, Must(Replica::Open(out + "/" + name, o), std::string("opening ") + name)});
-  }
-  Replica& hr = *nodes[0].replica;
-  Replica& un = *nodes[1].replica;
-  Replica& civil = *nodes[2].replica;
-  Replica& town = *nodes[3].replica;
+    o.root = root;
+    o.is_root = is_root;
+    nodes.push_back({name, Must(Replica::Open(out + "/" + name, o), "opening " + name)});
+  };
+  // The county administrator's replica holds the root key that signs policy.
+  open("county", std::nullopt, true);
+  const AuthorId root = nodes[0].replica->author();
+  for (const char* name : {"hr", "union", "civil", "township"}) open(name, root, false);
+  Replica& county = *nodes[0].replica;
+  Replica& hr = *nodes[1].replica;
+  Replica& un = *nodes[2].replica;
+  Replica& civil = *nodes[3].replica;
+  Replica& town = *nodes[4].replica;
   std::mt19937 rng(20261129);
   auto pick = [&](auto& arr) { return arr[rng() % (sizeof(arr) / sizeof(arr[0]))]; };
+
+  // --- 0. The county signs a policy: members, scopes, grants (docs/policy.md). ---
+  Policy policy;
+  policy.set_county("天全县");
+  for (const char* s : {"hr.workers", "hr.wages", "civil.children", "union.stations"}) {
+    Must(policy.AddScope({s, 1, ""}), "scope");
+  }
+  Must(policy.AddMember({hr.author(), "县人社局", "hr", "", {"labour_inspector"}, std::nullopt}), "member");
+  Must(policy.AddMember({un.author(), "县总工会", "union", "", {}, std::nullopt}), "member");
+  Must(policy.AddMember({civil.author(), "县民政局", "civil", "", {}, std::nullopt}), "member");
+  Must(policy.AddMember({town.author(), "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}),
+       "member");
+  struct G {
+    const char *agency, *role, *scope;
+    uint8_t rights;
+  } grants[] = {
+      {"hr", "", "hr.workers", kRightRead | kRightWrite},
+      {"township", "", "hr.workers", kRightRead | kRightWrite},
+      {"civil", "", "hr.workers", kRightRead},
+      {"union", "", "hr.workers", kRightRelay},
+      {"hr", "", "hr.wages", kRightRead},
+      {"", "labour_inspector", "hr.wages", kRightWrite},
+      {"township", "", "hr.wages", kRightRead | kRightWrite},
+      {"union", "", "hr.wages", kRightRelay},
+      {"civil", "", "civil.children", kRightRead | kRightWrite},
+      {"", "child_care", "civil.children", kRightRead | kRightWrite},
+      {"township", "", "civil.children", kRightRelay},
+      {"hr", "", "civil.children", kRightRelay},
+      {"union", "", "union.stations", kRightRead | kRightWrite},
+      {"hr", "", "union.stations", kRightRead},
+      {"township", "", "union.stations", kRightRead | kRightRelay},
+      {"civil", "", "union.stations", kRightRelay},
+  };
+  for (const G& g : grants) Must(policy.AddGrant({g.agency, g.role, g.scope, g.rights}), "grant");
+  Must(county.PublishPolicy(policy), "publishing the policy");
+  // Everyone receives the policy and its key envelopes from the county.
+  for (Node& n : nodes) {
+    if (n.replica.get() == &county) continue;
+    for (const Bytes& d : Must(county.DeltasSince(n.replica->GetHeads()), "deltas")) {
+      Must(n.replica->Apply(d), "policy to " + n.name);
+    }
+  }
 
   // --- 1. Each agency records its own programmes (offline). ---
   std::vector<RecordId> workers, postings, children, stations;
@@ -159,17 +209,6 @@ int main(int argc, char** argv) {
        }),
        "union writes");
 
-  // --- 2. Keys: who may read what (until signed policy distributes them). ---
-  auto share = [&](Replica& from, Replica& to, std::vector<std::string> scopes) {
-    Must(to.ImportKeyring(Must(from.ExportKeyring(scopes), "export keyring")), "import keyring");
-  };
-  share(hr, town, {"hr.workers", "hr.wages"});
-  share(civil, town, {"civil.children"});
-  share(un, town, {"union.stations"});
-  share(hr, civil, {"hr.workers"});   // civil affairs links children to parents
-  share(un, hr, {"union.stations"});
-  share(civil, hr, {"civil.children"});
-
   // --- 3. Concurrent offline edits at the township office and the bureau. ---
   Must(town.Write([&](WriteBatch& b) {
          for (int i = 0; i < 100; ++i) b.Increment("worker", workers[i], "visits", 1);
@@ -177,9 +216,11 @@ int main(int argc, char** argv) {
          b.Advance("wage_case", wage_case, "stage", "mediating");
          b.Append("wage_case", wage_case, "notes", "township mediation session held");
          b.Set("child", child0, "guardian", "祖母");
-         b.Increment("station", stations[0], "visits", 37);
        }),
        "township writes");
+  Must(un.Write([&](WriteBatch& b) { b.Increment("station", stations[0], "visits", 37); }), "union writes again");
+  // The union may not write wage cases: refused before anything is written.
+  auto refused = un.Write([&](WriteBatch& b) { b.Increment("wage_case", wage_case, "recovered_fen", 1); });
   Must(hr.Write([&](WriteBatch& b) {
          b.Increment("wage_case", wage_case, "recovered_fen", 5'000'000);
          b.Advance("wage_case", wage_case, "stage", "verifying");
@@ -208,7 +249,7 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // --- 5. What every node now holds. ---
-  std::printf("Hearth demo: four agencies, offline writes, then sync (%zu deltas moved in %zu rounds, %.2f s)\n\n",
+  std::printf("Hearth demo: a county root and four agencies, offline writes, then sync (%zu deltas moved in %zu rounds, %.2f s)\n\n",
               moved, rounds, secs);
   std::printf("%-9s %8s %7s %8s  %-16s  %s\n", "node", "records", "deltas", "authors", "digest", "consistent");
   std::map<std::string, Hash32> digests;
@@ -230,17 +271,18 @@ int main(int argc, char** argv) {
               wc.Find("recovered_fen")->count / 100.0);
   std::printf("  workers        %zu\n", wc.Find("workers_affected")->values.size());
   for (const LogEntry& e : wc.Find("notes")->log) std::printf("  note           %s\n", e.value.as_string().c_str());
-  Record ch = Must(hr.Get("child", child0), "reading child");
+  Record ch = Must(civil.Get("child", child0), "reading child");
   std::printf("\nchild %s guardian: ", ch.id.ToHex().substr(0, 8).c_str());
   for (const Value& v : ch.Find("guardian")->values) std::printf("%s ", v.as_string().c_str());
   std::printf("%s\n", ch.Find("guardian")->conflict() ? "(concurrent edits: a person must decide)" : "");
   auto hidden = un.Get("child", child0);
-  std::printf("union node relays civil-affairs deltas but cannot read them: Get(child) -> %s\n",
+  std::printf("union node holds civil-affairs deltas but cannot read them: Get(child) -> %s\n",
               hidden.ok() ? "READABLE (wrong!)" : hidden.status().ToString().c_str());
+  std::printf("union writing a wage case -> %s\n", refused.ok() ? "ACCEPTED (wrong!)" : refused.status().ToString().c_str());
 
-  const bool same = digests["hr"] == digests["township"];
-  std::printf("\nhr and township hold the same keys and reach the same digest: %s\n", same ? "yes" : "NO");
-  if (!same || hidden.ok()) return 1;
-  std::printf("replica directories: %s/{hr,union,civil,township}\n", out.c_str());
+  const bool same = digests["county"] == digests["township"];
+  std::printf("\ncounty and township may read every scope and reach the same digest: %s\n", same ? "yes" : "NO");
+  if (!same || hidden.ok() || refused.ok()) return 1;
+  std::printf("replica directories: %s/{county,hr,union,civil,township}\n", out.c_str());
   return 0;
 }
