@@ -1,0 +1,86 @@
+// SyncSession: the sync protocol with one peer, as a pure state machine.
+//
+// The session never touches a socket or a clock: the caller passes in the
+// bytes of each message received and the current time, and takes out the
+// messages to send. The same code runs over ZeroMQ (SyncNode, hearthd) and
+// inside the deterministic simulator of the tests. Protocol: docs/protocol.md.
+//
+// A session reads and writes its Replica (heads, deltas to send, deltas
+// received are applied through Replica::ApplyBatch, the same validation as
+// every other path).
+//
+// Thread safety: a session is used by one thread at a time. Several
+// sessions may share one Replica (which is thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hearth/export.hpp"
+#include "hearth/replica.hpp"
+#include "hearth/status.hpp"
+#include "hearth/value.hpp"
+
+namespace hearth {
+
+struct SyncOptions {
+  // Largest message this side sends or accepts (bytes).
+  uint64_t max_message_bytes = uint64_t{4} << 20;
+  // Flow control: bytes of deltas the peer may send before it needs more
+  // credit. Bounds what either side buffers for this peer.
+  uint64_t window_bytes = uint64_t{16} << 20;
+  // No message from the peer for this long: the session fails (kUnavailable).
+  uint64_t idle_timeout_ms = 30'000;
+  // Send a heartbeat when nothing else was sent for this long.
+  uint64_t heartbeat_ms = 5'000;
+  // Faults (bad deltas, malformed messages) tolerated before giving up.
+  uint32_t max_faults = 3;
+};
+
+struct SyncStats {
+  uint64_t messages_in = 0, messages_out = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  uint64_t deltas_sent = 0, deltas_received = 0, deltas_applied = 0;
+  uint64_t deltas_rejected = 0;
+  uint64_t faults = 0;
+  uint64_t handshake_bytes = 0;  // both directions, until in sync
+  bool caught_up = false;        // both sides have everything the other offered
+};
+
+class HEARTH_EXPORT SyncSession {
+ public:
+  // `initiator` sends the first message (the connecting side).
+  SyncSession(Replica& replica, bool initiator, SyncOptions options = {});
+  ~SyncSession();
+  SyncSession(const SyncSession&) = delete;
+  SyncSession& operator=(const SyncSession&) = delete;
+
+  // Starts the session (the initiator queues its hello).
+  Status Start(uint64_t now_ms);
+  // Handles one message from the peer. A non-ok Status means the session is
+  // over (protocol violation past max_faults, or the peer said goodbye with
+  // an error); an error message for the peer may still be queued.
+  Status OnMessage(std::span<const uint8_t> message, uint64_t now_ms);
+  // Advances timers: heartbeats, idle timeout, live push of new local deltas.
+  Status OnTick(uint64_t now_ms);
+  // New local commits (or deltas applied from another peer) exist: offer them.
+  void NotifyNewDeltas();
+
+  // Messages to send to the peer, in order; the queue is emptied.
+  std::vector<Bytes> TakeOutgoing();
+
+  // The peer's identity once the handshake has run (zero before).
+  const AuthorId& peer() const;
+  bool done() const;
+  const SyncStats& stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth
