@@ -1,5 +1,6 @@
 #include "store/identity.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "crypto/seal.hpp"
 #include "store/keys.hpp"
@@ -119,6 +121,24 @@ Result<crypto::SecretBytes> Serialise(const crypto::SigningKeyPair& kp, const st
   return buf;
 }
 
+// A process killed while creating an identity leaves its temporary file
+// (holding a secret key) behind: remove those older than a minute, which no
+// live creator can still be using.
+void RemoveStaleTemporaries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const time_t now = ::time(nullptr);
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strncmp(e->d_name, ".identity.key.", 14) != 0) continue;
+    std::string path = dir + "/" + e->d_name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 60) {
+      ::unlink(path.c_str());
+    }
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 Result<crypto::SigningKeyPair> LoadOrCreateIdentity(const std::string& dir, bool create) {
@@ -131,7 +151,11 @@ Result<crypto::SigningKeyPair> LoadOrCreateIdentity(const std::string& dir, bool
                                                     const IdentityOptions& opts) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
   const std::string path = dir + "/" + kIdentityFile;
-  if (::access(path.c_str(), F_OK) == 0 || !create) return ReadIdentity(path, opts);
+  if (::access(path.c_str(), F_OK) == 0) {
+    RemoveStaleTemporaries(dir);
+    return ReadIdentity(path, opts);
+  }
+  if (!create) return ReadIdentity(path, opts);
 
   auto pass = PassphraseOf(opts);
   if (!pass && !opts.allow_plaintext) {
