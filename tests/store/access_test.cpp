@@ -59,6 +59,18 @@ struct County {
     return std::move(rep).value();
   }
 
+  // A replica with the union's identity that obeys no root (a tampered
+  // build) and holds a stolen key for `scope`, taken from `key_holder`.
+  std::unique_ptr<Replica> RogueUnion(Replica& key_holder, const std::string& scope) {
+    std::string dir = tmp.Sub("rogue");
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(tmp.Sub("union/identity.key"), dir + "/identity.key");
+    auto rogue = Open("rogue", std::nullopt);
+    REQUIRE(rogue->author() == un->author());
+    REQUIRE(rogue->ImportKeyring(*key_holder.ExportKeyring({scope})).ok());
+    return rogue;
+  }
+
   std::vector<Replica*> all() { return {root.get(), hr.get(), un.get(), civil.get(), town.get()}; }
 
   void Publish() {
@@ -118,14 +130,8 @@ TEST_CASE("a write without a grant is refused by every replica, whenever it arri
   County c;
   c.Publish();
   c.SyncAll();
-  // The union node writes a wage case anyway: a replica of the same
-  // identity that obeys no root (e.g. a tampered build) with a stolen key.
-  std::string rogue_dir = c.tmp.Sub("rogue");
-  std::filesystem::create_directories(rogue_dir);
-  std::filesystem::copy_file(c.tmp.Sub("union/identity.key"), rogue_dir + "/identity.key");
-  auto rogue = c.Open("rogue", std::nullopt);
-  REQUIRE(rogue->author() == c.un->author());
-  REQUIRE(rogue->ImportKeyring(*c.hr->ExportKeyring({"test.a"})).ok());
+  // The union node writes a wage case anyway.
+  auto rogue = c.RogueUnion(*c.hr, "test.a");
   RecordId id = RecordId::Generate();
   REQUIRE(rogue->Write([&](WriteBatch& w) { w.Set("item", id, "title", "forged wage case"); }).ok());
   auto forged = rogue->DeltasSince({});
@@ -164,11 +170,7 @@ TEST_CASE("a grant added later admits the deltas written before it, on every rep
   c.Publish();
   c.SyncAll();
   // The union writes test.b with a key it should not have yet.
-  std::string rogue_dir = c.tmp.Sub("rogue");
-  std::filesystem::create_directories(rogue_dir);
-  std::filesystem::copy_file(c.tmp.Sub("union/identity.key"), rogue_dir + "/identity.key");
-  auto rogue = c.Open("rogue", std::nullopt);
-  REQUIRE(rogue->ImportKeyring(*c.civil->ExportKeyring({"test.b"})).ok());
+  auto rogue = c.RogueUnion(*c.civil, "test.b");
   RecordId id = RecordId::Generate();
   REQUIRE(rogue->Write([&](WriteBatch& w) { w.Increment("other", id, "n", 5); }).ok());
   Bytes d = rogue->DeltasSince({})->at(0);
