@@ -118,6 +118,10 @@ int Inspect(Globals& g) {
     per_scope[cs.scope].live += c.live;
     per_scope[cs.scope].deleted += c.deleted;
   }
+  // Access control: the root obeyed, the policy in force, refused deltas.
+  auto root = r->root();
+  auto policy = r->CurrentPolicy();
+  const size_t denied = r->Denied().size();
   if (g.json) {
     json cols = json::object(), scopes = json::object(), feeds = json::array();
     for (const auto& cs : r->schema().collections()) {
@@ -133,7 +137,9 @@ int Inspect(Globals& g) {
     PrintJson({{"dir", r->dir()}, {"author", r->author().ToHex()}, {"format_version", st.format_version},
                {"records", st.records}, {"deltas", st.deltas}, {"authors", st.authors},
                {"pending", st.pending}, {"forks", st.forks}, {"map_size", st.map_size},
-               {"map_used", st.map_used}, {"collections", cols}, {"scopes", scopes}, {"feeds", feeds}});
+               {"map_used", st.map_used}, {"collections", cols}, {"scopes", scopes}, {"feeds", feeds},
+               {"root", root ? json(root->ToHex()) : json(nullptr)}, {"is_root", root && *root == r->author()},
+               {"policy_version", policy ? policy->version() : 0}, {"denied", denied}});
     return kExitOk;
   }
   std::cout << "replica         " << r->dir() << "\n"
@@ -143,7 +149,14 @@ int Inspect(Globals& g) {
             << "deltas          " << st.deltas << " from " << st.authors << " author(s)\n"
             << "pending         " << st.pending << (st.pending ? "  (see `hearth pending`)" : "") << "\n"
             << "forks           " << st.forks << (st.forks ? "  (see `hearth forks`)" : "") << "\n"
-            << "map             " << HumanBytes(st.map_used) << " used of " << HumanBytes(st.map_size) << "\n\n";
+            << "map             " << HumanBytes(st.map_used) << " used of " << HumanBytes(st.map_size) << "\n";
+  if (root) {
+    std::cout << "root            " << root->ToHex() << (*root == r->author() ? " (this replica)" : "") << "\n"
+              << "policy          " << (policy ? "version " + std::to_string(policy->version()) : "none received yet")
+              << "  (see `hearth policy show`)\n"
+              << "denied          " << denied << (denied ? "  (see `hearth denied`)" : "") << "\n";
+  }
+  std::cout << "\n";
   Table tc({"COLLECTION", "SCOPE", "RECORDS", "DELETED"});
   for (const auto& cs : r->schema().collections()) {
     tc.Add({cs.name, cs.scope, std::to_string(per_coll[cs.name].live), std::to_string(per_coll[cs.name].deleted)});

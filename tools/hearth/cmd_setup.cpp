@@ -21,8 +21,30 @@ Schema LoadSchema(const std::string& path) {
   return std::move(s).value();
 }
 
+// Access control at creation: the county root this replica obeys, or this
+// replica is the root itself.
+struct RootArgs {
+  std::string root;  // hex
+  bool is_root = false;
+};
+
+// "root <hex> (this replica is the county root)" or "... (obeyed)"; empty without a root.
+std::string RootLine(const Replica& r) {
+  auto root = r.root();
+  if (!root) return "";
+  return "root        " + root->ToHex() +
+         (*root == r.author() ? " (this replica is the county root)" : " (county root obeyed)");
+}
+
+json RootJson(const Replica& r) {
+  auto root = r.root();
+  return {{"root", root ? json(root->ToHex()) : json(nullptr)}, {"is_root", root && *root == r.author()}};
+}
+
 int Init(Globals& g, const std::string& dir, const std::string& schema_path, const std::string& identity,
-         bool unencrypted) {
+         bool unencrypted, const RootArgs& ra) {
+  std::optional<AuthorId> root_key;
+  if (!ra.root.empty()) root_key = ParseAuthor(ra.root);
   if (IsReplicaDir(dir)) {
     Fail(kExitRuntime, dir + " already holds a Hearth replica; use `hearth -C " + dir +
                            " schema set FILE` to change its schema");
@@ -45,17 +67,20 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   o.create_if_missing = true;
   o.schema = schema;
   o.unencrypted_identity = unencrypted;
+  o.root = root_key;
+  o.is_root = ra.is_root;
   auto r = Must(Replica::Open(dir, o), "creating replica " + dir,
                 "set HEARTH_PASSPHRASE to protect the identity, or pass --unencrypted-identity for an unattended node");
   if (g.json) {
-    PrintJson({{"dir", dir},
-               {"author", r->author().ToHex()},
-               {"collections", r->schema().collections().size()}});
+    json j = {{"dir", dir}, {"author", r->author().ToHex()}, {"collections", r->schema().collections().size()}};
+    j.update(RootJson(*r));
+    PrintJson(j);
   } else {
     Say(g, "Initialised Hearth replica in " + dir);
     Say(g, "author      " + r->author().ToHex());
     Say(g, "collections " + std::to_string(r->schema().collections().size()) +
                (schema_path.empty() ? " (no schema: set one with `hearth -C " + dir + " schema set FILE`)" : ""));
+    if (std::string line = RootLine(*r); !line.empty()) Say(g, line);
   }
   return kExitOk;
 }
@@ -72,8 +97,14 @@ int Keygen(Globals& g, const std::string& out) {
 
 int Whoami(Globals& g) {
   auto r = OpenGlobal(g);
-  if (g.json) PrintJson({{"author", r->author().ToHex()}, {"dir", r->dir()}});
-  else std::cout << r->author().ToHex() << "\n";
+  if (g.json) {
+    json j = {{"author", r->author().ToHex()}, {"dir", r->dir()}};
+    j.update(RootJson(*r));
+    PrintJson(j);
+  } else {
+    std::cout << r->author().ToHex() << "\n";  // alone on stdout, for $(hearth whoami)
+    if (std::string line = RootLine(*r); !line.empty() && !g.quiet) std::cerr << line << "\n";
+  }
   return kExitOk;
 }
 
@@ -175,9 +206,15 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   auto init_plain = std::make_shared<bool>(false);
   init->add_flag("--unencrypted-identity", *init_plain,
                  "Store a new identity unencrypted (unattended nodes); otherwise $HEARTH_PASSPHRASE protects it");
-  init->callback([&g, init_dir, init_schema, init_identity, init_plain] {
-    g.action = [&g, init_dir, init_schema, init_identity, init_plain] {
-      return Init(g, *init_dir, *init_schema, *init_identity, *init_plain);
+  auto init_root = std::make_shared<RootArgs>();
+  auto* root_opt = init->add_option("--root", init_root->root,
+                                    "Obey the policy signed by this county root key (64 hex; set once)");
+  auto* is_root_opt = init->add_flag("--is-root", init_root->is_root,
+                                     "This replica is the county root (the administrator's): it signs policy");
+  root_opt->excludes(is_root_opt);
+  init->callback([&g, init_dir, init_schema, init_identity, init_plain, init_root] {
+    g.action = [&g, init_dir, init_schema, init_identity, init_plain, init_root] {
+      return Init(g, *init_dir, *init_schema, *init_identity, *init_plain, *init_root);
     };
   });
 
@@ -186,7 +223,7 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   keygen->add_option("OUT_FILE", *keygen_out, "File to create")->required();
   keygen->callback([&g, keygen_out] { g.action = [&g, keygen_out] { return Keygen(g, *keygen_out); }; });
 
-  auto* whoami = app.add_subcommand("whoami", "Print the replica's author id (hex)");
+  auto* whoami = app.add_subcommand("whoami", "Print the replica's author id (hex); its county root on stderr");
   whoami->callback([&g] { g.action = [&g] { return Whoami(g); }; });
 
   auto* keys = app.add_subcommand("keys", "Scope keys: list, export, import");

@@ -20,10 +20,27 @@ json ReportJson(const BundleImportReport& rep) {
           {"unblocked", rep.unblocked}, {"rejected", rej}};
 }
 
+// Deltas the policy refuses now that it did not refuse before (import/merge
+// report them with reasons; BundleImportReport only counts them).
+std::vector<DeniedDelta> NewlyDenied(const std::vector<DeniedDelta>& before, const Replica& r) {
+  std::set<std::pair<AuthorId, uint64_t>> seen;
+  for (const auto& d : before) seen.insert({d.author, d.seq});
+  std::vector<DeniedDelta> out;
+  for (auto& d : r.Denied())
+    if (!seen.count({d.author, d.seq})) out.push_back(std::move(d));
+  return out;
+}
+
 // Prints an import/merge report; exit 1 when something was rejected.
-int PrintReport(const Globals& g, const std::string& what, const BundleImportReport& rep, json extra) {
+int PrintReport(const Globals& g, const std::string& what, const BundleImportReport& rep, json extra,
+                const std::vector<DeniedDelta>& denied = {}) {
   if (g.json) {
     json j = ReportJson(rep);
+    json dj = json::array();
+    for (const auto& d : denied) {
+      dj.push_back({{"author", d.author.ToHex()}, {"seq", d.seq}, {"scope", d.scope}, {"reason", d.reason}});
+    }
+    j["denied_deltas"] = dj;
     for (auto& [k, v] : extra.items()) j[k] = v;
     PrintJson(j);
   } else if (!g.quiet) {
@@ -44,6 +61,11 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
       std::cout << "  rejected #" << r.index << " " << r.author.ToHex().substr(0, 16) << "/" << r.seq << ": "
                 << r.reason << "\n";
     }
+    for (const auto& d : denied) {
+      std::cout << "  denied " << d.author.ToHex().substr(0, 16) << "/" << d.seq << " (" << d.scope << "): " << d.reason
+                << "\n";
+    }
+    if (rep.denied) std::cout << "see `hearth denied` for every refused delta\n";
   }
   return rep.rejected.empty() ? kExitOk : kExitProblem;
 }
@@ -90,6 +112,7 @@ int Export(Globals& g, const ExportArgs& a) {
 
 int Import(Globals& g, const std::string& file) {
   auto r = OpenGlobal(g);
+  const auto denied_before = r->Denied();
   Progress check(g, "check");
   Progress apply(g, "import");
   auto rep = ImportBundle(*r, file, [&](std::string_view phase, uint64_t done, uint64_t total) {
@@ -108,7 +131,8 @@ int Import(Globals& g, const std::string& file) {
     FailStatus(rep.status(), "import " + file, hint);
   }
   return PrintReport(g, "Imported " + file, *rep,
-                     {{"file", file}, {"entries", rep->info.entries}, {"bytes", rep->info.bytes}});
+                     {{"file", file}, {"entries", rep->info.entries}, {"bytes", rep->info.bytes}},
+                     NewlyDenied(denied_before, *r));
 }
 
 int BundleInfoCmd(Globals& g, const std::string& file) {
@@ -135,6 +159,7 @@ int BundleInfoCmd(Globals& g, const std::string& file) {
 int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
   auto src = OpenReplica(src_dir);
   auto dst = OpenReplica(dst_dir);
+  const auto denied_before = dst->Denied();
   Heads want = src->GetHeads();
   Heads have = dst->GetHeads();
   uint64_t total = 0;
@@ -168,7 +193,8 @@ int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
   }
   if (!chunk.empty()) flush();
   p.Done();
-  return PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep, {{"src", src_dir}, {"dst", dst_dir}});
+  return PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep, {{"src", src_dir}, {"dst", dst_dir}},
+                     NewlyDenied(denied_before, *dst));
 }
 
 std::map<RecordId, std::string> Collect(const Replica& r, const std::string& c) {

@@ -133,5 +133,6 @@ void AddSetupCommands(CLI::App& app, Globals& g);    // init keygen whoami keys 
 void AddRecordCommands(CLI::App& app, Globals& g);   // put get query delete conflicts resolve
 void AddInspectCommands(CLI::App& app, Globals& g);  // log heads inspect verify digest forks pending backup
 void AddSyncCommands(CLI::App& app, Globals& g);     // export import bundle-info merge diff
+void AddPolicyCommands(CLI::App& app, Globals& g);   // policy show/template/sign/add-member/add-scope/grant/revoke, denied
 
 }  // namespace hcli

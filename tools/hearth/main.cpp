@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   hcli::AddRecordCommands(app, g);
   hcli::AddInspectCommands(app, g);
   hcli::AddSyncCommands(app, g);
+  hcli::AddPolicyCommands(app, g);
 
   try {
     app.parse(argc, argv);

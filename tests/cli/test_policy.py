@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the access-policy commands of `hearth`.
+
+A county root replica and agency replicas obeying it, all real, in temporary
+directories; deltas move by bundle file as they would by USB stick (stdlib only).
+Usage: test_policy.py --hearth PATH/TO/hearth --schema tests/data/test_schema.toml
+                      --template policies/county.toml [unittest args]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HEARTH = None
+SCHEMA = None
+TEMPLATE = None
+
+
+def run(*args, expect=0, env_extra=None):
+    """Runs hearth; asserts the exit code (None = any, "nonzero" = any but 0)."""
+    env = dict(os.environ)
+    env.pop("HEARTH_REPLICA", None)
+    env.pop("HEARTH_PASSPHRASE", None)
+    env.update(env_extra or {})
+    p = subprocess.run([HEARTH, *map(str, args)], capture_output=True, text=True, env=env, timeout=60)
+    bad = (p.returncode == 0) if expect == "nonzero" else (expect is not None and p.returncode != expect)
+    if bad:
+        raise AssertionError(f"hearth {' '.join(map(str, args))}: exit {p.returncode}, expected {expect}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def jrun(*args, expect=0):
+    return json.loads(run(*args, "--json", expect=expect).stdout)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hearth-policy-")
+        self.n = 0
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def init(self, name, *extra):
+        d = self.path(name)
+        j = jrun("init", d, "--unencrypted-identity", "--schema", SCHEMA, *extra)
+        return d, j["author"]
+
+    def move(self, src, dst):
+        """Every delta of src that dst lacks, by bundle file; returns the import report."""
+        self.n += 1
+        b = self.path(f"move{self.n}.bundle")
+        run("-C", src, "export", b, "--for", dst)
+        return jrun("-C", dst, "import", b)
+
+    def write_file(self, name, text):
+        p = self.path(name)
+        with open(p, "w", encoding="utf-8") as f:
+            f.write(text)
+        return p
+
+
+class TemplateTest(Base):
+    def test_template_is_the_file_and_parses(self):
+        with open(TEMPLATE, encoding="utf-8") as f:
+            text = f.read()
+        self.assertEqual(run("policy", "template").stdout, text)
+        other = run("policy", "template", "--county", "芦山县").stdout
+        self.assertIn('county = "芦山县"', other)
+        self.assertNotIn("天全县\"", other)
+        self.assertEqual(len(other.splitlines()), len(text.splitlines()))
+
+        # Signing it on a root replica parses it with Policy::Parse.
+        root, root_key = self.init("root", "--is-root")
+        p = jrun("-C", root, "policy", "sign", TEMPLATE)
+        self.assertEqual(p["version"], 1)
+        self.assertEqual(p["envelopes"], 0)  # no members, no readers
+        show = jrun("-C", root, "policy", "show")
+        self.assertEqual(show["version"], 1)
+        self.assertEqual(show["county"], "天全县")
+        self.assertEqual(show["root"], root_key)
+        self.assertEqual([s["name"] for s in show["scopes"]],
+                         ["civil.children", "hr.wages", "hr.workers", "township.services", "union.stations"])
+        self.assertTrue(all(s["epoch"] == 1 for s in show["scopes"]))
+        m = show["matrix"]
+        self.assertEqual(m["hr.workers"], {"agency:civil": "read", "agency:hr": "read,write",
+                                           "agency:township": "read,write", "agency:union": "relay"})
+        self.assertEqual(m["hr.wages"], {"agency:hr": "read", "role:labour_inspector": "write",
+                                         "agency:township": "read,write", "agency:union": "relay"})
+        self.assertEqual(m["civil.children"], {"agency:civil": "read,write", "role:child_care": "read,write",
+                                               "agency:township": "relay", "agency:hr": "relay"})
+        self.assertEqual(m["union.stations"], {"agency:union": "read,write", "agency:hr": "read",
+                                               "agency:township": "read,relay", "agency:civil": "relay"})
+        self.assertEqual(m["township.services"], {"agency:township": "read,write", "agency:hr": "read",
+                                                  "agency:civil": "read", "agency:union": "read"})
+        self.assertEqual(show["members"], [])
+        # Human form: the matrix.
+        human = run("-C", root, "policy", "show").stdout
+        self.assertIn("version 1, county 天全县", human)
+        self.assertRegex(human, r"civil\.children\s+read,write\s+relay")
+
+        # Same version again: refused (exit 2); a derived file with members: signed.
+        p = run("-C", root, "policy", "sign", TEMPLATE, expect=2)
+        self.assertIn("not newer", p.stderr)
+        hr_key = jrun("keygen", self.path("hr.key"))["author"]
+        derived = text.replace("version = 1", "version = 2") + (
+            f'\n[members."{hr_key}"]\nname = "county HR bureau"\nagency = "hr"\n')
+        p = jrun("-C", root, "policy", "sign", self.write_file("v2.toml", derived))
+        self.assertEqual(p["version"], 2)
+        # One envelope per scope hr may read: hr.workers, hr.wages, union.stations, township.services.
+        self.assertEqual(p["envelopes"], 4)
+        show = jrun("-C", root, "policy", "show")
+        readable = [s for s, row in show["matrix"].items() if "read" in row.get("agency:hr", "")]
+        self.assertEqual(p["envelopes"], len(readable))
+
+
+class PolicyFlowTest(Base):
+    def test_county_network(self):
+        root, root_key = self.init("root", "--is-root")
+        hr, hr_key = self.init("hr", "--root", root_key)
+        civil, civil_key = self.init("civil", "--root", root_key)
+        union_key = jrun("keygen", self.path("union.key"))["author"]  # a node we only need the key of
+
+        who = jrun("-C", root, "whoami")
+        self.assertEqual((who["root"], who["is_root"]), (root_key, True))
+        who = jrun("-C", hr, "whoami")
+        self.assertEqual((who["root"], who["is_root"]), (root_key, False))
+        p = run("-C", hr, "whoami")
+        self.assertEqual(p.stdout.strip(), hr_key)  # alone on stdout
+        self.assertIn(root_key, p.stderr)
+        run("init", self.path("bad"), "--unencrypted-identity", "--root", "xyz", expect=2)
+        run("init", self.path("bad2"), "--unencrypted-identity", "--root", root_key, "--is-root", expect=2)
+
+        # No policy yet: agencies cannot write.
+        p = run("-C", hr, "put", "item", "title=too early", expect="nonzero")
+        self.assertIn("no policy", p.stderr)
+        self.assertEqual(jrun("-C", hr, "policy", "show")["version"], 0)
+
+        # The administrator builds the policy command by command.
+        run("-C", root, "policy", "add-scope", "test.a", "--description", "wage cases")
+        run("-C", root, "policy", "add-scope", "test.b", "--description", "children")
+        run("-C", root, "policy", "add-member", hr_key, "--name", "county HR bureau", "--agency", "hr")
+        run("-C", root, "policy", "add-member", civil_key, "--name", "civil affairs", "--agency", "civil",
+            "--township", "城厢镇", "--role", "child_care")
+        run("-C", root, "policy", "add-member", union_key, "--name", "county union", "--agency", "union")
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.a", "--rights", "read")
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.a", "--rights", "read,write")  # replaces
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.b", "--rights", "relay")
+        run("-C", root, "policy", "grant", "--agency", "union", "--scope", "test.a", "--rights", "relay")
+        run("-C", root, "policy", "grant", "--role", "child_care", "--scope", "test.b", "--rights", "read,write")
+        out = jrun("-C", root, "policy", "grant", "--agency", "civil", "--scope", "test.a", "--rights", "read")
+        self.assertEqual(out["version"], 11)
+        self.assertGreater(out["policy_seq"], 0)
+        self.assertGreaterEqual(out["envelopes"], 1)  # civil's key for test.a
+
+        # Errors of the edit commands.
+        p = run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "nope", "--rights", "read", expect=2)
+        self.assertIn("add-scope", p.stderr)
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.a", "--rights", "fly", expect=2)
+        run("-C", root, "policy", "grant", "--agency", "hr", "--role", "x", "--scope", "test.a",
+            "--rights", "read", expect=2)
+        run("-C", root, "policy", "add-member", hr_key, "--name", "again", "--agency", "hr", expect=2)
+        # --dry-run prints the next version without publishing it.
+        dry = run("-C", root, "policy", "add-scope", "test.c", "--dry-run").stdout
+        self.assertIn("version = 12", dry)
+        self.assertIn('[scopes."test.c"]', dry)
+        self.assertEqual(jrun("-C", root, "policy", "show")["version"], 11)
+
+        show_root = jrun("-C", root, "policy", "show")
+        self.assertEqual(show_root["matrix"]["test.a"],
+                         {"agency:hr": "read,write", "agency:union": "relay", "agency:civil": "read"})
+        self.assertEqual(len(show_root["grants"]), 5)
+        civ = [m for m in show_root["members"] if m["key"] == civil_key][0]
+        self.assertEqual((civ["township"], civ["roles"], civ["revoked_after"]), ("城厢镇", ["child_care"], None))
+
+        # Root -> agencies by bundle: every replica derives the same policy.
+        for d in (hr, civil):
+            rep = self.move(root, d)
+            self.assertEqual(rep["rejected"], [])
+            self.assertEqual(jrun("-C", d, "policy", "show"), show_root)
+        self.assertIn("test.a", [k["scope"] for k in jrun("-C", hr, "keys", "list")["keys"]])
+
+        # Writes where granted are applied; elsewhere refused locally.
+        item = run("-C", hr, "put", "item", "title=wage case 17").stdout.strip()
+        p = run("-C", hr, "put", "other", "name=王小明", expect="nonzero")
+        self.assertIn("no write grant", p.stderr)
+        child = run("-C", civil, "put", "other", "name=王小明").stdout.strip()
+        p = run("-C", civil, "put", "item", "title=x", expect="nonzero")
+        self.assertIn("no write grant", p.stderr)
+        self.move(hr, civil)
+        self.move(civil, hr)
+        self.assertIn("wage case 17", run("-C", civil, "get", "item", item).stdout)  # civil reads test.a
+        run("-C", hr, "get", "other", child, expect=1)  # hr only relays test.b
+        self.assertEqual(jrun("-C", hr, "denied")["denied"], [])
+
+        # A rogue write: the union's key, a replica that obeys no root, a stolen key.
+        rogue = self.path("rogue")
+        run("init", rogue, "--identity", self.path("union.key"), "--schema", SCHEMA)
+        run("-C", hr, "keys", "export", self.path("a.keys"), "--scope", "test.a")
+        run("-C", rogue, "keys", "import", self.path("a.keys"))
+        forged = run("-C", rogue, "put", "item", "title=forged").stdout.strip()
+        b = self.path("rogue.bundle")
+        run("-C", rogue, "export", b)
+        p = run("-C", hr, "import", b)
+        self.assertRegex(p.stdout, r"denied\s+1")
+        self.assertIn("no write grant for scope test.a", p.stdout)  # the reason, in the report
+        rep = jrun("-C", hr, "import", b)  # again: a duplicate now
+        self.assertEqual(rep["duplicate"], 1)
+        den = jrun("-C", hr, "denied")["denied"]
+        self.assertEqual(len(den), 1)
+        self.assertEqual((den[0]["author"], den[0]["seq"], den[0]["scope"], den[0]["name"]),
+                         (union_key, 1, "test.a", "county union"))
+        self.assertIn("no write grant for scope test.a", den[0]["reason"])
+        human = run("-C", hr, "denied").stdout
+        self.assertIn("county union", human)
+        self.assertIn("no write grant", human)
+        run("-C", hr, "get", "item", forged, expect=1)
+        insp = jrun("-C", hr, "inspect")
+        self.assertEqual((insp["policy_version"], insp["denied"], insp["root"], insp["is_root"]),
+                         (11, 1, root_key, False))
+        self.assertIn("denied          1", run("-C", hr, "inspect").stdout)
+
+        # Revocation by feed position: civil wrote seq 1; it writes seq 2 offline.
+        run("-C", civil, "put", "other", "--id", child, "name=after")
+        p = jrun("-C", root, "policy", "revoke", civil_key, "--after-seq", "1")
+        self.assertEqual(p["version"], 12)
+        self.assertEqual(sorted((r["scope"], r["from"], r["to"]) for r in p["rotated"]),
+                         [("test.a", 1, 2), ("test.b", 1, 2)])  # every scope civil could read
+        show = jrun("-C", root, "policy", "show")
+        self.assertEqual({s["name"]: s["epoch"] for s in show["scopes"]}, {"test.a": 2, "test.b": 2})
+        self.assertEqual([m["revoked_after"] for m in show["members"] if m["key"] == civil_key], [1])
+        self.assertRegex(run("-C", root, "policy", "show").stdout, r"test\.b\s+2\s+children")
+        self.move(civil, root)
+        den = jrun("-C", root, "denied")["denied"]
+        self.assertEqual([(d["author"], d["seq"]) for d in den if d["author"] == civil_key], [(civil_key, 2)])
+        self.assertIn("revoked after seq 1", [d for d in den if d["author"] == civil_key][0]["reason"])
+        self.move(root, hr)
+        self.assertEqual(jrun("-C", hr, "policy", "show"), show)
+        p = run("-C", root, "policy", "revoke", civil_key, "--after-seq", "1", expect=2)
+        self.assertIn("already revoked", p.stderr)
+
+        # Only the root signs.
+        p = run("-C", hr, "policy", "sign", TEMPLATE, expect=3)
+        self.assertIn("only the county root's replica can sign policy (this replica obeys root " + root_key, p.stderr)
+        run("-C", hr, "policy", "add-scope", "x", expect=3)
+        self.assertIn("version = 13", run("-C", hr, "policy", "add-scope", "x", "--dry-run").stdout)
+        plain, _ = self.init("plain")
+        p = run("-C", plain, "policy", "sign", TEMPLATE, expect=3)
+        self.assertIn("obeys no county root", p.stderr)
+
+        # A bad policy file: exit 2 with the parser's message (file, line, key).
+        bad = self.write_file("bad.toml", 'format = 1\nversion = 20\n\n[scopes."test.a"]\nepoch = 1\ncolour = "red"\n')
+        p = run("-C", root, "policy", "sign", bad, expect=2)
+        self.assertIn("bad.toml:6", p.stderr)
+        self.assertIn("colour", p.stderr)
+        bad = self.write_file("bad2.toml", 'format = 1\nversion = 20\n[[grants]]\nagency = "hr"\n'
+                                           'scope = "nowhere"\nrights = ["read"]\n')
+        p = run("-C", root, "policy", "sign", bad, expect=2)
+        self.assertIn("nowhere", p.stderr)
+        old = self.write_file("old.toml", 'format = 1\nversion = 3\n')
+        p = run("-C", root, "policy", "sign", old, expect=2)
+        self.assertIn("set version = 13", p.stderr)
+        self.assertEqual(jrun("-C", root, "policy", "show")["version"], 12)
+
+
+def main():
+    global HEARTH, SCHEMA, TEMPLATE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hearth", required=True)
+    ap.add_argument("--schema", required=True)
+    ap.add_argument("--template", required=True)
+    args, rest = ap.parse_known_args()
+    HEARTH = os.path.abspath(args.hearth)
+    SCHEMA = os.path.abspath(args.schema)
+    TEMPLATE = os.path.abspath(args.template)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
