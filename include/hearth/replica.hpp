@@ -368,6 +368,14 @@ class HEARTH_EXPORT Replica {
   Status Backup(const std::string& dest_dir, bool compact = true) const;
   ReplicaStats Stats() const;
 
+  // --- added for sync ---
+  // Signs "hearth/sync-proof/v1" || msg with this replica's identity key
+  // (the key behind author()). The fixed prefix keeps these signatures apart
+  // from delta signatures ("hearth/delta/v1" || hash). Verify with
+  // VerifyIdentitySignature.
+  Result<std::array<uint8_t, 64>> SignWithIdentity(std::span<const uint8_t> msg) const;
+  // --- end added for sync ---
+
   struct Impl;
 
  private:
@@ -386,5 +394,11 @@ HEARTH_EXPORT Result<AuthorId> CreateIdentityFile(const std::string& path);
 // kCorruption (not an identity file), kFailedPrecondition (unsupported).
 HEARTH_EXPORT Result<AuthorId> ReadIdentityFile(const std::string& path);
 // --- end added for the CLI ---
+
+// --- added for sync ---
+// Checks a Replica::SignWithIdentity signature of `msg` by `author`.
+HEARTH_EXPORT bool VerifyIdentitySignature(const AuthorId& author, std::span<const uint8_t> msg,
+                                           const std::array<uint8_t, 64>& sig);
+// --- end added for sync ---
 
 }  // namespace hearth

@@ -38,6 +38,9 @@ struct SyncOptions {
   uint64_t heartbeat_ms = 5'000;
   // Faults (bad deltas, malformed messages) tolerated before giving up.
   uint32_t max_faults = 3;
+  // Handshake (hello, proof, summary, heads) not finished this long after
+  // Start: the session fails (kUnavailable). 0 = idle_timeout_ms.
+  uint64_t handshake_timeout_ms = 0;
 };
 
 struct SyncStats {
@@ -48,6 +51,10 @@ struct SyncStats {
   uint64_t faults = 0;
   uint64_t handshake_bytes = 0;  // both directions, until in sync
   bool caught_up = false;        // both sides have everything the other offered
+  // Bounds actually reached (for tests and monitoring).
+  uint64_t max_in_flight_bytes = 0;  // delta bytes sent and not yet credited
+  uint64_t max_message_bytes = 0;    // largest message queued
+  uint64_t max_queued_bytes = 0;     // largest outgoing queue between TakeOutgoing calls
 };
 
 class HEARTH_EXPORT SyncSession {
@@ -75,6 +82,10 @@ class HEARTH_EXPORT SyncSession {
   // The peer's identity once the handshake has run (zero before).
   const AuthorId& peer() const;
   bool done() const;
+  // Ends the session politely: queues a BYE; done() becomes true.
+  void Close();
+  // Why the session ended (ok while running or after a clean BYE).
+  const Status& status() const;
   const SyncStats& stats() const;
 
   struct Impl;

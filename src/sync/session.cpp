@@ -1,0 +1,661 @@
+// SyncSession: the sync protocol state machine (docs/protocol.md).
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <optional>
+
+#include "crypto/crypto.hpp"
+#include "feed/delta.hpp"
+#include "hearth/sync.hpp"
+#include "sync/wire.hpp"
+
+namespace hearth {
+
+using sync::Reader;
+using sync::Writer;
+
+namespace {
+
+constexpr size_t kNonceBytes = 32;
+// Room for the type byte, array headers and mseq of a DELTAS message.
+constexpr uint64_t kDeltasOverhead = 32;
+// Per delta: the bin header (at most 5 bytes).
+constexpr uint64_t kPerDeltaOverhead = 5;
+// A HEADS entry: array(2) + bin32 + uint64.
+constexpr uint64_t kHeadsEntryBytes = 1 + 34 + 9;
+constexpr uint64_t kMaxHeadsEntries = uint64_t{1} << 22;
+constexpr uint64_t kMaxErrorText = 512;
+
+Hash32 Fingerprint(const Heads& heads) {
+  crypto::Hasher h;
+  static constexpr std::string_view kCtx = "hearth/sync-heads/v1";
+  h.Update({reinterpret_cast<const uint8_t*>(kCtx.data()), kCtx.size()});
+  for (const auto& [a, fh] : heads) {
+    uint8_t seq[8];
+    for (int i = 0; i < 8; ++i) seq[i] = static_cast<uint8_t>(fh.seq >> (56 - 8 * i));
+    h.Update(a.bytes);
+    h.Update(seq);
+    h.Update(fh.hash);
+  }
+  return h.Final();
+}
+
+bool IsReserved(std::string_view scope) { return scope == kPolicyScope || scope == kKeysScope; }
+
+}  // namespace
+
+struct SyncSession::Impl {
+  enum class St { kInit, kHelloSent, kAwaitProof, kAuthed, kLive, kDone };
+
+  Replica& replica;
+  bool initiator;
+  SyncOptions opts;
+  SyncStats stats;
+  Status status;
+  AuthorId peer;
+  St st = St::kInit;
+  bool started = false;
+
+  std::array<uint8_t, kNonceBytes> my_nonce{}, peer_nonce{};
+  AuthorId peer_claimed;
+  uint64_t peer_window = 0;
+  uint64_t peer_max_message = 0;
+
+  uint64_t now = 0, start_ms = 0, last_recv = 0, last_send = 0;
+
+  // Handshake.
+  Heads summary_heads;  // my heads when I sent SUMMARY
+  Hash32 my_fp{};
+  Heads incoming_heads;  // peer's HEADS chunks so far
+  uint64_t heads_chunk_next = 0;
+  bool handshake_counting = true;
+
+  // Transfer.
+  Heads peer_heads;                        // what the peer holds (known or sent by us)
+  std::map<AuthorId, uint64_t> blocked;    // feeds not sent past this seq (scope filter)
+  uint64_t policy_version_seen = UINT64_MAX;
+  bool dirty = true;
+  uint64_t out_mseq = 0, in_mseq = 0;
+  uint64_t sent_bytes = 0, acked_bytes = 0, recv_bytes = 0;
+  bool self_announced = false;
+  bool peer_caught_up = false;
+
+  std::vector<Bytes> outgoing;
+  uint64_t queued_bytes = 0;
+
+  Impl(Replica& r, bool init, SyncOptions o) : replica(r), initiator(init), opts(o) {
+    if (opts.handshake_timeout_ms == 0) opts.handshake_timeout_ms = opts.idle_timeout_ms;
+    if (opts.max_message_bytes < 1024) opts.max_message_bytes = 1024;
+  }
+
+  bool IsHandshakeType(uint8_t t) const { return t != sync::kDeltas && t != sync::kCredit; }
+
+  void Queue(Bytes m) {
+    const uint8_t t = m[0];
+    stats.messages_out++;
+    stats.bytes_out += m.size();
+    if (handshake_counting && IsHandshakeType(t)) stats.handshake_bytes += m.size();
+    stats.max_message_bytes = std::max<uint64_t>(stats.max_message_bytes, m.size());
+    queued_bytes += m.size();
+    stats.max_queued_bytes = std::max(stats.max_queued_bytes, queued_bytes);
+    last_send = now;
+    outgoing.push_back(std::move(m));
+  }
+
+  Status Fail(Status s) {
+    if (st != St::kDone) {
+      st = St::kDone;
+      status = s;
+    }
+    return s;
+  }
+
+  Status SendErrorAndFail(Status s) {
+    if (st == St::kDone) return s;
+    std::string text = s.message().substr(0, kMaxErrorText);
+    Writer w(sync::kError);
+    w.Array(2).Uint(static_cast<uint8_t>(s.code())).Str(text);
+    Queue(w.Take());
+    return Fail(std::move(s));
+  }
+
+  // A fault by the peer: tolerated up to max_faults (only once authenticated).
+  Status Fault(Status why) {
+    stats.faults++;
+    if (st < St::kAuthed || stats.faults > opts.max_faults) {
+      return SendErrorAndFail(why.WithContext("sync: giving up after " + std::to_string(stats.faults) + " fault(s)"));
+    }
+    return Status::Ok();
+  }
+
+  Bytes Transcript(char role) const {
+    Bytes t;
+    t.push_back(static_cast<uint8_t>(role));
+    t.push_back(static_cast<uint8_t>(sync::kProtocolVersion));
+    const auto& ni = initiator ? my_nonce : peer_nonce;
+    const auto& nr = initiator ? peer_nonce : my_nonce;
+    const AuthorId& ai = initiator ? replica.author() : peer_claimed;
+    const AuthorId& ar = initiator ? peer_claimed : replica.author();
+    t.insert(t.end(), ni.begin(), ni.end());
+    t.insert(t.end(), nr.begin(), nr.end());
+    t.insert(t.end(), ai.bytes.begin(), ai.bytes.end());
+    t.insert(t.end(), ar.bytes.begin(), ar.bytes.end());
+    return t;
+  }
+
+  Status SendHello() {
+    Writer w(sync::kHello);
+    auto root = replica.root();
+    auto policy = replica.CurrentPolicy();
+    w.Array(8).Uint(sync::kProtocolVersion).Bin(replica.author().bytes);
+    if (root) w.Bin(root->bytes);
+    else w.Nil();
+    w.Uint(policy ? policy->version() : 0).Bin(my_nonce).Uint(opts.window_bytes).Uint(opts.max_message_bytes);
+    if (initiator) {
+      w.Nil();
+    } else {
+      auto sig = replica.SignWithIdentity(Transcript('R'));
+      if (!sig.ok()) return Fail(sig.status());
+      w.Bin(*sig);
+    }
+    Queue(w.Take());
+    return Status::Ok();
+  }
+
+  Status SendSummary() {
+    summary_heads = replica.GetHeads();
+    my_fp = Fingerprint(summary_heads);
+    Writer w(sync::kSummary);
+    w.Array(2).Bin(my_fp).Uint(summary_heads.size());
+    Queue(w.Take());
+    return Status::Ok();
+  }
+
+  uint64_t MessageCap() const { return std::min(opts.max_message_bytes, peer_max_message); }
+
+  void SendHeads() {
+    Heads heads = replica.GetHeads();
+    const uint64_t per = std::max<uint64_t>(1, (MessageCap() - 32) / kHeadsEntryBytes);
+    auto it = heads.begin();
+    uint64_t chunk = 0;
+    do {
+      const uint64_t n = std::min<uint64_t>(per, static_cast<uint64_t>(std::distance(it, heads.end())));
+      const bool final = n == static_cast<uint64_t>(std::distance(it, heads.end()));
+      Writer w(sync::kHeads);
+      w.Array(3).Uint(chunk++).Bool(final).Array(static_cast<uint32_t>(n));
+      for (uint64_t i = 0; i < n; ++i, ++it) w.Array(2).Bin(it->first.bytes).Uint(it->second.seq);
+      Queue(w.Take());
+    } while (it != heads.end());
+  }
+
+  void SendHeartbeat(bool caught_up) {
+    Writer w(sync::kHeartbeat);
+    w.Array(3).Uint(out_mseq).Uint(recv_bytes).Bool(caught_up);
+    Queue(w.Take());
+  }
+
+  void MergePeerHead(const AuthorId& a, uint64_t seq) {
+    auto& h = peer_heads[a];
+    if (seq > h.seq) h.seq = seq;
+  }
+
+  void GoLive() {
+    st = St::kLive;
+    dirty = true;
+  }
+
+  // --- scope filter (docs/protocol.md, "What is sent to whom") ---
+  bool PeerMayReceive(std::string_view scope, const std::optional<Policy>& policy,
+                      bool has_root) const {
+    if (!has_root) return true;
+    if (IsReserved(scope)) return true;
+    if (!policy) return false;
+    return policy->MayReceive(peer, scope);
+  }
+
+  // Sends what the peer lacks, within its credit.
+  Status Pump() {
+    if (st != St::kLive || !dirty) return Status::Ok();
+    const bool has_root = replica.root().has_value();
+    std::optional<Policy> policy = has_root ? replica.CurrentPolicy() : std::nullopt;
+    const uint64_t pv = policy ? policy->version() : 0;
+    if (pv != policy_version_seen) {
+      blocked.clear();  // a new policy may grant what the old one refused
+      policy_version_seen = pv;
+    }
+    const uint64_t msg_cap = MessageCap() - kDeltasOverhead;
+    Heads mine;
+    bool have_mine = false;
+    for (int rounds = 0; rounds < 1'000'000; ++rounds) {
+      const uint64_t in_flight = sent_bytes - acked_bytes;
+      if (in_flight >= peer_window) return Status::Ok();  // wait for credit (stay dirty)
+      const uint64_t budget = std::min(msg_cap, peer_window - in_flight);
+      Heads since = peer_heads;
+      if (!blocked.empty()) {
+        if (!have_mine) {
+          mine = replica.GetHeads();
+          have_mine = true;
+        }
+        for (const auto& [a, s] : blocked) {
+          auto m = mine.find(a);
+          if (m != mine.end()) since[a].seq = std::max(since[a].seq, m->second.seq);
+        }
+      }
+      auto got = replica.DeltasSince(since, budget);
+      if (!got.ok()) return Fail(got.status().WithContext("sync: reading deltas"));
+      if (got->empty()) {
+        dirty = false;
+        return Status::Ok();
+      }
+      std::vector<const Bytes*> batch;
+      uint64_t size = 0;
+      bool progress = false, wait_credit = false;
+      for (const Bytes& d : *got) {
+        auto p = feed::ParseDelta(d, UINT64_MAX);
+        if (!p.ok()) return Fail(p.status().WithContext("sync: stored delta"));
+        const AuthorId& a = p->header.author;
+        if (blocked.count(a)) continue;
+        const uint64_t cost = d.size() + kPerDeltaOverhead;
+        if (!PeerMayReceive(p->header.scope, policy, has_root) || cost > msg_cap) {
+          // Not for this peer (or too large for any message): the feed stops here.
+          blocked[a] = p->header.seq;
+          progress = true;
+          if (!have_mine) {
+            mine = replica.GetHeads();
+            have_mine = true;
+          }
+          continue;
+        }
+        if (size + cost > budget) {
+          if (batch.empty()) wait_credit = true;
+          break;
+        }
+        batch.push_back(&d);
+        size += cost;
+        MergePeerHead(a, p->header.seq);
+      }
+      if (!batch.empty()) {
+        Writer w(sync::kDeltas);
+        w.Array(2).Uint(++out_mseq).Array(static_cast<uint32_t>(batch.size()));
+        uint64_t bytes = 0;
+        for (const Bytes* d : batch) {
+          w.Bin(*d);
+          bytes += d->size();
+        }
+        sent_bytes += bytes;
+        stats.deltas_sent += batch.size();
+        stats.max_in_flight_bytes = std::max(stats.max_in_flight_bytes, sent_bytes - acked_bytes);
+        self_announced = false;
+        Queue(w.Take());
+        progress = true;
+      }
+      if (wait_credit || !progress) return Status::Ok();
+    }
+    return Status::Ok();
+  }
+
+  void UpdateCaughtUp() {
+    const bool self = st == St::kLive && !dirty && sent_bytes == acked_bytes;
+    if (self && !self_announced) {
+      self_announced = true;
+      SendHeartbeat(true);
+    }
+    stats.caught_up = self && peer_caught_up;
+    if (stats.caught_up) handshake_counting = false;
+  }
+
+  Status OnAck(uint64_t received_total) {
+    if (received_total > sent_bytes) return Fault(Status::Corruption("sync: credit for bytes never sent"));
+    if (received_total > acked_bytes) acked_bytes = received_total;
+    return Status::Ok();
+  }
+
+  // --- message handlers ---
+  Status OnHello(Reader& r) {
+    if (!(initiator ? st == St::kHelloSent : st == St::kInit)) {
+      return Fault(Status::Corruption("sync: unexpected HELLO"));
+    }
+    auto n = r.Array(16);
+    if (!n.ok()) return Fault(n.status());
+    if (*n != 8) return Fault(Status::Corruption("sync: HELLO must have 8 fields"));
+    auto ver = r.Uint();
+    if (!ver.ok()) return Fault(ver.status());
+    if (*ver != sync::kProtocolVersion) {
+      return SendErrorAndFail(Status::FailedPrecondition("sync: unsupported protocol version " + std::to_string(*ver)));
+    }
+    auto author = r.Fixed<32>();
+    if (!author.ok()) return Fault(author.status());
+    std::optional<AuthorId> root;
+    if (r.NextIsNil()) {
+      r.SkipNil();
+    } else {
+      auto rb = r.Fixed<32>();
+      if (!rb.ok()) return Fault(rb.status());
+      root = AuthorId{*rb};
+    }
+    auto pv = r.Uint();
+    auto nonce = r.Fixed<kNonceBytes>();
+    auto window = r.Uint();
+    auto maxmsg = r.Uint();
+    if (!pv.ok() || !nonce.ok() || !window.ok() || !maxmsg.ok()) {
+      return Fault(Status::Corruption("sync: malformed HELLO"));
+    }
+    std::optional<std::array<uint8_t, 64>> sig;
+    if (r.NextIsNil()) {
+      r.SkipNil();
+    } else {
+      auto s = r.Fixed<64>();
+      if (!s.ok()) return Fault(s.status());
+      sig = *s;
+    }
+    HEARTH_RETURN_IF_ERROR(r.Finish().ok() ? Status::Ok() : Fault(r.Finish()));
+    if (root != replica.root()) {
+      return SendErrorAndFail(Status::FailedPrecondition("sync: peer obeys another county root (or none)"));
+    }
+    peer_claimed = AuthorId{*author};
+    if (peer_claimed == replica.author()) {
+      return SendErrorAndFail(Status::FailedPrecondition("sync: connected to itself"));
+    }
+    peer_nonce = *nonce;
+    peer_window = std::max<uint64_t>(*window, 1);
+    peer_max_message = std::max<uint64_t>(*maxmsg, 1024);
+    if (initiator) {
+      if (!sig || !VerifyIdentitySignature(peer_claimed, Transcript('R'), *sig)) {
+        return SendErrorAndFail(Status::Unauthenticated("sync: peer's identity proof does not verify"));
+      }
+      peer = peer_claimed;
+      auto mine = replica.SignWithIdentity(Transcript('I'));
+      if (!mine.ok()) return Fail(mine.status());
+      Writer w(sync::kProof);
+      w.Array(1).Bin(*mine);
+      Queue(w.Take());
+      st = St::kAuthed;
+      return SendSummary();
+    }
+    if (sig) return SendErrorAndFail(Status::Corruption("sync: initiator's HELLO carries a proof"));
+    HEARTH_RETURN_IF_ERROR(SendHello());
+    st = St::kAwaitProof;
+    return Status::Ok();
+  }
+
+  Status OnProof(Reader& r) {
+    if (st != St::kAwaitProof) return Fault(Status::Corruption("sync: unexpected PROOF"));
+    auto n = r.Array(4);
+    if (!n.ok() || *n != 1) return Fault(Status::Corruption("sync: malformed PROOF"));
+    auto sig = r.Fixed<64>();
+    if (!sig.ok() || !r.Finish().ok()) return Fault(Status::Corruption("sync: malformed PROOF"));
+    if (!VerifyIdentitySignature(peer_claimed, Transcript('I'), *sig)) {
+      return SendErrorAndFail(Status::Unauthenticated("sync: peer's identity proof does not verify"));
+    }
+    peer = peer_claimed;
+    st = St::kAuthed;
+    return SendSummary();
+  }
+
+  Status OnSummary(Reader& r) {
+    if (st != St::kAuthed) return Fault(Status::Corruption("sync: unexpected SUMMARY"));
+    auto n = r.Array(8);
+    if (!n.ok() || *n != 2) return Fault(Status::Corruption("sync: malformed SUMMARY"));
+    auto fp = r.Fixed<32>();
+    auto count = r.Uint();
+    if (!fp.ok() || !count.ok() || !r.Finish().ok()) return Fault(Status::Corruption("sync: malformed SUMMARY"));
+    if (*fp == my_fp) {
+      // Same heads on both sides: nothing to exchange but new deltas.
+      for (const auto& [a, h] : summary_heads) MergePeerHead(a, h.seq);
+      GoLive();
+      return Status::Ok();
+    }
+    SendHeads();
+    return Status::Ok();
+  }
+
+  Status OnHeads(Reader& r) {
+    if (st != St::kAuthed) return Fault(Status::Corruption("sync: unexpected HEADS"));
+    auto n = r.Array(8);
+    if (!n.ok() || *n != 3) return Fault(Status::Corruption("sync: malformed HEADS"));
+    auto chunk = r.Uint();
+    auto final = r.Bool();
+    auto count = r.Array(static_cast<uint32_t>(kMaxHeadsEntries));
+    if (!chunk.ok() || !final.ok() || !count.ok()) return Fault(Status::Corruption("sync: malformed HEADS"));
+    if (*chunk != heads_chunk_next) {
+      return SendErrorAndFail(Status::Unavailable("sync: HEADS chunk lost"));
+    }
+    if (incoming_heads.size() + *count > kMaxHeadsEntries) {
+      return SendErrorAndFail(Status::ResourceExhausted("sync: too many heads"));
+    }
+    Heads got;
+    for (uint32_t i = 0; i < *count; ++i) {
+      auto e = r.Array(2);
+      if (!e.ok() || *e != 2) return Fault(Status::Corruption("sync: malformed HEADS entry"));
+      auto a = r.Fixed<32>();
+      auto seq = r.Uint();
+      if (!a.ok() || !seq.ok()) return Fault(Status::Corruption("sync: malformed HEADS entry"));
+      got[AuthorId{*a}].seq = *seq;
+    }
+    if (!r.Finish().ok()) return Fault(Status::Corruption("sync: trailing bytes in HEADS"));
+    heads_chunk_next++;
+    for (auto& [a, h] : got) incoming_heads[a] = h;
+    if (*final) {
+      for (const auto& [a, h] : incoming_heads) MergePeerHead(a, h.seq);
+      incoming_heads.clear();
+      GoLive();
+    }
+    return Status::Ok();
+  }
+
+  Status OnDeltas(Reader& r) {
+    if (st != St::kAuthed && st != St::kLive) return Fault(Status::Corruption("sync: unexpected DELTAS"));
+    auto n = r.Array(8);
+    if (!n.ok() || *n != 2) return Fault(Status::Corruption("sync: malformed DELTAS"));
+    auto mseq = r.Uint();
+    auto count = r.Array(UINT32_MAX);
+    if (!mseq.ok() || !count.ok()) return Fault(Status::Corruption("sync: malformed DELTAS"));
+    std::vector<Bytes> deltas;
+    deltas.reserve(*count);  // bounded: count <= bytes left
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < *count; ++i) {
+      auto b = r.Bin(opts.max_message_bytes);
+      if (!b.ok()) return Fault(b.status());
+      deltas.emplace_back(b->begin(), b->end());
+      bytes += b->size();
+    }
+    if (!r.Finish().ok()) return Fault(Status::Corruption("sync: trailing bytes in DELTAS"));
+    if (*mseq <= in_mseq) return Status::Ok();  // duplicate: already handled
+    if (*mseq != in_mseq + 1) {
+      return SendErrorAndFail(Status::Unavailable("sync: DELTAS #" + std::to_string(in_mseq + 1) + " lost"));
+    }
+    in_mseq = *mseq;
+    recv_bytes += bytes;
+    if (recv_bytes > opts.window_bytes + acked_grace()) {
+      // The peer ignored its credit.
+      HEARTH_RETURN_IF_ERROR(Fault(Status::ResourceExhausted("sync: peer exceeded its window")));
+    }
+    peer_caught_up = false;
+    stats.deltas_received += deltas.size();
+    HEARTH_RETURN_IF_ERROR(ApplyAll(deltas));
+    credited_bytes = recv_bytes;
+    Writer w(sync::kCredit);
+    w.Array(1).Uint(recv_bytes);
+    Queue(w.Take());
+    return Status::Ok();
+  }
+
+  // Bytes received and credited back (the receiver consumes synchronously,
+  // so everything received before this message was credited).
+  uint64_t credited_bytes = 0;
+  uint64_t acked_grace() const { return credited_bytes; }
+
+  void CountOutcome(const ApplyResult& res) {
+    if (res.outcome == ApplyOutcome::kApplied) stats.deltas_applied += 1 + res.unblocked;
+    MergePeerHead(res.author, res.seq);
+  }
+
+  Status ApplyAll(const std::vector<Bytes>& deltas) {
+    auto res = replica.ApplyBatch(deltas);
+    if (res.ok()) {
+      for (const auto& x : *res) CountOutcome(x);
+      return Status::Ok();
+    }
+    // One failed: apply one by one (the ones before it are duplicates now).
+    for (const Bytes& d : deltas) {
+      auto one = replica.Apply(d);
+      if (one.ok()) {
+        CountOutcome(*one);
+        continue;
+      }
+      if (one.status().code() == Code::kIOError || one.status().code() == Code::kResourceExhausted) {
+        return Fail(one.status().WithContext("sync: applying a delta"));
+      }
+      stats.deltas_rejected++;
+      HEARTH_RETURN_IF_ERROR(Fault(one.status().WithContext("sync: peer sent a bad delta")));
+    }
+    return Status::Ok();
+  }
+
+  Status OnCredit(Reader& r) {
+    if (st != St::kLive && st != St::kAuthed) return Fault(Status::Corruption("sync: unexpected CREDIT"));
+    auto n = r.Array(4);
+    if (!n.ok() || *n != 1) return Fault(Status::Corruption("sync: malformed CREDIT"));
+    auto total = r.Uint();
+    if (!total.ok() || !r.Finish().ok()) return Fault(Status::Corruption("sync: malformed CREDIT"));
+    return OnAck(*total);
+  }
+
+  Status OnHeartbeat(Reader& r) {
+    if (st < St::kAuthed) return Fault(Status::Corruption("sync: unexpected HEARTBEAT"));
+    auto n = r.Array(8);
+    if (!n.ok() || *n != 3) return Fault(Status::Corruption("sync: malformed HEARTBEAT"));
+    auto last = r.Uint();
+    auto total = r.Uint();
+    auto cu = r.Bool();
+    if (!last.ok() || !total.ok() || !cu.ok() || !r.Finish().ok()) {
+      return Fault(Status::Corruption("sync: malformed HEARTBEAT"));
+    }
+    if (*last > in_mseq) {
+      return SendErrorAndFail(Status::Unavailable("sync: DELTAS #" + std::to_string(in_mseq + 1) + " lost"));
+    }
+    HEARTH_RETURN_IF_ERROR(OnAck(*total));
+    peer_caught_up = *cu;
+    return Status::Ok();
+  }
+
+  Status OnError(Reader& r) {
+    auto n = r.Array(4);
+    Code code = Code::kUnavailable;
+    std::string text = "(unreadable)";
+    if (n.ok() && *n == 2) {
+      auto c = r.Uint();
+      auto t = r.Str(kMaxErrorText);
+      if (c.ok() && *c <= static_cast<uint64_t>(Code::kInternal) && *c != 0) code = static_cast<Code>(*c);
+      if (t.ok()) text = *t;
+    }
+    return Fail(Status(code, "sync: peer reported: " + text));
+  }
+
+  Status Handle(std::span<const uint8_t> msg) {
+    if (msg.empty()) return Fault(Status::Corruption("sync: empty message"));
+    if (msg.size() > opts.max_message_bytes) {
+      return Fault(Status::ResourceExhausted("sync: message of " + std::to_string(msg.size()) + " bytes exceeds the limit"));
+    }
+    const uint8_t type = msg[0];
+    if (handshake_counting && IsHandshakeType(type)) stats.handshake_bytes += msg.size();
+    if ((type & 0xf0) != 0x10) {
+      return SendErrorAndFail(Status::FailedPrecondition("sync: unsupported protocol version (type byte " + std::to_string(type) + ")"));
+    }
+    Reader r(msg.subspan(1));
+    switch (type) {
+      case sync::kHello: return OnHello(r);
+      case sync::kProof: return OnProof(r);
+      case sync::kSummary: return OnSummary(r);
+      case sync::kHeads: return OnHeads(r);
+      case sync::kDeltas: return OnDeltas(r);
+      case sync::kCredit: return OnCredit(r);
+      case sync::kHeartbeat: return OnHeartbeat(r);
+      case sync::kError: return OnError(r);
+      case sync::kBye:
+        st = St::kDone;
+        return Status::Ok();
+      default: return Fault(Status::Corruption("sync: unknown message type " + std::to_string(type)));
+    }
+  }
+
+  Status After() {
+    if (st == St::kDone) return status;
+    HEARTH_RETURN_IF_ERROR(Pump());
+    UpdateCaughtUp();
+    return Status::Ok();
+  }
+};
+
+SyncSession::SyncSession(Replica& replica, bool initiator, SyncOptions options)
+    : impl_(std::make_unique<Impl>(replica, initiator, options)) {}
+SyncSession::~SyncSession() = default;
+
+Status SyncSession::Start(uint64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.started) return Status::FailedPrecondition("sync: session already started");
+  m.started = true;
+  m.now = m.start_ms = m.last_recv = m.last_send = now_ms;
+  crypto::RandomBytes(m.my_nonce);
+  if (m.initiator) {
+    HEARTH_RETURN_IF_ERROR(m.SendHello());
+    m.st = Impl::St::kHelloSent;
+  }
+  return Status::Ok();
+}
+
+Status SyncSession::OnMessage(std::span<const uint8_t> message, uint64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.st == Impl::St::kDone) {
+    return m.status.ok() ? Status::FailedPrecondition("sync: session is over") : m.status;
+  }
+  if (!m.started) HEARTH_RETURN_IF_ERROR(Start(now_ms));
+  m.now = std::max(m.now, now_ms);
+  m.last_recv = m.now;
+  m.stats.messages_in++;
+  m.stats.bytes_in += message.size();
+  Status s = m.Handle(message);
+  if (!s.ok()) return m.Fail(s);
+  return m.After();
+}
+
+Status SyncSession::OnTick(uint64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.st == Impl::St::kDone) return m.status;
+  if (!m.started) return Status::Ok();
+  m.now = std::max(m.now, now_ms);
+  if (m.st != Impl::St::kLive && m.now - m.start_ms > m.opts.handshake_timeout_ms) {
+    return m.Fail(Status::Unavailable("sync: handshake timed out"));
+  }
+  if (m.now - m.last_recv > m.opts.idle_timeout_ms) {
+    return m.Fail(Status::Unavailable("sync: peer idle for " + std::to_string(m.now - m.last_recv) + " ms"));
+  }
+  HEARTH_RETURN_IF_ERROR(m.After());
+  if (m.st >= Impl::St::kAuthed && m.now - m.last_send >= m.opts.heartbeat_ms) {
+    m.SendHeartbeat(m.self_announced);
+  }
+  return Status::Ok();
+}
+
+void SyncSession::NotifyNewDeltas() { impl_->dirty = true; }
+
+std::vector<Bytes> SyncSession::TakeOutgoing() {
+  impl_->queued_bytes = 0;
+  return std::exchange(impl_->outgoing, {});
+}
+
+const AuthorId& SyncSession::peer() const { return impl_->peer; }
+bool SyncSession::done() const { return impl_->st == Impl::St::kDone; }
+const SyncStats& SyncSession::stats() const { return impl_->stats; }
+const Status& SyncSession::status() const { return impl_->status; }
+
+void SyncSession::Close() {
+  Impl& m = *impl_;
+  if (m.st == Impl::St::kDone) return;
+  Writer w(sync::kBye);
+  w.Array(0);
+  m.Queue(w.Take());
+  m.st = Impl::St::kDone;
+}
+
+}  // namespace hearth

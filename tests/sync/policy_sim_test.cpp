@@ -1,0 +1,131 @@
+// The simulator with a county policy: scope filtering under faults. The
+// union (relay on test.a, nothing on test.b) never receives a children's
+// record (test.b); hr, civil and the township converge.
+#include "sync/sim.hpp"
+
+namespace hearth {
+namespace {
+
+using testing::Sim;
+using testing::TempDir;
+
+ReplicaOptions CountyOptions(std::optional<AuthorId> root, bool is_root) {
+  ReplicaOptions o;
+  o.schema = testing::TestSchema();
+  o.durability = Durability::kNoSync;
+  o.unencrypted_identity = true;
+  o.root = root;
+  o.is_root = is_root;
+  return o;
+}
+
+enum { kRoot, kHr, kUnion, kCivil, kTown };
+
+TEST_CASE("simulator with a county policy: scopes reach only who may receive them") {
+  const int seeds = testing::SimSeeds(20) / 3 + 1;
+  const uint64_t base = testing::BaseSeed();
+  for (int k = 0; k < seeds; ++k) {
+    const uint64_t seed = base + 1000 + static_cast<uint64_t>(k);
+    CAPTURE(seed);
+    TempDir tmp;
+    std::vector<std::string> dirs;
+    std::vector<ReplicaOptions> opts;
+    const char* names[] = {"root", "hr", "union", "civil", "township"};
+    for (const char* n : names) dirs.push_back(tmp.Sub(n));
+    std::vector<AuthorId> ids;
+    AuthorId root_key;
+    {
+      auto root = Replica::Open(dirs[kRoot], CountyOptions(std::nullopt, true));
+      REQUIRE(root.ok());
+      root_key = (*root)->author();
+      ids.push_back(root_key);
+      opts.push_back(CountyOptions(std::nullopt, true));
+      for (int i = 1; i < 5; ++i) {
+        auto r = Replica::Open(dirs[i], CountyOptions(root_key, false));
+        REQUIRE(r.ok());
+        ids.push_back((*r)->author());
+        opts.push_back(CountyOptions(root_key, false));
+      }
+      Policy p;
+      p.set_county("test county");
+      REQUIRE(p.AddScope({"test.a", 1, "wage cases"}).ok());
+      REQUIRE(p.AddScope({"test.b", 1, "children"}).ok());
+      REQUIRE(p.AddMember({ids[kHr], "hr", "hr", "", {}, std::nullopt}).ok());
+      REQUIRE(p.AddMember({ids[kUnion], "union", "union", "", {}, std::nullopt}).ok());
+      REQUIRE(p.AddMember({ids[kCivil], "civil", "civil", "", {}, std::nullopt}).ok());
+      REQUIRE(p.AddMember({ids[kTown], "town", "township", "t1", {"child_care"}, std::nullopt}).ok());
+      REQUIRE(p.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
+      REQUIRE(p.AddGrant({"civil", "", "test.b", kRightRead | kRightWrite}).ok());
+      REQUIRE(p.AddGrant({"", "child_care", "test.b", kRightRead | kRightWrite}).ok());
+      REQUIRE(p.AddGrant({"township", "", "test.a", kRightRelay}).ok());
+      REQUIRE(p.AddGrant({"hr", "", "test.b", kRightRelay}).ok());
+      REQUIRE(p.AddGrant({"union", "", "test.a", kRightRelay}).ok());
+      REQUIRE((*root)->PublishPolicy(p).ok());
+    }
+    std::vector<RecordId> items, kids;
+    for (int i = 0; i < 8; ++i) {
+      items.push_back(RecordId::Generate());
+      kids.push_back(RecordId::Generate());
+    }
+    Sim sim(seed, dirs, opts, [&](std::mt19937_64& rng, size_t n, Replica& r) -> std::optional<CommitInfo> {
+      Result<CommitInfo> c = Status::NotFound("no write");
+      if (n == kHr) {
+        c = r.Write([&](WriteBatch& w) { w.Set("item", items[rng() % items.size()], "title", "wage " + std::to_string(rng() % 100)); });
+      } else if (n == kCivil || n == kTown) {
+        c = r.Write([&](WriteBatch& w) { w.Set("other", kids[rng() % kids.size()], "name", "child " + std::to_string(rng() % 100)); });
+      } else if (n == kUnion && rng() % 4 == 0) {
+        // Refused: the union has no write grant.
+        c = r.Write([&](WriteBatch& w) { w.Set("item", items[0], "title", "union"); });
+        CHECK_FALSE(c.ok());
+      }
+      if (!c.ok()) return std::nullopt;  // e.g. no key yet: not acknowledged
+      return *c;
+    });
+    const bool quiet = sim.Run();
+    INFO("seed " << seed << " " << sim.Summary());
+    REQUIRE(quiet);
+    // hr and the township may receive both scopes: same feeds. Civil may
+    // receive test.b (and the reserved scopes) only: not hr's feed.
+    const Heads h = sim.replica(kHr).GetHeads();
+    CHECK(sim.replica(kTown).GetHeads() == h);
+    Heads no_hr = h;
+    no_hr.erase(ids[kHr]);
+    CHECK(sim.replica(kCivil).GetHeads() == no_hr);
+    for (const auto& [a, seq] : sim.acked()) {
+      REQUIRE(h.count(a));
+      CHECK(h.at(a).seq >= seq);
+    }
+    // Readers of test.b agree on the children's records.
+    auto kids_of = [&](size_t n) {
+      std::vector<std::string> out;
+      REQUIRE(sim.replica(n).Scan("other", [&](const Record& rec) {
+        out.push_back(rec.id.ToHex() + "=" + rec.Find("name")->value.as_string());
+        return true;
+      }).ok());
+      return out;
+    };
+    CHECK(kids_of(kCivil) == kids_of(kTown));
+    CHECK(kids_of(kHr).empty());  // relays, cannot read
+    // The union: never a children's record, never even a test.b delta.
+    CHECK(kids_of(kUnion).empty());
+    for (const auto& [a, fh] : sim.replica(kUnion).GetHeads()) {
+      for (uint64_t s = 1; s <= fh.seq; ++s) {
+        auto d = sim.replica(kUnion).GetDelta(a, s);
+        REQUIRE(d.ok());
+        auto info = sim.replica(kUnion).Describe(*d);
+        REQUIRE(info.ok());
+        CHECK(info->scope != "test.b");
+      }
+    }
+    for (const auto& p : sim.replica(kUnion).Pending()) {
+      auto d = sim.replica(kUnion).GetDelta(p.author, p.seq);
+      if (d.ok()) CHECK(sim.replica(kUnion).Describe(*d)->scope != "test.b");
+    }
+    // The union relays hr's wage cases completely.
+    CHECK(sim.replica(kUnion).GetHeads().at(ids[kHr]) == h.at(ids[kHr]));
+    if (std::getenv("HEARTH_SIM_VERBOSE")) MESSAGE("policy seed " << seed << ": " << sim.Summary());
+  }
+}
+
+}  // namespace
+}  // namespace hearth
