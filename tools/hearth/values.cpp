@@ -164,7 +164,11 @@ Value JsonToValue(const json& j, const FieldSpec* spec, const std::string& where
     return Value(std::move(s));
   }
   if (j.is_object() && j.size() == 1) {
-    const auto& [k, v] = *j.items().begin();
+    // begin() returns a temporary proxy: copy the key and take the value by
+    // iterator, which lives as long as `j`.
+    auto it = j.begin();
+    const std::string k = it.key();
+    const auto& v = it.value();
     if (k == "$ref" && v.is_string()) {
       if (auto r = AsRef(v.get<std::string>())) return Value(*r);
     } else if (k == "$ts" && v.is_number_integer()) {
