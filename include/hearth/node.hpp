@@ -1,0 +1,147 @@
+// SyncNode: runs the sync protocol (SyncSession) with peers over ZeroMQ.
+//
+// A node owns a ZeroMQ context and its sockets: one ROUTER per Listen()
+// endpoint (peers connect to it) and one DEALER per Connect() peer (the
+// DEALER side is the session initiator). Every connection runs over CURVE;
+// both key pairs are the X25519 form of the nodes' Ed25519 identities, so a
+// peer's transport key *is* its author key. The node's ZAP handler admits:
+//   - when the replica obeys a root and holds a policy: only the keys of
+//     policy members that are not revoked;
+//   - when the replica obeys a root but holds no policy yet: only the root;
+//   - when the replica obeys no root (single-agency or test setups): any key.
+// A DEALER only talks to the server key it was given (CURVE authenticates
+// the server), so Connect() needs the peer's public key.
+//
+// Threading: Listen/Connect are called before Start(); Start() hands every
+// socket to one background thread, which owns them until Stop(). Stats()
+// and Stop() may be called from any thread. Nothing here throws.
+//
+// Protocol: docs/protocol.md; daemon and operations: docs/hearthd.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hearth/export.hpp"
+#include "hearth/replica.hpp"
+#include "hearth/status.hpp"
+#include "hearth/sync.hpp"
+#include "hearth/value.hpp"
+
+namespace hearth {
+
+struct HEARTH_EXPORT NodeOptions {
+  SyncOptions sync;
+  // Unlocks this node's identity file (the CURVE secret key is derived from
+  // it). Unset: $HEARTH_PASSPHRASE, else the identity must be unencrypted.
+  std::optional<std::string> passphrase;
+  // Main loop period: OnTick of every session.
+  uint64_t tick_ms = 100;
+  // How often the replica's heads are compared to spot commits made by
+  // other processes (the CLI, an app) and offer them to the peers.
+  uint64_t heads_poll_ms = 200;
+  // ZeroMQ: reconnect backoff (DEALER), ZMTP heartbeats, CURVE handshake
+  // deadline, queue lengths (messages), linger on close.
+  int reconnect_ivl_ms = 200;
+  int reconnect_ivl_max_ms = 5'000;
+  int heartbeat_ivl_ms = 2'000;
+  int heartbeat_timeout_ms = 10'000;
+  int heartbeat_ttl_ms = 10'000;
+  int handshake_ivl_ms = 5'000;
+  int hwm = 1'000;
+  int linger_ms = 500;
+  // Largest ZeroMQ message accepted: SyncOptions::max_message_bytes plus
+  // this much slack. Bigger messages drop the connection.
+  uint64_t max_message_slack = 4'096;
+
+  // Events for logs (called on the node's thread; keep it quick).
+  enum class EventKind : uint8_t {
+    kListening,      // a ROUTER is bound (detail = endpoint)
+    kConnected,      // transport up and CURVE handshake done
+    kDisconnected,   // transport gone
+    kRefused,        // ZAP refused a key, or a handshake failed (detail = why)
+    kSessionStarted,
+    kSessionFailed,  // the session ended with an error (detail = status)
+    kSessionDone,    // the peer said goodbye
+    kDeltasSent,     // count = how many since the last event
+    kDeltasReceived,
+    kDeltasApplied,
+    kDeltasRejected,
+    kBadMessage,     // malformed transport message (not a session message)
+  };
+  struct Event {
+    EventKind kind;
+    std::string peer_endpoint;  // configured endpoint (outbound) or "listen:<ep>"
+    std::string peer_key_hex;   // when known
+    std::string detail;
+    uint64_t count = 0;
+  };
+  std::function<void(const Event&)> on_event;
+};
+
+HEARTH_EXPORT std::string_view NodeEventName(NodeOptions::EventKind kind);
+
+// Per connection (outbound peer or inbound ROUTER connection).
+struct HEARTH_EXPORT PeerStats {
+  std::string endpoint;   // outbound: the configured endpoint; inbound: "in:<listen ep>#<n>"
+  bool outbound = false;
+  AuthorId peer;          // from the CURVE key (inbound) or configuration (outbound)
+  bool connected = false;     // a session is running
+  uint64_t sessions = 0;      // sessions started on this connection/peer
+  uint64_t session_failures = 0;
+  std::string last_error;
+  // Totals over every session of this peer, plus the current one.
+  uint64_t bytes_in = 0, bytes_out = 0;
+  uint64_t messages_in = 0, messages_out = 0;
+  uint64_t deltas_sent = 0, deltas_received = 0, deltas_applied = 0, deltas_rejected = 0;
+  bool caught_up = false;
+};
+
+struct HEARTH_EXPORT NodeStats {
+  std::vector<PeerStats> peers;
+  uint64_t zap_admitted = 0, zap_refused = 0;
+  uint64_t handshake_failures = 0;  // protocol errors, bad keys, garbage
+  uint64_t bad_messages = 0;        // transport-level malformed messages
+  uint64_t loop_iterations = 0;
+};
+
+class HEARTH_EXPORT SyncNode {
+ public:
+  // `replica` must outlive the node. Loads the identity (for the CURVE keys)
+  // and sets up the ZAP handler. Errors: identity errors
+  // (kFailedPrecondition, kUnauthenticated), kInternal (ZeroMQ).
+  static Result<std::unique_ptr<SyncNode>> Create(Replica& replica, NodeOptions options = {});
+  ~SyncNode();  // Stop()s
+  SyncNode(const SyncNode&) = delete;
+  SyncNode& operator=(const SyncNode&) = delete;
+
+  // Binds a ROUTER to `endpoint` (e.g. "tcp://127.0.0.1:7400"). Before
+  // Start(). kInvalidArgument (bad endpoint), kUnavailable (address in use).
+  Status Listen(const std::string& endpoint);
+  // The actual endpoints bound (resolves "tcp://127.0.0.1:*").
+  std::vector<std::string> ListenEndpoints() const;
+  // Adds an outbound peer; reconnects forever with backoff. Before Start().
+  Status Connect(const std::string& endpoint, const AuthorId& peer_key);
+
+  // Runs the loop on a background thread.
+  Status Start();
+  // Stops the loop (the current message finishes), closes the sockets and
+  // joins the thread. Idempotent.
+  void Stop();
+  bool running() const;
+
+  NodeStats Stats() const;
+  const AuthorId& author() const;
+
+  struct Impl;
+
+ private:
+  explicit SyncNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,789 @@
+// SyncNode over ZeroMQ (include/hearth/node.hpp). The only place in Hearth
+// that includes zmq headers. Every zmq exception stops here and becomes a
+// Status or an event.
+#include "hearth/node.hpp"
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "crypto/seal.hpp"
+#include "store/identity.hpp"
+
+namespace hearth {
+
+std::string_view NodeEventName(NodeOptions::EventKind kind) {
+  using K = NodeOptions::EventKind;
+  switch (kind) {
+    case K::kListening: return "listening";
+    case K::kConnected: return "connected";
+    case K::kDisconnected: return "disconnected";
+    case K::kRefused: return "refused";
+    case K::kSessionStarted: return "session_started";
+    case K::kSessionFailed: return "session_failed";
+    case K::kSessionDone: return "session_done";
+    case K::kDeltasSent: return "deltas_sent";
+    case K::kDeltasReceived: return "deltas_received";
+    case K::kDeltasApplied: return "deltas_applied";
+    case K::kDeltasRejected: return "deltas_rejected";
+    case K::kBadMessage: return "bad_message";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Curve = std::array<uint8_t, 32>;
+using K = NodeOptions::EventKind;
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
+}
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(d[p[i] >> 4]);
+    s.push_back(d[p[i] & 15]);
+  }
+  return s;
+}
+
+// Bounds of every loop over a socket in one iteration.
+constexpr int kMaxReadsPerSocket = 256;
+constexpr int kMaxZapPerIteration = 64;
+constexpr size_t kMaxDeadIds = 4096;
+constexpr size_t kMaxInbound = 1024;
+
+// One connection carrying one session at a time.
+struct Conn {
+  std::unique_ptr<SyncSession> session;
+  SyncStats last{};  // stats of the current session already added to totals
+  std::deque<Bytes> outbox;
+  PeerStats stats;
+};
+
+struct Outbound {
+  std::string endpoint;
+  AuthorId key;
+  Curve curve_pk{};
+  std::unique_ptr<zmq::socket_t> sock;
+  std::unique_ptr<zmq::socket_t> mon;
+  uint64_t recreate_at = 0;  // when sock is null
+  uint64_t backoff = 0;
+  Conn conn;
+};
+
+struct Inbound {
+  Conn conn;
+  Curve curve_pk{};  // from ZAP (User-Id)
+  int fd = -1;
+  uint64_t created = 0;
+};
+
+struct Listener {
+  std::string endpoint;
+  std::unique_ptr<zmq::socket_t> sock;
+  std::unique_ptr<zmq::socket_t> mon;
+  std::map<std::string, std::unique_ptr<Inbound>> conns;  // by routing id
+  std::deque<std::string> dead;                           // failed routing ids (ignored)
+  std::set<std::string> dead_set;
+  uint64_t next_n = 0;
+};
+
+}  // namespace
+
+struct SyncNode::Impl {
+  Replica& replica;
+  NodeOptions opts;
+  crypto::SigningKeyPair identity;
+  Curve curve_pk{};
+  crypto::SecretBytes curve_sk;
+  zmq::context_t ctx;
+  std::unique_ptr<zmq::socket_t> zap;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::unique_ptr<Outbound>> outbound;
+  uint64_t mon_counter = 0;
+
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> started{false};
+  std::atomic<bool> running{false};
+
+  mutable std::mutex stats_mu;
+  NodeStats snapshot;
+  NodeStats counters;  // zap/handshake/bad message counters (thread-owned)
+  Heads last_heads;
+  uint64_t next_heads_poll = 0;
+  uint64_t next_tick = 0;
+
+  Impl(Replica& r, NodeOptions o) : replica(r), opts(std::move(o)), ctx(1) {}
+
+  void Emit(K kind, const std::string& ep, const std::string& key, std::string detail, uint64_t count = 0) {
+    if (!opts.on_event) return;
+    try {
+      opts.on_event(NodeOptions::Event{kind, ep, key, std::move(detail), count});
+    } catch (...) {
+    }
+  }
+
+  void CommonOptions(zmq::socket_t& s) {
+    s.set(zmq::sockopt::linger, opts.linger_ms);
+    s.set(zmq::sockopt::sndhwm, opts.hwm);
+    s.set(zmq::sockopt::rcvhwm, opts.hwm);
+    s.set(zmq::sockopt::maxmsgsize,
+          static_cast<int64_t>(opts.sync.max_message_bytes + opts.max_message_slack));
+    s.set(zmq::sockopt::heartbeat_ivl, opts.heartbeat_ivl_ms);
+    s.set(zmq::sockopt::heartbeat_timeout, opts.heartbeat_timeout_ms);
+    s.set(zmq::sockopt::heartbeat_ttl, opts.heartbeat_ttl_ms);
+    s.set(zmq::sockopt::handshake_ivl, opts.handshake_ivl_ms);
+    s.set(zmq::sockopt::reconnect_ivl, opts.reconnect_ivl_ms);
+    s.set(zmq::sockopt::reconnect_ivl_max, opts.reconnect_ivl_max_ms);
+  }
+
+  std::unique_ptr<zmq::socket_t> Monitor(zmq::socket_t& s) {
+    std::string ep = "inproc://hearth-monitor-" + std::to_string(mon_counter++);
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(s.handle(), ep.c_str(), events) != 0) throw zmq::error_t();
+    auto m = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);
+    m->set(zmq::sockopt::linger, 0);
+    m->connect(ep);
+    return m;
+  }
+
+  void CloseMonitored(std::unique_ptr<zmq::socket_t>& s, std::unique_ptr<zmq::socket_t>& mon) {
+    if (s) zmq_socket_monitor(s->handle(), nullptr, 0);
+    if (mon) mon->close();
+    if (s) s->close();
+    mon.reset();
+    s.reset();
+  }
+
+  // --- admission (ZAP) ---
+  // Returns the reason for a refusal, or empty when `pk` is admitted.
+  std::string AdmitReason(const Curve& pk, std::string* who) {
+    std::optional<AuthorId> root = replica.root();
+    if (!root) {
+      *who = "x25519:" + Hex(pk.data(), pk.size()).substr(0, 16) + " (no root: any key)";
+      return "";
+    }
+    auto matches = [&](const AuthorId& a) {
+      auto c = crypto::CurvePublicKey(a);
+      return c.ok() && *c == pk;
+    };
+    std::optional<Policy> policy = replica.CurrentPolicy();
+    if (!policy) {
+      if (matches(*root)) {
+        *who = "root " + root->ToHex().substr(0, 16);
+        return "";
+      }
+      return "no policy yet: only the root is admitted";
+    }
+    for (const Member& m : policy->members()) {
+      if (!matches(m.key)) continue;
+      if (m.revoked_after) return "member " + m.name + " is revoked";
+      *who = m.name + " (" + m.key.ToHex().substr(0, 16) + ")";
+      return "";
+    }
+    return "not a member of policy v" + std::to_string(policy->version());
+  }
+
+  void ServeZap() {
+    for (int i = 0; i < kMaxZapPerIteration; ++i) {
+      std::vector<zmq::message_t> req;
+      while (true) {
+        zmq::message_t m;
+        if (!zap->recv(m, zmq::recv_flags::dontwait)) break;
+        bool more = m.more();
+        if (req.size() < 16) req.push_back(std::move(m));
+        if (!more) break;
+      }
+      if (req.empty()) return;
+      std::string request_id = req.size() > 1 ? req[1].to_string() : "";
+      std::string code = "400", text, user;
+      std::string address = req.size() > 3 ? req[3].to_string() : "";
+      if (req.size() >= 7 && req[5].to_string() == "CURVE" && req[6].size() == 32) {
+        Curve pk;
+        std::memcpy(pk.data(), req[6].data(), 32);
+        std::string who;
+        std::string why = AdmitReason(pk, &who);
+        if (why.empty()) {
+          code = "200";
+          text = "OK";
+          user = Hex(pk.data(), 32);
+          counters.zap_admitted++;
+        } else {
+          text = why;
+          counters.zap_refused++;
+          Emit(K::kRefused, address, Hex(pk.data(), 32), "CURVE key refused: " + why);
+        }
+      } else {
+        text = "only CURVE is accepted";
+        counters.zap_refused++;
+        Emit(K::kRefused, address, "", text);
+      }
+      zap->send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
+      zap->send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+      zap->send(zmq::buffer(code), zmq::send_flags::sndmore);
+      zap->send(zmq::buffer(text), zmq::send_flags::sndmore);
+      zap->send(zmq::buffer(user), zmq::send_flags::sndmore);
+      zap->send(zmq::message_t(), zmq::send_flags::none);
+    }
+  }
+
+  // --- sessions ---
+  void AddTotals(Conn& c) {
+    if (!c.session) return;
+    const SyncStats& s = c.session->stats();
+    const SyncStats& l = c.last;
+    const std::string key = c.stats.peer.ToHex();
+    auto delta = [](uint64_t now, uint64_t before) { return now >= before ? now - before : 0; };
+    c.stats.bytes_in += delta(s.bytes_in, l.bytes_in);
+    c.stats.bytes_out += delta(s.bytes_out, l.bytes_out);
+    c.stats.messages_in += delta(s.messages_in, l.messages_in);
+    c.stats.messages_out += delta(s.messages_out, l.messages_out);
+    uint64_t sent = delta(s.deltas_sent, l.deltas_sent);
+    uint64_t recv = delta(s.deltas_received, l.deltas_received);
+    uint64_t appl = delta(s.deltas_applied, l.deltas_applied);
+    uint64_t rej = delta(s.deltas_rejected, l.deltas_rejected);
+    c.stats.deltas_sent += sent;
+    c.stats.deltas_received += recv;
+    c.stats.deltas_applied += appl;
+    c.stats.deltas_rejected += rej;
+    c.stats.caught_up = s.caught_up;
+    if (sent) Emit(K::kDeltasSent, c.stats.endpoint, key, "", sent);
+    if (recv) Emit(K::kDeltasReceived, c.stats.endpoint, key, "", recv);
+    if (appl) Emit(K::kDeltasApplied, c.stats.endpoint, key, "", appl);
+    if (rej) {
+      std::string reason;
+      auto denied = replica.Denied();
+      if (!denied.empty()) {
+        const DeniedDelta& d = denied.back();
+        reason = "latest denied: " + d.author.ToHex().substr(0, 16) + " seq " + std::to_string(d.seq) +
+                 " scope " + d.scope + ": " + d.reason;
+      } else {
+        reason = "malformed, unauthenticated or outside the schema (see session faults)";
+      }
+      Emit(K::kDeltasRejected, c.stats.endpoint, key, reason, rej);
+    }
+    c.last = s;
+  }
+
+  void StartSession(Conn& c, bool initiator, uint64_t now) {
+    c.session = std::make_unique<SyncSession>(replica, initiator, opts.sync);
+    c.last = SyncStats{};
+    c.outbox.clear();
+    c.stats.sessions++;
+    c.stats.connected = true;
+    Status s = c.session->Start(now);
+    Emit(K::kSessionStarted, c.stats.endpoint, c.stats.peer.ToHex(), initiator ? "initiator" : "responder");
+    if (!s.ok()) c.stats.last_error = s.ToString();
+  }
+
+  // Ends the session; `failed` with the status.
+  void EndSession(Conn& c, const Status& s) {
+    AddTotals(c);
+    if (!s.ok()) {
+      c.stats.session_failures++;
+      c.stats.last_error = s.ToString();
+      Emit(K::kSessionFailed, c.stats.endpoint, c.stats.peer.ToHex(), s.ToString());
+    } else {
+      Emit(K::kSessionDone, c.stats.endpoint, c.stats.peer.ToHex(), "");
+    }
+    c.session.reset();
+    c.outbox.clear();
+    c.stats.connected = false;
+  }
+
+  // Sends what is queued; false when the peer is gone (ROUTER: unroutable).
+  bool Flush(Conn& c, zmq::socket_t& s, const std::string* routing_id) {
+    if (c.session) {
+      for (Bytes& b : c.session->TakeOutgoing()) c.outbox.push_back(std::move(b));
+    }
+    size_t sent = 0;
+    while (!c.outbox.empty() && sent < static_cast<size_t>(kMaxReadsPerSocket)) {
+      const Bytes& b = c.outbox.front();
+      if (routing_id) {
+        auto r = s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        if (!r) return true;  // queue full: retry next iteration
+      }
+      auto r = s.send(zmq::buffer(b.data(), b.size()), zmq::send_flags::dontwait);
+      if (!r) return true;
+      c.outbox.pop_front();
+      ++sent;
+    }
+    return true;
+  }
+
+  // After a message or a tick: account stats, detect the end.
+  // Returns false when the session ended.
+  bool Check(Conn& c, const Status& s, zmq::socket_t& sock, const std::string* rid) {
+    AddTotals(c);
+    if (!s.ok() || c.session->done()) {
+      try {
+        Flush(c, sock, rid);  // the error message for the peer, if any
+      } catch (const zmq::error_t&) {
+      }
+      EndSession(c, s);
+      return false;
+    }
+    return true;
+  }
+
+  // --- outbound (DEALER) ---
+  void CreateDealer(Outbound& o) {
+    o.sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+    CommonOptions(*o.sock);
+    o.sock->set(zmq::sockopt::immediate, 1);
+    o.sock->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(o.curve_pk.data(), 32));
+    o.sock->set(zmq::sockopt::curve_publickey, zmq::const_buffer(curve_pk.data(), 32));
+    o.sock->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve_sk.data(), 32));
+    o.mon = Monitor(*o.sock);
+    o.sock->connect(o.endpoint);
+  }
+
+  void DropDealer(Outbound& o, uint64_t now) {
+    CloseMonitored(o.sock, o.mon);
+    o.backoff = o.backoff == 0 ? static_cast<uint64_t>(opts.reconnect_ivl_ms)
+                               : std::min<uint64_t>(o.backoff * 2, opts.reconnect_ivl_max_ms);
+    o.recreate_at = now + o.backoff;
+  }
+
+  // Reads monitor events: (event, value).
+  std::vector<std::pair<uint16_t, int32_t>> ReadEvents(zmq::socket_t& mon) {
+    std::vector<std::pair<uint16_t, int32_t>> out;
+    for (int i = 0; i < kMaxReadsPerSocket; ++i) {
+      zmq::message_t a;
+      if (!mon.recv(a, zmq::recv_flags::dontwait)) break;
+      bool more = a.more();
+      while (more) {
+        zmq::message_t b;
+        if (!mon.recv(b, zmq::recv_flags::dontwait)) break;
+        more = b.more();
+      }
+      if (a.size() >= 6) {
+        uint16_t ev;
+        int32_t val;
+        std::memcpy(&ev, a.data(), 2);
+        std::memcpy(&val, static_cast<const char*>(a.data()) + 2, 4);
+        out.emplace_back(ev, val);
+      }
+    }
+    return out;
+  }
+
+  static std::string HandshakeWhy(uint16_t ev, int32_t val) {
+    std::string s = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "authentication failed (ZAP status "
+                    : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error (code "
+                                                                : "handshake failed (errno ";
+    return s + std::to_string(val) + ")";
+  }
+
+  void OutboundEvents(Outbound& o, uint64_t now) {
+    if (!o.mon) return;
+    for (auto [ev, val] : ReadEvents(*o.mon)) {
+      if (!o.sock) break;
+      if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        o.backoff = 0;
+        Emit(K::kConnected, o.endpoint, o.key.ToHex(), "outbound");
+        if (o.conn.session) EndSession(o.conn, Status::Unavailable("reconnected"));
+        StartSession(o.conn, /*initiator=*/true, now);
+      } else if (ev == ZMQ_EVENT_DISCONNECTED) {
+        Emit(K::kDisconnected, o.endpoint, o.key.ToHex(), "outbound");
+        if (o.conn.session) {
+          EndSession(o.conn, Status::Unavailable("disconnected"));
+          DropDealer(o, now);  // a fresh socket: nothing stale survives
+        }
+      } else if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
+        counters.handshake_failures++;
+        Emit(K::kRefused, o.endpoint, o.key.ToHex(), HandshakeWhy(ev, val));
+      }
+    }
+  }
+
+  void OutboundMessages(Outbound& o, uint64_t now) {
+    for (int i = 0; i < kMaxReadsPerSocket && o.sock; ++i) {
+      zmq::message_t m;
+      if (!o.sock->recv(m, zmq::recv_flags::dontwait)) break;
+      if (m.more()) {  // we only ever send single-frame messages
+        while (m.more() && o.sock->recv(m, zmq::recv_flags::dontwait)) {
+        }
+        counters.bad_messages++;
+        Emit(K::kBadMessage, o.endpoint, o.key.ToHex(), "multi-frame message dropped");
+        continue;
+      }
+      if (!o.conn.session) continue;  // before the handshake event was read
+      Status s = o.conn.session->OnMessage(
+          std::span<const uint8_t>(static_cast<const uint8_t*>(m.data()), m.size()), now);
+      if (s.ok() && o.conn.session->peer() != AuthorId{} && o.conn.session->peer() != o.key) {
+        s = Status::Unauthenticated("peer says it is " + o.conn.session->peer().ToHex() +
+                                    ", expected " + o.key.ToHex());
+      }
+      if (!Check(o.conn, s, *o.sock, nullptr)) {
+        DropDealer(o, now);
+        return;
+      }
+    }
+    if (o.sock && o.conn.session) Flush(o.conn, *o.sock, nullptr);
+  }
+
+  // --- inbound (ROUTER) ---
+  void ListenerEvents(Listener& l, uint64_t now) {
+    for (auto [ev, val] : ReadEvents(*l.mon)) {
+      if (ev == ZMQ_EVENT_DISCONNECTED) {
+        for (auto it = l.conns.begin(); it != l.conns.end();) {
+          Inbound& in = *it->second;
+          if (in.fd == val && in.created < now) {
+            Emit(K::kDisconnected, in.conn.stats.endpoint, in.conn.stats.peer.ToHex(), "inbound");
+            if (in.conn.session) EndSession(in.conn, Status::Unavailable("disconnected"));
+            Bury(l, it->first);
+            it = l.conns.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      } else if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
+        counters.handshake_failures++;
+        Emit(K::kRefused, "listen:" + l.endpoint, "", HandshakeWhy(ev, val));
+      }
+    }
+  }
+
+  void Bury(Listener& l, const std::string& rid) {
+    if (l.dead_set.insert(rid).second) l.dead.push_back(rid);
+    while (l.dead.size() > kMaxDeadIds) {
+      l.dead_set.erase(l.dead.front());
+      l.dead.pop_front();
+    }
+  }
+
+  void ListenerMessages(Listener& l, uint64_t now) {
+    for (int i = 0; i < kMaxReadsPerSocket; ++i) {
+      zmq::message_t id;
+      if (!l.sock->recv(id, zmq::recv_flags::dontwait)) break;
+      std::vector<zmq::message_t> parts;
+      bool more = id.more();
+      while (more) {
+        zmq::message_t p;
+        if (!l.sock->recv(p, zmq::recv_flags::dontwait)) break;
+        more = p.more();
+        if (parts.size() < 4) parts.push_back(std::move(p));
+      }
+      std::string rid = id.to_string();
+      if (l.dead_set.count(rid)) continue;
+      if (parts.size() != 1) {
+        counters.bad_messages++;
+        Emit(K::kBadMessage, "listen:" + l.endpoint, "", "expected one frame, got " + std::to_string(parts.size()));
+        continue;
+      }
+      zmq::message_t& m = parts[0];
+      auto it = l.conns.find(rid);
+      if (it == l.conns.end()) {
+        if (l.conns.size() >= kMaxInbound) {
+          Emit(K::kRefused, "listen:" + l.endpoint, "", "too many inbound connections");
+          continue;
+        }
+        auto in = std::make_unique<Inbound>();
+        in->created = now;
+        in->conn.stats.endpoint = "in:" + l.endpoint + "#" + std::to_string(l.next_n++);
+        in->conn.stats.outbound = false;
+        try {
+          const char* uid = m.gets("User-Id");
+          std::string hex = uid ? uid : "";
+          auto a = AuthorId::FromHex(hex);  // curve key, 64 hex digits
+          if (a.ok()) in->curve_pk = a->bytes;
+          in->fd = static_cast<int>(m.get(ZMQ_SRCFD));
+        } catch (const zmq::error_t&) {
+        }
+        StartSession(in->conn, /*initiator=*/false, now);
+        Emit(K::kConnected, in->conn.stats.endpoint, "", "inbound");
+        it = l.conns.emplace(rid, std::move(in)).first;
+      }
+      Inbound& in = *it->second;
+      Status s = in.conn.session->OnMessage(
+          std::span<const uint8_t>(static_cast<const uint8_t*>(m.data()), m.size()), now);
+      // Bind the session's identity to the CURVE key that ZAP admitted.
+      const AuthorId& peer = in.conn.session->peer();
+      if (s.ok() && peer != AuthorId{} && in.conn.stats.peer != peer) {
+        auto c = crypto::CurvePublicKey(peer);
+        if (!c.ok() || *c != in.curve_pk) {
+          s = Status::Unauthenticated("session identity " + peer.ToHex().substr(0, 16) +
+                                      " does not match the CURVE key of the connection");
+        } else {
+          in.conn.stats.peer = peer;
+        }
+      }
+      if (!Check(in.conn, s, *l.sock, &rid)) {
+        Bury(l, rid);
+        l.conns.erase(it);
+        continue;
+      }
+      Flush(in.conn, *l.sock, &rid);
+    }
+  }
+
+  // --- ticks ---
+  void Tick(uint64_t now) {
+    bool notify = false;
+    if (now >= next_heads_poll) {
+      next_heads_poll = now + opts.heads_poll_ms;
+      Heads h = replica.GetHeads();
+      if (h != last_heads) {
+        last_heads = std::move(h);
+        notify = true;
+      }
+    }
+    for (auto& o : outbound) {
+      if (!o->sock) {
+        if (now >= o->recreate_at) CreateDealer(*o);
+        continue;
+      }
+      if (!o->conn.session) continue;
+      if (notify) o->conn.session->NotifyNewDeltas();
+      Status s = o->conn.session->OnTick(now);
+      if (!Check(o->conn, s, *o->sock, nullptr)) {
+        DropDealer(*o, now);
+        continue;
+      }
+      Flush(o->conn, *o->sock, nullptr);
+    }
+    for (auto& l : listeners) {
+      for (auto it = l->conns.begin(); it != l->conns.end();) {
+        Conn& c = it->second->conn;
+        if (notify) c.session->NotifyNewDeltas();
+        Status s = c.session->OnTick(now);
+        if (!Check(c, s, *l->sock, &it->first)) {
+          Bury(*l, it->first);
+          it = l->conns.erase(it);
+          continue;
+        }
+        try {
+          Flush(c, *l->sock, &it->first);
+        } catch (const zmq::error_t& e) {  // EHOSTUNREACH: the peer is gone
+          EndSession(c, Status::Unavailable(std::string("send: ") + e.what()));
+          Bury(*l, it->first);
+          it = l->conns.erase(it);
+          continue;
+        }
+        ++it;
+      }
+    }
+  }
+
+  void PublishStats() {
+    NodeStats s;
+    s.zap_admitted = counters.zap_admitted;
+    s.zap_refused = counters.zap_refused;
+    s.handshake_failures = counters.handshake_failures;
+    s.bad_messages = counters.bad_messages;
+    s.loop_iterations = ++counters.loop_iterations;
+    for (auto& o : outbound) s.peers.push_back(o->conn.stats);
+    for (auto& l : listeners) {
+      for (auto& [rid, in] : l->conns) s.peers.push_back(in->conn.stats);
+    }
+    std::lock_guard<std::mutex> lock(stats_mu);
+    snapshot = std::move(s);
+  }
+
+  void Loop() {
+    uint64_t now = NowMs();
+    for (auto& o : outbound) CreateDealer(*o);
+    while (!stop.load()) {
+      std::vector<zmq::pollitem_t> items;
+      items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+      for (auto& l : listeners) {
+        items.push_back({l->mon->handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({l->sock->handle(), 0, ZMQ_POLLIN, 0});
+      }
+      for (auto& o : outbound) {
+        if (!o->sock) continue;
+        items.push_back({o->mon->handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({o->sock->handle(), 0, ZMQ_POLLIN, 0});
+      }
+      now = NowMs();
+      long wait = next_tick > now ? static_cast<long>(next_tick - now) : 0;
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(std::min<long>(wait, opts.tick_ms)));
+      now = NowMs();
+      ServeZap();
+      for (auto& l : listeners) {
+        ListenerEvents(*l, now);
+        ListenerMessages(*l, now);
+      }
+      for (auto& o : outbound) {
+        OutboundEvents(*o, now);
+        OutboundMessages(*o, now);
+      }
+      if (now >= next_tick) {
+        next_tick = now + opts.tick_ms;
+        Tick(now);
+      }
+      PublishStats();
+    }
+  }
+
+  void Shutdown() {
+    for (auto& o : outbound) {
+      if (o->conn.session) EndSession(o->conn, Status::Ok());
+      CloseMonitored(o->sock, o->mon);
+    }
+    for (auto& l : listeners) {
+      for (auto& [rid, in] : l->conns) {
+        if (in->conn.session) EndSession(in->conn, Status::Ok());
+      }
+      l->conns.clear();
+      CloseMonitored(l->sock, l->mon);
+    }
+    if (zap) zap->close();
+    PublishStats();
+  }
+
+  void Run() {
+    try {
+      Loop();
+    } catch (const std::exception& e) {
+      Emit(K::kSessionFailed, "", "", std::string("node loop stopped: ") + e.what());
+    }
+    try {
+      Shutdown();
+    } catch (const std::exception& e) {
+      Emit(K::kSessionFailed, "", "", std::string("shutdown: ") + e.what());
+    }
+    running = false;
+  }
+};
+
+Result<std::unique_ptr<SyncNode>> SyncNode::Create(Replica& replica, NodeOptions options) {
+  if (options.tick_ms == 0 || options.tick_ms > 10'000) return Status::InvalidArgument("tick_ms must be 1..10000");
+  store::IdentityOptions io;
+  io.passphrase = options.passphrase;
+  io.allow_plaintext = true;  // reading only: never creates
+  auto id = store::LoadOrCreateIdentity(replica.dir(), /*create=*/false, io);
+  if (!id.ok()) return id.status().WithContext("loading the node identity for CURVE");
+  if (id->public_key != replica.author()) {
+    return Status::FailedPrecondition("identity file does not match the replica's author");
+  }
+  auto impl = std::make_unique<Impl>(replica, std::move(options));
+  auto pk = crypto::CurvePublicKey(id->public_key);
+  if (!pk.ok()) return pk.status();
+  auto sk = crypto::CurveSecretKey(*id);
+  if (!sk.ok()) return sk.status();
+  impl->identity = std::move(id).value();
+  impl->curve_pk = *pk;
+  impl->curve_sk = std::move(sk).value();
+  try {
+    impl->zap = std::make_unique<zmq::socket_t>(impl->ctx, zmq::socket_type::rep);
+    impl->zap->set(zmq::sockopt::linger, 0);
+    impl->zap->bind("inproc://zeromq.zap.01");
+  } catch (const zmq::error_t& e) {
+    return Status::Internal(std::string("ZAP handler: ") + e.what());
+  }
+  return std::unique_ptr<SyncNode>(new SyncNode(std::move(impl)));
+}
+
+SyncNode::SyncNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SyncNode::~SyncNode() {
+  Stop();
+  if (!impl_->started) {  // sockets were never handed to the thread
+    try {
+      impl_->Shutdown();
+    } catch (...) {
+    }
+  }
+}
+
+Status SyncNode::Listen(const std::string& endpoint) {
+  if (impl_->started) return Status::FailedPrecondition("Listen after Start");
+  auto l = std::make_unique<Listener>();
+  try {
+    l->sock = std::make_unique<zmq::socket_t>(impl_->ctx, zmq::socket_type::router);
+    impl_->CommonOptions(*l->sock);
+    l->sock->set(zmq::sockopt::router_mandatory, 1);
+    l->sock->set(zmq::sockopt::curve_server, 1);
+    l->sock->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(impl_->curve_sk.data(), 32));
+    l->sock->set(zmq::sockopt::zap_domain, "hearth");
+    l->mon = impl_->Monitor(*l->sock);
+    l->sock->bind(endpoint);
+    l->endpoint = l->sock->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    std::unique_ptr<zmq::socket_t> s = std::move(l->sock), m = std::move(l->mon);
+    try {
+      impl_->CloseMonitored(s, m);
+    } catch (...) {
+    }
+    if (e.num() == EADDRINUSE) return Status::Unavailable("listen " + endpoint + ": " + e.what());
+    return Status::InvalidArgument("listen " + endpoint + ": " + e.what());
+  }
+  impl_->Emit(K::kListening, l->endpoint, impl_->identity.public_key.ToHex(), "");
+  impl_->listeners.push_back(std::move(l));
+  return Status::Ok();
+}
+
+std::vector<std::string> SyncNode::ListenEndpoints() const {
+  std::vector<std::string> out;
+  for (auto& l : impl_->listeners) out.push_back(l->endpoint);
+  return out;
+}
+
+Status SyncNode::Connect(const std::string& endpoint, const AuthorId& peer_key) {
+  if (impl_->started) return Status::FailedPrecondition("Connect after Start");
+  if (endpoint.rfind("tcp://", 0) != 0 && endpoint.rfind("ipc://", 0) != 0 && endpoint.rfind("inproc://", 0) != 0) {
+    return Status::InvalidArgument("endpoint " + endpoint + ": expected tcp://HOST:PORT");
+  }
+  auto pk = crypto::CurvePublicKey(peer_key);
+  if (!pk.ok()) return pk.status().WithContext("peer key for " + endpoint);
+  if (peer_key == impl_->identity.public_key) return Status::InvalidArgument("peer " + endpoint + " has this node's own key");
+  auto o = std::make_unique<Outbound>();
+  o->endpoint = endpoint;
+  o->key = peer_key;
+  o->curve_pk = *pk;
+  o->conn.stats.endpoint = endpoint;
+  o->conn.stats.outbound = true;
+  o->conn.stats.peer = peer_key;
+  impl_->outbound.push_back(std::move(o));
+  return Status::Ok();
+}
+
+Status SyncNode::Start() {
+  if (impl_->started.exchange(true)) return Status::FailedPrecondition("already started");
+  impl_->running = true;
+  impl_->last_heads = impl_->replica.GetHeads();
+  try {
+    impl_->thread = std::thread([this] { impl_->Run(); });
+  } catch (const std::exception& e) {
+    impl_->running = false;
+    return Status::Internal(std::string("thread: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+void SyncNode::Stop() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool SyncNode::running() const { return impl_->running.load(); }
+
+NodeStats SyncNode::Stats() const {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  return impl_->snapshot;
+}
+
+const AuthorId& SyncNode::author() const { return impl_->identity.public_key; }
+
+}  // namespace hearth

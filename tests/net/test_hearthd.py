@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""hearthd end to end: configuration errors, two real daemons on 127.0.0.1
+with CURVE, kill -9 mid-transfer and convergence, hostile raw TCP frames.
+
+Usage: test_hearthd.py --hearthd BIN --hearth BIN --schema FILE [unittest args]
+Every wait is bounded (<= 60 s); every daemon is killed in tearDown.
+"""
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+HEARTHD = HEARTH = SCHEMA = None
+WAIT = 60.0
+
+
+def env():
+    e = dict(os.environ)
+    e.pop("HEARTH_PASSPHRASE", None)
+    return e
+
+
+def run(*args, expect=0):
+    p = subprocess.run([HEARTH, *args], capture_output=True, text=True, env=env(), timeout=60)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"hearth {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class ConfigTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def check(self, text, expect, needle=None):
+        path = os.path.join(self.d, "c.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        p = subprocess.run([HEARTHD, "--check-config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, expect, p.stdout + p.stderr)
+        if needle:
+            self.assertIn(needle, p.stderr)
+        return p
+
+    def test_ok(self):
+        key = "ab" * 32
+        p = self.check(f'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n[[peers]]\nendpoint = "tcp://127.0.0.1:7401"\nkey = "{key}"\n', 0)
+        self.assertIn("ok", p.stdout)
+
+    def test_syntax_error(self):
+        self.check('replica = "r\nlisten = 3\n', 2, "c.toml")
+
+    def test_missing_replica(self):
+        self.check('listen = "tcp://127.0.0.1:7400"\n', 2, "replica")
+
+    def test_bad_key_has_line(self):
+        self.check('replica = "r"\n\n[[peers]]\nendpoint = "tcp://127.0.0.1:1"\nkey = "xyz"\n', 2, "c.toml:5:")
+
+    def test_missing_key(self):
+        self.check('replica = "r"\n[[peers]]\nendpoint = "tcp://127.0.0.1:1"\n', 2, "key")
+
+    def test_unknown_key_has_line(self):
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400"\nlistne = "x"\n', 2, "c.toml:3:")
+
+    def test_bad_endpoint(self):
+        self.check('replica = "r"\nlisten = "127.0.0.1:7400"\n', 2, "c.toml:2:")
+
+    def test_bad_port(self):
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:99999"\n', 2, "bad port")
+
+    def test_metrics_loopback_only(self):
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400"\nmetrics = "0.0.0.0:9000"\n', 2, "loopback")
+
+    def test_log_level(self):
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400"\nlog_level = "loud"\n', 2, "log_level")
+
+    def test_sync_range(self):
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n[sync]\ntick_ms = 0\n', 2, "tick_ms")
+
+    def test_nothing_to_do(self):
+        self.check('replica = "r"\n', 2, "nothing to do")
+
+    def test_missing_file(self):
+        p = subprocess.run([HEARTHD, "--check-config", os.path.join(self.d, "nope.toml")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+
+    def test_help(self):
+        p = subprocess.run([HEARTHD, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--config", p.stdout)
+
+    def test_no_args(self):
+        p = subprocess.run([HEARTHD], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+
+
+class Daemon:
+    def __init__(self, name, d, replica, listen_port, peers, metrics_port):
+        self.name = name
+        self.cfg = os.path.join(d, name + ".toml")
+        self.log = os.path.join(d, name + ".log")
+        self.metrics_port = metrics_port
+        lines = [f'replica = "{replica}"', f'listen = "tcp://127.0.0.1:{listen_port}"',
+                 'log_level = "debug"', "unencrypted_identity = true",
+                 f'metrics = "127.0.0.1:{metrics_port}"']
+        for ep, key in peers:  # tables after every top-level key
+            lines += ["[[peers]]", f'endpoint = "{ep}"', f'key = "{key}"']
+        lines += ["[sync]", "idle_timeout_ms = 10000", "heartbeat_ms = 1000"]
+        with open(self.cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+
+    def start(self):
+        if getattr(self, "logf", None):
+            self.logf.close()
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen([HEARTHD, "--config", self.cfg], stdout=self.logf, stderr=self.logf, env=env())
+        wait_for(lambda: self.healthy() or self.proc.poll() is not None, f"{self.name} /healthz", 30)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n{self.read_log()}")
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=2) as r:
+                return r.status == 200
+        except Exception:
+            return False
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def term(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if getattr(self, "logf", None):
+            self.logf.close()
+            self.logf = None
+
+
+class TwoNodesTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        d = self.tmp.name
+        self.a = os.path.join(d, "a")
+        self.b = os.path.join(d, "b")
+        run("init", self.a, "--schema", SCHEMA, "--unencrypted-identity")
+        run("init", self.b, "--schema", SCHEMA, "--unencrypted-identity")
+        # Scope keys: A's first writes create them; B gets a copy.
+        run("-C", self.a, "put", "item", "title=seed", "score=0")
+        run("-C", self.a, "put", "other", "name=seed")
+        keys = os.path.join(d, "a.keys")
+        run("-C", self.a, "keys", "export", keys)
+        run("-C", self.b, "keys", "import", keys)
+        ka = run("-C", self.a, "whoami").stdout.strip()
+        kb = run("-C", self.b, "whoami").stdout.strip()
+        self.pa, self.pb = free_port(), free_port()
+        ma, mb = free_port(), free_port()
+        self.da = Daemon("A", d, self.a, self.pa, [], ma)
+        self.db = Daemon("B", d, self.b, self.pb, [(f"tcp://127.0.0.1:{self.pa}", ka)], mb)
+
+    def tearDown(self):
+        for dm in (self.da, self.db):
+            dm.cleanup()
+        if os.environ.get("HEARTH_PRINT_LOGS"):
+            print("---- A log\n" + self.da.read_log() + "\n---- B log\n" + self.db.read_log())
+        self.tmp.cleanup()
+
+    def digest(self, r):
+        return run("-C", r, "digest").stdout.strip()
+
+    def converge(self, what):
+        def same():
+            return self.digest(self.a) == self.digest(self.b)
+        try:
+            wait_for(same, what)
+        except AssertionError:
+            print("---- A log\n" + self.da.read_log()[-4000:] + "\n---- B log\n" + self.db.read_log()[-4000:])
+            raise
+
+    def put(self, r, title, n):
+        return run("-C", r, "put", "item", f"title={title}", f"score={n}").stdout.strip()
+
+    def test_sync_kill9_converge_hostile(self):
+        self.da.start()
+        self.db.start()
+        self.converge("initial sync A -> B")
+        rid = self.put(self.a, "from-a", 1)
+        self.converge("live push A -> B")
+        self.assertIn("from-a", run("-C", self.b, "get", "item", rid).stdout)
+        rid_b = self.put(self.b, "from-b", 2)
+        self.converge("live push B -> A")
+        self.assertIn("from-b", run("-C", self.a, "get", "item", rid_b).stdout)
+
+        # kill -9 B while A keeps writing; restart; converge.
+        for i in range(15):
+            self.put(self.a, f"burst-{i}", i)
+            if i == 3:
+                self.db.kill9()
+        self.put(self.b, "b-offline", 99)  # B writes while its daemon is down
+        self.db.start()
+        self.converge("after kill -9 and restart")
+
+        # Hostile raw TCP against A: garbage, truncated greeting, oversized frame.
+        hostile = [
+            b"GET / HTTP/1.0\r\n\r\n" + os.urandom(512),
+            b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f",  # truncated ZMTP signature
+            b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31
+            + b"\x06\xff\xff\xff\xff\xff\xff\xff\xf0" + b"A" * 4096,  # NULL mechanism + huge length
+        ]
+        for blob in hostile:
+            with socket.create_connection(("127.0.0.1", self.pa), timeout=5) as s:
+                try:
+                    s.sendall(blob)
+                    s.settimeout(2)
+                    s.recv(4096)
+                except OSError:
+                    pass
+        self.assertIsNone(self.da.proc.poll(), "A died on hostile input")
+        rid2 = self.put(self.a, "after-hostile", 7)
+        self.converge("sync after hostile input")
+        self.assertIn("after-hostile", run("-C", self.b, "get", "item", rid2).stdout)
+
+        m = self.da.metrics()
+        self.assertIn("hearth_peer_bytes_in_total", m)
+        self.assertIn("hearth_lmdb_map_used_bytes", m)
+        mb = self.db.metrics()
+        self.assertRegex(mb, r"hearth_peer_deltas_applied_total\{[^}]*\} [1-9]")
+
+        self.assertEqual(self.db.term(), 0, self.db.read_log()[-2000:])
+        self.assertEqual(self.da.term(), 0, self.da.read_log()[-2000:])
+        log_a = self.da.read_log()
+        self.assertIn("SIGTERM: stopping", log_a)
+        self.assertIn("stopped", log_a)
+        run("-C", self.a, "verify")
+        run("-C", self.b, "verify")
+
+
+def main():
+    global HEARTHD, HEARTH, SCHEMA
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hearthd", required=True)
+    ap.add_argument("--hearth", required=True)
+    ap.add_argument("--schema", required=True)
+    args, rest = ap.parse_known_args()
+    HEARTHD, HEARTH, SCHEMA = args.hearthd, args.hearth, args.schema
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+// hearthd: the Hearth sync daemon (docs/hearthd.md). Runs a SyncNode for one
+// replica: listens for peers, connects to the configured ones, logs what
+// moves, serves /healthz and /metrics on loopback, stops cleanly on
+// SIGTERM/SIGINT. Uses only the public API.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "config.hpp"
+#include "hearth/node.hpp"
+#include "hearth/replica.hpp"
+
+#ifdef HEARTHD_HAVE_HTTPLIB
+#include <httplib.h>
+#endif
+
+namespace {
+
+using hearth::NodeOptions;
+
+void LogEvent(const NodeOptions::Event& e) {
+  using K = NodeOptions::EventKind;
+  std::string key = e.peer_key_hex.empty() ? "-" : e.peer_key_hex.substr(0, 16);
+  switch (e.kind) {
+    case K::kListening:
+      spdlog::info("listening on {} (node key {})", e.peer_endpoint, e.peer_key_hex);
+      break;
+    case K::kConnected:
+      spdlog::info("connect {} peer {} ({})", e.peer_endpoint, key, e.detail);
+      break;
+    case K::kDisconnected:
+      spdlog::info("disconnect {} peer {} ({})", e.peer_endpoint, key, e.detail);
+      break;
+    case K::kRefused:
+      spdlog::warn("refused {} key {}: {}", e.peer_endpoint, key, e.detail);
+      break;
+    case K::kSessionStarted:
+      spdlog::debug("session start {} peer {} ({})", e.peer_endpoint, key, e.detail);
+      break;
+    case K::kSessionFailed:
+      spdlog::warn("session failed {} peer {}: {}", e.peer_endpoint, key, e.detail);
+      break;
+    case K::kSessionDone:
+      spdlog::info("session done {} peer {}", e.peer_endpoint, key);
+      break;
+    case K::kDeltasSent:
+      spdlog::info("sent {} delta(s) to {} ({})", e.count, key, e.peer_endpoint);
+      break;
+    case K::kDeltasReceived:
+      spdlog::info("received {} delta(s) from {} ({})", e.count, key, e.peer_endpoint);
+      break;
+    case K::kDeltasApplied:
+      spdlog::info("applied {} delta(s) from {}", e.count, key);
+      break;
+    case K::kDeltasRejected:
+      spdlog::warn("rejected {} delta(s) from {}: {}", e.count, key, e.detail);
+      break;
+    case K::kBadMessage:
+      spdlog::warn("bad message on {}: {}", e.peer_endpoint, e.detail);
+      break;
+  }
+}
+
+std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
+  std::ostringstream o;
+  hearth::NodeStats ns = node.Stats();
+  hearth::ReplicaStats rs = replica.Stats();
+  auto gauge = [&](const char* name, const char* help, const char* type) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
+  };
+  gauge("hearth_peer_bytes_in_total", "Bytes received from the peer", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_bytes_in_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_in << "\n";
+  gauge("hearth_peer_bytes_out_total", "Bytes sent to the peer", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_bytes_out_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_out << "\n";
+  gauge("hearth_peer_deltas_sent_total", "Deltas sent to the peer", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_deltas_sent_total{peer=\"" << p.endpoint << "\"} " << p.deltas_sent << "\n";
+  gauge("hearth_peer_deltas_applied_total", "Deltas from the peer applied", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_deltas_applied_total{peer=\"" << p.endpoint << "\"} " << p.deltas_applied << "\n";
+  gauge("hearth_peer_deltas_rejected_total", "Deltas from the peer rejected", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_deltas_rejected_total{peer=\"" << p.endpoint << "\"} " << p.deltas_rejected << "\n";
+  gauge("hearth_peer_connected", "1 while a session runs with the peer", "gauge");
+  for (auto& p : ns.peers) o << "hearth_peer_connected{peer=\"" << p.endpoint << "\"} " << (p.connected ? 1 : 0) << "\n";
+  gauge("hearth_peer_session_failures_total", "Sessions that ended with an error", "counter");
+  for (auto& p : ns.peers) o << "hearth_peer_session_failures_total{peer=\"" << p.endpoint << "\"} " << p.session_failures << "\n";
+  gauge("hearth_zap_refused_total", "CURVE keys refused by the ZAP handler", "counter");
+  o << "hearth_zap_refused_total " << ns.zap_refused << "\n";
+  gauge("hearth_handshake_failures_total", "Failed ZMTP/CURVE handshakes", "counter");
+  o << "hearth_handshake_failures_total " << ns.handshake_failures << "\n";
+  gauge("hearth_bad_messages_total", "Malformed transport messages dropped", "counter");
+  o << "hearth_bad_messages_total " << ns.bad_messages << "\n";
+  gauge("hearth_replica_records", "Records in the replica", "gauge");
+  o << "hearth_replica_records " << rs.records << "\n";
+  gauge("hearth_replica_deltas", "Deltas stored", "gauge");
+  o << "hearth_replica_deltas " << rs.deltas << "\n";
+  gauge("hearth_replica_pending", "Deltas waiting for a predecessor or held", "gauge");
+  o << "hearth_replica_pending " << rs.pending << "\n";
+  gauge("hearth_replica_forks", "Fork proofs held", "gauge");
+  o << "hearth_replica_forks " << rs.forks << "\n";
+  gauge("hearth_lmdb_map_used_bytes", "LMDB bytes in use", "gauge");
+  o << "hearth_lmdb_map_used_bytes " << rs.map_used << "\n";
+  gauge("hearth_lmdb_map_size_bytes", "LMDB map size", "gauge");
+  o << "hearth_lmdb_map_size_bytes " << rs.map_size << "\n";
+  return o.str();
+}
+
+int Run(const hearthd::Config& cfg) {
+  // Signals are taken synchronously by the main thread: block them before
+  // any thread starts so every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::optional<std::string> passphrase;
+  if (const char* p = std::getenv(cfg.passphrase_env.c_str()); p != nullptr) passphrase = p;
+  hearth::ReplicaOptions ro;
+  ro.create_if_missing = false;
+  ro.passphrase = passphrase;
+  ro.unencrypted_identity = cfg.unencrypted_identity;
+  auto replica = hearth::Replica::Open(cfg.replica, ro);
+  if (!replica.ok()) {
+    spdlog::error("cannot open replica {}: {}", cfg.replica, replica.status().ToString());
+    return 3;
+  }
+  spdlog::info("replica {} author {}", cfg.replica, (*replica)->author().ToHex());
+  if (auto root = (*replica)->root()) {
+    auto pol = (*replica)->CurrentPolicy();
+    spdlog::info("obeys root {}; policy {}", root->ToHex().substr(0, 16),
+                 pol ? "v" + std::to_string(pol->version()) + " (" + std::to_string(pol->members().size()) + " members admitted)"
+                     : "not held yet (only the root is admitted)");
+  } else {
+    spdlog::warn("replica obeys no root: any CURVE key is admitted");
+  }
+
+  NodeOptions no;
+  no.passphrase = passphrase;
+  no.sync.max_message_bytes = cfg.max_message_bytes;
+  no.sync.idle_timeout_ms = cfg.idle_timeout_ms;
+  no.sync.heartbeat_ms = cfg.heartbeat_ms;
+  no.tick_ms = cfg.tick_ms;
+  no.heads_poll_ms = cfg.heads_poll_ms;
+  no.on_event = LogEvent;
+  auto node = hearth::SyncNode::Create(**replica, no);
+  if (!node.ok()) {
+    spdlog::error("cannot start the sync node: {}", node.status().ToString());
+    return 3;
+  }
+  for (const auto& ep : cfg.listen) {
+    if (auto s = (*node)->Listen(ep); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 3;
+    }
+  }
+  for (const auto& p : cfg.peers) {
+    if (auto s = (*node)->Connect(p.endpoint, p.key); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 3;
+    }
+  }
+  if (auto s = (*node)->Start(); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 3;
+  }
+
+#ifdef HEARTHD_HAVE_HTTPLIB
+  std::unique_ptr<httplib::Server> http;
+  std::thread http_thread;
+  if (!cfg.metrics.empty()) {
+    http = std::make_unique<httplib::Server>();
+    hearth::Replica* rp = replica->get();
+    hearth::SyncNode* np = node->get();
+    http->Get("/healthz", [np](const httplib::Request&, httplib::Response& res) {
+      bool ok = np->running();
+      res.status = ok ? 200 : 503;
+      res.set_content(ok ? "ok\n" : "node loop stopped\n", "text/plain");
+    });
+    http->Get("/metrics", [rp, np](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(*rp, *np), "text/plain; version=0.0.4");
+    });
+    auto colon = cfg.metrics.rfind(':');
+    int port = std::stoi(cfg.metrics.substr(colon + 1));
+    if (!http->bind_to_port("127.0.0.1", port)) {
+      spdlog::error("metrics: cannot bind 127.0.0.1:{}", port);
+      (*node)->Stop();
+      return 3;
+    }
+    http_thread = std::thread([&http] { http->listen_after_bind(); });
+    spdlog::info("metrics on http://127.0.0.1:{}/metrics, health on /healthz", port);
+  }
+#else
+  if (!cfg.metrics.empty()) spdlog::warn("metrics requested but hearthd was built without cpp-httplib; ignored");
+#endif
+
+  spdlog::info("hearthd running (pid {})", static_cast<long>(getpid()));
+  int exit_code = 0;
+  while (true) {
+    timespec ts{1, 0};
+    int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (!(*node)->running()) {
+      spdlog::error("sync loop stopped unexpectedly");
+      exit_code = 3;
+      break;
+    }
+  }
+#ifdef HEARTHD_HAVE_HTTPLIB
+  if (http) {
+    http->stop();
+    if (http_thread.joinable()) http_thread.join();
+  }
+#endif
+  (*node)->Stop();
+  hearth::NodeStats ns = (*node)->Stats();
+  for (const auto& p : ns.peers) {
+    spdlog::info("peer {}: sessions {}, deltas sent {}, applied {}, rejected {}, bytes in {} out {}", p.endpoint,
+                 p.sessions, p.deltas_sent, p.deltas_applied, p.deltas_rejected, p.bytes_in, p.bytes_out);
+  }
+  node->reset();
+  replica->reset();
+  spdlog::info("stopped");
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hearthd: Hearth sync daemon (docs/hearthd.md)", "hearthd"};
+  std::string config, check;
+  auto* run_opt = app.add_option("--config", config, "Run with this TOML configuration file");
+  auto* check_opt = app.add_option("--check-config", check, "Validate the configuration file and exit (0 ok, 2 bad)");
+  run_opt->excludes(check_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  auto logger = spdlog::stderr_color_mt("hearthd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (!check.empty()) {
+    auto c = hearthd::LoadConfig(check);
+    if (!c.ok()) {
+      std::fprintf(stderr, "hearthd: %s\n", c.status().message().c_str());
+      return 2;
+    }
+    std::printf("%s: ok (replica %s, %zu listen, %zu peer(s))\n", check.c_str(), c->replica.c_str(), c->listen.size(),
+                c->peers.size());
+    return 0;
+  }
+  if (config.empty()) {
+    std::fprintf(stderr, "hearthd: --config FILE is required (or --check-config FILE); see --help\n");
+    return 2;
+  }
+  auto c = hearthd::LoadConfig(config);
+  if (!c.ok()) {
+    std::fprintf(stderr, "hearthd: %s\n", c.status().message().c_str());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(c->log_level));
+  return Run(*c);
+}
