@@ -1,0 +1,697 @@
+// hearth_sync_bench: sync between two SyncNodes over ZeroMQ + CURVE on
+// 127.0.0.1, in two processes.
+//
+//   hearth_sync_bench [--records N] [--json] [--dir D]
+//
+// Node A runs in a child process (this program re-executed in its internal
+// "--serve" mode): it builds N records x 8 fields in 1,000-op commits with
+// bench/bench_schema.toml (as hearth_bench does), listens on
+// tcp://127.0.0.1:<free port> and answers commands on stdin (heads, mutate,
+// digest, quit). Node B runs in this process: an empty replica holding A's
+// keyring (no root), connecting to A.
+//
+// 1. Full sync: from B's Start() until B's heads equal A's (polled every
+//    10 ms, bounded by 120 s). Wire bytes = B's PeerStats bytes_in+bytes_out
+//    (session messages, not ZMTP/CURVE framing). Peak RSS = VmHWM of each
+//    process (reset via /proc/<pid>/clear_refs after setup when allowed).
+// 2. Incremental: A and B each change 1% of the records (2 ops per record,
+//    one commit each side) at the same time; the live session carries them.
+//    Wire bytes during that phase vs the encoded size of the two deltas.
+// 3. Handshake when in sync: (a) a fresh SyncNode for B reconnects to A,
+//    bytes until caught_up; (b) SyncStats::handshake_bytes of an in-process
+//    SyncSession pair between B and a copy C of B's data.
+//
+// Exit status 1 when a result is wrong (timeout, digests differ), never
+// because of speed.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hearth/node.hpp"
+#include "hearth/replica.hpp"
+#include "hearth/schema.hpp"
+#include "hearth/sync.hpp"
+
+#ifndef HEARTH_BENCH_SCHEMA
+#define HEARTH_BENCH_SCHEMA "bench/bench_schema.toml"
+#endif
+#ifndef HEARTH_BENCH_BUILD_TYPE
+#define HEARTH_BENCH_BUILD_TYPE "unknown"
+#endif
+
+namespace {
+
+using namespace hearth;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+const char* g_prog = "hearth_sync_bench";
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", g_prog, what.c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T Check(Result<T> r, const char* what) {
+  if (!r.ok()) Die(std::string(what) + ": " + r.status().ToString());
+  return std::move(r).value();
+}
+void Check(const Status& s, const char* what) {
+  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
+}
+
+// ------------------------------------------------------------------ helpers
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(d[p[i] >> 4]);
+    s.push_back(d[p[i] & 15]);
+  }
+  return s;
+}
+
+bool FromHex32(const std::string& h, Hash32& out) {
+  if (h.size() != 64) return false;
+  auto v = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    int a = v(h[2 * i]), b = v(h[2 * i + 1]);
+    if (a < 0 || b < 0) return false;
+    out[i] = static_cast<uint8_t>(a * 16 + b);
+  }
+  return true;
+}
+
+std::string HeadsToLine(const Heads& h) {
+  std::string s = "heads " + std::to_string(h.size());
+  for (const auto& [a, fh] : h) {
+    s.append(" ").append(a.ToHex()).append(" ").append(std::to_string(fh.seq));
+    s.append(" ").append(Hex(fh.hash.data(), fh.hash.size()));
+  }
+  return s;
+}
+
+Heads HeadsFromLine(const std::string& line) {
+  std::istringstream in(line);
+  std::string tag;
+  size_t n = 0;
+  in >> tag >> n;
+  if (tag != "heads") Die("bad heads line from A: " + line);
+  Heads h;
+  for (size_t i = 0; i < n; ++i) {
+    std::string ah, hh;
+    uint64_t seq = 0;
+    in >> ah >> seq >> hh;
+    AuthorId a = Check(AuthorId::FromHex(ah), "author hex");
+    FeedHead fh;
+    fh.seq = seq;
+    if (!FromHex32(hh, fh.hash)) Die("bad hash hex from A");
+    h[a] = fh;
+  }
+  return h;
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) return line.substr(line.find_first_not_of(' ', p + 1));
+    }
+  }
+  return "unknown";
+}
+
+std::string NowUtc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// kB from a "Key:   123 kB" line of /proc/<pid>/status; -1 if unavailable.
+long StatusKb(pid_t pid, const char* key) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  size_t n = std::strlen(key);
+  while (std::getline(in, line)) {
+    if (line.compare(0, n, key) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
+  }
+  return -1;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0). False when not permitted.
+bool ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string MakeTempDir(const std::string& base, const char* tag) {
+  std::string tmpl = base + "/hearth_sbench_" + tag + "_XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) Die("mkdtemp in " + base + ": " + std::strerror(errno));
+  return buf.data();
+}
+
+// ------------------------------------------------------------------ workload (as hearth_bench)
+
+const Schema& BenchSchema() {
+  static const Schema s = Check(Schema::LoadFile(HEARTH_BENCH_SCHEMA), "loading bench schema");
+  return s;
+}
+
+constexpr const char* kColl = "case";
+constexpr int kFieldsPerRecord = 8;
+const char* const kStages[] = {"reported", "verifying", "mediating", "filed", "resolved", "closed"};
+
+std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
+  ReplicaOptions o;
+  o.schema = BenchSchema();
+  o.durability = Durability::kNoSync;
+  o.unencrypted_identity = true;
+  return Check(Replica::Open(dir, o), "opening replica");
+}
+
+void AddOp(WriteBatch& b, const RecordId& id, uint64_t i, int k, std::mt19937_64& rng) {
+  char buf[96];
+  switch (k) {
+    case 0:
+      std::snprintf(buf, sizeof buf, "Person %08" PRIu64 " %04x", i, static_cast<unsigned>(rng() & 0xffff));
+      b.Set(kColl, id, "name", Value(std::string(buf)));
+      break;
+    case 1:
+      std::snprintf(buf, sizeof buf, "+86 1%010" PRIu64, static_cast<uint64_t>(rng() % 10000000000ull));
+      b.Set(kColl, id, "phone", Value(std::string(buf)));
+      break;
+    case 2: b.Set(kColl, id, "age", Value(static_cast<int64_t>(16 + rng() % 60))); break;
+    case 3: b.Increment(kColl, id, "visits", static_cast<int64_t>(1 + rng() % 5)); break;
+    case 4:
+      std::snprintf(buf, sizeof buf, "tag-%u", static_cast<unsigned>(rng() % 50));
+      b.Add(kColl, id, "tags", Value(std::string(buf)));
+      break;
+    case 5: b.Advance(kColl, id, "stage", kStages[rng() % 6]); break;
+    case 6:
+      std::snprintf(buf, sizeof buf, "Guardian %" PRIu64, i % 9973);
+      b.Set(kColl, id, "guardian", Value(std::string(buf)));
+      break;
+    default:
+      std::snprintf(buf, sizeof buf, "visit %" PRIu64 ": wages owed since March, employer contacted", i);
+      b.Append(kColl, id, "notes", Value(std::string(buf)));
+      break;
+  }
+}
+
+// The records whose position in id order is `offset` mod 100 (1%). The
+// mutation changes each of them with 2 ops (name, visits) in one commit and
+// returns the encoded size of the deltas produced.
+std::vector<RecordId> PickOnePercent(const Replica& r, uint64_t offset) {
+  std::vector<RecordId> ids;
+  uint64_t pos = 0;
+  Check(r.Scan(kColl,
+               [&](const Record& rec) {
+                 if (pos++ % 100 == offset) ids.push_back(rec.id);
+                 return true;
+               }),
+        "scan");
+  return ids;
+}
+
+uint64_t MutateOnePercent(Replica& r, const std::vector<RecordId>& ids, const char* who) {
+  WriteBatch b;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    b.Set(kColl, ids[i], "name", Value(std::string("Renamed by ") + who + " " + std::to_string(i)));
+    b.Increment(kColl, ids[i], "visits", 1);
+  }
+  CommitInfo ci = Check(r.Commit(b), "mutate commit");
+  uint64_t bytes = 0;
+  for (uint64_t s = ci.first_seq; s <= ci.last_seq && ci.last_seq != 0; ++s) {
+    bytes += Check(r.GetDelta(ci.author, s), "GetDelta").size();
+  }
+  return bytes;
+}
+
+NodeOptions BenchNodeOptions() {
+  NodeOptions o;
+  o.tick_ms = 10;
+  o.heads_poll_ms = 20;
+  o.sync.idle_timeout_ms = 60'000;
+  return o;
+}
+
+// ------------------------------------------------------------------ serve mode (node A, child)
+
+// Reads one line from `fd` within `timeout_ms`; false on EOF or timeout.
+bool ReadLine(int fd, std::string& line, int timeout_ms) {
+  line.clear();
+  auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, left);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return false;
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line.push_back(c);
+    if (line.size() > (1u << 20)) return false;
+  }
+}
+
+void WriteLine(int fd, const std::string& s) {
+  std::string l = s + "\n";
+  size_t off = 0;
+  while (off < l.size()) {
+    ssize_t n = ::write(fd, l.data() + off, l.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) Die("write to pipe failed");
+    off += static_cast<size_t>(n);
+  }
+}
+
+int Serve(const std::string& dir, const std::string& keyring_path, uint64_t records) {
+  g_prog = "hearth_sync_bench[serve]";
+  auto a = OpenReplica(dir);
+  std::mt19937_64 rng(7);
+  const uint64_t per_txn = 1000 / kFieldsPerRecord;
+  WriteBatch b;
+  auto t0 = Clock::now();
+  uint64_t ops = 0;
+  for (uint64_t i = 0; i < records;) {
+    b.Clear();
+    for (uint64_t j = 0; j < per_txn && i < records; ++j, ++i) {
+      RecordId id = RecordId::Generate();
+      for (int k = 0; k < kFieldsPerRecord; ++k) AddOp(b, id, i, k, rng);
+    }
+    ops += Check(a->Commit(b), "building data").op_count;
+  }
+  double gen = Since(t0);
+  uint64_t delta_bytes = 0, deltas = 0;
+  for (const Bytes& d : Check(a->DeltasSince({}), "DeltasSince")) {
+    delta_bytes += d.size();
+    ++deltas;
+  }
+  {
+    Bytes kr = Check(a->ExportKeyring(), "ExportKeyring");
+    std::ofstream out(keyring_path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(kr.data()), static_cast<std::streamsize>(kr.size()));
+    if (!out) Die("writing keyring");
+  }
+  auto node = Check(SyncNode::Create(*a, BenchNodeOptions()), "SyncNode::Create (A)");
+  Check(node->Listen("tcp://127.0.0.1:*"), "Listen");
+  const std::string ep = node->ListenEndpoints().at(0);
+  bool reset = ResetPeakRss();
+  Check(node->Start(), "Start (A)");
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "ready %s %s %.3f %" PRIu64 " %" PRIu64 " %" PRIu64 " %d", ep.c_str(),
+                a->author().ToHex().c_str(), gen, ops, deltas, delta_bytes, reset ? 1 : 0);
+  WriteLine(1, buf);
+  // Commands until quit, EOF or 15 minutes idle.
+  std::string line;
+  std::vector<RecordId> ids;
+  while (ReadLine(0, line, 15 * 60 * 1000)) {
+    if (line == "heads") {
+      WriteLine(1, HeadsToLine(a->GetHeads()));
+    } else if (line == "digest") {
+      Hash32 d = Check(a->Digest(), "digest");
+      WriteLine(1, "digest " + Hex(d.data(), d.size()));
+    } else if (line == "prepare") {
+      ids = PickOnePercent(*a, 0);
+      WriteLine(1, "prepared " + std::to_string(ids.size()));
+    } else if (line == "mutate") {
+      uint64_t n = MutateOnePercent(*a, ids, "A");
+      WriteLine(1, "mutated " + std::to_string(n));
+    } else if (line == "stats") {
+      NodeStats s = node->Stats();
+      uint64_t in = 0, out = 0;
+      for (auto& p : s.peers) in += p.bytes_in, out += p.bytes_out;
+      WriteLine(1, "stats " + std::to_string(in) + " " + std::to_string(out));
+    } else if (line == "quit") {
+      break;
+    } else {
+      WriteLine(1, "error unknown command");
+    }
+  }
+  node->Stop();
+  return 0;
+}
+
+// ------------------------------------------------------------------ the child process
+
+struct Child {
+  pid_t pid = -1;
+  int to = -1, from = -1;
+
+  std::string Ask(const std::string& cmd, int timeout_ms = 60'000) {
+    WriteLine(to, cmd);
+    std::string l;
+    if (!ReadLine(from, l, timeout_ms)) Die("no answer from A to '" + cmd + "'");
+    return l;
+  }
+  void Finish() {
+    if (pid <= 0) return;
+    WriteLine(to, "quit");
+    ::close(to);
+    for (int i = 0; i < 500; ++i) {  // up to 10 s
+      int st = 0;
+      if (::waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+    ::close(from);
+  }
+};
+
+Child Spawn(const std::vector<std::string>& args) {
+  int in[2], out[2];
+  if (::pipe(in) != 0 || ::pipe(out) != 0) Die("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) Die("fork");
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::close(in[0]);
+    ::close(in[1]);
+    ::close(out[0]);
+    ::close(out[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    std::_Exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  Child c;
+  c.pid = pid;
+  c.to = in[1];
+  c.from = out[0];
+  return c;
+}
+
+// ------------------------------------------------------------------ report
+
+struct Report {
+  uint64_t records = 0, ops = 0, deltas = 0, delta_bytes = 0;
+  double gen_seconds = 0;
+  // full sync
+  double full_seconds = 0;
+  uint64_t full_in = 0, full_out = 0;
+  long rss_b_before_kb = 0, rss_b_kb = 0, rss_a_kb = 0;
+  bool rss_reset_b = false, rss_reset_a = false;
+  // incremental
+  double inc_seconds = 0;
+  uint64_t inc_wire = 0, inc_delta_a = 0, inc_delta_b = 0;
+  // handshake
+  uint64_t reconnect_bytes = 0;
+  double reconnect_seconds = 0;
+  uint64_t handshake_bytes = 0;
+  uint64_t session_pair_bytes = 0;
+  bool digests_equal = false;
+};
+
+void PrintTable(const Report& r) {
+  const double wire = static_cast<double>(r.full_in + r.full_out);
+  const double inc_changed = static_cast<double>(r.inc_delta_a + r.inc_delta_b);
+  std::printf("hearth_sync_bench  %s  build %s  nproc %u  CPU %s\n", NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE,
+              std::thread::hardware_concurrency(), CpuModel().c_str());
+  std::printf("Two processes: A = child (--serve), B = this process; ZeroMQ + CURVE on 127.0.0.1;\n"
+              "tick 10 ms, heads poll 20 ms; replicas nosync.\n\n");
+  std::printf("%-44s %s\n", "Figure", "Value");
+  std::printf("%-44s %" PRIu64 " records, %" PRIu64 " ops, %" PRIu64 " deltas, %.1f MB (built in %.2f s)\n",
+              "Data on A", r.records, r.ops, r.deltas, r.delta_bytes / 1e6, r.gen_seconds);
+  std::printf("%-44s %.3f s = %.0f ops/s (target < 4 s, goal 2 s)\n", "Full sync: time", r.full_seconds,
+              r.ops / r.full_seconds);
+  std::printf("%-44s %.2f MB (in %" PRIu64 " B + out %" PRIu64 " B) (target < 12 MB)\n",
+              "Full sync: bytes on the wire (B)", wire / 1e6, r.full_in, r.full_out);
+  std::printf("%-44s B %.1f MB (%.1f before; %s), A %.1f MB (%s) (target B < 200 MB)\n", "Full sync: peak RSS",
+              r.rss_b_kb / 1024.0, r.rss_b_before_kb / 1024.0, r.rss_reset_b ? "VmHWM reset" : "VmHWM whole run",
+              r.rss_a_kb / 1024.0, r.rss_reset_a ? "VmHWM reset after build" : "VmHWM incl. build");
+  std::printf("%-44s %.3f s\n", "Incremental (1%+1%, 2 ops/rec): commits+sync", r.inc_seconds);
+  std::printf("%-44s %" PRIu64 " B vs deltas %" PRIu64 " B (A %" PRIu64 " + B %" PRIu64 ") = %.2fx (target < 1.5x)\n",
+              "Incremental: wire bytes", r.inc_wire, r.inc_delta_a + r.inc_delta_b, r.inc_delta_a, r.inc_delta_b,
+              inc_changed > 0 ? r.inc_wire / inc_changed : 0.0);
+  std::printf("%-44s %" PRIu64 " B (SyncStats::handshake_bytes; pair total %" PRIu64 " B)\n",
+              "Handshake in sync (SyncSession pair)", r.handshake_bytes, r.session_pair_bytes);
+  std::printf("%-44s %" PRIu64 " B, caught up in %.3f s\n", "Reconnect in sync (fresh SyncNode, B side)",
+              r.reconnect_bytes, r.reconnect_seconds);
+  std::printf("%-44s %s\n", "Digests A == B", r.digests_equal ? "yes" : "NO");
+}
+
+void PrintJson(const Report& r) {
+  std::printf("{\n");
+  std::printf("  \"date\": \"%s\", \"build_type\": \"%s\", \"nproc\": %u, \"cpu\": \"%s\",\n", NowUtc().c_str(),
+              HEARTH_BENCH_BUILD_TYPE, std::thread::hardware_concurrency(), CpuModel().c_str());
+  std::printf("  \"processes\": 2, \"records\": %" PRIu64 ", \"ops\": %" PRIu64 ", \"deltas\": %" PRIu64
+              ", \"delta_bytes\": %" PRIu64 ", \"gen_seconds\": %.3f,\n",
+              r.records, r.ops, r.deltas, r.delta_bytes, r.gen_seconds);
+  std::printf("  \"full\": {\"seconds\": %.4f, \"ops_per_s\": %.0f, \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+              ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s},\n",
+              r.full_seconds, r.ops / r.full_seconds, r.full_in, r.full_out, r.rss_b_kb, r.rss_b_before_kb, r.rss_a_kb,
+              r.rss_reset_b ? "true" : "false");
+  double ch = static_cast<double>(r.inc_delta_a + r.inc_delta_b);
+  std::printf("  \"incremental\": {\"seconds\": %.4f, \"wire_bytes\": %" PRIu64 ", \"delta_bytes_a\": %" PRIu64
+              ", \"delta_bytes_b\": %" PRIu64 ", \"ratio\": %.3f},\n",
+              r.inc_seconds, r.inc_wire, r.inc_delta_a, r.inc_delta_b, ch > 0 ? r.inc_wire / ch : 0.0);
+  std::printf("  \"handshake\": {\"handshake_bytes\": %" PRIu64 ", \"session_pair_bytes\": %" PRIu64
+              ", \"reconnect_bytes\": %" PRIu64 ", \"reconnect_seconds\": %.4f},\n",
+              r.handshake_bytes, r.session_pair_bytes, r.reconnect_bytes, r.reconnect_seconds);
+  std::printf("  \"digests_equal\": %s\n}\n", r.digests_equal ? "true" : "false");
+}
+
+// Polls every 10 ms until pred() or `timeout_s`; returns whether pred() held.
+template <typename F>
+bool PollUntil(F pred, double timeout_s) {
+  auto t0 = Clock::now();
+  while (Since(t0) < timeout_s) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+uint64_t NodeBytes(const SyncNode& n, uint64_t* in = nullptr, uint64_t* out = nullptr) {
+  uint64_t i = 0, o = 0;
+  for (const PeerStats& p : n.Stats().peers) i += p.bytes_in, o += p.bytes_out;
+  if (in) *in = i;
+  if (out) *out = o;
+  return i + o;
+}
+
+// The node publishes its stats snapshot once per loop iteration, which may
+// cover many messages: after B's heads match, wait until the session says
+// caught_up and the byte counters stop moving (100 ms apart; at most 10 s).
+void Settle(const SyncNode& n) {
+  uint64_t prev = UINT64_MAX;
+  for (int i = 0; i < 100; ++i) {
+    NodeStats s = n.Stats();
+    bool caught_up = !s.peers.empty();
+    for (const PeerStats& p : s.peers) caught_up &= p.caught_up;
+    uint64_t now = NodeBytes(n);
+    if (caught_up && now == prev) return;
+    prev = now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t records = 100000;
+  bool json = false;
+  std::string dir, serve_dir, keyring_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die("missing value after " + a);
+      return argv[++i];
+    };
+    if (a == "--records") {
+      records = std::strtoull(next().c_str(), nullptr, 10);
+      if (records < 100) Die("--records must be >= 100");
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--dir") {
+      dir = next();
+    } else if (a == "--serve") {
+      serve_dir = next();
+    } else if (a == "--keyring") {
+      keyring_path = next();
+    } else if (a == "-h" || a == "--help") {
+      std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D]");
+      return 0;
+    } else {
+      Die("unknown option " + a + " (try --help)");
+    }
+  }
+  if (!serve_dir.empty()) return Serve(serve_dir, keyring_path, records);
+
+  ::signal(SIGPIPE, SIG_IGN);
+  if (dir.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    dir = t && *t ? t : "/tmp";
+  }
+  const std::string base = MakeTempDir(dir, "run");
+  const std::string dir_a = base + "/a", dir_b = base + "/b", dir_c = base + "/c";
+  const std::string keyring = base + "/keyring.bin";
+  std::filesystem::create_directories(dir_a);
+  Report r;
+  r.records = records;
+
+  Child child = Spawn({"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
+                       std::to_string(records)});
+  std::string line;
+  if (!ReadLine(child.from, line, 600'000)) Die("A did not become ready");
+  std::string endpoint, author_hex;
+  int reset_a = 0;
+  {
+    std::istringstream in(line);
+    std::string tag;
+    in >> tag >> endpoint >> author_hex >> r.gen_seconds >> r.ops >> r.deltas >> r.delta_bytes >> reset_a;
+    if (tag != "ready") Die("unexpected line from A: " + line);
+  }
+  r.rss_reset_a = reset_a != 0;
+  const AuthorId author_a = Check(AuthorId::FromHex(author_hex), "A's author");
+  const Heads heads_a = HeadsFromLine(child.Ask("heads"));
+
+  int rc = 0;
+  {
+    auto b = OpenReplica(dir_b);
+    {
+      std::ifstream kin(keyring, std::ios::binary);
+      Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
+      Check(b->ImportKeyring(kr), "ImportKeyring");
+    }
+    r.rss_b_before_kb = StatusKb(0, "VmRSS:");
+    r.rss_reset_b = ResetPeakRss();
+
+    // 1. Full sync.
+    auto nb = Check(SyncNode::Create(*b, BenchNodeOptions()), "SyncNode::Create (B)");
+    Check(nb->Connect(endpoint, author_a), "Connect");
+    auto t0 = Clock::now();
+    Check(nb->Start(), "Start (B)");
+    if (!PollUntil([&] { return b->GetHeads() == heads_a; }, 120.0)) Die("full sync did not finish in 120 s");
+    r.full_seconds = Since(t0);
+    Settle(*nb);
+    NodeBytes(*nb, &r.full_in, &r.full_out);
+    r.rss_b_kb = StatusKb(0, "VmHWM:");
+    r.rss_a_kb = StatusKb(child.pid, "VmHWM:");
+
+    // 2. Incremental: 1% on each side at once, carried by the live session.
+    const std::vector<RecordId> ids_b = PickOnePercent(*b, 50);
+    if (child.Ask("prepare").rfind("prepared ", 0) != 0) Die("A: prepare failed");
+    const uint64_t wire0 = NodeBytes(*nb);
+    auto t1 = Clock::now();
+    WriteLine(child.to, "mutate");
+    r.inc_delta_b = MutateOnePercent(*b, ids_b, "B");
+    if (!ReadLine(child.from, line, 60'000) || line.rfind("mutated ", 0) != 0) Die("A: mutate failed: " + line);
+    r.inc_delta_a = std::strtoull(line.c_str() + 8, nullptr, 10);
+    if (!PollUntil([&] { return b->GetHeads() == HeadsFromLine(child.Ask("heads")); }, 120.0)) {
+      Die("incremental sync did not finish in 120 s");
+    }
+    r.inc_seconds = Since(t1);
+    Settle(*nb);  // trailing acks/credits and the stats snapshot
+    r.inc_wire = NodeBytes(*nb) - wire0;
+    {
+      Hash32 db = Check(b->Digest(), "digest B");
+      std::string da = child.Ask("digest");
+      r.digests_equal = da == "digest " + Hex(db.data(), db.size());
+    }
+    nb->Stop();
+    nb.reset();
+
+    // 3a. Reconnect a fresh node while in sync.
+    auto nb2 = Check(SyncNode::Create(*b, BenchNodeOptions()), "SyncNode::Create (B2)");
+    Check(nb2->Connect(endpoint, author_a), "Connect (B2)");
+    auto t2 = Clock::now();
+    Check(nb2->Start(), "Start (B2)");
+    if (!PollUntil(
+            [&] {
+              auto s = nb2->Stats();
+              return !s.peers.empty() && s.peers[0].caught_up;
+            },
+            30.0)) {
+      Die("reconnect did not catch up in 30 s");
+    }
+    r.reconnect_seconds = Since(t2);
+    Settle(*nb2);
+    r.reconnect_bytes = NodeBytes(*nb2);
+    nb2->Stop();
+    nb2.reset();
+
+    // 3b. SyncStats::handshake_bytes of a SyncSession pair, B and C in sync.
+    {
+      auto c = OpenReplica(dir_c);
+      Check(c->ImportKeyring(Check(b->ExportKeyring(), "ExportKeyring B")), "ImportKeyring C");
+      auto all = Check(b->DeltasSince({}), "DeltasSince B");
+      std::span<const Bytes> sp(all);
+      for (size_t i = 0; i < sp.size(); i += 8) {
+        Check(c->ApplyBatch(sp.subspan(i, std::min<size_t>(8, sp.size() - i))), "ApplyBatch C");
+      }
+      if (c->GetHeads() != b->GetHeads()) Die("C is not in sync with B");
+      SyncSession sb(*b, true), sc(*c, false);
+      uint64_t now = 1'000;
+      Check(sb.Start(now), "session start");
+      for (int i = 0; i < 10'000 && !(sb.stats().caught_up && sc.stats().caught_up); ++i) {
+        now += 1;
+        for (Bytes& m : sb.TakeOutgoing()) Check(sc.OnMessage(m, now), "C OnMessage");
+        for (Bytes& m : sc.TakeOutgoing()) Check(sb.OnMessage(m, now), "B OnMessage");
+        Check(sb.OnTick(now), "B tick");
+        Check(sc.OnTick(now), "C tick");
+      }
+      if (!(sb.stats().caught_up && sc.stats().caught_up)) Die("session pair did not catch up");
+      r.handshake_bytes = sb.stats().handshake_bytes;
+      r.session_pair_bytes = sb.stats().bytes_in + sb.stats().bytes_out;
+    }
+    if (!r.digests_equal) rc = 1;
+  }
+  child.Finish();
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+  if (json) {
+    PrintJson(r);
+  } else {
+    PrintTable(r);
+  }
+  return rc;
+}
