@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "hearth/node.hpp"
+#include "bench_common.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/schema.hpp"
 #include "hearth/sync.hpp"
@@ -60,25 +61,9 @@
 namespace {
 
 using namespace hearth;
-using Clock = std::chrono::steady_clock;
+using namespace hearth::bench;
 
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-const char* g_prog = "hearth_sync_bench";
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", g_prog, what.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Check(Result<T> r, const char* what) {
-  if (!r.ok()) Die(std::string(what) + ": " + r.status().ToString());
-  return std::move(r).value();
-}
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
 
 // ------------------------------------------------------------------ helpers
 
@@ -137,24 +122,7 @@ Heads HeadsFromLine(const std::string& line) {
   return h;
 }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      auto p = line.find(':');
-      if (p != std::string::npos) return line.substr(line.find_first_not_of(' ', p + 1));
-    }
-  }
-  return "unknown";
-}
 
-std::string NowUtc() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 // kB from a "Key:   123 kB" line of /proc/<pid>/status; -1 if unavailable.
 long StatusKb(pid_t pid, const char* key) {
@@ -176,61 +144,12 @@ bool ResetPeakRss() {
   return static_cast<bool>(out);
 }
 
-std::string MakeTempDir(const std::string& base, const char* tag) {
-  std::string tmpl = base + "/hearth_sbench_" + tag + "_XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) Die("mkdtemp in " + base + ": " + std::strerror(errno));
-  return buf.data();
-}
 
 // ------------------------------------------------------------------ workload (as hearth_bench)
 
-const Schema& BenchSchema() {
-  static const Schema s = Check(Schema::LoadFile(HEARTH_BENCH_SCHEMA), "loading bench schema");
-  return s;
-}
 
-constexpr const char* kColl = "case";
-constexpr int kFieldsPerRecord = 8;
-const char* const kStages[] = {"reported", "verifying", "mediating", "filed", "resolved", "closed"};
 
-std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
-  ReplicaOptions o;
-  o.schema = BenchSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  return Check(Replica::Open(dir, o), "opening replica");
-}
 
-void AddOp(WriteBatch& b, const RecordId& id, uint64_t i, int k, std::mt19937_64& rng) {
-  char buf[96];
-  switch (k) {
-    case 0:
-      std::snprintf(buf, sizeof buf, "Person %08" PRIu64 " %04x", i, static_cast<unsigned>(rng() & 0xffff));
-      b.Set(kColl, id, "name", Value(std::string(buf)));
-      break;
-    case 1:
-      std::snprintf(buf, sizeof buf, "+86 1%010" PRIu64, static_cast<uint64_t>(rng() % 10000000000ull));
-      b.Set(kColl, id, "phone", Value(std::string(buf)));
-      break;
-    case 2: b.Set(kColl, id, "age", Value(static_cast<int64_t>(16 + rng() % 60))); break;
-    case 3: b.Increment(kColl, id, "visits", static_cast<int64_t>(1 + rng() % 5)); break;
-    case 4:
-      std::snprintf(buf, sizeof buf, "tag-%u", static_cast<unsigned>(rng() % 50));
-      b.Add(kColl, id, "tags", Value(std::string(buf)));
-      break;
-    case 5: b.Advance(kColl, id, "stage", kStages[rng() % 6]); break;
-    case 6:
-      std::snprintf(buf, sizeof buf, "Guardian %" PRIu64, i % 9973);
-      b.Set(kColl, id, "guardian", Value(std::string(buf)));
-      break;
-    default:
-      std::snprintf(buf, sizeof buf, "visit %" PRIu64 ": wages owed since March, employer contacted", i);
-      b.Append(kColl, id, "notes", Value(std::string(buf)));
-      break;
-  }
-}
 
 // The records whose position in id order is `offset` mod 100 (1%). The
 // mutation changes each of them with 2 ops (name, visits) in one commit and
@@ -537,6 +456,7 @@ void Settle(const SyncNode& n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_prog = "hearth_sync_bench";
   uint64_t records = 100000;
   bool json = false;
   std::string dir, serve_dir, keyring_path;
