@@ -14,6 +14,7 @@
 
 namespace hearth::codec {
 namespace {
+using ::hearth::testing::FromHex;
 
 using crdt::Op;
 using crdt::OpKind;
@@ -81,12 +82,6 @@ RecordId ExampleId() {
   return id;
 }
 
-Bytes FromHex(std::string_view hex) {
-  Bytes out;
-  auto d = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(d(hex[i]) << 4 | d(hex[i + 1])));
-  return out;
-}
 
 template <typename T>
 Code CodeOf(const Result<T>& r) {

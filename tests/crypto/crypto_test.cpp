@@ -2,39 +2,18 @@
 
 #include <doctest/doctest.h>
 
+#include "support/support.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace hearth::crypto {
 namespace {
+using ::hearth::testing::FromHex;
+using ::hearth::testing::ToHex;
 
-Bytes FromHex(std::string_view hex) {
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  REQUIRE(hex.size() % 2 == 0);
-  Bytes out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nib(hex[i]), lo = nib(hex[i + 1]);
-    REQUIRE(hi >= 0);
-    REQUIRE(lo >= 0);
-    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
-  return out;
-}
 
-std::string ToHex(std::span<const uint8_t> b) {
-  static constexpr char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : b) {
-    s.push_back(k[x >> 4]);
-    s.push_back(k[x & 15]);
-  }
-  return s;
-}
 
 std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

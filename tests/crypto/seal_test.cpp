@@ -1,16 +1,14 @@
 // Sealed key envelopes and passphrase keys: known answers and misuse.
 #include <doctest/doctest.h>
 
+#include "support/support.hpp"
+
 #include "crypto/seal.hpp"
 
 namespace hearth::crypto {
 namespace {
+using ::hearth::testing::FromHex;
 
-Bytes FromHex(std::string_view h) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
 
 // The vector in docs/policy.md ("Key envelopes"): recipient seed 0x42 x 32,
 // scope key 00 01 .. 1f, sealed by crypto_box_seal to the X25519 key

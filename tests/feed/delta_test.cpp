@@ -12,19 +12,11 @@
 
 namespace hearth::feed {
 namespace {
+using ::hearth::testing::ToHex;
 
 using crypto::SecretBytes;
 using crypto::SigningKeyPair;
 
-std::string ToHex(std::span<const uint8_t> b) {
-  static constexpr char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : b) {
-    s.push_back(k[x >> 4]);
-    s.push_back(k[x & 15]);
-  }
-  return s;
-}
 
 SigningKeyPair KeyFromByte(uint8_t b) {
   auto kp = SigningKeyPair::FromSeed(Bytes(32, b));

@@ -7,6 +7,8 @@
 // HEARTH_PRINT_VECTORS=1 prints the vectors in the form used by the doc.
 #include <doctest/doctest.h>
 
+#include "support/support.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -18,28 +20,14 @@
 
 namespace hearth::feed {
 namespace {
+using ::hearth::testing::FromHex;
+using ::hearth::testing::ToHex;
 
 using crdt::MakeHlc;
 using crdt::Op;
 using crdt::OpKind;
 using crdt::RecordOps;
 
-Bytes FromHex(std::string_view hex) {
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  REQUIRE(hex.size() % 2 == 0);
-  Bytes out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nib(hex[i]), lo = nib(hex[i + 1]);
-    REQUIRE(hi >= 0);
-    REQUIRE(lo >= 0);
-    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
-  return out;
-}
 
 template <size_t N>
 std::array<uint8_t, N> FixedFromHex(std::string_view hex) {
@@ -50,15 +38,6 @@ std::array<uint8_t, N> FixedFromHex(std::string_view hex) {
   return a;
 }
 
-std::string ToHex(std::span<const uint8_t> b) {
-  static constexpr char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : b) {
-    s.push_back(k[x >> 4]);
-    s.push_back(k[x & 15]);
-  }
-  return s;
-}
 
 RecordId Id(std::string_view hex) {
   auto r = RecordId::FromHex(hex);

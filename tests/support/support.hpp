@@ -6,7 +6,10 @@
 #include <atomic>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hearth::testing {
 
@@ -31,6 +34,11 @@ uint64_t BaseSeed();
 
 // Number of random cases: $HEARTH_CASES if set, else `default_cases`.
 int Cases(int default_cases);
+
+// Hex of bytes (lowercase), and bytes of hex; FromHex fails the current
+// test on odd length or a non-hex digit.
+std::string ToHex(std::span<const uint8_t> bytes);
+std::vector<uint8_t> FromHex(std::string_view hex);
 
 // A manually advanced clock in milliseconds; thread-safe.
 class FakeClock {
