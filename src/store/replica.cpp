@@ -498,10 +498,8 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::In
     out.last_seq = h.seq;
     HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, h));
     HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
+    // A new policy decides every delta's fate anew (docs/policy.md).
     if (by_scope.count(kPolicyScope)) m.rebuild_pending = true;
-    if (by_scope.count(kKeysScope)) {
-      // The root's own envelopes: it holds the keys already.
-    }
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return out;
   });
