@@ -24,6 +24,7 @@ PACKAGES=(
   libsodium-dev liblmdb-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   doctest-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libtoml11-dev
   libbenchmark-dev lmdb-utils faketime python3 libcpp-httplib-dev
+  libzstd-dev clang libfuzzer-14-dev
 )
 JOBS=${HEARTH_JOBS:-2}
 BUILD_DIR=build
