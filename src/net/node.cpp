@@ -533,7 +533,13 @@ struct SyncNode::Impl {
         l.conns.erase(it);
         continue;
       }
-      Flush(in.conn, *l.sock, &rid);
+      try {
+        Flush(in.conn, *l.sock, &rid);
+      } catch (const zmq::error_t& e) {  // EHOSTUNREACH: the peer left since its message
+        EndSession(in.conn, Status::Unavailable(std::string("send: ") + e.what()));
+        Bury(l, rid);
+        l.conns.erase(it);
+      }
     }
   }
 
