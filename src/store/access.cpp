@@ -15,6 +15,7 @@
 #include <algorithm>
 
 #include "crypto/seal.hpp"
+#include "store/fault.hpp"
 #include "store/keys.hpp"
 #include "store/replica_impl.hpp"
 
@@ -250,8 +251,11 @@ Status Replica::Impl::Rebuild(Txn& t) {
   Derived d;
   HEARTH_RETURN_IF_ERROR(Derive(t, &d));
   for (MDB_dbi dbi : {state, index, opaque, denied}) {
+    if (int f = store::FaultInjector::Check(store::FaultOp::kDrop)) {
+      return store::MdbStatus(f, "LMDB drop, clearing a table for a rebuild (injected fault)");
+    }
     int rc = mdb_drop(t.get(), dbi, 0);
-    if (rc != 0) return store::MdbStatus(rc, "clearing a table for rebuild");
+    if (rc != 0) return store::MdbStatus(rc, "LMDB drop, clearing a table for a rebuild");
   }
   for (auto& [ek, key] : d.new_keys) {
     auto held = ScopeKey(t, ek.first, ek.second);
@@ -321,9 +325,13 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
     return Status::PermissionDenied("only the county root's replica publishes policy (this replica is " +
                                     Short(m.identity.public_key) + ")");
   }
-  if (auto cur = CurrentPolicy(); cur && policy.version() <= cur->version()) {
+  // Read errors are errors here (CurrentPolicy() would hide them and skip
+  // the version check).
+  auto cur = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
+  if (!cur.ok()) return cur.status().WithContext("reading the policy in force");
+  if (*cur && policy.version() <= (*cur)->version()) {
     return Status::InvalidArgument("policy version " + std::to_string(policy.version()) +
-                                   " is not newer than the current version " + std::to_string(cur->version()));
+                                   " is not newer than the current version " + std::to_string((*cur)->version()));
   }
   // Keys for every (scope, epoch) the policy names, created by the root.
   std::map<std::pair<std::string, uint32_t>, crypto::SecretBytes> scope_keys;
@@ -352,7 +360,9 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
     const crypto::SecretBytes& key = scope_keys.at({s.name, s.epoch});
     for (const AuthorId& reader : policy.Readers(s.name)) {
       RecordId id = EnvelopeId(s.name, s.epoch, reader);
-      if (Get(kKeysScope, id).ok()) continue;  // already sealed to this reader
+      auto sealed_before = Get(kKeysScope, id);
+      if (sealed_before.ok()) continue;  // already sealed to this reader
+      if (sealed_before.status().code() != Code::kNotFound) return sealed_before.status();
       auto sealed = crypto::SealTo(reader, key.span());
       if (!sealed.ok()) return sealed.status().WithContext("sealing " + s.name + " to " + Short(reader));
       set(id, kKeysScope, "scope", Value(s.name));

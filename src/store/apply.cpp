@@ -137,6 +137,9 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
   std::string fk = store::FeedKey(h.author, h.seq);
   HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
   HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
+  // The clock observes every chained delta, readable or not, so that a local
+  // write made after receiving it is newer even if its key comes later.
+  HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
   if (p.opaque) return t.Put(opaque, AsBytes(fk), {});
   for (const crdt::RecordOps& r : p.records) {
     auto rec = Load(t, cache, r.collection, r.id);
@@ -154,9 +157,21 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
       if (!fresh.empty()) HEARTH_RETURN_IF_ERROR(InstallKeys(t, cache, fresh));
     }
   }
+  return Status::Ok();
+}
+
+Status Replica::Impl::ObserveHlc(Txn& t, crdt::Hlc remote) const {
   auto hlc = LoadHlc(t);
   if (!hlc.ok()) return hlc.status();
-  if (h.hlc_max > *hlc) HEARTH_RETURN_IF_ERROR(StoreHlc(t, crdt::HlcObserve(*hlc, h.hlc_max)));
+  if (remote > *hlc) HEARTH_RETURN_IF_ERROR(StoreHlc(t, crdt::HlcObserve(*hlc, remote)));
+  return Status::Ok();
+}
+
+static Status CheckHlcRange(const feed::DeltaHeader& h) {
+  if (crdt::HlcPhysicalMs(h.hlc_max) > crdt::kHlcMaxPhysicalMs) {
+    return Status::InvalidArgument(Where(h) + ": HLC " + std::to_string(h.hlc_max) +
+                                   " is beyond 9999-12-31 (refused by every replica)");
+  }
   return Status::Ok();
 }
 
@@ -276,6 +291,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
     HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
     HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
     HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(permit.message())));
+    HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
     *reason = permit.message();
     return ApplyOutcome::kDenied;
   }
@@ -328,6 +344,7 @@ Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
   auto parsed = feed::ParseDelta(delta, m.opts.max_delta_bytes);
   if (!parsed.ok()) return parsed.status();
   HEARTH_RETURN_IF_ERROR(feed::VerifyDelta(*parsed).WithContext(Where(parsed->header)));
+  HEARTH_RETURN_IF_ERROR(CheckHlcRange(parsed->header));
   return m.WithWrite<ApplyResult>([&](Txn& t) -> Result<ApplyResult> {
     Impl::Cache cache;
     auto r = m.ApplyInTxn(t, cache, *parsed, delta);
@@ -358,6 +375,7 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
     }
     auto p = feed::ParseDelta(delta, m.opts.max_delta_bytes);
     Status s = p.ok() ? feed::VerifyDelta(*p).WithContext(Where(p->header)) : p.status();
+    if (s.ok()) s = CheckHlcRange(p->header);
     if (!s.ok()) {
       first_error = s.WithContext(batch_where(i));
       n = i;
@@ -489,9 +507,17 @@ Result<Bytes> Replica::ExportKeyring(const std::vector<std::string>& scopes) con
   });
 }
 
+// One write transaction for the whole keyring: a storage failure part-way
+// leaves none of its keys (and none of the deltas they unlock) behind.
 Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
   if (kr.size() < 5 || kr[0] != 0x01) return Status::Corruption("not a Hearth keyring (version byte)");
   uint32_t count = store::ReadU32(kr.data() + 1);
+  struct Entry {
+    std::string scope;
+    uint32_t epoch;
+    std::span<const uint8_t> key;
+  };
+  std::vector<Entry> entries;
   size_t off = 5;
   for (uint32_t i = 0; i < count; ++i) {
     if (off + 1 > kr.size()) return Status::Corruption("keyring truncated");
@@ -499,11 +525,35 @@ Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
     if (off + n + 4 + 32 > kr.size()) return Status::Corruption("keyring truncated");
     std::string scope(reinterpret_cast<const char*>(kr.data() + off), n);
     uint32_t epoch = store::ReadU32(kr.data() + off + n);
-    HEARTH_RETURN_IF_ERROR(AddScopeKey(scope, epoch, kr.subspan(off + n + 4, 32)));
+    if (scope.empty() || scope.size() > feed::kMaxScopeBytes || epoch == 0) {
+      return Status::InvalidArgument("bad scope name or epoch in keyring");
+    }
+    entries.push_back(Entry{std::move(scope), epoch, kr.subspan(off + n + 4, 32)});
     off += n + 4 + 32;
   }
   if (off != kr.size()) return Status::Corruption("keyring has trailing bytes");
-  return Status::Ok();
+  if (entries.empty()) return Status::Ok();
+  Impl& m = *impl_;
+  auto r = m.WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    Impl::Cache cache;
+    for (const Entry& e : entries) {
+      std::string kk = store::ScopeKeyKey(e.scope, e.epoch);
+      auto held = t.Get(m.keys, AsBytes(kk));
+      if (!held.ok()) return held.status();
+      if (held->has_value()) {
+        if (!crypto::ConstantTimeEqual(**held, e.key)) {
+          return Status::AlreadyExists("a different key for scope " + e.scope + " epoch " +
+                                       std::to_string(e.epoch) + " is already held");
+        }
+        continue;
+      }
+      HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), e.key));
+      HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, cache, e.scope, e.epoch));
+    }
+    HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
+    return true;
+  });
+  return r.status();
 }
 
 std::vector<ForkProof> Replica::Forks() const {

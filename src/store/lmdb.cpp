@@ -3,7 +3,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/fault.hpp"
+
 namespace hearth::store {
+namespace {
+
+// The Status of a fault injected by FaultInjector (store/fault.hpp): as if
+// LMDB had returned `rc`, marked as injected.
+Status Injected(int rc, std::string_view what) {
+  return MdbStatus(rc, std::string(what) + " (injected fault)");
+}
+
+}  // namespace
 
 Status MdbStatus(int rc, std::string_view what) {
   if (rc == MDB_SUCCESS) return Status::Ok();
@@ -29,7 +40,7 @@ Status MdbStatus(int rc, std::string_view what) {
     case MDB_PANIC:
       return Status::Corruption(std::move(msg));
     case ENOSPC:
-      return Status::ResourceExhausted(std::move(msg));
+      return Status::ResourceExhausted(std::move(msg) + " (disk full)");
     case EACCES:
     case EPERM:
       return Status::PermissionDenied(std::move(msg));
@@ -45,6 +56,7 @@ Env::~Env() {
 }
 
 Status Env::Open(const std::string& dir, unsigned flags, uint64_t map_size, unsigned max_dbs) {
+  FaultInjector::ArmFromEnvironmentOnce();
   int rc = mdb_env_create(&env_);
   if (rc != 0) return MdbStatus(rc, "mdb_env_create");
   mdb_env_set_maxdbs(env_, max_dbs);
@@ -60,7 +72,10 @@ Status Env::Open(const std::string& dir, unsigned flags, uint64_t map_size, unsi
   return Status::Ok();
 }
 
-Status Env::SetMapSize(uint64_t size) { return MdbStatus(mdb_env_set_mapsize(env_, size), "mdb_env_set_mapsize"); }
+Status Env::SetMapSize(uint64_t size) {
+  if (int f = FaultInjector::Check(FaultOp::kGrow)) return Injected(f, "LMDB growing the map");
+  return MdbStatus(mdb_env_set_mapsize(env_, size), "LMDB growing the map");
+}
 
 uint64_t Env::MapSize() const {
   MDB_envinfo info;
@@ -78,19 +93,25 @@ uint64_t Env::UsedBytes() const {
 
 Status Txn::Begin(const Env& env, bool read_only) {
   Abort();
+  const char* what = read_only ? "LMDB begin read transaction" : "LMDB begin write transaction";
+  if (int f = FaultInjector::Check(FaultOp::kBegin)) return Injected(f, what);
   int rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
   if (rc != 0) {
     txn_ = nullptr;
-    return MdbStatus(rc, read_only ? "begin read transaction" : "begin write transaction");
+    return MdbStatus(rc, what);
   }
   return Status::Ok();
 }
 
 Status Txn::Commit() {
   if (txn_ == nullptr) return Status::Internal("commit without transaction");
+  if (int f = FaultInjector::Check(FaultOp::kCommit)) {
+    Abort();  // a failed mdb_txn_commit frees the transaction too
+    return Injected(f, "LMDB commit");
+  }
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;  // mdb_txn_commit frees the txn even on failure
-  return MdbStatus(rc, "commit");
+  return MdbStatus(rc, "LMDB commit");
 }
 
 void Txn::Abort() {
@@ -101,30 +122,37 @@ void Txn::Abort() {
 }
 
 Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) const {
+  if (int f = FaultInjector::Check(FaultOp::kGet)) return Injected(f, "LMDB get");
   MDB_val k = ToVal(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<ByteView>();
-  if (rc != 0) return MdbStatus(rc, "get");
+  if (rc != 0) return MdbStatus(rc, "LMDB get");
   return std::optional<ByteView>(FromVal(v));
 }
 
 Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
+  if (int f = FaultInjector::Check(FaultOp::kPut)) return Injected(f, "LMDB put");
   MDB_val k = ToVal(key), v = ToVal(value);
-  return MdbStatus(mdb_put(txn_, dbi, &k, &v, flags), "put");
+  return MdbStatus(mdb_put(txn_, dbi, &k, &v, flags), "LMDB put");
 }
 
 Status Txn::Del(MDB_dbi dbi, ByteView key) {
+  if (int f = FaultInjector::Check(FaultOp::kDel)) return Injected(f, "LMDB delete");
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND) return Status::Ok();
-  return MdbStatus(rc, "delete");
+  return MdbStatus(rc, "LMDB delete");
 }
 
 Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
+  if (int f = FaultInjector::Check(FaultOp::kCursor)) {
+    status_ = Injected(f, "LMDB open cursor");
+    return;
+  }
   int rc = mdb_cursor_open(txn.get(), dbi, &c_);
   if (rc != 0) {
     c_ = nullptr;
-    status_ = MdbStatus(rc, "open cursor");
+    status_ = MdbStatus(rc, "LMDB open cursor");
   }
 }
 
@@ -134,10 +162,14 @@ Cursor::~Cursor() {
 
 bool Cursor::Op(MDB_cursor_op op) {
   if (c_ == nullptr) return false;
+  if (int f = FaultInjector::Check(FaultOp::kCursor)) {
+    status_ = Injected(f, "LMDB cursor read");
+    return false;
+  }
   int rc = mdb_cursor_get(c_, &k_, &v_, op);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) {
-    status_ = MdbStatus(rc, "cursor");
+    status_ = MdbStatus(rc, "LMDB cursor read");
     return false;
   }
   return true;

@@ -1,5 +1,6 @@
 // Replica: opening, local commits and reads. Remote apply is in apply.cpp.
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +54,16 @@ Status Replica::Impl::Grow() {
   }
   uint64_t next = std::min(opts.max_map_size, cur * 2);
   return env.SetMapSize(next);
+}
+
+Status Replica::Impl::DiagnoseWriteError(Status s) const {
+  if (s.code() != Code::kIOError) return s;
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return s;
+  const uint64_t free_bytes = uint64_t{v.f_bavail} * v.f_frsize;
+  if (free_bytes >= (uint64_t{1} << 20)) return s;
+  return Status::ResourceExhausted(s.message() + " (disk full: " + std::to_string(free_bytes) +
+                                   " bytes free on the file system of " + dir + ")");
 }
 
 // ---------------------------------------------------------------- opening
@@ -426,6 +437,11 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::In
         if (!rec.ok()) return rec.status();
         crdt::RecordState& st = (*rec)->now;
         hlc = crdt::HlcTick(hlc, now);
+        if (hlc > crdt::kHlcMax || hlc == 0) {
+          return Status::FailedPrecondition(
+              "the clock would pass 9999-12-31 (system clock or a received HLC near the end of time); "
+              "no valid HLC is left for this write");
+        }
         crdt::Op op;
         op.field = in->field;
         op.hlc = hlc;

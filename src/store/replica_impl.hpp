@@ -64,6 +64,11 @@ struct Replica::Impl {
 
   Status Grow();
   Status AdoptResize() const;
+  // LMDB reports a short write (the disk filled up part-way through a page
+  // flush) as EIO. When the replica's file system has (almost) no space
+  // left, an I/O error of a write is reported as disk full
+  // (kResourceExhausted); anything else is returned unchanged.
+  Status DiagnoseWriteError(Status s) const;
 
   // --- state cache used within one write transaction ---
   struct CachedRecord {
@@ -87,6 +92,8 @@ struct Replica::Impl {
   Status PutHead(store::Txn& t, const AuthorId& a, const FeedHead& h) const;
   Result<crdt::Hlc> LoadHlc(const store::Txn& t) const;
   Status StoreHlc(store::Txn& t, crdt::Hlc h) const;
+  // Raises the stored clock to `remote` if that is newer (HlcObserve).
+  Status ObserveHlc(store::Txn& t, crdt::Hlc remote) const;
 
   // --- remote apply ---
   struct Prepared {
@@ -197,7 +204,7 @@ Result<R> Replica::Impl::WithWrite(F&& fn) {
       HEARTH_RETURN_IF_ERROR(Grow());
       continue;
     }
-    return s;
+    return DiagnoseWriteError(std::move(s));
   }
 }
 

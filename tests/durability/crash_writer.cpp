@@ -1,7 +1,24 @@
 // crash_writer: the victim process of the kill -9 durability test
 // (tests/durability/kill9_test.cpp, docs/durability.md).
 //
-//   crash_writer <replica-dir> <schema.toml> [seed]
+//   crash_writer <replica-dir> <schema.toml> [seed] [mode] [mode-arg]
+//
+// Modes (default "commit"):
+//   commit  the mixed commit workload described below.
+//   grow    the same with a 64 KiB initial map and a ~100 KB value every
+//           ~6 commits, so the map grows (LMDB reopens a replica with the map
+//           sized to its data, so every run starts by growing).
+//   rotate  the replica is the county root: every 4th step publishes a new
+//           policy version that rotates the key epoch of test.a
+//           (PublishPolicy: new scope key, key envelopes, policy delta), the
+//           other steps commit under the policy in force.
+//   import  mode-arg is a directory of bundles b0000, b0001, ... of one
+//           source author and its keyring ("keyring"): imports the keyring,
+//           then each bundle not yet fully held (ImportBundle), printing
+//           "<source_author_hex> <first> <last>" after each import returns
+//           OK; "# done" when none is left (then it waits to be killed).
+// Before each policy publish and each bundle import the writer prints
+// "# begin <what>", so the test can tell kills inside them.
 //
 // Opens (creating if needed) the replica with durability kSync and a 1 MiB
 // initial map, then commits transactions until it is killed. Each
@@ -25,6 +42,14 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "hearth/bundle.hpp"
+#include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/schema.hpp"
 
@@ -105,15 +130,79 @@ std::string LargeString(std::mt19937_64& rng) {
   return s;
 }
 
+void Ack(const std::string& author, uint64_t first, uint64_t last) {
+  std::printf("%s %" PRIu64 " %" PRIu64 "\n", author.c_str(), first, last);
+  std::fflush(stdout);
+}
+
+void Info(const std::string& line) {
+  std::printf("# %s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+[[noreturn]] void WaitForKill() {
+  for (;;) ::pause();
+}
+
+// The root's policy of version v: the root is the only member, writes both
+// scopes; test.a's key epoch is v (a rotation per version).
+hearth::Policy RootPolicy(const hearth::AuthorId& root, uint64_t v) {
+  hearth::Policy p;
+  p.set_version(v);
+  p.set_county("crash");
+  hearth::Status s = p.AddScope({"test.a", static_cast<uint32_t>(v), "rotated every version"});
+  if (s.ok()) s = p.AddScope({"test.b", 1, ""});
+  if (s.ok()) s = p.AddMember({root, "county", "county", "", {}, std::nullopt});
+  if (s.ok()) s = p.AddGrant({"county", "", "test.a", hearth::kRightRead | hearth::kRightWrite});
+  if (s.ok()) s = p.AddGrant({"county", "", "test.b", hearth::kRightRead | hearth::kRightWrite});
+  if (!s.ok()) Die("building policy: " + s.ToString());
+  return p;
+}
+
+int RunImport(hearth::Replica& replica, const std::string& bundles) {
+  {
+    std::ifstream f(bundles + "/keyring", std::ios::binary);
+    hearth::Bytes kr((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    hearth::Status s = replica.ImportKeyring(kr);
+    if (!s.ok()) Die("importing keyring: " + s.ToString());
+  }
+  for (int i = 0;; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/b%04d", i);
+    const std::string path = bundles + name;
+    if (!std::filesystem::exists(path)) break;
+    auto info = hearth::CheckBundle(path);
+    if (!info.ok()) Die("checking " + path + ": " + info.status().ToString());
+    if (info->covers.size() != 1) Die(path + " covers more than one author");
+    const auto& [src, covers] = *info->covers.begin();
+    const hearth::Heads heads = replica.GetHeads();
+    const uint64_t held = heads.count(src) ? heads.at(src).seq : 0;
+    if (covers.seq <= held) continue;
+    const uint64_t since = info->since.count(src) ? info->since.at(src).seq : 0;
+    Info("begin import " + std::to_string(i));
+    auto rep = hearth::ImportBundle(replica, path);
+    if (!rep.ok()) Die("importing " + path + ": " + rep.status().ToString());
+    if (!rep->rejected.empty()) Die("importing " + path + ": rejected " + rep->rejected.front().reason);
+    // Everything the bundle covers is applied and synced now.
+    Ack(src.ToHex(), since + 1, covers.seq);
+  }
+  Info("done");
+  WaitForKill();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <replica-dir> <schema.toml> [seed]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <replica-dir> <schema.toml> [seed] [commit|grow|rotate|import] [arg]\n",
+                 argv[0]);
     return 64;
   }
   const std::string dir = argv[1];
   const uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : std::random_device{}();
+  const std::string mode = argc > 4 ? argv[4] : "commit";
+  if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import") Die("unknown mode " + mode);
+  if (mode == "import" && argc < 6) Die("import needs the bundle directory");
   std::mt19937_64 rng(seed);
 
   auto schema = hearth::Schema::LoadFile(argv[2]);
@@ -122,7 +211,8 @@ int main(int argc, char** argv) {
   hearth::ReplicaOptions opts;
   opts.durability = hearth::Durability::kSync;  // the default, stated for the reader
   opts.unencrypted_identity = true;  // an unattended test writer
-  opts.initial_map_size = uint64_t{1} << 20;
+  opts.initial_map_size = mode == "grow" ? uint64_t{64} << 10 : uint64_t{1} << 20;
+  opts.is_root = mode == "rotate";
   opts.schema = std::move(schema).value();
   auto opened = hearth::Replica::Open(dir, opts);
   if (!opened.ok()) Die("opening " + dir + ": " + opened.status().ToString());
@@ -132,8 +222,19 @@ int main(int argc, char** argv) {
   uint64_t map_size = replica->Stats().map_size;
   std::printf("# map %" PRIu64 "\n", map_size);
   std::fflush(stdout);
+  if (mode == "import") return RunImport(*replica, argv[5]);
+  const int large_every = mode == "grow" ? 6 : kLargeEvery;
 
   for (uint64_t txn = 1;; ++txn) {
+    if (mode == "rotate" && txn % 4 == 1) {
+      auto cur = replica->CurrentPolicy();
+      const uint64_t v = cur ? cur->version() + 1 : 1;
+      Info("begin publish " + std::to_string(v));
+      auto c = replica->PublishPolicy(RootPolicy(replica->author(), v));
+      if (!c.ok()) Die("publishing policy " + std::to_string(v) + ": " + c.status().ToString());
+      Ack(author, c->first_seq, c->last_seq);
+      continue;
+    }
     WriteBatch b;
     const int ops = 1 + static_cast<int>(rng() % 5);
     const bool both = rng() % 2 == 0;
@@ -153,7 +254,7 @@ int main(int argc, char** argv) {
     }
     // Random rather than txn % 50: each run is short (a few dozen commits)
     // and restarts the count.
-    if (rng() % kLargeEvery == 0) {
+    if (rng() % large_every == 0) {
       const std::string big = LargeString(rng);
       if (rng() % 2 == 0) {
         b.Set("item", FixedId(1, static_cast<int>(rng() % kItems)), "any", big);
@@ -165,8 +266,7 @@ int main(int argc, char** argv) {
     auto c = replica->Commit(b);
     if (!c.ok()) Die("commit " + std::to_string(txn) + ": " + c.status().ToString());
     // The commit is durable (fsynced) now: acknowledge it.
-    std::printf("%s %" PRIu64 " %" PRIu64 "\n", author.c_str(), c->first_seq, c->last_seq);
-    std::fflush(stdout);
+    Ack(author, c->first_seq, c->last_seq);
 
     const uint64_t now_size = replica->Stats().map_size;
     if (now_size != map_size) {

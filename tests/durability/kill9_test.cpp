@@ -12,6 +12,8 @@
 //                           the writer's (measured) start-up; default 150
 //   HEARTH_KILL_VERBOSE=1   one line per kill on stderr
 //   HEARTH_SEED             seed for delays and the writer's workload
+//   HEARTH_KILL_EXTRA_ITERATIONS  kills in each of the import, rotation and
+//                           map-growth cases (default 12)
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -33,6 +35,9 @@
 #include <thread>
 #include <vector>
 
+#include <functional>
+
+#include "hearth/bundle.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/schema.hpp"
 #include "support/support.hpp"
@@ -77,6 +82,9 @@ struct ChildRun {
   bool killed_by_us = false;         // we sent SIGKILL before it exited
   double ms_alive = 0;
   double ready_ms = -1;              // when the "# map" line (replica open) arrived
+  bool in_op = false;                // a "# begin" line with no ack after it: killed inside
+  uint64_t begun = 0;                // "# begin" lines
+  bool done = false;                 // "# done": the import had nothing left
 };
 
 void ParseLines(std::string& buf, ChildRun& run) {
@@ -85,6 +93,15 @@ void ParseLines(std::string& buf, ChildRun& run) {
     std::string line = buf.substr(start, nl - start);
     if (line.rfind("# map ", 0) == 0) {
       run.map_sizes.push_back(std::strtoull(line.c_str() + 6, nullptr, 10));
+      continue;
+    }
+    if (line.rfind("# begin ", 0) == 0) {
+      run.in_op = true;
+      ++run.begun;
+      continue;
+    }
+    if (line == "# done") {
+      run.done = true;
       continue;
     }
     std::istringstream in(line);
@@ -96,6 +113,7 @@ void ParseLines(std::string& buf, ChildRun& run) {
       continue;
     }
     run.acks.push_back(a);
+    run.in_op = false;
   }
   buf.erase(0, start);
 }
@@ -103,7 +121,7 @@ void ParseLines(std::string& buf, ChildRun& run) {
 // Starts the writer, lets it run for `delay`, kills it with SIGKILL and
 // collects everything it printed. Always reaps the child.
 ChildRun RunAndKill(const std::string& dir, const std::string& schema_path, uint64_t seed,
-                    milliseconds delay) {
+                    milliseconds delay, const std::string& mode = "commit", const std::string& mode_arg = "") {
   ChildRun run;
   int fds[2];
   REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
@@ -114,7 +132,9 @@ ChildRun RunAndKill(const std::string& dir, const std::string& schema_path, uint
   const std::string seed_s = std::to_string(seed);
   std::vector<char*> argv = {const_cast<char*>(exe.c_str()), const_cast<char*>(dir.c_str()),
                              const_cast<char*>(schema_path.c_str()),
-                             const_cast<char*>(seed_s.c_str()), nullptr};
+                             const_cast<char*>(seed_s.c_str()), const_cast<char*>(mode.c_str())};
+  if (!mode_arg.empty()) argv.push_back(const_cast<char*>(mode_arg.c_str()));
+  argv.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
   const auto started = Clock::now();
@@ -211,7 +231,8 @@ struct Tally {
 // Checks what one killed run left in `dir`: the writer died of our SIGKILL,
 // printed well-formed consecutive acks, and the reopened replica holds every
 // acknowledged delta, has no gap and is consistent. Closes the replica.
-void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun& run, Tally& t) {
+void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun& run, Tally& t,
+                    const std::function<void(Replica&)>& extra = {}) {
   // The writer never stops on its own: anything but our SIGKILL is a failure
   // (its error is on stderr).
   INFO("crash_writer ", Describe(run.wait_status), " after ", run.ms_alive, " ms");
@@ -284,6 +305,7 @@ void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun
   Status cons = r->CheckConsistency();
   CHECK_MESSAGE(cons.ok(), cons.ToString());
   REQUIRE(r->Digest().ok());
+  if (extra) extra(*r);
   t.head = new_head;
   // r is destroyed on return: no environment is open when the next child starts.
 }
@@ -400,6 +422,246 @@ TEST_CASE("kill -9 during commits loses no acknowledged delta and leaves a consi
                t.map_growths, t.max_map, file_bytes, startup, early, secs);
   CHECK(t.lost == 0);
   CHECK(t.acked_deltas > 0);
+}
+
+// ------------------------------------------------------------------------
+// Kills during map growth, key rotation (policy publish) and bundle import.
+// Each case runs HEARTH_KILL_EXTRA_ITERATIONS kills (default 12: the test is
+// labelled slow, CI keeps it short) at [min_ms, max_ms] after the measured
+// start-up, i.e. among the writer's work.
+
+int ExtraIterations() { return EnvInt("HEARTH_KILL_EXTRA_ITERATIONS", 12); }
+
+int WorkDelay(std::mt19937_64& rng, double startup, const Config& cfg) {
+  return static_cast<int>(startup) + cfg.min_ms +
+         static_cast<int>(rng() % static_cast<uint64_t>(cfg.max_ms - cfg.min_ms + 1));
+}
+
+void UpdateStartup(double& startup, const ChildRun& run) {
+  if (run.ready_ms > 0) {
+    startup = 0.7 * startup + 0.3 * run.ready_ms;
+  } else {
+    startup = std::max(startup, run.ms_alive) * 1.25;
+  }
+}
+
+TEST_CASE("kill -9 during map growth (64 KiB initial map) loses no acknowledged delta" * doctest::timeout(590)) {
+  const Config cfg = GetConfig();
+  const int iterations = ExtraIterations();
+  auto schema = Schema::LoadFile(cfg.schema_path);
+  REQUIRE(schema.ok());
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("grow");
+  std::mt19937_64 rng(cfg.seed ^ 0x67726f77ull);
+  double startup = cfg.startup_ms;
+  Tally t;
+  int runs_with_growth = 0;
+  const auto t0 = Clock::now();
+  for (int it = 0; it < iterations; ++it) {
+    CAPTURE(it);
+    const int delay_ms = WorkDelay(rng, startup, cfg);
+    ChildRun run = RunAndKill(dir, cfg.schema_path, cfg.seed + 500 + static_cast<uint64_t>(it),
+                              milliseconds(delay_ms), "grow");
+    UpdateStartup(startup, run);
+    if (run.map_sizes.size() > 1) ++runs_with_growth;
+    CheckAfterKill(dir, *schema, run, t);
+  }
+  std::fprintf(stderr,
+               "durability/grow: kills=%d acknowledged_commits=%" PRIu64 " acknowledged_deltas=%" PRIu64
+               " lost=%" PRIu64 " map_growths=%" PRIu64 " runs_with_growth=%d max_map=%" PRIu64 " seconds=%.1f\n",
+               iterations, t.acked_commits, t.acked_deltas, t.lost, t.map_growths, runs_with_growth, t.max_map,
+               std::chrono::duration<double>(Clock::now() - t0).count());
+  CHECK(t.lost == 0);
+  CHECK(t.map_growths > 0);
+}
+
+TEST_CASE("kill -9 during key rotation (policy publish) loses no acknowledged delta" * doctest::timeout(590)) {
+  const Config cfg = GetConfig();
+  const int iterations = ExtraIterations();
+  auto schema = Schema::LoadFile(cfg.schema_path);
+  REQUIRE(schema.ok());
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("root");
+  std::mt19937_64 rng(cfg.seed ^ 0x726f7461ull);
+  double startup = cfg.startup_ms;
+  Tally t;
+  int in_publish = 0;
+  uint64_t publishes = 0, max_version = 0;
+  const auto t0 = Clock::now();
+  for (int it = 0; it < iterations; ++it) {
+    CAPTURE(it);
+    const int delay_ms = WorkDelay(rng, startup, cfg);
+    ChildRun run = RunAndKill(dir, cfg.schema_path, cfg.seed + 700 + static_cast<uint64_t>(it),
+                              milliseconds(delay_ms), "rotate");
+    UpdateStartup(startup, run);
+    if (run.in_op) ++in_publish;
+    publishes += run.begun;
+    CheckAfterKill(dir, *schema, run, t, [&](Replica& r) {
+      // The policy in force is whole: a version, its epoch for test.a, and
+      // a key for every epoch up to it (a publish killed after its key
+      // transaction leaves one key more, which the next publish reuses).
+      auto p = r.CurrentPolicy();
+      if (t.acked_commits > 0) REQUIRE(p.has_value());
+      if (!p) return;
+      CHECK(p->FindScope("test.a") != nullptr);
+      CHECK(p->FindScope("test.a")->epoch == p->version());
+      CHECK(p->version() >= max_version);
+      max_version = p->version();
+      auto kr = r.ExportKeyring({"test.a"});
+      REQUIRE(kr.ok());
+      REQUIRE(kr->size() >= 5);
+      const uint32_t keys = (uint32_t{(*kr)[1]} << 24) | (uint32_t{(*kr)[2]} << 16) |
+                            (uint32_t{(*kr)[3]} << 8) | uint32_t{(*kr)[4]};
+      CHECK(keys >= p->version());
+      CHECK(r.Denied().empty());
+    });
+  }
+  std::fprintf(stderr,
+               "durability/rotate: kills=%d killed_inside_publish=%d publishes_started=%" PRIu64
+               " policy_version=%" PRIu64 " acknowledged_commits=%" PRIu64 " acknowledged_deltas=%" PRIu64
+               " lost=%" PRIu64 " seconds=%.1f\n",
+               iterations, in_publish, publishes, max_version, t.acked_commits, t.acked_deltas, t.lost,
+               std::chrono::duration<double>(Clock::now() - t0).count());
+  CHECK(t.lost == 0);
+  CHECK(max_version > 0);
+}
+
+TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports converge" * doctest::timeout(590)) {
+  const Config cfg = GetConfig();
+  const int iterations = ExtraIterations();
+  auto schema = Schema::LoadFile(cfg.schema_path);
+  REQUIRE(schema.ok());
+  testing::TempDir tmp;
+  // The source: one author, 60 bundles of 20 commits each (one delta each).
+  const std::string bundles = tmp.Sub("bundles");
+  std::filesystem::create_directories(bundles);
+  ReplicaOptions so;
+  so.schema = *schema;
+  so.unencrypted_identity = true;
+  so.durability = Durability::kNoSync;
+  auto src_open = Replica::Open(tmp.Sub("source"), so);
+  REQUIRE(src_open.ok());
+  std::unique_ptr<Replica> src = std::move(src_open).value();
+  const int kBundles = 60, kPerBundle = 20;
+  Heads since;
+  for (int b = 0; b < kBundles; ++b) {
+    for (int i = 0; i < kPerBundle; ++i) {
+      const int n = b * kPerBundle + i;
+      RecordId id;
+      id.bytes[0] = 0xb0;
+      id.bytes[15] = static_cast<uint8_t>(n % 16);
+      auto c = src->Write([&](WriteBatch& w) {
+        if (n % 2 == 0) {
+          w.Set("item", id, "title", "v" + std::to_string(n)).Increment("item", id, "count", 1);
+          if (n % 7 == 0) w.Append("item", id, "notes", "note " + std::to_string(n));
+        } else {
+          w.Set("other", id, "name", "n" + std::to_string(n)).Increment("other", id, "n", 2);
+        }
+      });
+      REQUIRE(c.ok());
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "/b%04d", b);
+    auto rep = ExportBundle(*src, since, bundles + name);
+    REQUIRE_MESSAGE(rep.ok(), rep.status().ToString());
+    since = src->GetHeads();
+  }
+  {
+    auto kr = src->ExportKeyring();
+    REQUIRE(kr.ok());
+    std::FILE* f = std::fopen((bundles + "/keyring").c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fwrite(kr->data(), 1, kr->size(), f) == kr->size());
+    std::fclose(f);
+  }
+  const AuthorId src_author = src->author();
+  const std::string src_hex = src_author.ToHex();
+  auto src_digest = src->Digest();
+  REQUIRE(src_digest.ok());
+  const uint64_t total = src->GetHeads().at(src_author).seq;
+
+  std::mt19937_64 rng(cfg.seed ^ 0x696d706full);
+  double startup = cfg.startup_ms;
+  int dest_no = 0, completed = 0, in_import = 0;
+  uint64_t acked_imports = 0, acked_deltas = 0, lost = 0, head = 0;
+  std::string dest = tmp.Sub("dest0");
+  ReplicaOptions opts;
+  opts.schema = *schema;
+  opts.unencrypted_identity = true;
+  auto converge = [&](const std::string& d) {
+    auto r = Replica::Open(d, opts);
+    REQUIRE(r.ok());
+    for (int b = 0; b < kBundles; ++b) {
+      char name[32];
+      std::snprintf(name, sizeof name, "/b%04d", b);
+      auto rep = ImportBundle(**r, bundles + name);
+      REQUIRE_MESSAGE(rep.ok(), rep.status().ToString());
+    }
+    CHECK((*r)->GetHeads().at(src_author).seq == total);
+    auto dg = (*r)->Digest();
+    REQUIRE(dg.ok());
+    CHECK(*dg == *src_digest);
+    CHECK((*r)->CheckConsistency().ok());
+  };
+  const auto t0 = Clock::now();
+  for (int it = 0; it < iterations; ++it) {
+    CAPTURE(it);
+    const int delay_ms = WorkDelay(rng, startup, cfg);
+    ChildRun run = RunAndKill(dest, cfg.schema_path, cfg.seed + 900 + static_cast<uint64_t>(it),
+                              milliseconds(delay_ms), "import", bundles);
+    UpdateStartup(startup, run);
+    INFO("crash_writer ", Describe(run.wait_status), " after ", run.ms_alive, " ms");
+    REQUIRE(run.killed_by_us);
+    REQUIRE(WIFSIGNALED(run.wait_status));
+    CHECK(run.bad_lines.empty());
+    CHECK(run.partial.empty());
+    if (run.in_op) ++in_import;
+    {
+      auto opened = Replica::Open(dest, opts);
+      REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+      std::unique_ptr<Replica> r = std::move(opened).value();
+      uint64_t max_ack = 0;
+      for (const Ack& a : run.acks) {
+        CHECK(a.author == src_hex);
+        ++acked_imports;
+        acked_deltas += a.last - a.first + 1;
+        max_ack = std::max(max_ack, a.last);
+        for (uint64_t s = a.first; s <= a.last; ++s) {
+          if (!r->GetDelta(src_author, s).ok()) {
+            ++lost;
+            FAIL_CHECK("acknowledged imported delta #" << s << " missing after kill");
+          }
+        }
+      }
+      const Heads heads = r->GetHeads();
+      const uint64_t h = heads.count(src_author) ? heads.at(src_author).seq : 0;
+      CHECK(h >= max_ack);
+      CHECK(h >= head);  // never goes back
+      head = h;
+      const ReplicaStats st = r->Stats();
+      CHECK(st.deltas == h);  // no gap, nothing else
+      CHECK(st.pending == 0);
+      CHECK(st.forks == 0);
+      Status cons = r->CheckConsistency();
+      CHECK_MESSAGE(cons.ok(), cons.ToString());
+    }
+    if (run.done) {
+      // Everything imported: it must equal the source. Start a new replica.
+      CHECK(head == total);
+      converge(dest);
+      ++completed;
+      dest = tmp.Sub("dest" + std::to_string(++dest_no));
+      head = 0;
+    }
+  }
+  converge(dest);  // finishing an interrupted import converges too
+  std::fprintf(stderr,
+               "durability/import: kills=%d killed_inside_import=%d acknowledged_imports=%" PRIu64
+               " acknowledged_deltas=%" PRIu64 " lost=%" PRIu64 " replicas_completed=%d (+1 finished in-process)"
+               " bundles=%d x %d deltas seconds=%.1f\n",
+               iterations, in_import, acked_imports, acked_deltas, lost, completed, kBundles, kPerBundle,
+               std::chrono::duration<double>(Clock::now() - t0).count());
+  CHECK(lost == 0);
 }
 
 }  // namespace
