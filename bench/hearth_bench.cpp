@@ -223,6 +223,7 @@ struct Report {
   std::vector<CommitFig> commits;
   double gen_seconds = 0;  // building the apply data set on A (1000-op commits, no sync)
   uint64_t gen_deltas = 0, gen_ops = 0, delta_bytes = 0;
+  uint64_t payload_bytes = 0, v2_deltas = 0;  // decompressed payloads; deltas of version 2 (zstd)
   std::vector<ApplyFig> applies;
   std::vector<RateFig> breakdown;  // seconds per stage over all deltas
   uint64_t state_bytes = 0, state_records = 0, replica_bytes = 0;
@@ -387,6 +388,8 @@ void BenchBreakdown(const ApplyData& data, Report& rep) {
   auto key = crypto::SecretBytes::Copy(std::span<const uint8_t>(kr.data() + 6 + n + 4, 32));
 
   double parse_s = 0, verify_s = 0, open_s = 0, decode_s = 0, state_s = 0;
+  double unzstd_s = 0, zstd_s = 0;
+  rep.payload_bytes = rep.v2_deltas = 0;
   std::vector<std::vector<crdt::RecordOps>> decoded;
   for (const Bytes& d : data.deltas) {
     auto t0 = Clock::now();
@@ -398,6 +401,19 @@ void BenchBreakdown(const ApplyData& data, Report& rep) {
     t0 = Clock::now();
     auto plain = Check(feed::OpenDelta(p, key), "OpenDelta");
     open_s += Since(t0);
+    rep.payload_bytes += plain.size();
+    // The zstd share of OpenDelta (version 2), and what compressing the
+    // payload costs the writer (part of each commit).
+    if (p.version == feed::kDeltaFormatV2) {
+      ++rep.v2_deltas;
+      auto frame = Check(crypto::AeadDecrypt(key, p.nonce, p.ciphertext, p.associated_data), "AeadDecrypt");
+      t0 = Clock::now();
+      Check(feed::DecompressPayload(frame, feed::kMaxCompressedPayloadBytes), "DecompressPayload");
+      unzstd_s += Since(t0);
+    }
+    t0 = Clock::now();
+    Check(feed::CompressPayload(plain), "CompressPayload");
+    zstd_s += Since(t0);
     t0 = Clock::now();
     auto recs = Check(codec::DecodePayload(plain), "DecodePayload");
     decode_s += Since(t0);
@@ -418,9 +434,11 @@ void BenchBreakdown(const ApplyData& data, Report& rep) {
   }
   rep.breakdown = {{"parse+hash (ParseDelta)", "s", parse_s},
                    {"verify (Ed25519)", "s", verify_s},
-                   {"decrypt (OpenDelta)", "s", open_s},
+                   {"decrypt + decompress (OpenDelta)", "s", open_s},
+                   {"zstd decompress (part of OpenDelta)", "s", unzstd_s},
                    {"decode payload", "s", decode_s},
-                   {"crdt apply + encode + decode state", "s", state_s}};
+                   {"crdt apply + encode + decode state", "s", state_s},
+                   {"zstd compress (writer, in Commit)", "s", zstd_s}};
 }
 
 // ------------------------------------------------------------------ 3. raw LMDB
@@ -569,6 +587,11 @@ void PrintHuman(const Report& r) {
                 Fmt(double(r.opts.records)).c_str(), Fmt(double(r.gen_ops)).c_str(),
                 Fmt(double(r.gen_deltas)).c_str(), double(r.delta_bytes) / 1e6,
                 r.gen_deltas ? double(r.delta_bytes) / double(r.gen_deltas) : 0.0);
+    if (r.payload_bytes) {
+      std::printf("   payloads %.1f MB (%.1f B/op) before compression; %s of %s deltas are version 2 (zstd)\n",
+                  double(r.payload_bytes) / 1e6, r.gen_ops ? double(r.payload_bytes) / double(r.gen_ops) : 0.0,
+                  Fmt(double(r.v2_deltas)).c_str(), Fmt(double(r.gen_deltas)).c_str());
+    }
     std::printf("   building them on A (1000-op commits, nosync): %.3f s = %s ops/s\n", r.gen_seconds,
                 Fmt(r.gen_seconds > 0 ? double(r.gen_ops) / r.gen_seconds : 0).c_str());
     std::printf("   %-8s %-9s %9s %12s %10s %12s %12s %10s\n", "B mode", "api", "seconds", "ops/s", "deltas/s",
@@ -653,6 +676,7 @@ void PrintJson(const Report& r) {
   }
   o << "\n  ],\n  \"apply\": {\n    \"records\": " << r.opts.records << ", \"ops\": " << r.gen_ops
     << ", \"deltas\": " << r.gen_deltas << ", \"delta_bytes\": " << r.delta_bytes
+    << ", \"payload_bytes\": " << r.payload_bytes << ", \"v2_deltas\": " << r.v2_deltas
     << ", \"build_seconds\": " << JNum(r.gen_seconds) << ", \"rss_method\": " << JStr(r.rss_method)
     << ", \"state_records\": " << r.state_records << ", \"state_bytes\": " << r.state_bytes
     << ", \"replica_bytes\": " << r.replica_bytes << ",\n    \"runs\": [";

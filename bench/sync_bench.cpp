@@ -1,7 +1,7 @@
 // hearth_sync_bench: sync between two SyncNodes over ZeroMQ + CURVE on
 // 127.0.0.1, in two processes.
 //
-//   hearth_sync_bench [--records N] [--json] [--dir D]
+//   hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]
 //
 // Node A runs in a child process (this program re-executed in its internal
 // "--serve" mode): it builds N records x 8 fields in 1,000-op commits with
@@ -180,11 +180,17 @@ uint64_t MutateOnePercent(Replica& r, const std::vector<RecordId>& ids, const ch
   return bytes;
 }
 
+// --max-message: SyncOptions::max_message_bytes of both nodes (0 = the
+// default, 4 MiB). A DELTAS message is applied in one ApplyBatch, so this
+// also bounds the deltas per write transaction on the receiver.
+uint64_t g_max_message = 0;
+
 NodeOptions BenchNodeOptions() {
   NodeOptions o;
   o.tick_ms = 10;
   o.heads_poll_ms = 20;
   o.sync.idle_timeout_ms = 60'000;
+  if (g_max_message != 0) o.sync.max_message_bytes = g_max_message;
   return o;
 }
 
@@ -375,7 +381,8 @@ void PrintTable(const Report& r) {
   std::printf("hearth_sync_bench  %s  build %s  nproc %u  CPU %s\n", NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE,
               std::thread::hardware_concurrency(), CpuModel().c_str());
   std::printf("Two processes: A = child (--serve), B = this process; ZeroMQ + CURVE on 127.0.0.1;\n"
-              "tick 10 ms, heads poll 20 ms; replicas nosync.\n\n");
+              "tick 10 ms, heads poll 20 ms; replicas nosync; max message %s.\n\n",
+              g_max_message == 0 ? "4 MiB (default)" : (std::to_string(g_max_message) + " B").c_str());
   std::printf("%-44s %s\n", "Figure", "Value");
   std::printf("%-44s %" PRIu64 " records, %" PRIu64 " ops, %" PRIu64 " deltas, %.1f MB (built in %.2f s)\n",
               "Data on A", r.records, r.ops, r.deltas, r.delta_bytes / 1e6, r.gen_seconds);
@@ -477,8 +484,11 @@ int main(int argc, char** argv) {
       serve_dir = next();
     } else if (a == "--keyring") {
       keyring_path = next();
+    } else if (a == "--max-message") {
+      g_max_message = std::strtoull(next().c_str(), nullptr, 10);
+      if (g_max_message != 0 && g_max_message < 65536) Die("--max-message must be 0 or >= 65536");
     } else if (a == "-h" || a == "--help") {
-      std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D]");
+      std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]");
       return 0;
     } else {
       Die("unknown option " + a + " (try --help)");
@@ -499,7 +509,7 @@ int main(int argc, char** argv) {
   r.records = records;
 
   Child child = Spawn({"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
-                       std::to_string(records)});
+                       std::to_string(records), "--max-message", std::to_string(g_max_message)});
   std::string line;
   if (!ReadLine(child.from, line, 600'000)) Die("A did not become ready");
   std::string endpoint, author_hex;

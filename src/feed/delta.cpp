@@ -86,7 +86,7 @@ std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> SignedMessage(
 
 }  // namespace
 
-Bytes EncodeHeader(const DeltaHeader& header) {
+Bytes EncodeHeader(const DeltaHeader& header, uint8_t version) {
   codec::DeltaFrameHeader fh;
   fh.author = header.author.bytes;
   fh.seq = header.seq;
@@ -98,15 +98,19 @@ Bytes EncodeHeader(const DeltaHeader& header) {
   fh.op_count = header.op_count;
   Bytes out;
   out.reserve(1 + 1 + 2 * 34 + 2 + header.scope.size() + 4 * 9);
-  out.push_back(kDeltaFormatV1);
+  out.push_back(version);
   codec::AppendDeltaHeader(fh, out);
   return out;
 }
 
-Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
-                        const crypto::SecretBytes& scope_key,
-                        const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce) {
+Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
+                                 std::span<const uint8_t> plaintext,
+                                 const crypto::SecretBytes& scope_key,
+                                 const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
+  if (version != kDeltaFormatV1 && version != kDeltaFormatV2) {
+    return Status::InvalidArgument("SealDelta: unknown delta format version " + std::to_string(version));
+  }
   if (std::string d = HeaderDefect(header.seq, header.prev, header.scope, header.hlc_min,
                                    header.hlc_max, header.op_count);
       !d.empty()) {
@@ -124,16 +128,16 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
     return Status::InvalidArgument("SealDelta: scope key must be 32 bytes, got " +
                                    std::to_string(scope_key.size()));
   }
-  if (payload.size() > 0xffffffffull - crypto::kAeadTagBytes) {
+  if (plaintext.size() > 0xffffffffull - crypto::kAeadTagBytes) {
     return Status::InvalidArgument("SealDelta: payload too large");
   }
 
   const crypto::Nonce n = nonce != nullptr ? *nonce : crypto::RandomNonce();
-  Bytes out = EncodeHeader(header);
+  Bytes out = EncodeHeader(header, version);
   const size_t ad_len = out.size();
   codec::AppendMsgpackBin(n, out);
   {
-    Bytes ct = crypto::AeadEncrypt(scope_key, n, payload, std::span(out.data(), ad_len));
+    Bytes ct = crypto::AeadEncrypt(scope_key, n, plaintext, std::span(out.data(), ad_len));
     out.reserve(out.size() + 5 + ct.size() + sizeof(crypto::Signature));
     codec::AppendMsgpackBin(ct, out);
   }
@@ -143,13 +147,38 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
   return out;
 }
 
+Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
+                        const crypto::SecretBytes& scope_key,
+                        const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce,
+                        Compression compression) {
+  if (compression == Compression::kZstd ||
+      (compression == Compression::kAuto && payload.size() >= kCompressMinBytes &&
+       payload.size() <= kMaxCompressedPayloadBytes)) {
+    if (payload.empty() || payload.size() > kMaxCompressedPayloadBytes) {
+      return Status::InvalidArgument("SealDelta: a payload of " + std::to_string(payload.size()) +
+                                     " bytes cannot be compressed (1.." +
+                                     std::to_string(kMaxCompressedPayloadBytes) + ")");
+    }
+    auto frame = CompressPayload(payload);
+    if (!frame.ok() && compression == Compression::kZstd) return frame.status().WithContext("SealDelta");
+    // kAuto keeps the frame only when it saves at least 1/8 of the payload
+    // (otherwise decompressing on every replica costs more than it saves),
+    // and falls back to version 1 if libzstd failed (out of memory).
+    if (frame.ok() &&
+        (compression == Compression::kZstd || frame->size() <= payload.size() - payload.size() / 8)) {
+      return SealDeltaPlaintext(kDeltaFormatV2, header, *frame, scope_key, signer, nonce);
+    }
+  }
+  return SealDeltaPlaintext(kDeltaFormatV1, header, payload, scope_key, signer, nonce);
+}
+
 Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes) {
   if (bytes.size() > max_bytes) {
     return Status::ResourceExhausted("delta is " + std::to_string(bytes.size()) +
                                      " bytes, limit " + std::to_string(max_bytes));
   }
   if (bytes.empty()) return Status::Corruption("delta is empty");
-  if (bytes[0] != kDeltaFormatV1) {
+  if (bytes[0] != kDeltaFormatV1 && bytes[0] != kDeltaFormatV2) {
     return Status::Corruption("unknown delta format version " + std::to_string(bytes[0]));
   }
   auto frame = codec::ParseDeltaFrame(bytes.subspan(1));
@@ -170,6 +199,7 @@ Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_byte
   }
 
   ParsedDelta d;
+  d.version = bytes[0];
   d.header.author.bytes = fh.author;
   d.header.seq = fh.seq;
   d.header.prev = fh.prev;
@@ -196,7 +226,8 @@ Status VerifyDelta(const ParsedDelta& delta) {
   return Status::Ok();
 }
 
-Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& scope_key) {
+Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& scope_key,
+                        uint64_t max_payload_bytes) {
   if (scope_key.size() != crypto::kAeadKeyBytes) {
     return Status::InvalidArgument("OpenDelta: scope key must be 32 bytes, got " +
                                    std::to_string(scope_key.size()));
@@ -212,7 +243,13 @@ Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& sco
     }
     return plain.status();
   }
-  return plain;
+  if (delta.version != kDeltaFormatV2) return plain;
+  auto payload = DecompressPayload(*plain, max_payload_bytes);
+  if (!payload.ok()) {
+    return payload.status().WithContext("delta author " + delta.header.author.ToHex() + ", seq " +
+                                        std::to_string(delta.header.seq));
+  }
+  return payload;
 }
 
 }  // namespace hearth::feed

@@ -67,8 +67,14 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
       scope_key = &*uncached;
     }
   }
-  auto plain = feed::OpenDelta(d, *scope_key);
-  if (!plain.ok()) return plain.status().WithContext(Where(h) + " (scope " + h.scope + ")");
+  // A version-2 payload is decompressed here; its declared size is checked
+  // against the same limit as the payload decoder's before allocating.
+  auto plain = feed::OpenDelta(d, *scope_key, opts.max_delta_bytes);
+  if (!plain.ok()) {
+    Status s = plain.status();
+    if (s.code() == Code::kResourceExhausted) s = s.WithContext("payload exceeds max_delta_bytes");
+    return s.WithContext(Where(h) + " (scope " + h.scope + ")");
+  }
   codec::DecodeLimits limits;
   limits.max_bytes = opts.max_delta_bytes;
   auto records = codec::DecodePayload(*plain, limits);

@@ -490,7 +490,19 @@ struct SyncSession::Impl {
     MergePeerHead(res.author, res.seq);
   }
 
+  // One ApplyBatch (one write transaction) per kApplyChunk deltas: a DELTAS
+  // message is bounded in bytes, and with compressed deltas 4 MiB holds
+  // ~600 deltas; one transaction over all of them grows the working set
+  // (docs/benchmarks.md, "Batch size").
+  static constexpr size_t kApplyChunk = 8;
   Status ApplyAll(const std::vector<Bytes>& deltas) {
+    for (size_t i = 0; i < deltas.size(); i += kApplyChunk) {
+      HEARTH_RETURN_IF_ERROR(ApplyChunk(std::span<const Bytes>(deltas).subspan(i, std::min(kApplyChunk, deltas.size() - i))));
+    }
+    return Status::Ok();
+  }
+
+  Status ApplyChunk(std::span<const Bytes> deltas) {
     auto res = replica.ApplyBatch(deltas);
     if (res.ok()) {
       for (const auto& x : *res) CountOutcome(x);

@@ -258,7 +258,8 @@ TEST_CASE("body sizes: bin8, bin16, bin32 and an empty payload") {
   for (size_t n : {size_t{0}, size_t{239}, size_t{240}, size_t{65519}, size_t{65520}}) {
     CAPTURE(n);
     Bytes payload(n, 0x5a);
-    auto d = SealDelta(h, payload, key, kp);
+    // Version 1 (raw payload): kAuto would compress these.
+    auto d = SealDelta(h, payload, key, kp, nullptr, Compression::kNone);
     REQUIRE(d.ok());
     const size_t ct = n + 16;
     if (ct <= 0xff) CHECK((*d)[hl] == 0xc4);
@@ -501,8 +502,11 @@ TEST_CASE("non-canonical encodings are rejected") {
   f = base; f.sig.pop_back(); ExpectCorrupt(f, "sig 63");
   f = base; f.sig.push_back(0); ExpectCorrupt(f, "sig 65");
   f = base; f.trailing = B({0x00}); ExpectCorrupt(f, "trailing byte");
-  f = base; f.version = 0x02; ExpectCorrupt(f, "version 2");
+  f = base; f.version = 0x03; ExpectCorrupt(f, "version 3");
+  f = base; f.version = 0xff; ExpectCorrupt(f, "version 255");
   f = base; f.version = 0x00; ExpectCorrupt(f, "version 0");
+  // Version 2 (compressed payload) has the same frame: it parses.
+  f = base; f.version = 0x02; CHECK(ParseDelta(f.Build()).ok());
 }
 
 TEST_CASE("header value rules") {

@@ -4,8 +4,13 @@
 // the wire format (or the payload encoding, src/codec/codec.cpp) changed:
 // that is a format break, not a test to update casually.
 //
+// Vector 4 is a version-2 delta (compressed payload); its zstd frame is
+// published too, since another libzstd may compress the same payload to
+// other (equally valid) bytes.
+//
 // HEARTH_PRINT_VECTORS=1 prints the vectors in the form used by the doc.
 #include <doctest/doctest.h>
+#include <zstd.h>
 
 #include "support/support.hpp"
 
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "codec/codec.hpp"
+#include "feed/compress.hpp"
 #include "feed/delta.hpp"
 
 namespace hearth::feed {
@@ -171,6 +177,38 @@ std::vector<Vector> Vectors() {
     v.records = {RecordOps{"workers", Id("018bcfe5680000000000000000000001"), {mv}}};
     vs.push_back(std::move(v));
   }
+
+  // 4. Author A's third delta (prev = hash of vector 2): four worker records
+  //    with repeated field names and text, large enough (>= 256 bytes) that
+  //    the writer compresses it: version 2, the body encrypts a zstd frame.
+  {
+    Vector v{};
+    v.name = "vector 4: compressed payload (version 2)";
+    v.seed_hex = kSeedA;
+    v.scope_key_hex = kScopeKeyNorth;
+    v.nonce_hex = "404142434445464748494a4b4c4d4e4f5051525354555657";
+    v.header.seq = 3;
+    // prev is filled in from vector 2's hash.
+    v.header.scope = "agency/north";
+    v.header.epoch = 1;
+    v.header.hlc_min = MakeHlc(kT0 + 180'000, 0);
+    v.header.hlc_max = MakeHlc(kT0 + 180'000, 11);
+    v.header.op_count = 12;
+    const char* names[] = {"Li Wei", "Wang Fang", "Zhang Min", "Liu Yang"};
+    for (int i = 0; i < 4; ++i) {
+      Op log;
+      log.field = "notes";
+      log.kind = OpKind::kLogAppend;
+      log.hlc = MakeHlc(kT0 + 180'000, static_cast<uint16_t>(3 * i + 2));
+      log.value = Value("wage arrears reported at the Tianquan county site; employer contacted");
+      v.records.push_back(RecordOps{
+          "workers", Id(std::string("018bcfe568000000000000000000000") + static_cast<char>('3' + i)),
+          {Lww("name", MakeHlc(kT0 + 180'000, static_cast<uint16_t>(3 * i)), Value(names[i])),
+           Lww("township", MakeHlc(kT0 + 180'000, static_cast<uint16_t>(3 * i + 1)), Value("Shiyang Town")),
+           log}});
+    }
+    vs.push_back(std::move(v));
+  }
   return vs;
 }
 
@@ -180,6 +218,7 @@ struct Expected {
   const char* payload;
   const char* hash;
   const char* delta;
+  const char* frame = nullptr;  // version 2: the AEAD plaintext (zstd frame of the payload)
 };
 const Expected kExpected[] = {
     {"03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
@@ -226,13 +265,48 @@ const Expected kExpected[] = {
      "ee071e4b47c0f7ed6ab9a2d7fc6aaca71b8484bb63af886cbb3197f0ce1ec4dfb2da498d9ebab8a6666230ab8d3ac310"
      "7980bf6afd3b480b555d658a2189929da9ac9ccacbd22c1cd8f66b03b5db092112a9723024d63da45414e260bb50a0ef"
      "dabcff4d43d81616d3c4cf39aa6094e025421a144144d43431e50f00"},
+    {"03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
+     // payload
+     "9493a7776f726b657273c410018bcfe56800000000000000000000039394a46e616d6501cf018bcfe827200000a64c69"
+     "2057656994a8746f776e7368697001cf018bcfe827200001ac53686979616e6720546f776e94a56e6f74657307cf018b"
+     "cfe827200002d945776167652061727265617273207265706f7274656420617420746865205469616e7175616e20636f"
+     "756e747920736974653b20656d706c6f79657220636f6e74616374656493a7776f726b657273c410018bcfe568000000"
+     "00000000000000049394a46e616d6501cf018bcfe827200003a957616e672046616e6794a8746f776e7368697001cf01"
+     "8bcfe827200004ac53686979616e6720546f776e94a56e6f74657307cf018bcfe827200005d945776167652061727265"
+     "617273207265706f7274656420617420746865205469616e7175616e20636f756e747920736974653b20656d706c6f79"
+     "657220636f6e74616374656493a7776f726b657273c410018bcfe56800000000000000000000059394a46e616d6501cf"
+     "018bcfe827200006a95a68616e67204d696e94a8746f776e7368697001cf018bcfe827200007ac53686979616e672054"
+     "6f776e94a56e6f74657307cf018bcfe827200008d945776167652061727265617273207265706f727465642061742074"
+     "6865205469616e7175616e20636f756e747920736974653b20656d706c6f79657220636f6e74616374656493a7776f72"
+     "6b657273c410018bcfe56800000000000000000000069394a46e616d6501cf018bcfe827200009a84c69752059616e67"
+     "94a8746f776e7368697001cf018bcfe82720000aac53686979616e6720546f776e94a56e6f74657307cf018bcfe82720"
+     "000bd945776167652061727265617273207265706f7274656420617420746865205469616e7175616e20636f756e7479"
+     "20736974653b20656d706c6f79657220636f6e746163746564",
+     "182e89601cb031a845d631daefcce2970778caf87c27a3acc7b19017204f328f",
+     // delta
+     "0298c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b803c42006ccb80175f4cb76ce"
+     "4d39bfebe26314ee1911b220e1e706a594a399526a0e8fac6167656e63792f6e6f72746801cf018bcfe827200000cf01"
+     "8bcfe82720000b0cc418404142434445464748494a4b4c4d4e4f5051525354555657c4ee45f5e49ed5125cba5f5840f6"
+     "f6391b5d51a1988f3507b29fdc7d1a253826080b3258e1e4dec349955740a485df19e82c5157bcc108d7772459a8c616"
+     "9246b3487240a185cb1bb317e21bee5afe644c71f797873b1ae49cfb72ebd717cf5cf47063e21afea992604ecc50675e"
+     "7ef7f9939d436e5cee1e94c6df46ebb8bc0d1a887ed00d23e78d8b31ec1243fe684541ac7a6a7f7c90cff0ecae866f2f"
+     "8bab9073a9434be89d805c69adcafe8237553c622e0d8c46f071a134f3c08101186c7c823d81912b28ccca71bf29f464"
+     "8ae9aa05826cefbd6f96b74bb865af872726936d2eef2d76de41a5e6e5868a2ea6dca66e3dc8252d313d6aeb82e6fdad"
+     "5714a40df7f0fdcda8304e670d3a414c740ddafbf2b1756ac467283fd8b3842b93d67df7b2d037463f938cd27aa5686b"
+     "970d",
+     // frame (AEAD plaintext)
+     "28b52ffd60b901a50600924b2a2c90391d507cff59b74349b34738365fb69c3b49423bc3562532d236ff85d502577bfb"
+     "602afe3f2211e1b6720704030c186d0423f00880f02ae0e2640d9987c3d1589c09b8382719a741d17ff2b91f7495fa01"
+     "aa281ee86f43e939ea07392308ce95a0b2c74fa4e87b43ead83cd53d51573a840b0048d36f9678ec5a828b535ab650a1"
+     "a0658d5d3fe6ad4e7023134d83061993454d4a2bc911efe2340c63b2a8028be6eae0ed282e2f1000045081fb822dc500"
+     "720e26066e01120708733009dc5766120784212f63a3a05e9b4ffd14200c"},
 };
 
 TEST_CASE("delta test vectors") {
   const bool print = std::getenv("HEARTH_PRINT_VECTORS") != nullptr;
   std::vector<Vector> vs = Vectors();
   REQUIRE(vs.size() == std::size(kExpected));
-  crypto::Hash prev_hash{};
+  std::vector<crypto::Hash> hashes;
   for (size_t i = 0; i < vs.size(); ++i) {
     Vector& v = vs[i];
     const Expected& e = kExpected[i];
@@ -241,7 +315,8 @@ TEST_CASE("delta test vectors") {
     auto kp = crypto::SigningKeyPair::FromSeed(FromHex(v.seed_hex));
     REQUIRE(kp.ok());
     v.header.author = kp->public_key;
-    if (i == 1) v.header.prev = prev_hash;  // vector 2 chains on vector 1
+    if (i == 1) v.header.prev = hashes[0];  // vector 2 chains on vector 1
+    if (i == 3) v.header.prev = hashes[1];  // vector 4 chains on vector 2
     const crypto::SecretBytes key = crypto::SecretBytes::Copy(FromHex(v.scope_key_hex));
     const crypto::Nonce nonce = FixedFromHex<24>(v.nonce_hex);
 
@@ -250,7 +325,11 @@ TEST_CASE("delta test vectors") {
     REQUIRE(sealed.ok());
     auto parsed_own = ParseDelta(*sealed);
     REQUIRE(parsed_own.ok());
-    prev_hash = parsed_own->hash;
+    hashes.push_back(parsed_own->hash);
+    // The AEAD plaintext: the payload (version 1) or its zstd frame (2).
+    auto plaintext = crypto::AeadDecrypt(key, parsed_own->nonce, parsed_own->ciphertext,
+                                         parsed_own->associated_data);
+    REQUIRE(plaintext.ok());
 
     if (print) {
       std::printf("### %s\n", v.name);
@@ -259,8 +338,10 @@ TEST_CASE("delta test vectors") {
       std::printf("scope key   %s\n", v.scope_key_hex);
       std::printf("nonce       %s\n", v.nonce_hex);
       std::printf("prev        %s\n", ToHex(v.header.prev).c_str());
-      std::printf("header+ver  %s\n", ToHex(EncodeHeader(v.header)).c_str());
+      std::printf("header+ver  %s\n", ToHex(EncodeHeader(v.header, (*sealed)[0])).c_str());
       std::printf("payload     %s\n", ToHex(payload).c_str());
+      std::printf("version     %d\n", (*sealed)[0]);
+      std::printf("plaintext (%zu bytes) %s\n", plaintext->size(), ToHex(*plaintext).c_str());
       std::printf("hash        %s\n", ToHex(parsed_own->hash).c_str());
       std::printf("signature   %s\n", ToHex(parsed_own->signature).c_str());
       std::printf("delta (%zu bytes)\n%s\n\n", sealed->size(), ToHex(*sealed).c_str());
@@ -270,13 +351,33 @@ TEST_CASE("delta test vectors") {
     // 1. Rebuilding from the inputs gives exactly the published bytes.
     CHECK(kp->public_key.ToHex() == std::string(e.public_key));
     CHECK(ToHex(payload) == std::string(e.payload));
-    CHECK(ToHex(parsed_own->hash) == std::string(e.hash));
-    CHECK(ToHex(*sealed) == std::string(e.delta));
+    if (e.frame == nullptr) {
+      CHECK((*sealed)[0] == kDeltaFormatV1);
+      CHECK(ToHex(parsed_own->hash) == std::string(e.hash));
+      CHECK(ToHex(*sealed) == std::string(e.delta));
+    } else {
+      // Version 2. The published frame is what libzstd 1.5.4 writes at level
+      // 1 (CompressPayload). Another libzstd may compress differently, which
+      // gives an equally valid delta with other bytes: so the delta is
+      // rebuilt from the published frame, and a different frame from this
+      // libzstd is only a warning.
+      CHECK((*sealed)[0] == kDeltaFormatV2);
+      WARN_MESSAGE(ToHex(*plaintext) == std::string(e.frame),
+                   "libzstd " << ZSTD_versionString() << " compresses vector 4 differently");
+      const Bytes frame = FromHex(e.frame);
+      auto rebuilt = SealDeltaPlaintext(kDeltaFormatV2, v.header, frame, key, *kp, &nonce);
+      REQUIRE(rebuilt.ok());
+      CHECK(ToHex(*rebuilt) == std::string(e.delta));
+      auto decompressed = DecompressPayload(frame, kMaxCompressedPayloadBytes);
+      REQUIRE(decompressed.ok());
+      CHECK(ToHex(*decompressed) == std::string(e.payload));
+    }
 
     // 2. The published bytes parse, verify, open and decode to the ops.
     const Bytes delta = FromHex(e.delta);
     auto parsed = ParseDelta(delta);
     REQUIRE(parsed.ok());
+    CHECK(parsed->version == (e.frame == nullptr ? kDeltaFormatV1 : kDeltaFormatV2));
     CHECK(parsed->header == v.header);
     CHECK(ToHex(parsed->hash) == std::string(e.hash));
     CHECK(VerifyDelta(*parsed).ok());
