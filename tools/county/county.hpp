@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hearth/replica.hpp"
@@ -29,7 +30,26 @@ namespace hearth::county {
 
 // The schema pack shipped in schemas/ (all collections of the county).
 // `dir` defaults to the installed/source schemas directory.
+// The pack is one file, <dir>/county.toml. With `dir` empty: the directory
+// named by $HEARTH_SCHEMAS_DIR if set, else the source tree's schemas/ when
+// it exists, else the copy embedded in the library at build time.
 Result<Schema> LoadSchemaPack(const std::string& dir = "");
+// The schema pack text embedded at build time (schemas/county.toml).
+std::string SchemaPackText();
+
+// The five scopes of policies/county.toml, in display order.
+const std::vector<std::string>& CountyScopes();
+// The county's townships (乡镇), in the generator's order.
+const std::vector<std::string>& Townships();
+// "YYYY-MM-DD" (UTC midnight) or "@<ms>" -> ms since the Unix epoch.
+// kInvalidArgument otherwise.
+Result<int64_t> ParseDate(std::string_view text);
+// ms since the Unix epoch -> "YYYY-MM-DD" (UTC).
+std::string FormatDate(int64_t ms);
+
+// max(1, round(n * scale)) for n > 0: how the generator scales each of the
+// seed's counts (0 stays 0).
+int64_t Scaled(int64_t n, double scale);
 
 struct CountyOptions {
   uint64_t seed = 20260128;
@@ -52,6 +72,9 @@ struct AgencyReplicas {
 // What was written: records per collection, and the expected report figures.
 struct CountySummary {
   std::map<std::string, uint64_t> records;  // collection -> count
+  // The figures ComputeReport gives for the whole county on a replica that
+  // can read everything written (Figure::key -> value).
+  std::map<std::string, int64_t> figures;
   uint64_t ops = 0;
   uint64_t deltas = 0;
   double seconds = 0;
@@ -73,11 +96,18 @@ struct Figure {
   std::string unit;   // "", "yuan", "fen", ...
   int64_t value = 0;
   bool available = true;
+  std::string scope;  // the scope the figure is read from, e.g. "civil.children"
+  int level = 0;      // 1: a part of the figure above it (display indentation)
 };
 
 struct CountyReport {
   std::string county;
   std::vector<Figure> figures;  // in display order
+  ReportFilter filter;          // what it was computed over
+  std::vector<std::string> unreadable_scopes;  // of CountyScopes(), in that order
+  // The same figures per township (township -> key -> value), for the
+  // charts; records without a township are left out. Only available figures.
+  std::map<std::string, std::map<std::string, int64_t>> by_township;
   const Figure* Find(const std::string& key) const;
 };
 

@@ -6,6 +6,10 @@
 
 #include "common.hpp"
 
+namespace hcli {
+void AddCountyCommands(CLI::App& app, Globals& g);  // seed-county report (cmd_county.cpp)
+}  // namespace hcli
+
 namespace {
 
 constexpr const char* kFooter = R"(
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
   hcli::AddInspectCommands(app, g);
   hcli::AddSyncCommands(app, g);
   hcli::AddPolicyCommands(app, g);
+  hcli::AddCountyCommands(app, g);
 
   try {
     app.parse(argc, argv);
