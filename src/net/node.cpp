@@ -411,6 +411,12 @@ struct SyncNode::Impl {
                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
         counters.handshake_failures++;
         Emit(K::kRefused, o.endpoint, o.key.ToHex(), HandshakeWhy(ev, val));
+        // libzmq does not reconnect after a failed handshake (its session
+        // ends on the ZAP refusal): without a fresh socket this peer would
+        // never be tried again, e.g. when it refused us only because it had
+        // no policy yet. Retry with a new socket after the backoff.
+        if (o.conn.session) EndSession(o.conn, Status::Unavailable("handshake failed"));
+        DropDealer(o, now);
       }
     }
   }
