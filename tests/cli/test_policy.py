@@ -95,9 +95,11 @@ class TemplateTest(Base):
         self.assertEqual(m["hr.workers"], {"agency:civil": "read", "agency:hr": "read,write",
                                            "agency:township": "read,write", "agency:union": "relay"})
         self.assertEqual(m["hr.wages"], {"agency:hr": "read", "role:labour_inspector": "write",
-                                         "agency:township": "read,write", "agency:union": "relay"})
+                                         "agency:township": "read,write", "agency:union": "relay",
+                                         "agency:civil": "relay"})
         self.assertEqual(m["civil.children"], {"agency:civil": "read,write", "role:child_care": "read,write",
-                                               "agency:township": "relay", "agency:hr": "relay"})
+                                               "agency:township": "relay", "agency:hr": "relay",
+                                               "agency:union": "relay"})
         self.assertEqual(m["union.stations"], {"agency:union": "read,write", "agency:hr": "read",
                                                "agency:township": "read,relay", "agency:civil": "relay"})
         self.assertEqual(m["township.services"], {"agency:township": "read,write", "agency:hr": "read",
