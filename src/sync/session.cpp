@@ -26,11 +26,24 @@ constexpr uint64_t kHeadsEntryBytes = 1 + 34 + 9;
 constexpr uint64_t kMaxHeadsEntries = uint64_t{1} << 22;
 constexpr uint64_t kMaxErrorText = 512;
 
-Hash32 Fingerprint(const Heads& heads) {
+// Range-based reconciliation (docs/protocol.md, "Summary"): the author key
+// space is cut into kRanges fixed ranges by the high nibble of the key's
+// first byte. Above kRangesFrom authors on either side, differing summaries
+// are followed by one fingerprint per range, and only the heads of the
+// ranges that differ are exchanged.
+constexpr size_t kRanges = 16;
+constexpr uint64_t kRangesFrom = 64;
+
+size_t RangeOf(const AuthorId& a) { return a.bytes[0] >> 4; }
+
+// BLAKE2b-256("hearth/sync-heads/v1" || author || seq BE || hash ...) over
+// the heads whose author is in range `range` (or all of them: kRanges).
+Hash32 Fingerprint(const Heads& heads, size_t range = kRanges) {
   crypto::Hasher h;
   static constexpr std::string_view kCtx = "hearth/sync-heads/v1";
   h.Update({reinterpret_cast<const uint8_t*>(kCtx.data()), kCtx.size()});
   for (const auto& [a, fh] : heads) {
+    if (range != kRanges && RangeOf(a) != range) continue;
     uint8_t seq[8];
     for (int i = 0; i < 8; ++i) seq[i] = static_cast<uint8_t>(fh.seq >> (56 - 8 * i));
     h.Update(a.bytes);
@@ -68,6 +81,7 @@ struct SyncSession::Impl {
   Hash32 my_fp{};
   Heads incoming_heads;  // peer's HEADS chunks so far
   uint64_t heads_chunk_next = 0;
+  bool ranges_expected = false;  // we sent RANGES; the peer's comes next
   bool handshake_counting = true;
 
   // Transfer.
@@ -173,8 +187,21 @@ struct SyncSession::Impl {
 
   uint64_t MessageCap() const { return std::min(opts.max_message_bytes, peer_max_message); }
 
-  void SendHeads() {
-    Heads heads = replica.GetHeads();
+  void SendHeads() { SendHeads(replica.GetHeads()); }
+
+  void SendRanges() {
+    Writer w(sync::kRanges);
+    w.Array(kRanges);
+    for (size_t i = 0; i < kRanges; ++i) {
+      uint64_t n = 0;
+      for (const auto& [a, h] : summary_heads) n += RangeOf(a) == i;
+      w.Array(2).Bin(Fingerprint(summary_heads, i)).Uint(n);
+    }
+    Queue(w.Take());
+    ranges_expected = true;
+  }
+
+  void SendHeads(const Heads& heads) {
     const uint64_t per = std::max<uint64_t>(1, (MessageCap() - 32) / kHeadsEntryBytes);
     auto it = heads.begin();
     uint64_t chunk = 0;
@@ -405,12 +432,47 @@ struct SyncSession::Impl {
       GoLive();
       return Status::Ok();
     }
-    SendHeads();
+    // Both sides decide from the same two counts, so they take the same path.
+    if (std::max<uint64_t>(summary_heads.size(), *count) > kRangesFrom) {
+      SendRanges();
+    } else {
+      SendHeads();
+    }
+    return Status::Ok();
+  }
+
+  Status OnRanges(Reader& r) {
+    if (st != St::kAuthed || !ranges_expected) return Fault(Status::Corruption("sync: unexpected RANGES"));
+    ranges_expected = false;
+    auto n = r.Array(kRanges);
+    if (!n.ok() || *n != kRanges) return Fault(Status::Corruption("sync: malformed RANGES"));
+    std::array<bool, kRanges> differs{};
+    for (size_t i = 0; i < kRanges; ++i) {
+      auto e = r.Array(2);
+      if (!e.ok() || *e != 2) return Fault(Status::Corruption("sync: malformed RANGES entry"));
+      auto fp = r.Fixed<32>();
+      auto count = r.Uint();
+      if (!fp.ok() || !count.ok()) return Fault(Status::Corruption("sync: malformed RANGES entry"));
+      differs[i] = *fp != Fingerprint(summary_heads, i);
+    }
+    if (!r.Finish().ok()) return Fault(Status::Corruption("sync: trailing bytes in RANGES"));
+    // Equal ranges: the peer holds what I held when I sent SUMMARY. The
+    // others: each side sends its heads in them (the same ranges on both
+    // sides), as of its SUMMARY.
+    Heads mine;
+    for (const auto& [a, h] : summary_heads) {
+      if (differs[RangeOf(a)]) {
+        mine.emplace(a, h);
+      } else {
+        MergePeerHead(a, h.seq);
+      }
+    }
+    SendHeads(mine);
     return Status::Ok();
   }
 
   Status OnHeads(Reader& r) {
-    if (st != St::kAuthed) return Fault(Status::Corruption("sync: unexpected HEADS"));
+    if (st != St::kAuthed || ranges_expected) return Fault(Status::Corruption("sync: unexpected HEADS"));
     auto n = r.Array(8);
     if (!n.ok() || *n != 3) return Fault(Status::Corruption("sync: malformed HEADS"));
     auto chunk = r.Uint();
@@ -580,6 +642,7 @@ struct SyncSession::Impl {
       case sync::kProof: return OnProof(r);
       case sync::kSummary: return OnSummary(r);
       case sync::kHeads: return OnHeads(r);
+      case sync::kRanges: return OnRanges(r);
       case sync::kDeltas: return OnDeltas(r);
       case sync::kCredit: return OnCredit(r);
       case sync::kHeartbeat: return OnHeartbeat(r);

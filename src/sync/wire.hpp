@@ -27,6 +27,7 @@ enum MsgType : uint8_t {
   kBye = 0x17,
   kProof = 0x18,
   kHeads = 0x19,
+  kRanges = 0x1a,
 };
 
 inline constexpr uint32_t kProtocolVersion = 1;

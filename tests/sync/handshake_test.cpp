@@ -1,5 +1,5 @@
-// Handshake size with 1,000 authors in sync (target < 2 KB), and the
-// full-heads path when they differ.
+// Handshake size with 1,000 authors in sync (target < 2 KB); when they
+// differ, range fingerprints and the heads of the differing ranges only.
 #include "feed/delta.hpp"
 #include "sync/sync_support.hpp"
 
@@ -31,7 +31,7 @@ std::vector<Bytes> ManyAuthors(int n) {
   return out;
 }
 
-TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: full heads") {
+TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: one range of heads") {
   TempDir tmp;
   auto a = testing::OpenReplica(tmp.Sub("a"));
   auto b = testing::OpenReplica(tmp.Sub("b"));
@@ -47,7 +47,8 @@ TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: full 
     CHECK(p.a->stats().handshake_bytes < 2048);
     CHECK(p.b->stats().handshake_bytes == p.a->stats().handshake_bytes);
   }
-  // One more author on a: heads differ, the full vector is exchanged.
+  // One more author on a: heads differ in one of 16 ranges; only that
+  // range's heads (~1/16 of the authors) travel, not all 1,000.
   auto extra = ManyAuthors(1);
   REQUIRE(a->Apply(extra[0]).ok());
   Pipe p(*a, *b);
@@ -56,6 +57,39 @@ TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: full 
   CHECK(p.a->stats().deltas_sent == 1);
   CHECK(a->GetHeads() == b->GetHeads());
   MESSAGE("handshake bytes, 1000 authors, one behind: " << p.a->stats().handshake_bytes);
+  CHECK(p.a->stats().handshake_bytes < 12 * 1024);  // full heads: 2 x 44 KB
+}
+
+TEST_CASE("range reconciliation: many authors on each side, some shared, some only on one") {
+  TempDir tmp;
+  auto a = testing::OpenReplica(tmp.Sub("a"));
+  auto b = testing::OpenReplica(tmp.Sub("b"));
+  auto shared = ManyAuthors(150);
+  auto only_a = ManyAuthors(40);
+  auto only_b = ManyAuthors(3);
+  REQUIRE(a->ApplyBatch(shared).ok());
+  REQUIRE(b->ApplyBatch(shared).ok());
+  REQUIRE(a->ApplyBatch(only_a).ok());
+  REQUIRE(b->ApplyBatch(only_b).ok());
+  Pipe p(*a, *b);
+  p.Run();
+  REQUIRE(p.caught_up());
+  CHECK(p.a->stats().deltas_sent == 40);
+  CHECK(p.b->stats().deltas_sent == 3);
+  CHECK(a->GetHeads() == b->GetHeads());
+  CHECK(a->GetHeads().size() == 193);
+  // Under the threshold (64 authors on both sides): the full heads path.
+  TempDir tmp2;
+  auto c = testing::OpenReplica(tmp2.Sub("c"));
+  auto d = testing::OpenReplica(tmp2.Sub("d"));
+  auto few = ManyAuthors(30);
+  REQUIRE(c->ApplyBatch(std::span<const Bytes>(few).subspan(0, 20)).ok());
+  REQUIRE(d->ApplyBatch(std::span<const Bytes>(few).subspan(10, 20)).ok());
+  Pipe q(*c, *d);
+  q.Run();
+  REQUIRE(q.caught_up());
+  CHECK(c->GetHeads() == d->GetHeads());
+  CHECK(c->GetHeads().size() == 30);
 }
 
 }  // namespace
