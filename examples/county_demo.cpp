@@ -1,0 +1,1129 @@
+// hearth_demo: one county, four agencies, four real sync daemons.
+//
+// What it does (docs/demo.md walks through it step by step):
+//   1. The county administrator's root replica signs the default policy
+//      (policies/county.toml plus one member per node) and seals each
+//      scope's key to its readers; the four nodes (hr, union, civil,
+//      township) receive the signed policy on a "USB stick" (a bundle).
+//   2. One `hearthd` per node (fork/exec of the real binary) on 127.0.0.1,
+//      CURVE everywhere, in a ring hr -> union -> civil -> township -> hr.
+//   3. The synthetic county (tools/county) is written through the agencies
+//      that own each part, into replicas this process opens on the nodes'
+//      directories (several processes share one replica); the daemons push
+//      it around live. Wait until every node holds what the policy lets it.
+//   4. The township goes offline (SIGTERM its daemon). Everybody keeps
+//      writing, the township too, and the township and the bureau edit the
+//      same workers: an mv field on both sides (a conflict for a person to
+//      review) and a counter on both sides (both increments kept).
+//   5. The township comes back; wait for convergence again.
+//   6. Report: per scope and node, deltas held / readable and a digest of
+//      the readable records; what each agency can and cannot read; the
+//      conflicts; the county report seen from hr and from civil; timings.
+//   7. Stop every daemon with SIGTERM (also on any failure; the daemons get
+//      SIGTERM if this process dies).
+// Exit status 0 only if everything converged and every daemon exited 0.
+//
+// Uses only the public API (include/hearth) and the county generator
+// (tools/county/county.hpp), which uses only the public API too.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "county.hpp"
+#include "hearth/bundle.hpp"
+#include "hearth/policy.hpp"
+#include "hearth/replica.hpp"
+
+#ifndef HEARTH_HEARTHD_PATH
+#define HEARTH_HEARTHD_PATH "hearthd"
+#endif
+#ifndef HEARTH_POLICY_TEMPLATE
+#define HEARTH_POLICY_TEMPLATE "policies/county.toml"
+#endif
+#ifndef HEARTH_SCHEMAS_DIR
+#define HEARTH_SCHEMAS_DIR ""
+#endif
+
+using namespace hearth;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+struct Failure {
+  std::string what;
+};
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void OnSignal(int) { g_interrupted = 1; }
+
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) throw Failure{what + ": " + r.status().ToString()};
+  return std::move(r).value();
+}
+void Must(const Status& s, const std::string& what) {
+  if (!s.ok()) throw Failure{what + ": " + s.ToString()};
+}
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string Num(uint64_t v) {  // 48500 -> "48,500"
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string Bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (uint64_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", b);
+  return buf;
+}
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) (s += k[p[i] >> 4]) += k[p[i] & 15];
+  return s;
+}
+
+// FNV-1a, 64 bits: a digest of the records of one scope as one node reads
+// them (Replica::Digest covers every record a node holds, and nodes that may
+// read different scopes hold different records).
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void Add(std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  }
+};
+
+void HashRecord(Fnv& f, const Record& r) {
+  f.Add(r.collection);
+  f.Add(r.id.ToHex());
+  f.Add(r.deleted ? "deleted" : "live");
+  for (const auto& [name, v] : r.fields) {
+    f.Add(name);
+    f.Add(std::to_string(static_cast<int>(v.kind)));
+    f.Add(v.value.ToString());
+    for (const Value& x : v.values) f.Add(x.ToString());
+    f.Add(std::to_string(v.count));
+    for (const LogEntry& e : v.log) {
+      f.Add(std::to_string(e.hlc));
+      f.Add(e.author.ToHex());
+      f.Add(e.value.ToString());
+    }
+    f.Add(std::to_string(v.hlc));
+    f.Add(v.author.ToHex());
+  }
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw Failure{"cannot find a free port on 127.0.0.1"};
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// GET http://127.0.0.1:port/path (hearthd's /metrics); nullopt on any error.
+std::optional<std::string> HttpGet(int port, const char* path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = std::string("GET ") + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[8192];
+      for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  auto body = out.find("\r\n\r\n");
+  if (out.rfind("HTTP/1.", 0) != 0 || out.find(" 200") > out.find('\n') || body == std::string::npos) {
+    return std::nullopt;
+  }
+  return out.substr(body + 4);
+}
+
+// Sum of every sample of a Prometheus metric (all peers).
+uint64_t MetricSum(const std::string& text, const std::string& name) {
+  uint64_t sum = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    char c = line[name.size()];
+    if (c != '{' && c != ' ') continue;
+    sum += std::strtoull(line.substr(line.rfind(' ') + 1).c_str(), nullptr, 10);
+  }
+  return sum;
+}
+
+// ---------------------------------------------------------------------------
+// The nodes and their daemons
+
+struct Traffic {
+  bool ok = false;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+struct Node {
+  std::string name;      // hr, union, civil, township
+  std::string label;     // for people
+  std::string dir;       // replica directory
+  std::unique_ptr<Replica> replica;  // this process's handle (hearthd has its own)
+  AuthorId key;
+  // hearthd
+  int port = 0, metrics_port = 0;
+  std::string config, log;
+  pid_t pid = -1;
+  bool online = false;
+  int last_exit = 0;
+
+  Traffic Metrics() const {
+    Traffic t;
+    if (pid <= 0) return t;
+    auto m = HttpGet(metrics_port, "/metrics");
+    if (!m) return t;
+    t.ok = true;
+    t.bytes_in = MetricSum(*m, "hearth_peer_bytes_in_total");
+    t.bytes_out = MetricSum(*m, "hearth_peer_bytes_out_total");
+    return t;
+  }
+};
+
+std::string TailOf(const std::string& path, size_t bytes = 1500) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return s.size() > bytes ? "..." + s.substr(s.size() - bytes) : s;
+}
+
+const char* kPassEnv = "HEARTH_DEMO_PASSPHRASE";
+const char* kPassphrase = "demo only: 天全县 2026";  // real nodes keep theirs out of the code
+
+void StartDaemon(Node& n) {
+  int logfd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logfd < 0) throw Failure{"cannot open " + n.log};
+  const size_t log_size_before = fs::file_size(n.log);
+  pid_t pid = fork();
+  if (pid < 0) throw Failure{"fork failed"};
+  if (pid == 0) {
+    // Child: its own process group (a Ctrl-C in the terminal reaches only
+    // the demo, which stops the daemons in order), SIGTERM if the demo dies,
+    // logs to the node's file.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1) _exit(127);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    dup2(logfd, 1);
+    dup2(logfd, 2);
+    setenv(kPassEnv, kPassphrase, 1);
+    execl(HEARTH_HEARTHD_PATH, "hearthd", "--config", n.config.c_str(), static_cast<char*>(nullptr));
+    std::fprintf(stderr, "exec %s failed: %s\n", HEARTH_HEARTHD_PATH, std::strerror(errno));
+    _exit(127);
+  }
+  close(logfd);
+  n.pid = pid;
+  // Ready when it logs "hearthd running" (after listening and connecting).
+  auto t0 = Clock::now();
+  while (true) {
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      n.pid = -1;
+      throw Failure{"hearthd of " + n.name + " exited at start:\n" + TailOf(n.log)};
+    }
+    std::ifstream in(n.log);
+    in.seekg(static_cast<std::streamoff>(log_size_before));
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (s.find("hearthd running") != std::string::npos) break;
+    if (Since(t0) > 30 || g_interrupted) throw Failure{"hearthd of " + n.name + " did not start:\n" + TailOf(n.log)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  n.online = true;
+}
+
+// SIGTERM, then wait (SIGKILL after `grace`). Returns the exit code, or
+// 128 + signal when it was killed.
+int StopDaemon(Node& n, double grace = 20) {
+  if (n.pid <= 0) return n.last_exit;
+  kill(n.pid, SIGTERM);
+  auto t0 = Clock::now();
+  int st = 0, code = -1;
+  while (true) {
+    pid_t r = waitpid(n.pid, &st, WNOHANG);
+    if (r == n.pid || r < 0) break;
+    if (Since(t0) > grace) {
+      kill(n.pid, SIGKILL);
+      waitpid(n.pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  n.pid = -1;
+  n.online = false;
+  n.last_exit = code;
+  return code;
+}
+
+void WriteConfig(Node& n, const Node& peer) {
+  std::ofstream f(n.config);
+  f << "# hearthd configuration of the " << n.label << " node, written by hearth_demo.\n"
+    << "replica = \"" << n.dir << "\"\n"
+    << "listen = \"tcp://127.0.0.1:" << n.port << "\"\n"
+    << "log_level = \"info\"\n"
+    << "passphrase_env = \"" << kPassEnv << "\"\n"
+    << "metrics = \"127.0.0.1:" << n.metrics_port << "\"\n\n"
+    << "[[peers]]\n"
+    << "name = \"" << peer.label << "\"\n"
+    << "endpoint = \"tcp://127.0.0.1:" << peer.port << "\"\n"
+    << "key = \"" << peer.key.ToHex() << "\"\n\n"
+    << "[sync]\nheartbeat_ms = 1000\nidle_timeout_ms = 10000\ntick_ms = 50\nheads_poll_ms = 100\n";
+  if (!f) throw Failure{"cannot write " + n.config};
+}
+
+// ---------------------------------------------------------------------------
+// Convergence: which deltas each node should hold.
+//
+// A sender forwards a feed to a peer only up to the first delta in a scope
+// the peer may not receive (docs/protocol.md, "What is sent to whom"). So,
+// over the links that are up, node N ends up with author A's feed up to
+//   max over its neighbours M of: the longest prefix of what M will hold
+//   whose scopes N may receive (read or relay; $policy/$keys always),
+// iterated to a fixed point. Converged = every online node holds exactly
+// that, with nothing pending.
+
+class Network {
+ public:
+  Network(std::vector<Node>& nodes, const Policy& policy) : nodes_(nodes), policy_(policy) {}
+
+  struct DeltaMeta {
+    std::string scope;
+    uint64_t size = 0;
+  };
+  // Scope and size of delta (author, seq), read from any node that holds it.
+  const DeltaMeta& MetaOf(const AuthorId& a, uint64_t seq) {
+    auto key = std::make_pair(a, seq);
+    auto it = meta_.find(key);
+    if (it != meta_.end()) return it->second;
+    // Describe decrypts when it can: ask the nodes least likely to read first.
+    for (const char* who : {"union", "hr", "civil", "township"}) {
+      Node& n = ByName(who);
+      auto d = n.replica->GetDelta(a, seq);
+      if (!d.ok()) continue;
+      auto info = Must(n.replica->Describe(*d), "describing a delta");
+      return meta_.emplace(key, DeltaMeta{info.scope, d->size()}).first->second;
+    }
+    throw Failure{"delta " + a.ToHex().substr(0, 16) + "/" + std::to_string(seq) + " is held by no node"};
+  }
+  const std::string& ScopeOf(const AuthorId& a, uint64_t seq) { return MetaOf(a, seq).scope; }
+
+  // Deltas that reached each node from others between two snapshots of
+  // every node's heads, and their bytes.
+  std::pair<uint64_t, uint64_t> Delivered(const std::vector<Heads>& before, const std::vector<Heads>& after) {
+    uint64_t count = 0, bytes = 0;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      for (const auto& [a, h] : after[i]) {
+        if (a == nodes_[i].key) continue;  // its own writes
+        auto b = before[i].find(a);
+        for (uint64_t seq = (b == before[i].end() ? 0 : b->second.seq) + 1; seq <= h.seq; ++seq) {
+          ++count;
+          bytes += MetaOf(a, seq).size;
+        }
+      }
+    }
+    return {count, bytes};
+  }
+
+  std::vector<Heads> Snapshot() const {
+    std::vector<Heads> v;
+    for (const Node& n : nodes_) v.push_back(n.replica->GetHeads());
+    return v;
+  }
+
+  bool MayReceive(const Node& n, const std::string& scope) {
+    auto key = std::make_pair(n.name, scope);
+    auto it = may_receive_.find(key);
+    if (it != may_receive_.end()) return it->second;
+    bool ok = scope == kPolicyScope || scope == kKeysScope || policy_.MayReceive(n.key, scope);
+    return may_receive_.emplace(key, ok).first->second;
+  }
+
+  Node& ByName(const std::string& name) {
+    for (Node& n : nodes_) {
+      if (n.name == name) return n;
+    }
+    throw Failure{"no node " + name};
+  }
+
+  // Links of the ring, between online nodes.
+  std::vector<std::pair<size_t, size_t>> Links() const {
+    std::vector<std::pair<size_t, size_t>> l;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      size_t j = (i + 1) % nodes_.size();
+      if (nodes_[i].online && nodes_[j].online) l.emplace_back(i, j);
+    }
+    return l;
+  }
+
+  struct Progress {
+    bool converged = true;
+    uint64_t held = 0, expected = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> per_node;  // held, expected
+  };
+
+  // Nodes that are offline count as they are (they neither send nor receive).
+  Progress Check() {
+    const size_t n = nodes_.size();
+    std::vector<Heads> held(n);
+    for (size_t i = 0; i < n; ++i) held[i] = nodes_[i].replica->GetHeads();
+    std::vector<std::map<AuthorId, uint64_t>> reach(n);
+    std::set<AuthorId> authors;
+    for (size_t i = 0; i < n; ++i) {
+      for (const auto& [a, h] : held[i]) {
+        reach[i][a] = h.seq;
+        authors.insert(a);
+      }
+    }
+    auto links = Links();
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto [x, y] : links) {
+        for (auto [from, to] : {std::make_pair(x, y), std::make_pair(y, x)}) {
+          for (const AuthorId& a : authors) {
+            uint64_t have = reach[to].count(a) ? reach[to][a] : 0;
+            uint64_t offer = reach[from].count(a) ? reach[from][a] : 0;
+            uint64_t s = have;
+            while (s < offer && MayReceive(nodes_[to], ScopeOf(a, s + 1))) ++s;
+            if (s > have) {
+              reach[to][a] = s;
+              changed = true;
+            }
+          }
+        }
+      }
+    }
+    Progress p;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t h = 0, e = 0;
+      for (const AuthorId& a : authors) {
+        auto it = held[i].find(a);
+        h += it == held[i].end() ? 0 : it->second.seq;
+        e += reach[i].count(a) ? reach[i][a] : 0;
+      }
+      if (h != e || nodes_[i].replica->Stats().pending != 0) p.converged = false;
+      p.per_node.emplace_back(h, e);
+      p.held += h;
+      p.expected += e;
+    }
+    return p;
+  }
+
+  // Waits until Check() says converged; prints progress now and then.
+  // Returns the seconds it took, or throws.
+  double WaitConverged(const std::string& what, double timeout) {
+    auto t0 = Clock::now(), last_print = t0;
+    while (true) {
+      if (g_interrupted) throw Failure{"interrupted"};
+      for (Node& nd : nodes_) {
+        int st = 0;
+        if (nd.pid > 0 && waitpid(nd.pid, &st, WNOHANG) == nd.pid) {
+          nd.pid = -1;
+          nd.online = false;
+          throw Failure{"hearthd of " + nd.name + " died:\n" + TailOf(nd.log)};
+        }
+      }
+      Progress p = Check();
+      if (p.converged) return Since(t0);
+      if (Since(t0) > timeout) {
+        std::string s = what + ": not converged after " + std::to_string(static_cast<int>(timeout)) + " s (held/expected:";
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          s += " " + nodes_[i].name + " " + std::to_string(p.per_node[i].first) + "/" +
+               std::to_string(p.per_node[i].second);
+        }
+        throw Failure{s + ")"};
+      }
+      if (std::chrono::duration<double>(Clock::now() - last_print).count() > 3) {
+        last_print = Clock::now();
+        std::printf("   ... %s: %s of %s deltas in place (", what.c_str(), Num(p.held).c_str(), Num(p.expected).c_str());
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          std::printf("%s%s %s/%s", i ? ", " : "", nodes_[i].name.c_str(), Num(p.per_node[i].first).c_str(),
+                      Num(p.per_node[i].second).c_str());
+        }
+        std::printf(")\n");
+        std::fflush(stdout);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+ private:
+  std::vector<Node>& nodes_;
+  const Policy& policy_;
+  std::map<std::pair<AuthorId, uint64_t>, DeltaMeta> meta_;
+  std::map<std::pair<std::string, std::string>, bool> may_receive_;
+};
+
+// ---------------------------------------------------------------------------
+// Reading records
+
+struct Conflict {
+  std::string collection;
+  RecordId id;
+  std::string field;
+  std::vector<Value> values;
+};
+
+std::vector<Conflict> Conflicts(const Replica& r) {
+  std::vector<Conflict> out;
+  for (const CollectionSpec& c : r.schema().collections()) {
+    Status s = r.Scan(c.name, [&](const Record& rec) {
+      for (const auto& [name, f] : rec.fields) {
+        if (f.conflict()) out.push_back({c.name, rec.id, name, f.values});
+      }
+      return true;
+    });
+    (void)s;  // a scope this node cannot read has no records: nothing to scan
+  }
+  return out;
+}
+
+std::vector<RecordId> FirstIds(const Replica& r, const std::string& collection, size_t n) {
+  std::vector<RecordId> ids;
+  Must(r.Scan(collection,
+              [&](const Record& rec) {
+                ids.push_back(rec.id);
+                return ids.size() < n;
+              }),
+       "scanning " + collection);
+  return ids;
+}
+
+// "王伟 (…9f2a61c0)": the name and the end of the id (ids start with a
+// timestamp, so records made together share their first digits).
+std::string WorkerName(const Replica& r, const RecordId& id) {
+  auto rec = r.Get("worker", id);
+  const FieldValue* name = rec.ok() ? rec->Find("name") : nullptr;
+  std::string n = name && name->value.type() == ValueType::kString ? name->value.as_string() : "?";
+  return n + " (…" + id.ToHex().substr(24) + ")";
+}
+
+int64_t Now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Per scope, what one node holds: deltas, how many it can decrypt, and a
+// digest and count of the records it reads.
+struct ScopeView {
+  uint64_t held = 0, readable = 0, records = 0;
+  uint64_t digest = 0;
+};
+
+std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector<std::string>& scopes) {
+  std::map<std::string, ScopeView> v;
+  for (const std::string& s : scopes) v[s];
+  std::map<std::string, std::pair<AuthorId, uint64_t>> sample;  // a delta of each scope
+  for (const auto& [a, h] : n.replica->GetHeads()) {
+    for (uint64_t seq = 1; seq <= h.seq; ++seq) {
+      const std::string& s = net.ScopeOf(a, seq);
+      if (!v.count(s)) continue;  // $policy, $keys
+      ++v[s].held;
+      sample.emplace(s, std::make_pair(a, seq));
+    }
+  }
+  // A node holds the key of a scope for all of it or none of it (one epoch
+  // here): ask Describe about one delta per scope.
+  for (auto& [s, view] : v) {
+    auto it = sample.find(s);
+    if (it == sample.end()) continue;
+    auto d = Must(n.replica->GetDelta(it->second.first, it->second.second), "reading a delta");
+    if (Must(n.replica->Describe(d), "describing a delta").readable) view.readable = view.held;
+  }
+  for (const CollectionSpec& c : n.replica->schema().collections()) {
+    auto it = v.find(c.scope);
+    if (it == v.end() || it->second.readable == 0) continue;
+    Fnv f;
+    uint64_t count = 0;
+    Must(n.replica->Scan(c.name,
+                         [&](const Record& r) {
+                           HashRecord(f, r);
+                           ++count;
+                           return true;
+                         }),
+         "scanning " + c.name);
+    it->second.records += count;
+    it->second.digest = it->second.digest * 31 + f.h;
+  }
+  return v;
+}
+
+void Usage(FILE* to) {
+  std::fprintf(to,
+               "usage: hearth_demo [--out DIR] [--scale X] [--seed N] [--keep-running] [--help]\n"
+               "\n"
+               "The four-agency demo (docs/demo.md): a county root signs the access policy;\n"
+               "four nodes (hr, union, civil, township) each run a real hearthd on 127.0.0.1\n"
+               "(CURVE, ring hr-union-civil-township); the synthetic county is written through\n"
+               "the agencies that own each part; the township goes offline while everyone keeps\n"
+               "writing (concurrent edits on both sides), comes back, and every node converges.\n"
+               "Then it prints what each node holds and can read, the conflicts, the county\n"
+               "report from hr and from civil, and the sync timings.\n"
+               "\n"
+               "  --out DIR       where the replicas, configs and logs go (default out/demo;\n"
+               "                  wiped first). A bare DIR argument means the same.\n"
+               "  --scale X       size of the county, 1.0 = the seed article's county\n"
+               "                  (48,500 workers, ...; the default: about 3 minutes on 2 cores)\n"
+               "  --seed N        generator seed (same seed, same records)\n"
+               "  --keep-running  leave the four daemons running after the report, until\n"
+               "                  Ctrl-C (then they are stopped cleanly)\n"
+               "  --help          this text\n"
+               "\n"
+               "Exit status: 0 when every node converged and every daemon stopped cleanly.\n");
+}
+
+// ---------------------------------------------------------------------------
+
+int Run(int argc, char** argv) {
+  std::string out = "out/demo";
+  double scale = 1.0;
+  uint64_t seed = county::CountyOptions{}.seed;
+  bool keep_running = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw Failure{"missing value after " + a};
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "--out") {
+      out = next();
+    } else if (a == "--scale") {
+      std::string v = next();
+      char* end = nullptr;
+      scale = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != 0 || !(scale > 0) || scale > 4) throw Failure{"--scale: a number in (0, 4]"};
+    } else if (a == "--seed") {
+      seed = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--keep-running") {
+      keep_running = true;
+    } else if (!a.empty() && a[0] != '-') {
+      out = a;
+    } else {
+      Usage(stderr);
+      return 2;
+    }
+  }
+
+  auto t_start = Clock::now();
+  std::error_code ec;
+  fs::remove_all(out, ec);
+  fs::create_directories(out);
+  out = fs::absolute(out).lexically_normal().string();
+  std::printf("Hearth four-agency demo: county scale %.3g, seed %" PRIu64 ", in %s\n\n", scale, seed, out.c_str());
+
+  // --- 1. The county root, four nodes, the signed policy ---------------------
+  std::printf("1. County root, four nodes, the signed access policy\n");
+  Schema schema = Must(county::LoadSchemaPack(HEARTH_SCHEMAS_DIR), "loading the schema pack");
+  ReplicaOptions base;
+  base.schema = schema;
+  base.passphrase = kPassphrase;          // identities at rest are Argon2id-protected
+  base.durability = Durability::kNoSync;  // this process's writes (the daemons keep kSync)
+  ReplicaOptions root_opts = base;
+  root_opts.is_root = true;
+  auto root = Must(Replica::Open(out + "/county-root", root_opts), "creating the county root");
+
+  std::vector<Node> nodes(4);
+  const char* names[] = {"hr", "union", "civil", "township"};
+  const char* labels[] = {"县人社局 labour bureau", "县总工会 trade union", "县民政局 civil affairs",
+                          "城厢镇 township office"};
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& n = nodes[i];
+    n.name = names[i];
+    n.label = labels[i];
+    n.dir = out + "/" + n.name;
+    ReplicaOptions o = base;
+    o.root = root->author();
+    n.replica = Must(Replica::Open(n.dir, o), "creating the " + n.name + " replica");
+    n.key = n.replica->author();
+    n.config = out + "/" + n.name + ".toml";
+    n.log = out + "/" + n.name + ".log";
+  }
+  // Daemons get SIGTERM on every way out of Run (see main) and on our death.
+  struct Guard {
+    std::vector<Node>& nodes;
+    ~Guard() {
+      for (Node& n : nodes) StopDaemon(n, 10);
+    }
+  } guard{nodes};
+  Node& hr = nodes[0];
+  Node& un = nodes[1];
+  Node& civil = nodes[2];
+  Node& town = nodes[3];
+
+  Policy policy = Must(Policy::LoadFile(HEARTH_POLICY_TEMPLATE), "loading " HEARTH_POLICY_TEMPLATE);
+  // Members: the bureau's node belongs to its labour inspectors (they write
+  // wage cases); the township office has child-care staff.
+  Must(policy.AddMember({hr.key, "县人社局", "hr", "", {"labour_inspector"}, std::nullopt}), "member hr");
+  Must(policy.AddMember({un.key, "县总工会", "union", "", {}, std::nullopt}), "member union");
+  Must(policy.AddMember({civil.key, "县民政局", "civil", "", {}, std::nullopt}), "member civil");
+  Must(policy.AddMember({town.key, "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}),
+       "member township");
+  // A feed reaches a peer only up to its first delta in a scope the peer may
+  // not receive. Where a node may receive some of an agency's scopes but not
+  // all, grant it relay on the rest (it stores them encrypted), so that it
+  // gets the agency's feed whole. Scopes each node writes here:
+  const std::map<std::string, std::vector<std::string>> writes = {
+      {"hr", {"hr.workers", "hr.wages"}},
+      {"union", {"union.stations"}},
+      {"civil", {"civil.children"}},
+      {"township", {"hr.workers", "hr.wages", "township.services"}}};
+  std::vector<std::string> added;
+  for (const Node& w : nodes) {
+    for (const Node& r : nodes) {
+      const auto& ws = writes.at(w.name);
+      bool some = std::any_of(ws.begin(), ws.end(), [&](auto& s) { return policy.MayReceive(r.key, s); });
+      for (const std::string& s : ws) {
+        if (!some || policy.MayReceive(r.key, s)) continue;
+        Must(policy.AddGrant({r.name, "", s, kRightRelay}), "adding a relay grant");
+        std::string by;
+        for (const auto& [who, scopes] : writes) {
+          if (std::find(scopes.begin(), scopes.end(), s) != scopes.end()) by += (by.empty() ? "" : " and ") + who;
+        }
+        added.push_back(r.name + " relays " + s + " (sealed), so that the feeds of " + by + " reach it whole");
+      }
+    }
+  }
+  auto published = Must(root->PublishPolicy(policy), "publishing the policy");
+  // The administrator carries the signed policy and the key envelopes to the
+  // offices on a USB stick: a bundle, imported through the same checks as sync.
+  const std::string bundle = out + "/policy.bundle";
+  auto exported = Must(ExportBundle(*root, {}, bundle), "exporting the policy bundle");
+  for (Node& n : nodes) Must(ImportBundle(*n.replica, bundle), "importing the policy at " + n.name);
+  std::printf("   county root %.16s signed policy v%" PRIu64 " (%zu members, %zu scopes, %zu grants): %" PRIu64
+              " deltas, %s bundle\n",
+              root->author().ToHex().c_str(), policy.version(), policy.members().size(), policy.scopes().size(),
+              policy.grants().size(), published.last_seq, Bytes(exported.bytes).c_str());
+  for (const std::string& a : added) std::printf("   policy: + %s\n", a.c_str());
+  for (const Node& n : nodes) {
+    const Member* m = policy.FindMember(n.key);
+    std::string roles;
+    for (const std::string& r : m->roles) roles += (roles.empty() ? " roles " : ",") + r;
+    std::printf("   %-9s %.16s  %s%s\n", n.name.c_str(), n.key.ToHex().c_str(), n.label.c_str(), roles.c_str());
+  }
+
+  // --- 2. Four daemons -------------------------------------------------------
+  std::printf("\n2. Four hearthd processes on 127.0.0.1, CURVE, ring hr -> union -> civil -> township -> hr\n");
+  for (Node& n : nodes) {
+    n.port = FreePort();
+    n.metrics_port = FreePort();
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) WriteConfig(nodes[i], nodes[(i + 1) % nodes.size()]);
+  auto t_daemons = Clock::now();
+  for (Node& n : nodes) StartDaemon(n);
+  for (const Node& n : nodes) {
+    std::printf("   %-9s pid %-7d listen :%d  metrics :%d  config %s\n", n.name.c_str(), n.pid, n.port, n.metrics_port,
+                fs::path(n.config).filename().c_str());
+  }
+  std::printf("   all up in %.1f s\n", Since(t_daemons));
+  std::fflush(stdout);
+
+  // --- 3. Load the county through the agencies that own each part -----------
+  std::printf("\n3. Loading the synthetic county through the agencies (scale %.3g), daemons syncing live\n", scale);
+  std::fflush(stdout);
+  county::CountyOptions co;
+  co.seed = seed;
+  co.scale = scale;
+  county::AgencyReplicas ar;
+  ar.hr = hr.replica.get();
+  ar.union_ = un.replica.get();
+  ar.civil = civil.replica.get();
+  ar.township = town.replica.get();
+  Network net(nodes, policy);
+  const std::vector<Heads> before_load = net.Snapshot();
+  auto t_load = Clock::now();
+  county::CountySummary summary = Must(county::GenerateCounty(co, ar), "generating the county");
+  const double load_s = Since(t_load);
+  uint64_t records = 0;
+  for (const auto& [c, k] : summary.records) records += k;
+  std::printf("   written: %s records, %s ops, %s deltas in %.1f s", Num(records).c_str(), Num(summary.ops).c_str(),
+              Num(summary.deltas).c_str(), load_s);
+  std::string top;
+  {
+    std::vector<std::pair<uint64_t, std::string>> by;
+    for (const auto& [c, k] : summary.records) by.emplace_back(k, c);
+    std::sort(by.rbegin(), by.rend());
+    for (size_t i = 0; i < by.size() && i < 4; ++i) top += (i ? ", " : "") + Num(by[i].first) + " " + by[i].second;
+  }
+  std::printf(" (%s, ...)\n", top.c_str());
+  std::fflush(stdout);
+  const double timeout = 60 + 600 * scale;
+  const double converge_load_s = net.WaitConverged("sync after load", timeout);
+  const std::vector<Heads> after_load = net.Snapshot();
+  Traffic wire_load;  // every daemon's sessions so far: the load
+  for (const Node& n : nodes) {
+    Traffic t = n.Metrics();
+    wire_load.ok = t.ok && (wire_load.ok || &n == &nodes.front());
+    wire_load.bytes_out += t.bytes_out;
+  }
+  std::printf("   converged %.1f s after the load finished (%.1f s after it started)\n", converge_load_s,
+              load_s + converge_load_s);
+  // The township office reads every scope: its report must show exactly what
+  // the generator wrote.
+  {
+    auto rep = Must(county::ComputeReport(*town.replica), "county report at the township");
+    size_t match = 0, total = 0;
+    std::vector<std::string> differ;
+    for (const auto& [key, value] : summary.figures) {
+      const county::Figure* f = rep.Find(key);
+      ++total;
+      if (f && f->available && f->value == value) ++match;
+      else differ.push_back(key);
+    }
+    std::printf("   township report vs generator: %zu of %zu figures equal%s\n", match, total,
+                differ.empty() ? "" : (" (differ: " + differ.front() + (differ.size() > 1 ? ", ..." : "") + ")").c_str());
+  }
+  std::fflush(stdout);
+
+  // --- 4. The township goes offline; everybody keeps writing ----------------
+  std::printf("\n4. The township office goes offline (SIGTERM); everybody keeps writing\n");
+  int code = StopDaemon(town);
+  std::printf("   township hearthd stopped, exit %d\n", code);
+  if (code != 0) throw Failure{"township hearthd exit " + std::to_string(code) + ":\n" + TailOf(town.log)};
+  const size_t kShared = 3;  // workers both the bureau and the township edit
+  auto workers = FirstIds(*hr.replica, "worker", kShared);
+  auto cases = FirstIds(*hr.replica, "wage_case", 1);
+  auto homes = FirstIds(*civil.replica, "companion_home", 1);
+  auto stations = FirstIds(*un.replica, "outdoor_station", 1);
+  if (workers.size() < kShared || cases.empty() || homes.empty() || stations.empty()) {
+    throw Failure{"the county is too small for the outage step (try a larger --scale)"};
+  }
+  std::map<RecordId, int64_t> visits_before;
+  for (const RecordId& w : workers) {
+    Record r = Must(hr.replica->Get("worker", w), "reading a worker");
+    visits_before[w] = r.Find("visits") ? r.Find("visits")->count : 0;
+  }
+  const int64_t recovered_before = [&] {
+    auto r = Must(hr.replica->Get("wage_case", cases[0]), "reading a wage case");
+    return r.Find("recovered_fen") ? r.Find("recovered_fen")->count : 0;
+  }();
+  // The bureau, online: the shared workers now work in the city; one home
+  // visit each; a recovered payment on a wage case; a new registration.
+  Must(hr.replica->Write([&](WriteBatch& b) {
+         for (const RecordId& w : workers) {
+           b.Set("worker", w, "work_area", "city").Increment("worker", w, "visits", 1);
+         }
+         b.Increment("wage_case", cases[0], "recovered_fen", 500'000)
+             .Append("wage_case", cases[0], "notes", "labour inspection: employer paid 5,000 yuan");
+         RecordId nw = RecordId::Generate();
+         b.Set("worker", nw, "name", "赵志强").Set("worker", nw, "township", "始阳镇").Set("worker", nw, "date", Timestamp{Now()});
+       }),
+       "hr writes while the township is offline");
+  // The union counts visitors at a station; civil affairs records an activity.
+  Must(un.replica->Write([&](WriteBatch& b) { b.Increment("outdoor_station", stations[0], "visits", 25); }),
+       "union writes");
+  RecordId activity = RecordId::Generate();
+  Must(civil.replica->Write([&](WriteBatch& b) {
+         b.Set("care_activity", activity, "project", "tong_zhi_hu")
+             .Set("care_activity", activity, "home", homes[0])
+             .Set("care_activity", activity, "date", Timestamp{Now()})
+             .Set("care_activity", activity, "topic", "safety lesson during the outage");
+       }),
+       "civil writes");
+  // The township, offline, on its own replica: the same workers, heard
+  // differently (they went out of the province), a visit each too, money it
+  // collected on the same wage case, a new registration.
+  Must(town.replica->Write([&](WriteBatch& b) {
+         for (const RecordId& w : workers) {
+           b.Set("worker", w, "work_area", "out_of_province").Increment("worker", w, "visits", 1);
+         }
+         b.Increment("wage_case", cases[0], "recovered_fen", 300'000)
+             .Append("wage_case", cases[0], "notes", "township mediation: 3,000 yuan handed over");
+         RecordId nw = RecordId::Generate();
+         b.Set("worker", nw, "name", "钱玉兰").Set("worker", nw, "township", "城厢镇").Set("worker", nw, "date", Timestamp{Now()});
+       }),
+       "township writes offline");
+  auto refused = un.replica->Write([&](WriteBatch& b) { b.Increment("wage_case", cases[0], "recovered_fen", 1); });
+  std::printf("   hr: %zu workers set to work_area=city, +1 visit each, +5,000 yuan recovered on a wage case, 1 new worker\n",
+              workers.size());
+  std::printf("   township (offline): the same %zu workers set to out_of_province, +1 visit each, +3,000 yuan on the\n"
+              "     same case, 1 new worker; union: +25 station visits; civil: a care activity\n",
+              workers.size());
+  std::printf("   union writing a wage case: %s\n",
+              refused.ok() ? "ACCEPTED (wrong!)" : refused.status().ToString().c_str());
+  if (refused.ok()) throw Failure{"the policy let the union write a wage case"};
+  const double partial_s = net.WaitConverged("sync without the township", timeout);
+  const std::vector<Heads> before_return = net.Snapshot();
+  {
+    // What the township lacks of the others' feeds, and what only it has.
+    std::map<AuthorId, uint64_t> others;  // the most any online node holds
+    for (size_t i = 0; i < 3; ++i) {
+      for (const auto& [a, h] : before_return[i]) others[a] = std::max(others[a], h.seq);
+    }
+    uint64_t lacks = 0, only = 0;
+    for (const auto& [a, seq] : others) {
+      auto t = before_return[3].find(a);
+      uint64_t mine = t == before_return[3].end() ? 0 : t->second.seq;
+      if (seq > mine) lacks += seq - mine;
+    }
+    for (const auto& [a, h] : before_return[3]) {
+      uint64_t theirs = others.count(a) ? others[a] : 0;
+      if (h.seq > theirs) only += h.seq - theirs;
+    }
+    bool hr_has_activity = before_return[0].count(civil.key) &&
+                           before_return[0].at(civil.key).seq == before_return[2].at(civil.key).seq;
+    std::printf("   hr, union, civil in sync %.1f s after the writes; the township lacks %s of their deltas and\n"
+                "     holds %s they lack; %s\n",
+                partial_s, Num(lacks).c_str(), Num(only).c_str(),
+                hr_has_activity ? "civil's activity reached hr (relayed by the union, sealed)"
+                : net.MayReceive(un, "civil.children")
+                    ? "civil's activity has not reached hr"
+                    : "civil's activity waits for the township to reach hr\n"
+                      "     (the union, the only other way round, may not carry children's records)");
+  }
+  std::fflush(stdout);
+
+  // --- 5. The township comes back -------------------------------------------
+  std::printf("\n5. The township office comes back\n");
+  StartDaemon(town);
+  const double converge_back_s = net.WaitConverged("sync after reconnection", timeout);
+  const Traffic wire_back = town.Metrics();  // a fresh process: only the return's sessions
+  const auto delivered_back = net.Delivered(before_return, net.Snapshot());
+  std::printf("   converged %.1f s after its hearthd started: %s deltas delivered (%s)\n", converge_back_s,
+              Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
+
+  // --- 6. Report -------------------------------------------------------------
+  const auto& scopes = county::CountyScopes();
+  std::printf("\n6. What every node holds, per scope (deltas held, and a digest of the records it can read)\n");
+  std::vector<std::map<std::string, ScopeView>> views;
+  for (Node& n : nodes) views.push_back(ViewOf(n, net, scopes));
+  std::printf("   %-18s", "scope");
+  for (const Node& n : nodes) std::printf(" %-24s", n.name.c_str());
+  std::printf("\n");
+  bool digests_agree = true;
+  for (const std::string& s : scopes) {
+    std::printf("   %-18s", s.c_str());
+    std::optional<uint64_t> first;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const ScopeView& v = views[i].at(s);
+      char cell[64];
+      std::string rights = RightsToString(policy.RightsOf(nodes[i].key, s));
+      if (v.readable) {
+        std::snprintf(cell, sizeof cell, "%5s read   %08" PRIx64, Num(v.held).c_str(), static_cast<uint64_t>(v.digest >> 32));
+        if (first && *first != v.digest) digests_agree = false;
+        first = v.digest;
+      } else if (v.held) {
+        std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
+      } else {
+        std::snprintf(cell, sizeof cell, "%5s %s", "0", rights.empty() ? "(nothing granted)" : "");
+      }
+      std::printf(" %-24s", cell);
+    }
+    std::printf("\n");
+  }
+  std::printf("   %-18s", "records readable");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    uint64_t r = 0;
+    for (const auto& [s, v] : views[i]) r += v.records;
+    std::printf(" %-24s", Num(r).c_str());
+  }
+  std::printf("\n   %-18s", "feeds (authors)");
+  for (const Node& n : nodes) {
+    Heads h = n.replica->GetHeads();
+    uint64_t total = 0;
+    for (const auto& [a, x] : h) total += x.seq;
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%zu, %s deltas", h.size(), Num(total).c_str());
+    std::printf(" %-24s", cell);
+  }
+  std::printf("\n   readers of each scope agree on its digest: %s\n", digests_agree ? "yes" : "NO");
+
+  std::printf("\n   What each agency can and cannot read (as the signed policy says, checked on the replicas):\n");
+  {
+    bool leak = false;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::string reads, sealed, nothing;
+      for (const std::string& s : scopes) {
+        const ScopeView& v = views[i].at(s);
+        const bool may_read = policy.MayRead(nodes[i].key, s), may_receive = policy.MayReceive(nodes[i].key, s);
+        if ((v.readable && !may_read) || (v.held && !may_receive)) leak = true;
+        if (v.readable) reads += (reads.empty() ? "" : ", ") + s;
+        else if (v.held) sealed += (sealed.empty() ? "" : ", ") + Num(v.held) + " " + s;
+        else if (!may_receive) nothing += (nothing.empty() ? "" : ", ") + s;
+      }
+      std::printf("   - %-8s reads %s\n", nodes[i].name.c_str(), reads.empty() ? "nothing" : reads.c_str());
+      if (!sealed.empty()) std::printf("              relays, sealed (holds, cannot decrypt): %s deltas\n", sealed.c_str());
+      if (!nothing.empty()) std::printf("              receives nothing of: %s\n", nothing.c_str());
+    }
+    // Try it: the bureau asks for a child's record.
+    auto child = FirstIds(*civil.replica, "child", 1);
+    auto at_hr = child.empty() ? Result<Record>(Status::NotFound("")) : hr.replica->Get("child", child[0]);
+    std::printf("   - the bureau asking for a child's record: %s\n",
+                at_hr.ok() ? "READABLE (wrong!)" : std::string(CodeName(at_hr.status().code())).c_str());
+    if (leak || (at_hr.ok() && !policy.MayRead(hr.key, "civil.children"))) {
+      throw Failure{"a node holds or reads a scope the policy does not give it"};
+    }
+  }
+
+  std::printf("\n   Conflicts for a person to review (mv fields edited concurrently):\n");
+  std::set<RecordId> shared(workers.begin(), workers.end());
+  size_t ours = 0;
+  for (Node* n : {&hr, &town}) {
+    auto cs = Conflicts(*n->replica);
+    std::map<std::string, size_t> per;
+    for (const Conflict& c : cs) ++per[c.collection + "." + c.field];
+    std::string list;
+    for (const auto& [k, v] : per) list += (list.empty() ? "" : ", ") + std::to_string(v) + " " + k;
+    std::printf("   - at %s: %zu conflict(s)%s%s\n", n->name.c_str(), cs.size(), list.empty() ? "" : ": ", list.c_str());
+    for (const Conflict& c : cs) {
+      if (!shared.count(c.id) || c.field != "work_area") continue;
+      if (n == &hr) {
+        ++ours;
+        std::string vals;
+        for (const Value& v : c.values) vals += (vals.empty() ? "" : " | ") + v.ToString();
+        std::printf("       worker %s work_area: %s\n", WorkerName(*n->replica, c.id).c_str(), vals.c_str());
+      }
+    }
+  }
+  std::printf("   Counters edited on both sides keep both increments:\n");
+  bool counters_ok = true;
+  for (const RecordId& w : workers) {
+    int64_t at_hr = Must(hr.replica->Get("worker", w), "reading").Find("visits")->count;
+    int64_t at_town = Must(town.replica->Get("worker", w), "reading").Find("visits")->count;
+    counters_ok = counters_ok && at_hr == visits_before[w] + 2 && at_town == at_hr;
+    std::printf("       worker %s visits: %" PRId64 " -> %" PRId64 " (hr +1, township +1)\n", WorkerName(*hr.replica, w).c_str(),
+                visits_before[w], at_hr);
+  }
+  {
+    auto wc = Must(hr.replica->Get("wage_case", cases[0]), "reading the wage case");
+    int64_t rec = wc.Find("recovered_fen")->count;
+    counters_ok = counters_ok && rec == recovered_before + 800'000;
+    std::printf("       wage case …%s recovered: %.2f -> %.2f yuan (hr +5,000, township +3,000)\n",
+                cases[0].ToHex().substr(24).c_str(), recovered_before / 100.0, rec / 100.0);
+  }
+  if (ours != workers.size() || !counters_ok) throw Failure{"concurrent edits did not merge as expected"};
+
+  for (Node* n : {&hr, &civil}) {
+    std::printf("\n   County report as the %s node sees it (figures from scopes it cannot read are unavailable):\n",
+                n->name.c_str());
+    auto rep = Must(county::ComputeReport(*n->replica), "county report at " + n->name);
+    std::istringstream in(county::ReportText(rep));
+    for (std::string line; std::getline(in, line);) std::printf("   | %s\n", line.c_str());
+  }
+
+  std::printf("\n   Sync timings (scale %.3g):\n", scale);
+  std::printf("   - load: %s records in %.1f s through 4 agencies; all nodes converged %.1f s after it finished\n",
+              Num(records).c_str(), load_s, converge_load_s);
+  std::printf("   - outage: hr/union/civil in sync %.1f s after their writes; after the township's return: %.1f s\n",
+              partial_s, converge_back_s);
+  const auto delivered_load = net.Delivered(before_load, after_load);
+  std::printf("   - deltas delivered to other nodes: load %s (%s of deltas", Num(delivered_load.first).c_str(),
+              Bytes(delivered_load.second).c_str());
+  if (wire_load.ok) std::printf("; the daemons' /metrics count %s sent", Bytes(wire_load.bytes_out).c_str());
+  std::printf(");\n     the township's return %s (%s", Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
+  if (wire_back.ok) {
+    std::printf("; %s in + %s out at the township", Bytes(wire_back.bytes_in).c_str(), Bytes(wire_back.bytes_out).c_str());
+  }
+  std::printf(")\n");
+  if (!digests_agree) throw Failure{"readers of a scope disagree on its records"};
+
+  // --- 7. Stop ---------------------------------------------------------------
+  if (keep_running) {
+    std::printf("\nThe four daemons keep running (configs and logs in %s). Try, in another terminal:\n"
+                "  export HEARTH_PASSPHRASE='%s'\n"
+                "  hearth -C %s/township conflicts\n"
+                "  hearth -C %s/hr put worker --id <worker id> visits+=1   # the daemons push it\n"
+                "  hearth -C %s/union digest\n"
+                "Ctrl-C stops them.\n",
+                out.c_str(), kPassphrase, out.c_str(), out.c_str(), out.c_str());
+    std::fflush(stdout);
+    while (!g_interrupted) {
+      for (Node& n : nodes) {
+        int st = 0;
+        if (n.pid > 0 && waitpid(n.pid, &st, WNOHANG) == n.pid) {
+          n.pid = -1;
+          throw Failure{"hearthd of " + n.name + " died:\n" + TailOf(n.log)};
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::printf("\n");
+  }
+  std::printf("\n7. Stopping the daemons (SIGTERM)\n  ");
+  bool clean = true;
+  for (Node& n : nodes) {
+    int c = StopDaemon(n);
+    clean = clean && c == 0;
+    std::printf(" %s exit %d;", n.name.c_str(), c);
+  }
+  for (Node& n : nodes) {
+    Status s = n.replica->CheckConsistency();
+    if (!s.ok()) throw Failure{n.name + ": " + s.ToString()};
+  }
+  std::printf(" replicas consistent. Total %.1f s. Replicas, configs and logs: %s\n", Since(t_start), out.c_str());
+  return clean ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  struct sigaction sa{};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  try {
+    return Run(argc, argv);
+  } catch (const Failure& f) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nhearth_demo: FAILED: %s\n", f.what.c_str());
+    return 1;
+  }
+}
