@@ -513,7 +513,9 @@ struct SyncSession::Impl {
     auto count = r.Array(UINT32_MAX);
     if (!mseq.ok() || !count.ok()) return Fault(Status::Corruption("sync: malformed DELTAS"));
     std::vector<Bytes> deltas;
-    deltas.reserve(*count);  // bounded: count <= bytes left
+    // count <= bytes left, but a 24-byte vector per 2-byte bin would still
+    // amplify a 4 MiB message to ~50 MB: reserve a bounded amount only.
+    deltas.reserve(std::min<uint32_t>(*count, 1024));
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < *count; ++i) {
       auto b = r.Bin(opts.max_message_bytes);
@@ -699,11 +701,15 @@ Status SyncSession::OnTick(uint64_t now_ms) {
   if (m.st == Impl::St::kDone) return m.status;
   if (!m.started) return Status::Ok();
   m.now = std::max(m.now, now_ms);
+  // Timeouts tell the peer (ERROR): the silence may be one-sided (a stalled
+  // process, a lost message), and the peer should reconnect now rather than
+  // at its own timeout.
   if (m.st != Impl::St::kLive && m.now - m.start_ms > m.opts.handshake_timeout_ms) {
-    return m.Fail(Status::Unavailable("sync: handshake timed out"));
+    return m.SendErrorAndFail(Status::Unavailable("sync: handshake timed out"));
   }
   if (m.now - m.last_recv > m.opts.idle_timeout_ms) {
-    return m.Fail(Status::Unavailable("sync: peer idle for " + std::to_string(m.now - m.last_recv) + " ms"));
+    return m.SendErrorAndFail(
+        Status::Unavailable("sync: peer idle for " + std::to_string(m.now - m.last_recv) + " ms"));
   }
   HEARTH_RETURN_IF_ERROR(m.After());
   if (m.st >= Impl::St::kAuthed && m.now - m.last_send >= m.opts.heartbeat_ms) {
