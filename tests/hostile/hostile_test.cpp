@@ -43,6 +43,7 @@
 #include "hearth/replica.hpp"
 #include "hearth/sync.hpp"
 #include "store/identity.hpp"
+#include "support/node_support.hpp"
 #include "support/support.hpp"
 #include "sync/wire.hpp"
 
@@ -50,45 +51,19 @@ namespace hearth {
 namespace {
 
 using testing::TempDir;
+using testing::WaitFor;
+
+std::unique_ptr<Replica> Open(const std::string& dir, std::optional<AuthorId> root, bool is_root = false) {
+  return testing::OpenMember(dir, root, is_root);
+}
+void Copy(Replica& from, Replica& to) { testing::CopyDeltas(from, to); }
+crypto::SigningKeyPair Identity(const Replica& r) { return testing::MemberIdentity(r); }
+Schema TestSchema() { return testing::NodeTestSchema(); }
 using Clock = std::chrono::steady_clock;
 
 // hearthd's heap may not grow past this while under attack (its sync window
 // is 16 MiB per peer and at most a few peers are connected at once).
 constexpr uint64_t kMemoryBound = uint64_t{160} << 20;
-
-Schema TestSchema() {
-  auto s = Schema::LoadFile(std::string(HEARTH_TEST_DATA_DIR) + "/data/test_schema.toml");
-  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
-  return s.value();
-}
-
-std::unique_ptr<Replica> Open(const std::string& dir, std::optional<AuthorId> root, bool is_root = false) {
-  ReplicaOptions o;
-  o.schema = TestSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  o.root = root;
-  o.is_root = is_root;
-  auto r = Replica::Open(dir, o);
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return std::move(r).value();
-}
-
-void Copy(Replica& from, Replica& to) {
-  auto d = from.DeltasSince(to.GetHeads());
-  REQUIRE(d.ok());
-  for (const Bytes& b : *d) REQUIRE(to.Apply(b).ok());
-}
-
-template <typename F>
-bool WaitFor(F pred, int timeout_ms = 30'000) {
-  auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
 
 int FreePort() {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -167,12 +142,6 @@ struct Daemon {
     }
   }
 };
-
-crypto::SigningKeyPair Identity(const Replica& r) {
-  auto id = store::LoadOrCreateIdentity(r.dir(), false);
-  REQUIRE_MESSAGE(id.ok(), id.status().ToString());
-  return std::move(id).value();
-}
 
 // A raw DEALER speaking CURVE with a member's key: it can drive an honest
 // SyncSession for the handshake and then send whatever it likes.

@@ -13,46 +13,21 @@
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
 #include "store/identity.hpp"
+#include "support/node_support.hpp"
 #include "support/support.hpp"
 
 namespace hearth {
 namespace {
 
 using testing::TempDir;
-
-Schema TestSchema() {
-  auto s = Schema::LoadFile(std::string(HEARTH_TEST_DATA_DIR) + "/data/test_schema.toml");
-  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
-  return s.value();
-}
+using testing::WaitFor;
 
 std::unique_ptr<Replica> Open(const std::string& dir, std::optional<AuthorId> root, bool is_root = false) {
-  ReplicaOptions o;
-  o.schema = TestSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  o.root = root;
-  o.is_root = is_root;
-  auto r = Replica::Open(dir, o);
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return std::move(r).value();
+  return testing::OpenMember(dir, root, is_root);
 }
-
-void Copy(Replica& from, Replica& to) {
-  auto d = from.DeltasSince(to.GetHeads());
-  REQUIRE(d.ok());
-  for (const Bytes& b : *d) REQUIRE(to.Apply(b).ok());
-}
-
-template <typename F>
-bool WaitFor(F pred, int timeout_ms = 30'000) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
+void Copy(Replica& from, Replica& to) { testing::CopyDeltas(from, to); }
+crypto::SigningKeyPair Identity(const Replica& r) { return testing::MemberIdentity(r); }
+Schema TestSchema() { return testing::NodeTestSchema(); }
 
 // A raw DEALER with a CURVE identity, for hostile tests.
 struct RawClient {
@@ -80,12 +55,6 @@ struct RawClient {
     return zmq_poll(&it, 1, ms) > 0;
   }
 };
-
-crypto::SigningKeyPair Identity(const Replica& r) {
-  auto id = store::LoadOrCreateIdentity(r.dir(), false);
-  REQUIRE_MESSAGE(id.ok(), id.status().ToString());
-  return std::move(id).value();
-}
 
 TEST_CASE("nodes sync over CURVE; strangers, garbage and oversized messages are refused") {
   TempDir tmp;

@@ -1,0 +1,66 @@
+// Helpers for tests that run a county of replicas over real sockets
+// (tests/net, tests/hostile): the shared test schema, a replica under an
+// optional county root, delta copying and bounded waits. Header-only; needs
+// HEARTH_TEST_DATA_DIR (the tests/ directory) defined by the test target.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "hearth/replica.hpp"
+#include "store/identity.hpp"
+
+namespace hearth::testing {
+
+inline Schema NodeTestSchema() {
+  auto s = Schema::LoadFile(std::string(HEARTH_TEST_DATA_DIR) + "/data/test_schema.toml");
+  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+  return s.value();
+}
+
+// A replica with the test schema, no fsync, an unencrypted identity, obeying
+// `root` (or being it).
+inline std::unique_ptr<Replica> OpenMember(const std::string& dir, std::optional<AuthorId> root,
+                                           bool is_root = false) {
+  ReplicaOptions o;
+  o.schema = NodeTestSchema();
+  o.durability = Durability::kNoSync;
+  o.unencrypted_identity = true;
+  o.root = root;
+  o.is_root = is_root;
+  auto r = Replica::Open(dir, o);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return std::move(r).value();
+}
+
+// Applies to `to` every delta of `from` that `to` lacks.
+inline void CopyDeltas(Replica& from, Replica& to) {
+  auto d = from.DeltasSince(to.GetHeads());
+  REQUIRE(d.ok());
+  for (const Bytes& b : *d) REQUIRE(to.Apply(b).ok());
+}
+
+// Polls `pred` every 50 ms for at most `timeout_ms`.
+template <typename F>
+bool WaitFor(F pred, int timeout_ms = 30'000) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+// The replica's signing identity (for CURVE keys of hand-made clients).
+inline crypto::SigningKeyPair MemberIdentity(const Replica& r) {
+  auto id = store::LoadOrCreateIdentity(r.dir(), false);
+  REQUIRE_MESSAGE(id.ok(), id.status().ToString());
+  return std::move(id).value();
+}
+
+}  // namespace hearth::testing
