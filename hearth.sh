@@ -3,16 +3,28 @@
 #
 #   ./hearth.sh demo    install dependencies, build, run the demo
 #   ./hearth.sh test    install dependencies, build, run all tests, then
-#                       again under AddressSanitizer/UBSan
+#                       again under AddressSanitizer/UBSan, then each fuzz
+#                       target for HEARTH_FUZZ_SECONDS
+#   ./hearth.sh fuzz [SECONDS]
+#                       build the libFuzzer targets with clang in build-fuzz/
+#                       and run each for SECONDS (default 60) on a scratch
+#                       copy of its corpus (tests/fuzz/corpus); crashers are
+#                       kept in out/fuzz/TARGET/; docs/reliability.md
 #   ./hearth.sh help    usage and dependency status (installs nothing)
 #
 # Idempotent: packages are installed only when missing, builds are
 # incremental. Meant to run as root on a fresh Debian 12 (uses sudo for
 # apt-get when not root).
 #
+# Build directories: build/ (regular), build-asan/ (ASan + UBSan, Debug),
+# build-fuzz/ (clang, -DHEARTH_FUZZ=ON: libFuzzer targets; fuzz and test).
+#
 # Environment:
 #   HEARTH_CTEST_ARGS      extra ctest arguments, e.g. "-LE slow"
 #   HEARTH_SKIP_SANITIZE=1 skip the sanitizer build in `test`
+#   HEARTH_SKIP_FUZZ=1     skip the fuzz phase in `test`
+#   HEARTH_FUZZ_SECONDS    seconds per fuzz target in `test` (default 20)
+#   HEARTH_FUZZ_TARGETS    fuzz targets to run (default: all), e.g. "delta bundle"
 #   HEARTH_JOBS            parallel build/test jobs (default 2)
 set -euo pipefail
 
@@ -29,6 +41,7 @@ PACKAGES=(
 JOBS=${HEARTH_JOBS:-2}
 BUILD_DIR=build
 ASAN_DIR=build-asan
+FUZZ_DIR=build-fuzz  # clang, -DHEARTH_FUZZ=ON: the libFuzzer targets (tests/fuzz)
 
 # ---- output and timing -----------------------------------------------------
 
@@ -142,6 +155,73 @@ run_ctest_asan() {
 
 }
 
+# ---- fuzzing (tests/fuzz, docs/reliability.md) -----------------------------
+
+FUZZ_ALL_TARGETS=(delta codec_payload codec_state crdt_merge sync_wire sync_session bundle
+                  schema_toml policy_toml hearthd_config)
+FUZZ_ROWS=()
+
+configure_fuzz() {
+  command -v clang++ >/dev/null 2>&1 || die "clang++ not found: apt-get install clang libfuzzer-14-dev"
+  local launcher=()
+  if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DHEARTH_FUZZ=ON -DHEARTH_BUILD_BENCH=OFF -DHEARTH_BUILD_EXAMPLES=OFF -DHEARTH_BUILD_TOOLS=OFF \
+    ${launcher[@]+"${launcher[@]}"}
+}
+build_fuzz() { cmake --build "$FUZZ_DIR" -j"$JOBS" --target fuzz_all; }
+
+# fuzz_one TARGET SECONDS: one libFuzzer process on a scratch copy of the
+# target's corpus; records a row for the summary. Fails on a crasher.
+fuzz_one() {
+  local t=$1 secs=$2
+  local bin="$FUZZ_DIR/tests/fuzz/fuzz_$t"
+  local scratch="$FUZZ_DIR/scratch/$t"
+  [[ -x "$bin" ]] || { warn "$bin not built"; return 1; }
+  rm -rf "$scratch"
+  mkdir -p "$scratch/corpus" "$scratch/artifacts"
+  if [[ -d "tests/fuzz/corpus/$t" ]]; then cp -R "tests/fuzz/corpus/$t/." "$scratch/corpus/"; fi
+  local rc=0
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=60 -print_final_stats=1 \
+      -artifact_prefix="$scratch/artifacts/" "$scratch/corpus" >"$scratch/log" 2>&1 || rc=$?
+  local runs eps crashers
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/log" | tail -1)
+  eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$scratch/log" | tail -1)
+  crashers=$(find "$scratch/artifacts" -type f | wc -l)
+  if [[ $crashers -gt 0 || $rc -ne 0 ]]; then
+    mkdir -p "out/fuzz/$t"
+    cp "$scratch/log" "out/fuzz/$t/log"
+    if [[ $crashers -gt 0 ]]; then cp "$scratch/artifacts/"* "out/fuzz/$t/"; fi
+    [[ $crashers -gt 0 ]] || crashers="? (exit $rc)"
+    warn "fuzz_$t: crash (log and inputs in out/fuzz/$t/):"
+    grep -m1 -E 'ERROR: |fuzz oracle failed|runtime error' "$scratch/log" >&2 || tail -5 "$scratch/log" >&2
+  fi
+  FUZZ_ROWS+=("$(printf '%-16s %12s %8s  %s' "$t" "${runs:-?}" "${eps:-?}" "$crashers")")
+  [[ $rc -eq 0 && $crashers == 0 ]]
+}
+
+run_fuzz_targets() {
+  local secs=$1 failed=0 t targets
+  read -r -a targets <<<"${HEARTH_FUZZ_TARGETS:-${FUZZ_ALL_TARGETS[*]}}"
+  FUZZ_ROWS=()
+  for t in "${targets[@]}"; do
+    say "fuzz_$t: ${secs}s"
+    fuzz_one "$t" "$secs" || failed=1
+  done
+  printf '\n%-16s %12s %8s  %s\n' target runs exec/s "new crashers"
+  printf '%s\n' "${FUZZ_ROWS[@]}"
+  return "$failed"
+}
+
+fuzz_phases() {
+  local secs=$1
+  phase "configure ($FUZZ_DIR)" configure_fuzz || return 1
+  phase "build ($FUZZ_DIR)" build_fuzz || return 1
+  phase "fuzz (${secs}s per target)" run_fuzz_targets "$secs"
+}
+
 prepare() {
   phase "install dependencies" install_deps || exit 1
   phase "configure ($BUILD_DIR)" configure_main || exit 1
@@ -177,11 +257,23 @@ cmd_test() {
     phase "build ($ASAN_DIR)" build_asan || exit 1
     phase "ctest ($ASAN_DIR)" run_ctest_asan || failed=1
   fi
+  if [[ "${HEARTH_SKIP_FUZZ:-0}" == 1 ]]; then
+    say "skipping the fuzz targets (HEARTH_SKIP_FUZZ=1)"
+  else
+    fuzz_phases "${HEARTH_FUZZ_SECONDS:-20}" || failed=1
+  fi
   if [[ $failed -ne 0 ]]; then
     warn "tests FAILED"
     exit 1
   fi
   say "all tests passed"
+}
+
+cmd_fuzz() {
+  local secs=${1:-60}
+  [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || die "fuzz: SECONDS must be a positive integer, got '$secs'"
+  phase "install dependencies" install_deps || exit 1
+  fuzz_phases "$secs" || exit 1
 }
 
 cmd_help() {
@@ -203,6 +295,7 @@ main() {
   case "$cmd" in
     demo) cmd_demo "$@" ;;
     test) cmd_test "$@" ;;
+    fuzz) cmd_fuzz "$@" ;;
     help | -h | --help) cmd_help ;;
     *)
       warn "unknown command '$cmd'"
