@@ -137,6 +137,20 @@ TEST_CASE("nodes sync over CURVE; strangers, garbage and oversized messages are 
   CHECK(WaitFor([&] { return b->Get("item", RecordId{{2}}).ok(); }));
   CHECK(WaitFor([&] { return a->Digest().value() == b->Digest().value(); }));
 
+  // Stats are published by each node's loop after it handles a message, so
+  // they may trail the replica by an iteration: wait for them.
+  auto applied_by_b = [&] {
+    NodeStats s = (*nb)->Stats();
+    return s.peers.size() == 1 && s.peers[0].deltas_applied >= 1;
+  };
+  auto applied_by_a = [&] {
+    for (const PeerStats& ps : (*na)->Stats().peers) {
+      if (ps.peer == b->author() && ps.deltas_applied >= 1) return true;
+    }
+    return false;
+  };
+  CHECK(WaitFor(applied_by_b, 10'000));
+  CHECK(WaitFor(applied_by_a, 10'000));
   NodeStats sa = (*na)->Stats();
   NodeStats sb = (*nb)->Stats();
   REQUIRE(sb.peers.size() == 1);
