@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <sys/types.h>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -69,6 +70,26 @@ inline std::string MakeTempDir(const std::string& base, const char* tag) {
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) Die("mkdtemp in " + base + ": " + std::strerror(errno));
   return buf.data();
+}
+
+// A "Key:  N kB" line of /proc/<pid>/status (pid 0: this process); -1 if absent.
+inline long StatusKb(pid_t pid, const char* key) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  size_t n = std::strlen(key);
+  while (std::getline(in, line)) {
+    if (line.compare(0, n, key) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
+  }
+  return -1;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0). False when not permitted.
+inline bool ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
 }
 
 // ------------------------------------------------------------------ workload

@@ -116,24 +116,6 @@ Options ParseArgs(int argc, char** argv) {
 
 
 // kB from a "Key:   123 kB" line of /proc/self/status; -1 if unavailable.
-long StatusKb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  size_t n = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, n, key) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
-  }
-  return -1;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0). False when not permitted.
-bool ResetPeakRss() {
-  std::ofstream out("/proc/self/clear_refs");
-  if (!out) return false;
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
-}
 
 long MaxRssKb() {
   rusage ru{};
@@ -149,9 +131,9 @@ struct RssProbe {
   bool reset = false;
   void Start() {
     reset = ResetPeakRss();
-    start_kb = StatusKb("VmRSS:");
+    start_kb = StatusKb(0, "VmRSS:");
   }
-  long PeakKb() const { return reset ? StatusKb("VmHWM:") : MaxRssKb(); }
+  long PeakKb() const { return reset ? StatusKb(0, "VmHWM:") : MaxRssKb(); }
   const char* Method() const { return reset ? "VmHWM (reset per phase)" : "ru_maxrss (whole process)"; }
 };
 

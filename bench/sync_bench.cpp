@@ -125,24 +125,6 @@ Heads HeadsFromLine(const std::string& line) {
 
 
 // kB from a "Key:   123 kB" line of /proc/<pid>/status; -1 if unavailable.
-long StatusKb(pid_t pid, const char* key) {
-  std::ifstream in(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  size_t n = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, n, key) == 0) return std::strtol(line.c_str() + n, nullptr, 10);
-  }
-  return -1;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0). False when not permitted.
-bool ResetPeakRss() {
-  std::ofstream out("/proc/self/clear_refs");
-  if (!out) return false;
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
-}
 
 
 // ------------------------------------------------------------------ workload (as hearth_bench)
