@@ -10,6 +10,10 @@
 #                       and run each for SECONDS (default 60) on a scratch
 #                       copy of its corpus (tests/fuzz/corpus); crashers are
 #                       kept in out/fuzz/TARGET/; docs/reliability.md
+#   ./hearth.sh preflight [PHASE...]
+#                       check that each build phase's toolchain is present and
+#                       comes from the packages below (main, tests, asan,
+#                       fuzz; default all); installs nothing
 #   ./hearth.sh help    usage and dependency status (installs nothing)
 #
 # Idempotent: packages are installed only when missing, builds are
@@ -36,8 +40,12 @@ PACKAGES=(
   libsodium-dev liblmdb-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   doctest-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libtoml11-dev
   libbenchmark-dev lmdb-utils faketime python3 libcpp-httplib-dev
-  libzstd-dev clang libfuzzer-14-dev
+  libzstd-dev clang libfuzzer-14-dev libclang-rt-14-dev
 )
+# Every package a phase needs must be named above: tools/preflight.sh checks,
+# before any build, that each phase's toolchain works and that every file it
+# uses comes from these packages (or Debian's required ones), so a package
+# that only this machine happens to have is caught here, not on a fresh one.
 JOBS=${HEARTH_JOBS:-2}
 BUILD_DIR=build
 ASAN_DIR=build-asan
@@ -222,8 +230,12 @@ fuzz_phases() {
   phase "fuzz (${secs}s per target)" run_fuzz_targets "$secs"
 }
 
+# preflight PHASE...: tools/preflight.sh for the phases about to be built.
+preflight() { HEARTH_PACKAGES="${PACKAGES[*]}" bash tools/preflight.sh "$@"; }
+
 prepare() {
   phase "install dependencies" install_deps || exit 1
+  phase "preflight ($*)" preflight "$@" || exit 1
   phase "configure ($BUILD_DIR)" configure_main || exit 1
   phase "build ($BUILD_DIR)" build_main || exit 1
 }
@@ -235,7 +247,7 @@ prepare() {
 # report. Extra arguments go to the demo: --scale X (default 1.0, the
 # seed's county), --seed N, --keep-running, --help.
 cmd_demo() {
-  prepare
+  prepare main
   local demo="$BUILD_DIR/examples/hearth_demo"
   if [[ ! -x "$demo" ]]; then
     die "$demo was not built (needs the tools: hearthd and the county generator); nothing to run"
@@ -247,7 +259,10 @@ cmd_demo() {
 }
 
 cmd_test() {
-  prepare
+  local phases=(main tests)
+  [[ "${HEARTH_SKIP_SANITIZE:-0}" == 1 ]] || phases+=(asan)
+  [[ "${HEARTH_SKIP_FUZZ:-0}" == 1 ]] || phases+=(fuzz)
+  prepare "${phases[@]}"
   local failed=0
   phase "ctest ($BUILD_DIR)" run_ctest "$BUILD_DIR" || failed=1
   if [[ "${HEARTH_SKIP_SANITIZE:-0}" == 1 ]]; then
@@ -273,6 +288,7 @@ cmd_fuzz() {
   local secs=${1:-60}
   [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || die "fuzz: SECONDS must be a positive integer, got '$secs'"
   phase "install dependencies" install_deps || exit 1
+  phase "preflight (fuzz)" preflight fuzz || exit 1
   fuzz_phases "$secs" || exit 1
 }
 
@@ -296,6 +312,7 @@ main() {
     demo) cmd_demo "$@" ;;
     test) cmd_test "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
+    preflight) preflight "$@" ;;
     help | -h | --help) cmd_help ;;
     *)
       warn "unknown command '$cmd'"
