@@ -83,6 +83,14 @@ struct HEARTH_EXPORT ReplicaOptions {
   std::optional<AuthorId> root;
   // This replica's own identity is the county root (the administrator's).
   bool is_root = false;
+
+  // --- damaged storage (docs/reliability.md, "Damaged storage") ---
+  // Before LMDB reads any page, walk every B-tree of data.mdb with plain
+  // reads and refuse a damaged file (kCorruption naming the table and page)
+  // instead of letting LMDB crash on it. Costs one read of every page in
+  // use (the `hearth` tool always sets it). Without it, Open still checks
+  // the meta pages and the file size (a truncated file).
+  bool check_storage = false;
 };
 
 // One merged field as readers see it.
@@ -238,6 +246,8 @@ struct VerifyReport {
   uint64_t authors = 0;
   uint64_t records = 0;
   uint64_t unreadable = 0;   // chained but no key (not applied)
+  uint64_t denied = 0;       // chained, refused by the policy: evidence, not damage
+  uint64_t invalid = 0;      // chained, content can never apply ("invalid content: …"), also evidence
   std::vector<std::string> problems;  // empty = all good
   bool ok() const { return problems.empty(); }
 };

@@ -1,5 +1,5 @@
-// Replica: inspection for tools — pending deltas, decoding deltas, a full
-// verification pass, and consistent backups.
+// Replica: inspection for tools — pending deltas, decoding deltas and
+// consistent backups (the verification pass is in verify.cpp).
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -27,8 +27,6 @@ const char* OpName(crdt::OpKind k) {
   }
   return "?";
 }
-
-std::string Short(const AuthorId& a) { return a.ToHex().substr(0, 16); }
 
 }  // namespace
 
@@ -95,77 +93,7 @@ Result<DeltaInfo> Replica::Describe(std::span<const uint8_t> delta) const {
   return info;
 }
 
-Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t)>& progress) const {
-  const Impl& m = *impl_;
-  VerifyReport rep;
-  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    MDB_stat st;
-    mdb_stat(t.get(), m.feeds, &st);
-    const uint64_t total = st.ms_entries;
-    mdb_stat(t.get(), m.state, &st);
-    rep.records = st.ms_entries;
-    store::Cursor c(t, m.feeds);
-    AuthorId author;
-    bool have_author = false;
-    FeedHead chain;
-    auto close_feed = [&]() {
-      if (!have_author) return;
-      ++rep.authors;
-      auto h = m.Head(t, author);
-      if (!h.ok() || !(*h == chain)) {
-        rep.problems.push_back("feed " + Short(author) + ": head record does not match the stored feed (seq " +
-                               std::to_string(chain.seq) + ")");
-      }
-    };
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      ++rep.deltas;
-      if (progress && rep.deltas % 1024 == 0) progress(rep.deltas, total);
-      ByteView k = c.key();
-      std::string where = k.size() == 40 ? Short(*reinterpret_cast<const AuthorId*>(k.data())) + "#" +
-                                               std::to_string(store::ReadU64(k.data() + 32))
-                                         : "bad key";
-      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
-      if (!d.ok()) {
-        rep.problems.push_back("delta " + where + ": " + d.status().ToString());
-        continue;
-      }
-      const feed::DeltaHeader& h = d->header;
-      if (!have_author || h.author != author) {
-        close_feed();
-        author = h.author;
-        have_author = true;
-        chain = FeedHead{};
-      }
-      if (k.size() != 40 || store::FeedKey(h.author, h.seq) != std::string(k.begin(), k.end())) {
-        rep.problems.push_back("delta " + where + ": stored under the wrong key");
-      }
-      if (!feed::VerifyDelta(*d).ok()) rep.problems.push_back("delta " + where + ": bad signature");
-      if (h.seq != chain.seq + 1) {
-        rep.problems.push_back("feed " + Short(h.author) + ": gap before seq " + std::to_string(h.seq));
-      } else if (h.prev != chain.hash) {
-        rep.problems.push_back("delta " + where + ": previous-hash does not chain");
-      }
-      chain = FeedHead{h.seq, d->hash};
-      auto op = t.Get(m.opaque, k);
-      if (op.ok() && op->has_value()) {
-        ++rep.unreadable;
-        continue;
-      }
-      auto p = m.Prepare(t, *d);
-      if (!p.ok()) rep.problems.push_back("delta " + where + ": " + p.status().ToString());
-    }
-    close_feed();
-    HEARTH_RETURN_IF_ERROR(c.status());
-    if (progress) progress(rep.deltas, total);
-    return true;
-  });
-  if (!r.ok()) return r.status();
-  if (rep.ok()) {
-    Status s = CheckConsistency();
-    if (!s.ok()) rep.problems.push_back(s.ToString());
-  }
-  return rep;
-}
+// Replica::Verify and CheckConsistency: verify.cpp.
 
 Status Replica::Backup(const std::string& dest_dir, bool compact) const {
   const Impl& m = *impl_;

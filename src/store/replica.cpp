@@ -11,6 +11,7 @@
 #include "store/identity.hpp"
 #include "store/keys.hpp"
 #include "store/record_view.hpp"
+#include "store/storage_check.hpp"
 #include "store/replica_impl.hpp"
 
 namespace hearth {
@@ -19,6 +20,24 @@ namespace {
 using store::AsBytes;
 using store::ByteView;
 using store::Txn;
+
+// docs/storage-format.md, "Replica marker".
+Status LostData(const std::string& dir, const AuthorId& author, const std::string& what) {
+  return Status::Corruption(
+      "replica " + dir + ": " + what + ", but this replica was created earlier (" + store::kMarkerFile +
+      ", author " + author.ToHex().substr(0, 16) +
+      "): its records and this author's feed are lost here, and writing would restart the feed at seq 1, "
+      "which peers holding the old feed see as a fork. Refusing to open it. Restore the whole directory from a "
+      "backup (`hearth backup`), or create a new replica with a new identity (`hearth init NEWDIR`) and sync it "
+      "from a peer (docs/reliability.md, \"Damaged storage\")");
+}
+
+Status ForeignIdentity(const std::string& dir, const AuthorId& holds, const AuthorId& created, const char* where) {
+  return Status::Corruption("replica " + dir + ": identity.key holds author " + holds.ToHex().substr(0, 16) +
+                            ", but this replica belongs to author " + created.ToHex().substr(0, 16) + " (" + where +
+                            "): identity.key was replaced. Put the replica's own identity.key back (from a "
+                            "backup); an identity must never be copied between replicas");
+}
 
 // Replica directories open in this process, by (device, inode).
 std::mutex g_open_mu;
@@ -73,6 +92,21 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(dir + "/data.mdb", ec);
+  // A replica that was created once must find its data (docs/storage-format.md,
+  // "Replica marker"): LMDB would take a missing or empty data.mdb for a new one.
+  auto marker = store::ReadMarker(dir);
+  if (!marker.ok()) return marker.status().WithContext("replica " + dir);
+  struct stat dst {};
+  const bool have_data = ::stat((dir + "/data.mdb").c_str(), &dst) == 0;
+  if (*marker && !have_data) return LostData(dir, **marker, "data.mdb is missing");
+  if (*marker && dst.st_size == 0) return LostData(dir, **marker, "data.mdb is empty (0 bytes)");
+  // Meta pages and file size, read without mapping the file. (An empty
+  // file without a marker is a creation that was interrupted: LMDB starts it
+  // afresh.)
+  if (have_data && dst.st_size > 0) {
+    auto info = store::CheckDataFile(dir + "/data.mdb");
+    if (!info.ok()) return info.status().WithContext("replica " + dir + " is damaged");
+  }
   if (!exists) {
     if (!options.create_if_missing) {
       return Status::NotFound(dir + " is not a Hearth replica directory (no data.mdb)");
@@ -104,6 +138,9 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   auto id = store::LoadOrCreateIdentity(dir, options.create_if_missing, id_opts);
   if (!id.ok()) return id.status();
   impl->identity = std::move(id).value();
+  if (*marker && **marker != impl->identity.public_key) {
+    return ForeignIdentity(dir, impl->identity.public_key, **marker, store::kMarkerFile);
+  }
   if (options.is_root) {
     if (options.root && *options.root != impl->identity.public_key) {
       return Status::InvalidArgument("is_root is set but root names another key");
@@ -114,23 +151,24 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
   HEARTH_RETURN_IF_ERROR(impl->env.Open(dir, flags, options.initial_map_size, 16));
+  if (options.check_storage) {
+    Status s = store::CheckEnvTrees(impl->env, dir, store::kTableNames);
+    if (!s.ok()) return s.WithContext("replica " + dir + " is damaged");
+  }
 
   // Open (and on first use create) the named tables.
   Impl* p = impl.get();
   auto opened = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
-    struct Table {
-      const char* name;
-      MDB_dbi* dbi;
-    } tables[] = {{"meta", &p->meta},       {"feeds", &p->feeds},   {"heads", &p->heads},
-                  {"state", &p->state},     {"index", &p->index},   {"pending", &p->pending},
-                  {"forks", &p->forks},     {"frozen", &p->frozen}, {"keys", &p->keys},
-                  {"opaque", &p->opaque},   {"denied", &p->denied}};
-    for (auto& tb : tables) {
-      int rc = mdb_dbi_open(t.get(), tb.name, MDB_CREATE, tb.dbi);
-      if (rc != 0) return store::MdbStatus(rc, std::string("opening table ") + tb.name);
+    MDB_dbi* dbis[] = {&p->meta, &p->feeds,  &p->heads, &p->state,  &p->index, &p->pending,
+                       &p->forks, &p->frozen, &p->keys,  &p->opaque, &p->denied};
+    for (size_t i = 0; i < store::kTableNames.size(); ++i) {
+      int rc = mdb_dbi_open(t.get(), store::kTableNames[i].c_str(), MDB_CREATE, dbis[i]);
+      if (rc != 0) return store::MdbStatus(rc, "opening table " + store::kTableNames[i]);
     }
     auto fmt = t.Get(p->meta, AsBytes("format"));
     if (!fmt.ok()) return fmt.status();
+    // A fresh environment where a replica was created: data.mdb was replaced.
+    if (!fmt->has_value() && *marker) return LostData(dir, **marker, "data.mdb holds no replica (a fresh file)");
     if (!fmt->has_value()) {
       std::string v;
       store::AppendU32(v, kStorageFormatVersion);
@@ -162,6 +200,19 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
       HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("root"), p->opts.root->bytes));
       p->root_key = p->opts.root;
     }
+    // The author this replica belongs to, recorded once (identity.key must
+    // keep holding it).
+    auto recorded = t.Get(p->meta, AsBytes("author"));
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->has_value()) {
+      ByteView v = **recorded;
+      AuthorId a;
+      if (v.size() != a.bytes.size()) return Status::Corruption("replica " + p->dir + ": meta author record has wrong size");
+      std::copy(v.begin(), v.end(), a.bytes.begin());
+      if (a != p->identity.public_key) return ForeignIdentity(p->dir, p->identity.public_key, a, "meta author record");
+    } else {
+      HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("author"), p->identity.public_key.bytes));
+    }
     if (p->opts.schema) {
       p->schema = *p->opts.schema;
       std::string text = p->schema.ToToml();
@@ -180,6 +231,7 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     return true;
   });
   if (!opened.ok()) return opened.status();
+  if (!*marker) HEARTH_RETURN_IF_ERROR(store::WriteMarker(dir, impl->identity.public_key));
 
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
 }

@@ -1,76 +1,450 @@
-// Replica: the full verification pass (`hearth verify`): re-derives every
-// table that can be derived from the feeds and compares it with what is
-// stored. Kept apart from apply.cpp, which owns the write paths.
+// Replica: the full verification pass (`hearth verify`) and the consistency
+// check. Re-derives every table that can be derived — from the feeds, the
+// schema and the identity — and compares it with what is stored, both ways.
+// Kept apart from apply.cpp, which owns the write paths.
+//
+// Every problem names the table it was found in ("index: …"), so that an
+// operator (and the damaged-storage test) can tell what is wrong. Deltas
+// refused by the policy or with invalid content are evidence kept on
+// purpose, never a problem (docs/reliability.md, "Damaged storage").
 #include <algorithm>
+#include <set>
 
 #include "store/keys.hpp"
+#include "store/record_view.hpp"
 #include "store/replica_impl.hpp"
+#include "store/storage_check.hpp"
 
 namespace hearth {
 namespace {
 
+using store::AsBytes;
 using store::ByteView;
 using store::Txn;
 
-std::string Where(const feed::DeltaHeader& h) {
-  return "delta " + h.author.ToHex().substr(0, 16) + "#" + std::to_string(h.seq);
+// The reason of a denied-table entry for a delta whose content can never be
+// applied starts with this (the apply path's kInvalidContentPrefix).
+constexpr std::string_view kInvalidContentReason = "invalid content:";
+
+std::string Short(const AuthorId& a) { return a.ToHex().substr(0, 16); }
+
+std::string KeyName(ByteView k) {
+  if (k.size() != 40) return "bad key (" + std::to_string(k.size()) + " bytes)";
+  AuthorId a;
+  std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
+  return Short(a) + "#" + std::to_string(store::ReadU64(k.data() + 32));
+}
+
+std::string Str(ByteView v) { return std::string(v.begin(), v.end()); }
+
+// Compares a stored set of keys with the derived one; one problem per side.
+void CompareKeys(const std::string& table, const std::set<std::string>& stored,
+                 const std::set<std::string>& derived, const std::function<std::string(const std::string&)>& name,
+                 std::vector<std::string>* out) {
+  std::vector<std::string> missing, extra;
+  std::set_difference(derived.begin(), derived.end(), stored.begin(), stored.end(), std::back_inserter(missing));
+  std::set_difference(stored.begin(), stored.end(), derived.begin(), derived.end(), std::back_inserter(extra));
+  if (!missing.empty()) {
+    out->push_back(table + ": " + std::to_string(missing.size()) + " entr" + (missing.size() == 1 ? "y" : "ies") +
+                   " missing (first: " + name(missing.front()) + ")");
+  }
+  if (!extra.empty()) {
+    out->push_back(table + ": " + std::to_string(extra.size()) + " entr" + (extra.size() == 1 ? "y" : "ies") +
+                   " that the feeds do not derive (first: " + name(extra.front()) + ")");
+  }
+}
+
+std::string IndexName(const std::string& k) {
+  size_t a = k.find('\0');
+  size_t b = a == std::string::npos ? a : k.find('\0', a + 1);
+  if (b == std::string::npos) return "bad key";
+  return k.substr(0, a) + "." + k.substr(a + 1, b - a - 1);
+}
+
+std::string StateName(const std::string& k) {
+  size_t a = k.find('\0');
+  if (a == std::string::npos || k.size() != a + 17) return "bad key";
+  RecordId id;
+  std::copy(k.begin() + a + 1, k.end(), id.bytes.begin());
+  return k.substr(0, a) + "/" + id.ToHex();
+}
+
+// A delta kept in pending or forks: well formed, signed, under its key.
+std::optional<std::string> CheckKept(ByteView bytes, const AuthorId& author, uint64_t seq, feed::ParsedDelta* out) {
+  auto d = feed::ParseDelta(bytes, UINT64_MAX);
+  if (!d.ok()) return d.status().ToString();
+  if (d->header.author != author || d->header.seq != seq) return std::string("stored under another author or seq");
+  if (!feed::VerifyDelta(*d).ok()) return std::string("bad signature");
+  if (out) *out = *d;
+  return std::nullopt;
+}
+
+// Every check of the tables that needs no signature work on the feeds.
+// Problems go to `out`; the Status is for failures to read at all.
+Status CheckTables(const Replica::Impl& m, const Txn& t, std::vector<std::string>* out) {
+  // ---- feeds: keys, contiguity from seq 1, hash links.
+  std::map<AuthorId, FeedHead> last;  // per author: the last delta of the contiguous feed
+  std::set<std::string> feed_keys;
+  crdt::Hlc own_hlc = 0;
+  bool feeds_ok = true;
+  {
+    store::Cursor c(t, m.feeds);
+    AuthorId prev_author;
+    FeedHead chain;
+    bool broken = false;
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      feed_keys.insert(Str(c.key()));
+      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+      if (!d.ok()) {
+        out->push_back("feeds: delta " + KeyName(c.key()) + ": " + d.status().ToString());
+        feeds_ok = false;
+        continue;
+      }
+      const feed::DeltaHeader& h = d->header;
+      if (store::FeedKey(h.author, h.seq) != Str(c.key())) {
+        out->push_back("feeds: delta " + Short(h.author) + "#" + std::to_string(h.seq) + " stored under key " +
+                       KeyName(c.key()));
+        feeds_ok = false;
+      }
+      if (h.author != prev_author) {  // keys sort by author, then seq
+        prev_author = h.author;
+        chain = FeedHead{};
+        broken = false;
+      }
+      if (broken) continue;
+      if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
+        out->push_back("feeds: delta " + Short(h.author) + "#" + std::to_string(h.seq) + ": feed chain broken (" +
+                       (h.seq != chain.seq + 1 ? "gap after seq " + std::to_string(chain.seq)
+                                               : std::string("previous hash does not match")) +
+                       ")");
+        feeds_ok = false;
+        broken = true;
+        continue;
+      }
+      chain = FeedHead{h.seq, d->hash};
+      last[h.author] = chain;
+      if (h.author == m.identity.public_key) own_hlc = std::max(own_hlc, h.hlc_max);
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+
+  // ---- heads: one per feed, equal to its last delta; none without a feed.
+  {
+    store::Cursor c(t, m.heads);
+    std::set<AuthorId> seen;
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() != 32 || c.value().size() != 40) {
+        out->push_back("heads: malformed entry (" + std::to_string(c.key().size()) + "-byte key, " +
+                       std::to_string(c.value().size()) + "-byte value)");
+        continue;
+      }
+      AuthorId a;
+      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+      seen.insert(a);
+      FeedHead h;
+      h.seq = store::ReadU64(c.value().data());
+      std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
+      auto it = last.find(a);
+      if (it == last.end()) {
+        out->push_back("heads: head of " + Short(a) + " (seq " + std::to_string(h.seq) + ") but no feed is stored");
+      } else if (!(it->second == h)) {
+        out->push_back("heads: head of " + Short(a) + " says seq " + std::to_string(h.seq) +
+                       ", but its feed ends at seq " + std::to_string(it->second.seq) +
+                       (it->second.seq == h.seq ? " with another hash" : ""));
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    for (const auto& [a, h] : last) {
+      if (!seen.count(a)) out->push_back("heads: feed of " + Short(a) + " (seq " + std::to_string(h.seq) + ") has no head");
+    }
+  }
+
+  // ---- meta: format, clock, author, root, schema.
+  {
+    auto get = [&](const char* name) { return t.Get(m.meta, AsBytes(name)); };
+    auto fmt = get("format");
+    HEARTH_RETURN_IF_ERROR(fmt.status());
+    if (!fmt->has_value() || (*fmt)->size() != 4 || store::ReadU32((*fmt)->data()) != kStorageFormatVersion) {
+      out->push_back("meta: format record missing or wrong");
+    }
+    auto hlc = get("hlc");
+    HEARTH_RETURN_IF_ERROR(hlc.status());
+    if (hlc->has_value() && (*hlc)->size() != 8) {
+      out->push_back("meta: clock record has " + std::to_string((*hlc)->size()) + " bytes");
+    } else if (own_hlc != 0 && (!hlc->has_value() || store::ReadU64((*hlc)->data()) < own_hlc)) {
+      // A clock behind this author's own deltas would let a new local write
+      // lose to an older one.
+      out->push_back("meta: clock record " + std::string(hlc->has_value() ? "is behind" : "is missing, behind") +
+                     " this author's own deltas");
+    }
+    auto author = get("author");
+    HEARTH_RETURN_IF_ERROR(author.status());
+    if (!author->has_value() || (*author)->size() != 32 ||
+        !std::equal((*author)->begin(), (*author)->end(), m.identity.public_key.bytes.begin())) {
+      out->push_back("identity: identity.key (author " + Short(m.identity.public_key) +
+                     ") is not the author recorded in meta");
+    }
+    auto root = get("root");
+    HEARTH_RETURN_IF_ERROR(root.status());
+    if (root->has_value() && (*root)->size() != 32) out->push_back("meta: root record has the wrong size");
+    auto schema = get("schema");
+    HEARTH_RETURN_IF_ERROR(schema.status());
+    if (schema->has_value()) {
+      std::string text = Str(**schema);
+      auto parsed = Schema::Parse(text, "stored schema");
+      if (!parsed.ok()) out->push_back("meta: schema record does not parse: " + parsed.status().ToString());
+      else if (parsed->ToToml() != m.schema.ToToml()) out->push_back("meta: schema record differs from the schema in use");
+    } else {
+      // Without a schema no user collection could have been written.
+      store::Cursor c(t, m.state);
+      for (bool ok = c.First(); ok; ok = c.Next()) {
+        if (!c.key().empty() && c.key()[0] != '$') {
+          out->push_back("meta: schema record missing, but state holds records of " + IndexName(Str(c.key()) + '\0'));
+          break;
+        }
+      }
+      HEARTH_RETURN_IF_ERROR(c.status());
+    }
+  }
+
+  // ---- keys: scope || 0 || epoch -> 32 bytes.
+  {
+    store::Cursor c(t, m.keys);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key();
+      if (k.size() < 5 || k[k.size() - 5] != 0 || c.value().size() != crypto::kAeadKeyBytes) {
+        out->push_back("keys: malformed entry");
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+
+  // ---- forks and frozen: both deltas signed at the same (author, seq),
+  // different; each forked author frozen at its lowest fork point.
+  std::map<AuthorId, uint64_t> lowest_fork;
+  {
+    store::Cursor c(t, m.forks);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key(), v = c.value();
+      if (k.size() != 40 || v.size() < 4 || 4 + uint64_t{store::ReadU32(v.data())} > v.size()) {
+        out->push_back("forks: malformed entry " + KeyName(k));
+        continue;
+      }
+      AuthorId a;
+      std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
+      const uint64_t seq = store::ReadU64(k.data() + 32);
+      const uint32_t n = store::ReadU32(v.data());
+      feed::ParsedDelta d1, d2;
+      auto p1 = CheckKept(v.subspan(4, n), a, seq, &d1);
+      auto p2 = CheckKept(v.subspan(4 + n), a, seq, &d2);
+      if (p1 || p2) {
+        out->push_back("forks: proof " + KeyName(k) + ": " + (p1 ? *p1 : *p2));
+        continue;
+      }
+      if (d1.hash == d2.hash) out->push_back("forks: proof " + KeyName(k) + " holds the same delta twice");
+      auto [it, fresh] = lowest_fork.emplace(a, seq);
+      if (!fresh) it->second = std::min(it->second, seq);
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+  {
+    store::Cursor c(t, m.frozen);
+    std::set<AuthorId> seen;
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() != 32 || c.value().size() != 8) {
+        out->push_back("frozen: malformed entry");
+        continue;
+      }
+      AuthorId a;
+      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+      seen.insert(a);
+      auto it = lowest_fork.find(a);
+      const uint64_t seq = store::ReadU64(c.value().data());
+      if (it == lowest_fork.end()) out->push_back("frozen: " + Short(a) + " is frozen without a fork proof");
+      else if (it->second != seq) out->push_back("frozen: " + Short(a) + " frozen at seq " + std::to_string(seq) +
+                                                 ", its lowest fork is at " + std::to_string(it->second));
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    for (const auto& [a, seq] : lowest_fork) {
+      if (!seen.count(a)) out->push_back("frozen: " + Short(a) + " has a fork proof (seq " + std::to_string(seq) + ") but is not frozen");
+    }
+  }
+
+  // ---- pending: signed deltas beyond their author's head.
+  {
+    store::Cursor c(t, m.pending);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key();
+      if (k.size() != 40) {
+        out->push_back("pending: malformed key");
+        continue;
+      }
+      AuthorId a;
+      std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
+      const uint64_t seq = store::ReadU64(k.data() + 32);
+      if (auto p = CheckKept(c.value(), a, seq, nullptr)) {
+        out->push_back("pending: delta " + KeyName(k) + ": " + *p);
+        continue;
+      }
+      auto it = last.find(a);
+      if (it != last.end() && seq <= it->second.seq) {
+        out->push_back("pending: delta " + KeyName(k) + " is at or below its feed's head (seq " +
+                       std::to_string(it->second.seq) + ")");
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+
+  // With broken feeds the derivation below would only repeat the problem.
+  if (!feeds_ok) return Status::Ok();
+
+  // ---- state, opaque, denied: the derivation rule, from the feeds alone.
+  Replica::Impl::Derived derived;
+  Status ds = m.Derive(t, &derived);
+  if (!ds.ok()) {
+    out->push_back("feeds: the state cannot be re-derived: " + ds.ToString());
+    return Status::Ok();
+  }
+  {
+    store::Cursor s(t, m.state);
+    std::set<std::string> stored_keys;
+    std::string first_diff;
+    size_t diffs = 0;
+    for (bool ok = s.First(); ok; ok = s.Next()) {
+      std::string key = Str(s.key());
+      stored_keys.insert(key);
+      auto it = derived.records.find(key);
+      if (it == derived.records.end()) continue;
+      Bytes enc = codec::EncodeRecordState(it->second);
+      if (!std::equal(enc.begin(), enc.end(), s.value().begin(), s.value().end())) {
+        if (diffs++ == 0) first_diff = StateName(key);
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(s.status());
+    if (diffs) {
+      out->push_back("state: " + std::to_string(diffs) + " stored record(s) differ from the state re-derived from the feeds (first: " +
+                     first_diff + ")");
+    }
+    std::set<std::string> derived_keys;
+    for (const auto& [k, r] : derived.records) derived_keys.insert(k);
+    CompareKeys("state", stored_keys, derived_keys, StateName, out);
+  }
+  {
+    // index: from the derived records and the schema.
+    std::set<std::string> want;
+    for (const auto& [k, rec] : derived.records) {
+      const CollectionSpec* spec = m.schema.Find(rec.collection);
+      if (spec == nullptr) continue;
+      for (const FieldSpec& f : spec->fields) {
+        if (!f.indexed) continue;
+        if (auto v = store::IndexedValue(rec, f.name)) want.insert(store::IndexKey(rec.collection, f.name, *v, rec.id));
+      }
+    }
+    std::set<std::string> have;
+    bool values_ok = true;
+    store::Cursor c(t, m.index);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      have.insert(Str(c.key()));
+      if (!c.value().empty()) values_ok = false;
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    if (!values_ok) out->push_back("index: entries with a value (index entries are empty)");
+    CompareKeys("index", have, want, IndexName, out);
+  }
+  {
+    std::set<std::string> have, want(derived.opaque.begin(), derived.opaque.end());
+    store::Cursor c(t, m.opaque);
+    for (bool ok = c.First(); ok; ok = c.Next()) have.insert(Str(c.key()));
+    HEARTH_RETURN_IF_ERROR(c.status());
+    CompareKeys("opaque", have, want, [](const std::string& k) { return KeyName(AsBytes(k)); }, out);
+  }
+  {
+    std::set<std::string> have, want;
+    for (const auto& [k, reason] : derived.denied) want.insert(k);
+    store::Cursor c(t, m.denied);
+    for (bool ok = c.First(); ok; ok = c.Next()) have.insert(Str(c.key()));
+    HEARTH_RETURN_IF_ERROR(c.status());
+    CompareKeys("denied", have, want, [](const std::string& k) { return KeyName(AsBytes(k)); }, out);
+  }
+  (void)feed_keys;
+  return Status::Ok();
 }
 
 }  // namespace
 
 Status Replica::CheckConsistency() const {
   const Impl& m = *impl_;
+  std::vector<std::string> problems;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    // Chains first: every feed contiguous from seq 1 and hash-linked.
-    {
-      store::Cursor c(t, m.feeds);
-      AuthorId prev_author;
-      FeedHead chain;
-      for (bool ok = c.First(); ok; ok = c.Next()) {
-        auto d = feed::ParseDelta(c.value(), UINT64_MAX);
-        if (!d.ok()) return d.status().WithContext("stored delta");
-        const feed::DeltaHeader& h = d->header;
-        if (h.author != prev_author) {
-          prev_author = h.author;
-          chain = FeedHead{};
-        }
-        if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
-          return Status::Corruption(Where(h) + ": feed chain broken in storage");
-        }
-        chain = FeedHead{h.seq, d->hash};
-      }
-      HEARTH_RETURN_IF_ERROR(c.status());
-    }
-    // Then the derivation rule, from the feeds alone, against what is stored.
-    Impl::Derived derived;
-    HEARTH_RETURN_IF_ERROR(m.Derive(t, &derived));
-    store::Cursor s(t, m.state);
-    size_t seen = 0;
-    for (bool ok = s.First(); ok; ok = s.Next()) {
-      std::string key(s.key().begin(), s.key().end());
-      auto it = derived.records.find(key);
-      if (it == derived.records.end()) return Status::Corruption("stored record not derivable from feeds");
-      Bytes enc = codec::EncodeRecordState(it->second);
-      if (!std::equal(enc.begin(), enc.end(), s.value().begin(), s.value().end())) {
-        return Status::Corruption("stored record " + it->second.collection + "/" + it->second.id.ToHex() +
-                                  " differs from the state re-derived from the feeds");
-      }
-      ++seen;
-    }
-    HEARTH_RETURN_IF_ERROR(s.status());
-    if (seen != derived.records.size()) return Status::Corruption("feeds derive records that are not stored");
-    MDB_stat st;
-    mdb_stat(t.get(), m.denied, &st);
-    if (st.ms_entries != derived.denied.size()) {
-      return Status::Corruption("stored list of denied deltas differs from the policy's verdicts");
-    }
-    mdb_stat(t.get(), m.opaque, &st);
-    if (st.ms_entries != derived.opaque.size()) {
-      return Status::Corruption("stored list of unreadable deltas differs from the keys held");
-    }
+    HEARTH_RETURN_IF_ERROR(CheckTables(m, t, &problems));
     return true;
   });
-  return r.status();
+  HEARTH_RETURN_IF_ERROR(r.status());
+  if (problems.empty()) return Status::Ok();
+  std::string msg = problems.front();
+  if (problems.size() > 1) msg += " (and " + std::to_string(problems.size() - 1) + " more: run `hearth verify`)";
+  return Status::Corruption(msg);
+}
+
+Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t)>& progress) const {
+  const Impl& m = *impl_;
+  VerifyReport rep;
+  // The file first, with plain reads: LMDB must not walk a damaged page.
+  Status storage = store::CheckEnvTrees(m.env, m.dir, store::kTableNames);
+  if (!storage.ok()) {
+    if (storage.code() != Code::kCorruption) return storage;
+    rep.problems.push_back("storage: " + storage.message());
+    return rep;
+  }
+  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    MDB_stat st;
+    mdb_stat(t.get(), m.feeds, &st);
+    const uint64_t total = st.ms_entries;
+    mdb_stat(t.get(), m.state, &st);
+    rep.records = st.ms_entries;
+    std::set<AuthorId> authors;
+    // Signatures, and the content of every delta that was applied.
+    store::Cursor c(t, m.feeds);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ++rep.deltas;
+      if (progress && rep.deltas % 1024 == 0) progress(rep.deltas, total);
+      ByteView k = c.key();
+      auto d = feed::ParseDelta(c.value(), UINT64_MAX);
+      if (!d.ok()) continue;  // CheckTables reports it
+      authors.insert(d->header.author);
+      if (!feed::VerifyDelta(*d).ok()) {
+        rep.problems.push_back("feeds: delta " + KeyName(k) + ": bad signature");
+        continue;
+      }
+      // Kept on purpose, not applied: evidence, not damage.
+      auto denied = t.Get(m.denied, k);
+      HEARTH_RETURN_IF_ERROR(denied.status());
+      if (denied->has_value()) {
+        ++rep.denied;
+        const std::string reason = Str(**denied);
+        if (reason.rfind(kInvalidContentReason, 0) == 0) ++rep.invalid;
+        continue;
+      }
+      auto op = t.Get(m.opaque, k);
+      HEARTH_RETURN_IF_ERROR(op.status());
+      if (op->has_value()) {
+        ++rep.unreadable;
+        continue;
+      }
+      auto p = m.Prepare(t, *d);
+      if (!p.ok()) rep.problems.push_back("feeds: delta " + KeyName(k) + ": " + p.status().ToString());
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    rep.authors = authors.size();
+    if (progress) progress(rep.deltas, total);
+    HEARTH_RETURN_IF_ERROR(CheckTables(m, t, &rep.problems));
+    return true;
+  });
+  if (!r.ok()) {
+    if (r.status().code() != Code::kCorruption) return r.status();
+    rep.problems.push_back("storage: " + r.status().message());
+  }
+  return rep;
 }
 
 }  // namespace hearth

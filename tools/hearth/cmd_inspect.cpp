@@ -188,11 +188,21 @@ int Verify(Globals& g) {
   if (!rep.ok()) FailStatus(rep.status(), "verify could not run");
   if (g.json) {
     PrintJson({{"ok", rep->ok()}, {"deltas", rep->deltas}, {"authors", rep->authors},
-               {"records", rep->records}, {"unreadable", rep->unreadable}, {"problems", rep->problems}});
+               {"records", rep->records}, {"unreadable", rep->unreadable}, {"denied", rep->denied},
+               {"invalid", rep->invalid}, {"problems", rep->problems}});
   } else if (rep->ok()) {
     Say(g, "ok: " + std::to_string(rep->deltas) + " deltas from " + std::to_string(rep->authors) +
                " author(s), " + std::to_string(rep->records) + " records" +
                (rep->unreadable ? ", " + std::to_string(rep->unreadable) + " unreadable (no key)" : ""));
+    // Refused deltas are kept as evidence of what a peer sent: information.
+    if (rep->denied > rep->invalid) {
+      Say(g, "note: " + std::to_string(rep->denied - rep->invalid) +
+                 " delta(s) refused by the access policy are kept as evidence (`hearth denied`)");
+    }
+    if (rep->invalid) {
+      Say(g, "note: " + std::to_string(rep->invalid) +
+                 " delta(s) with invalid content are kept as evidence, never applied (`hearth denied`)");
+    }
   } else {
     std::cout << "FAILED: " << rep->problems.size() << " problem(s) in " << r->dir() << "\n";
     for (const auto& pr : rep->problems) std::cout << "  - " << pr << "\n";

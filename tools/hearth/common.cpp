@@ -28,7 +28,10 @@ void FailStatus(const Status& s, const std::string& context, const std::string& 
 
 bool IsReplicaDir(const std::string& dir) {
   struct stat st;
-  return ::stat((dir + "/data.mdb").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  // replica.mark: a replica was created here, even if its data.mdb is gone
+  // (Replica::Open then says so; docs/storage-format.md, "Replica marker").
+  return (::stat((dir + "/data.mdb").c_str(), &st) == 0 && S_ISREG(st.st_mode)) ||
+         ::stat((dir + "/replica.mark").c_str(), &st) == 0;
 }
 
 std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
@@ -44,12 +47,17 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
   }
   ReplicaOptions o;
   o.create_if_missing = false;  // reading commands create nothing
+  o.check_storage = true;       // a damaged data.mdb is reported, never crashes the tool
   auto r = Replica::Open(dir, std::move(o));
   if (!r.ok()) {
     std::string hint;
     if (r.status().code() == Code::kFailedPrecondition) hint = "is another command of this process using it, or is it from a newer Hearth?";
     if (r.status().code() == Code::kNotFound) hint = "is the identity file (identity.key) missing?";
     if (r.status().code() == Code::kPermissionDenied) hint = "check the directory's owner and permissions";
+    if (r.status().code() == Code::kCorruption) {
+      hint = "the replica is damaged: restore it from a backup (`hearth backup`) or rebuild it by syncing a new "
+             "replica from a healthy one (docs/reliability.md, \"Damaged storage\")";
+    }
     Fail(kExitRuntime, "cannot open replica " + dir + ": " + r.status().ToString() +
                            (hint.empty() ? "" : "\n  " + hint));
   }

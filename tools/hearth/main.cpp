@@ -1,6 +1,9 @@
 // hearth: look inside Hearth replicas, fix problems, and move data by bundle
 // file where no network reaches. Sub-commands in the style of git; see
 // docs/cli.md.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -26,9 +29,24 @@ Exit codes:
 
 See docs/cli.md for every command with examples.)";
 
+// LMDB reads data.mdb through a memory map: a file truncated under a
+// running command (after Replica::Open checked its size) raises SIGBUS.
+// Report the damage with the runtime exit code instead of dying of it.
+void OnSigbus(int) {
+  static const char msg[] =
+      "hearth: the replica's data.mdb ended while it was being read (truncated or damaged); "
+      "run `hearth verify`, and restore it from a backup\n";
+  ssize_t n = ::write(2, msg, sizeof msg - 1);
+  (void)n;
+  _exit(hcli::kExitRuntime);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  struct sigaction sa {};
+  sa.sa_handler = OnSigbus;
+  sigaction(SIGBUS, &sa, nullptr);
   hcli::Globals g;
   if (const char* env = std::getenv("HEARTH_REPLICA"); env && *env) g.replica = env;
   else g.replica = ".";
