@@ -152,7 +152,8 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
     }
     if (auto it = t.find("sync"); it != t.end()) {
       if (!it->second.is_table()) Fail(c, it->second, "[sync] must be a table");
-      Unknown(c, it->second, {"max_message_bytes", "idle_timeout_ms", "heartbeat_ms", "tick_ms", "heads_poll_ms"},
+      Unknown(c, it->second,
+              {"max_message_bytes", "idle_timeout_ms", "heartbeat_ms", "tick_ms", "heads_poll_ms", "max_sessions_per_key"},
               "in [sync]: ");
       const auto& st = it->second.as_table();
       if (auto s = st.find("max_message_bytes"); s != st.end())
@@ -164,6 +165,8 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
       if (auto s = st.find("tick_ms"); s != st.end()) c.tick_ms = Uint(c, s->second, "tick_ms", 1, 10'000);
       if (auto s = st.find("heads_poll_ms"); s != st.end())
         c.heads_poll_ms = Uint(c, s->second, "heads_poll_ms", 10, 60'000);
+      if (auto s = st.find("max_sessions_per_key"); s != st.end())
+        c.max_sessions_per_key = Uint(c, s->second, "max_sessions_per_key", 1, 1024);
     }
     if (c.listen.empty() && c.peers.empty()) {
       throw Bad{path + ": nothing to do: set `listen` and/or at least one [[peers]]"};

@@ -31,6 +31,7 @@ struct Config {
   uint64_t heartbeat_ms = 5'000;
   uint64_t tick_ms = 100;
   uint64_t heads_poll_ms = 200;
+  uint64_t max_sessions_per_key = 4;  // NodeOptions::max_sessions_per_key
 };
 
 // Parses and validates `path`. kInvalidArgument "FILE:LINE: what" for bad
