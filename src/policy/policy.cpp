@@ -1,5 +1,6 @@
 // Policy documents: TOML parsing, canonical form, and the access rules.
 #include "hearth/policy.hpp"
+#include "hearth/toml_bounds.hpp"
 
 #include <sys/stat.h>
 
@@ -195,6 +196,9 @@ std::string RightsToString(uint8_t rights) {
 
 Result<Policy> Policy::Parse(std::string_view text, std::string_view source_name) {
   std::string source(source_name.empty() ? "<policy>" : source_name);
+  // Before toml11, which recurses once per nesting level: a policy arrives
+  // in deltas from anyone (docs/policy.md, "Limits").
+  if (Status b = CheckTomlBounds(text, kPolicyMaxBytes); !b.ok()) return b.WithContext(source);
   try {
     std::istringstream in{std::string(text)};
     toml::value root = toml::parse(in, source);
@@ -208,6 +212,15 @@ Result<Policy> Policy::Parse(std::string_view text, std::string_view source_name
 }
 
 Result<Policy> Policy::LoadFile(const std::string& path) {
+  // Only regular files: a FIFO would block the reader, a device never end.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return Status::IOError("policy file " + path + " is not a regular file");
+    if (static_cast<uint64_t>(st.st_size) > kPolicyMaxBytes) {
+      return Status::InvalidArgument(path + ": TOML document of " + std::to_string(st.st_size) +
+                                     " bytes exceeds the limit of " + std::to_string(kPolicyMaxBytes) + " bytes");
+    }
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     if (errno == ENOENT) return Status::NotFound("policy file " + path + " does not exist");

@@ -2,6 +2,7 @@
 // Format reference: docs/schema.md.
 
 #include "hearth/schema.hpp"
+#include "hearth/toml_bounds.hpp"
 
 #include <sys/stat.h>
 
@@ -449,6 +450,9 @@ const CollectionSpec* Schema::Find(std::string_view collection) const {
 
 Result<Schema> Schema::Parse(std::string_view toml_text, std::string_view source_name) {
   std::string source(source_name.empty() ? std::string_view("<schema>") : source_name);
+  // Before toml11, which recurses once per nesting level (a deep document
+  // would overflow the stack): docs/schema.md, "Limits".
+  if (Status b = CheckTomlBounds(toml_text, kSchemaMaxBytes); !b.ok()) return b.WithContext(source);
   try {
     std::istringstream in{std::string(toml_text)};
     toml::value root = toml::parse(in, source);
@@ -478,6 +482,13 @@ Result<Schema> Schema::LoadFile(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) {
     return Status::IOError("schema file " + path + " is a directory");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::IOError("schema file " + path + " is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kSchemaMaxBytes) {
+    return Status::InvalidArgument(path + ": TOML document of " + std::to_string(st.st_size) +
+                                   " bytes exceeds the limit of " + std::to_string(kSchemaMaxBytes) + " bytes");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
