@@ -16,7 +16,7 @@ Status CheckTomlBounds(std::string_view text, size_t max_bytes, size_t max_depth
   size_t dots = 0;      // dots in the current key or value (reset by = , newline and brackets)
   auto deep = [&]() {
     return Status::InvalidArgument("TOML nested deeper than " + std::to_string(max_depth) + " levels at line " +
-                                   std::to_string(line) + " (arrays, inline tables and dotted-key segments count)");
+                                   std::to_string(line) + " (open arrays, inline tables and table headers, plus the dots of a dotted key, count)");
   };
   // Skips a string starting at text[i] (a quote); returns the index after it.
   // An unterminated one-line string ends at the newline (the parser reports

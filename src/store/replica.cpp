@@ -224,7 +224,11 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
         ByteView v = **stored;
         auto schema = Schema::Parse(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()),
                                     "stored schema");
-        if (!schema.ok()) return schema.status().WithContext("replica " + p->dir);
+        // The stored schema was written by ToToml(): text that does not parse is damage.
+        if (!schema.ok()) {
+          return Status::Corruption("replica " + p->dir + ": the stored schema (meta) is damaged: " +
+                                    schema.status().message());
+        }
         p->schema = std::move(schema).value();
       }
     }

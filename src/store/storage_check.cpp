@@ -33,6 +33,8 @@ constexpr uint16_t kPBranch = 0x01, kPLeaf = 0x02, kPOverflow = 0x04, kPMeta = 0
 constexpr uint16_t kPKinds = kPBranch | kPLeaf | kPOverflow | kPMeta | kPLeaf2 | kPSubp;
 constexpr uint16_t kFBigData = 0x01, kFSubData = 0x02, kFDupData = 0x04;
 constexpr uint16_t kIntegerKey = 0x08;  // MDB_INTEGERKEY (the free list)
+// MDB_REVERSEKEY, MDB_DUPSORT, MDB_INTEGERKEY, MDB_DUPFIXED, MDB_INTEGERDUP, MDB_REVERSEDUP.
+constexpr uint16_t kKeyFlags = 0x7e;
 
 template <typename T>
 T Load(const uint8_t* p) {
@@ -428,7 +430,8 @@ Status CheckDataTrees(const std::string& path, uint64_t txnid, const std::vector
     return Status::Corruption(path + " is truncated: " + std::to_string(metas->file_size) +
                               " bytes, but it uses pages up to " + std::to_string(m->last_pg));
   }
-  if (m->free_db.flags != kIntegerKey || m->main_db.flags != 0) {
+  // Only the key-order flags matter to a reader (LMDB keeps others there too).
+  if ((m->free_db.flags & kKeyFlags) != kIntegerKey || (m->main_db.flags & kKeyFlags) != 0) {
     return Status::Corruption(path + ": meta page records unexpected table flags");
   }
   Walker w(f, path, m->psize, m->last_pg);
@@ -440,7 +443,7 @@ Status CheckDataTrees(const std::string& path, uint64_t txnid, const std::vector
     if (!expected.erase(name)) {
       return Status::Corruption(path + ": holds an unknown table '" + Hex(reinterpret_cast<const uint8_t*>(name.data()), name.size()) + "'");
     }
-    if (db.flags != 0) return Status::Corruption(path + ": table " + name + " has unexpected flags " + std::to_string(db.flags));
+    if ((db.flags & kKeyFlags) != 0) return Status::Corruption(path + ": table " + name + " has unexpected flags " + std::to_string(db.flags));
     HEARTH_RETURN_IF_ERROR(w.Tree(name, db, false, nullptr));
   }
   if (!expected.empty() && !subdbs.empty()) {

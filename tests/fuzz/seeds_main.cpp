@@ -307,7 +307,7 @@ void Toml() {
           "metrics = \"127.0.0.1:9400\"\n\n"
           "[[peers]]\n"
           "endpoint = \"tcp://127.0.0.1:7401\"\n"
-          "key = \"" + std::string(64, 'a') + "\"\n"
+          "key = \"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\"\n"  // a valid Ed25519 public key (RFC 8032, test 1)
           "name = \"county office\"\n\n"
           "[sync]\n"
           "max_message_bytes = 4194304\nidle_timeout_ms = 30000\nheartbeat_ms = 5000\n"

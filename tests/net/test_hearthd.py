@@ -18,6 +18,8 @@ import urllib.request
 
 HEARTHD = HEARTH = SCHEMA = None
 WAIT = 60.0
+# A valid Ed25519 public key (RFC 8032, test 1): hearthd checks peer keys.
+VALID_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
 
 
 def env():
@@ -67,7 +69,7 @@ class ConfigTest(unittest.TestCase):
         return p
 
     def test_ok(self):
-        key = "ab" * 32
+        key = VALID_KEY
         p = self.check(f'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n[[peers]]\nendpoint = "tcp://127.0.0.1:7401"\nkey = "{key}"\n', 0)
         self.assertIn("ok", p.stdout)
 
@@ -108,6 +110,41 @@ class ConfigTest(unittest.TestCase):
         p = subprocess.run([HEARTHD, "--check-config", os.path.join(self.d, "nope.toml")],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2)
+
+    # ---- hostile configuration files (issue #12) ----
+    def test_deep_nesting_refused_not_crash(self):
+        # 100,000 nested arrays overflowed toml11's recursion (SIGSEGV).
+        self.check("z = " + "[" * 100000 + "]" * 100000 + "\n", 2, "nested deeper than 64 levels")
+        self.check("z = " + "{a=" * 100000 + "1" + "}" * 100000 + "\n", 2, "nested deeper than 64 levels")
+        self.check("a" + ".a" * 100000 + " = 1\n", 2, "nested deeper than 64 levels")
+
+    def test_too_large_refused(self):
+        self.check('replica = "r"\n' + "# " + "x" * (1 << 20) + "\n", 2, "limit of 1048576 bytes")
+
+    def test_peer_key_not_a_curve_point(self):
+        # 64 hex digits, but not an Ed25519 point: hearthd exited 3 at start.
+        bad = "ab" * 32
+        p = self.check(f'replica = "r"\n[[peers]]\nname = "county office"\nendpoint = "tcp://127.0.0.1:7401"\n'
+                       f'key = "{bad}"\n', 2, "c.toml:5: peer tcp://127.0.0.1:7401 (county office)")
+        self.assertIn("not a valid Ed25519 public key", p.stderr)
+
+    def test_control_characters_refused(self):
+        # A NUL cut the replica path short; every string setting is checked.
+        self.check('replica = "/tmp/a\\u0000/etc"\nlisten = "tcp://127.0.0.1:7400"\n', 2,
+                   "c.toml:1: replica must not contain control characters (found 0x00)")
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400\\n"\n', 2, "listen must not contain control")
+        self.check(f'replica = "r"\n[[peers]]\nendpoint = "tcp://127.0.0.1:7401"\nkey = "{VALID_KEY}"\n'
+                   f'name = "a\\tb"\n', 2, "name must not contain control")
+        self.check('replica = "r"\nlisten = "tcp://127.0.0.1:7400"\npassphrase_env = "A\\u001bB"\n', 2,
+                   "passphrase_env must not contain control")
+
+    def test_fifo_refused_not_hang(self):
+        path = os.path.join(self.d, "fifo.toml")
+        os.mkfifo(path)
+        p = subprocess.run([HEARTHD, "--check-config", path], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not a regular file", p.stderr)
+    # ---- end hostile configuration files ----
 
     def test_help(self):
         p = subprocess.run([HEARTHD, "--help"], capture_output=True, text=True, timeout=30)

@@ -23,6 +23,9 @@ void FailStatus(const Status& s, const std::string& context, const std::string& 
   std::string msg = context.empty() ? s.message() : context + ": " + s.message();
   if (s.message().empty()) msg += std::string(CodeName(s.code()));
   if (!hint.empty()) msg += "\n  " + hint;
+  if (s.code() == Code::kCorruption) {
+    msg += "\n  the replica may be damaged: run `hearth verify` (docs/reliability.md, \"Damaged storage\")";
+  }
   Fail(ExitFor(s), msg);
 }
 

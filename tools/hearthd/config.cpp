@@ -1,11 +1,21 @@
 #include "config.hpp"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <toml.hpp>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "hearth/toml_bounds.hpp"
 
 namespace hearthd {
 namespace {
@@ -27,7 +37,55 @@ std::string At(const Config& c, const toml::value& v, const std::string& what) {
 
 std::string Str(const Config& c, const toml::value& v, const std::string& key) {
   if (!v.is_string()) Fail(c, v, key + " must be a string");
-  return v.as_string().str;
+  const std::string& s = v.as_string().str;
+  // No setting here is text with control characters; a NUL would cut the
+  // replica path short where it reaches the C library.
+  for (unsigned char ch : s) {
+    if (ch < 0x20 || ch == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", ch);
+      Fail(c, v, key + " must not contain control characters (found " + hex + ")");
+    }
+  }
+  return s;
+}
+
+// Reads the whole file: a regular file (a FIFO would block, a device never
+// end) of at most kConfigMaxBytes.
+hearth::Result<std::string> ReadConfigFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return Status::NotFound(path + ": no such file");
+    return Status::InvalidArgument(path + ": cannot open: " + std::strerror(err));
+  }
+  struct stat st {};
+  std::string text;
+  Status s;
+  if (::fstat(fd, &st) != 0) {
+    s = Status::InvalidArgument(path + ": cannot stat: " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    s = Status::InvalidArgument(path + ": not a regular file");
+  } else if (static_cast<uint64_t>(st.st_size) > hearth::kConfigMaxBytes) {
+    s = Status::InvalidArgument(path + ": " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                                std::to_string(hearth::kConfigMaxBytes) + " bytes for a configuration file");
+  } else {
+    char buf[65536];
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        s = Status::InvalidArgument(path + ": cannot read: " + std::strerror(errno));
+        break;
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > hearth::kConfigMaxBytes) break;  // grew while read: CheckTomlBounds says so
+    }
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return text;
 }
 
 uint64_t Uint(const Config& c, const toml::value& v, const std::string& key, uint64_t lo, uint64_t hi) {
@@ -67,11 +125,14 @@ void Unknown(const Config& c, const toml::value& table, const std::set<std::stri
 hearth::Result<Config> LoadConfig(const std::string& path) {
   Config c;
   c.path = path;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return Status::NotFound(path + ": no such file");
+  auto text = ReadConfigFile(path);
+  if (!text.ok()) return text.status();
+  // Before toml11, which recurses once per nesting level (docs/hearthd.md).
+  if (Status b = hearth::CheckTomlBounds(*text, hearth::kConfigMaxBytes); !b.ok()) return b.WithContext(path);
   toml::value root;
   try {
-    root = toml::parse(path);
+    std::istringstream in(std::move(*text));
+    root = toml::parse(in, path);
   } catch (const toml::syntax_error& e) {
     std::string w = e.what();
     // toml11: "[error] msg\n --> file\n    |\n  N | text..." -> first line + location
@@ -124,6 +185,16 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
         auto a = hearth::AuthorId::FromHex(Str(c, k->second, "key"));
         if (!a.ok()) Fail(c, k->second, "peer key: " + a.status().message());
         pc.key = *a;
+        // CURVE uses the X25519 form of the Ed25519 key: a key that is not
+        // a valid curve point would only fail when hearthd starts.
+        std::string who = "peer " + pc.endpoint;
+        if (auto n = pt.find("name"); n != pt.end()) who += " (" + Str(c, n->second, "name") + ")";
+        unsigned char x25519[crypto_scalarmult_curve25519_BYTES];
+        if (sodium_init() < 0) Fail(c, k->second, "cannot initialise libsodium");
+        if (crypto_sign_ed25519_pk_to_curve25519(x25519, pc.key.bytes.data()) != 0) {
+          Fail(c, k->second, who + ": key " + pc.key.ToHex().substr(0, 16) +
+                                 "... is not a valid Ed25519 public key (`hearth whoami` on the peer prints it)");
+        }
         c.peers.push_back(std::move(pc));
       }
     }
