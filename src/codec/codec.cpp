@@ -16,6 +16,8 @@
 //      (sorted, unique) order of every container.
 #include "codec/codec.hpp"
 
+#include "base/text.hpp"
+
 #include <msgpack.hpp>
 
 #include <algorithm>
@@ -40,8 +42,6 @@ using crdt::VersionVector;
 
 constexpr int8_t kExtTimestamp = 1;
 constexpr int8_t kExtRef = 2;
-constexpr size_t kMaxCollectionBytes = 128;
-constexpr size_t kMaxFieldBytes = 256;
 
 // ---------------------------------------------------------------- encoding
 
@@ -473,7 +473,11 @@ Value DecodeValueObj(const Obj& o) {
       return Value(static_cast<int64_t>(o.via.u64));
     case msgpack::type::NEGATIVE_INTEGER: return Value(o.via.i64);
     case msgpack::type::FLOAT64: return Value(o.via.f64);
-    case msgpack::type::STR: return Value(std::string(o.via.str.ptr, o.via.str.size));
+    case msgpack::type::STR: {
+      std::string_view sv(o.via.str.ptr, o.via.str.size);
+      if (!ValidUtf8(sv)) Fail("string value is not valid UTF-8");
+      return Value(std::string(sv));
+    }
     case msgpack::type::BIN: {
       const auto* b = reinterpret_cast<const uint8_t*>(o.via.bin.ptr);
       return Value(Bytes(b, b + o.via.bin.size));
@@ -544,7 +548,9 @@ Op DecodeOp(const Obj& o) {
   if (a.size() < 3) Fail("op too short");
   Op op;
   std::string_view field = Str(a[0], "op field must be str");
-  if (field.empty() || field.size() > kMaxFieldBytes) Fail("op field name must be 1..256 bytes");
+  // Exactly the schema's name grammar: a name that differs from a known
+  // one by a byte (a NUL, a capital) must not reach the key space.
+  if (!ValidFieldName(field)) Fail("op field name is not a valid field name ([a-z0-9_], 1..64, or $deleted)");
   op.field.assign(field);
   const uint64_t kind = Uint(a[1], "op kind must be uint");
   if (kind < 1 || kind > 7) Fail("unknown op kind");
@@ -582,6 +588,7 @@ Op DecodeOp(const Obj& o) {
       if (rank > std::numeric_limits<uint32_t>::max()) Fail("status rank out of range");
       op.rank = static_cast<uint32_t>(rank);
       op.value = Value(std::string(Str(a[4], "status name must be str")));
+      if (!ValidUtf8(op.value.as_string())) Fail("status name is not valid UTF-8");
       break;
     }
   }
@@ -596,7 +603,9 @@ std::vector<RecordOps> DecodePayloadObj(const Obj& root) {
     auto t = Arr(r, 3, "record must be [collection, id, ops]");
     RecordOps ro;
     std::string_view coll = Str(t[0], "collection must be str");
-    if (coll.empty() || coll.size() > kMaxCollectionBytes) Fail("collection must be 1..128 bytes");
+    if (!ValidCollectionName(coll)) {
+      Fail("collection is not a valid collection name ([a-z0-9_], 1..64, or $policy/$keys)");
+    }
     ro.collection.assign(coll);
     FixedBin(t[1], ro.id.bytes, "record id must be bin 16");
     auto ops = Arr(t[2], "ops must be an array");
@@ -690,6 +699,7 @@ FieldState DecodeField(std::span<const Obj> a, FieldKind kind) {
       if (rank > std::numeric_limits<uint32_t>::max()) Fail("status rank out of range");
       s.rank = static_cast<uint32_t>(rank);
       s.name.assign(Str(a[4], "status name must be str"));
+      if (!ValidUtf8(s.name)) Fail("status name is not valid UTF-8");
       if (!s.set && (s.rank != 0 || !s.name.empty())) Fail("unset status with a value");
       break;
     }
@@ -706,6 +716,7 @@ RecordState DecodeStateObj(const Obj& root) {
   auto t = Arr(root, 3, "record state must be [collection, id, fields]");
   RecordState st;
   st.collection.assign(Str(t[0], "collection must be str"));
+  if (!ValidCollectionName(st.collection)) Fail("record state collection is not a valid collection name");
   FixedBin(t[1], st.id.bytes, "record id must be bin 16");
   auto fields = Arr(t[2], "fields must be an array");
   const std::string* prev = nullptr;
@@ -713,6 +724,7 @@ RecordState DecodeStateObj(const Obj& root) {
     auto a = Arr(fo, "field must be an array");
     if (a.size() < 2) Fail("field too short");
     std::string_view name = Str(a[0], "field name must be str");
+    if (!ValidFieldName(name)) Fail("record state field name is not a valid field name");
     if (prev != nullptr && !(std::string_view(*prev) < name)) Fail("fields not sorted or duplicated");
     const uint64_t k = Uint(a[1], "field kind must be uint");
     FieldKind kind;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "base/text.hpp"
 #include "codec/delta_frame.hpp"
 
 namespace hearth::feed {
@@ -14,42 +15,6 @@ static_assert(codec::kDeltaKeyBytes == sizeof(crypto::Hash));
 static_assert(codec::kDeltaNonceBytes == sizeof(crypto::Nonce));
 static_assert(codec::kDeltaSigBytes == sizeof(crypto::Signature));
 static_assert(codec::kDeltaMinBodyBytes == crypto::kAeadTagBytes);
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
-bool ValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;       // overlong
-      if (c == 0xed) hi = 0x9f;       // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;       // overlong
-      if (c == 0xf4) hi = 0x8f;       // > U+10FFFF
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 bool AllZero(const crypto::Hash& h) {
   for (uint8_t b : h) {

@@ -199,6 +199,10 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
       if (!IsReserved(d->header.scope) || is_frozen(d->header)) continue;
       auto p = Prepare(t, *d, &out->new_keys);
       if (!p.ok()) return p.status().WithContext("re-deriving");
+      if (!p->invalid.empty()) {
+        out->denied.emplace_back(std::string(c.key().begin(), c.key().end()), p->invalid);
+        continue;
+      }
       apply(d->header, p->records);
     }
     HEARTH_RETURN_IF_ERROR(c.status());
@@ -238,6 +242,10 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
     }
     auto p = Prepare(t, *d, &out->new_keys);
     if (!p.ok()) return p.status().WithContext("re-deriving");
+    if (!p->invalid.empty()) {
+      out->denied.emplace_back(fk, p->invalid);
+      continue;
+    }
     if (p->opaque) {
       out->opaque.push_back(fk);
       continue;

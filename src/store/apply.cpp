@@ -48,6 +48,15 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
                                                       KeyCache* key_cache) const {
   Prepared out;
   const feed::DeltaHeader& h = d.header;
+  // Every check below is a function of the delta, the key of its (scope,
+  // epoch) and the schema: a failure is the delta's verdict ("invalid
+  // content"), the same on every replica, never an error of this replica.
+  // Only storage errors (reading a key) are returned as errors.
+  auto invalid = [&](const Status& s) -> Result<Prepared> {
+    Prepared bad;
+    bad.invalid = kInvalidContentPrefix + s.message();
+    return bad;
+  };
   const crypto::SecretBytes* scope_key = nullptr;
   std::optional<crypto::SecretBytes> uncached;
   auto cached = key_cache ? key_cache->find(std::make_pair(h.scope, h.epoch)) : KeyCache::iterator();
@@ -68,70 +77,73 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
     }
   }
   // A version-2 payload is decompressed here; its declared size is checked
-  // against the same limit as the payload decoder's before allocating.
-  auto plain = feed::OpenDelta(d, *scope_key, opts.max_delta_bytes);
-  if (!plain.ok()) {
-    Status s = plain.status();
-    if (s.code() == Code::kResourceExhausted) s = s.WithContext("payload exceeds max_delta_bytes");
-    return s.WithContext(Where(h) + " (scope " + h.scope + ")");
-  }
-  codec::DecodeLimits limits;
-  limits.max_bytes = opts.max_delta_bytes;
+  // against the format's limit before allocating. The limits are the
+  // format's, not this replica's options: the verdict must not depend on
+  // local configuration.
+  auto plain = feed::OpenDelta(d, *scope_key, feed::kMaxCompressedPayloadBytes);
+  if (!plain.ok()) return invalid(plain.status());
+  codec::DecodeLimits limits;  // the format's limits (docs/delta-format.md)
   auto records = codec::DecodePayload(*plain, limits);
-  if (!records.ok()) return records.status().WithContext(Where(h) + " payload");
+  if (!records.ok()) return invalid(records.status().WithContext("payload"));
   uint64_t ops = 0;
   const bool reserved_scope = !h.scope.empty() && h.scope[0] == '$';
   for (const crdt::RecordOps& r : *records) {
     const bool reserved_coll = !r.collection.empty() && r.collection[0] == '$';
     if ((reserved_scope || reserved_coll) && r.collection != h.scope) {
-      return Status::PermissionDenied(Where(h) + " writes collection " + r.collection + " under scope " + h.scope +
-                                      " (reserved collections live only in their own scope)");
+      return invalid(Status::PermissionDenied("writes collection " + r.collection + " under scope " + h.scope +
+                                              " (reserved collections live only in their own scope)"));
     }
     if (r.collection == kPolicyScope) {
       for (const crdt::Op& op : r.ops) {
         if (op.field != "doc" || op.kind != crdt::OpKind::kLwwSet || op.value.type() != ValueType::kBytes) {
-          return Status::InvalidArgument(Where(h) + ": a policy record holds only 'doc' (bytes)");
+          return invalid(Status::InvalidArgument("a policy record holds only 'doc' (bytes)"));
         }
         const Bytes& doc = op.value.as_bytes();
         auto pol = Policy::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "policy");
-        if (!pol.ok()) return pol.status().WithContext(Where(h));
+        if (!pol.ok()) return invalid(pol.status());
       }
     }
-    const CollectionSpec* spec = schema.Find(r.collection);
+    // Every collection outside the reserved ones must be in the schema and
+    // belong to the delta's scope: the scope is what the policy granted.
+    const CollectionSpec* spec = reserved_coll ? nullptr : schema.Find(r.collection);
+    if (!reserved_coll && spec == nullptr) {
+      return invalid(Status::PermissionDenied("writes collection " + r.collection +
+                                              ", which this replica's schema does not know"));
+    }
     if (spec != nullptr && spec->scope != h.scope) {
-      return Status::PermissionDenied(Where(h) + " writes collection " + r.collection + " of scope " +
-                                      spec->scope + " under scope " + h.scope);
+      return invalid(Status::PermissionDenied("writes collection " + r.collection + " of scope " + spec->scope +
+                                              " under scope " + h.scope));
     }
     for (const crdt::Op& op : r.ops) {
       ++ops;
       if (op.hlc < h.hlc_min || op.hlc > h.hlc_max) {
-        return Status::Corruption(Where(h) + ": op HLC outside the header's range");
+        return invalid(Status::Corruption("op HLC outside the header's range"));
       }
       if (op.field == crdt::kDeletedField) {
         if (op.kind != crdt::OpKind::kLwwSet || op.value.type() != ValueType::kBool) {
-          return Status::InvalidArgument(Where(h) + ": $deleted must be an lww bool");
+          return invalid(Status::InvalidArgument("$deleted must be an lww bool"));
         }
         continue;
       }
-      if (spec == nullptr) continue;  // collection from a newer schema: kept as is
+      if (spec == nullptr) continue;  // reserved collection: checked above
       const FieldSpec* f = spec->Find(op.field);
       if (f == nullptr) continue;  // field from a newer schema: kept as is
       FieldKind kind = crdt::KindOfOp(op.kind);
       const Value* value = op.kind == crdt::OpKind::kCounter ? nullptr : &op.value;
       if (!ValueCertainlyOk(*f, kind, value)) {
         Status s = schema.CheckValue(r.collection, op.field, kind, value);
-        if (!s.ok()) return s.WithContext(Where(h));
+        if (!s.ok()) return invalid(s);
       }
       if (op.kind == crdt::OpKind::kStatus && f->RankOf(op.value.as_string()) != op.rank) {
-        return Status::InvalidArgument(Where(h) + ": status " + op.value.as_string() + " of " +
-                                       r.collection + "." + op.field + " has rank " +
-                                       std::to_string(op.rank) + ", schema says otherwise");
+        return invalid(Status::InvalidArgument("status " + op.value.as_string() + " of " + r.collection + "." +
+                                               op.field + " has rank " + std::to_string(op.rank) +
+                                               ", schema says otherwise"));
       }
     }
   }
   if (ops != h.op_count) {
-    return Status::Corruption(Where(h) + ": header says " + std::to_string(h.op_count) +
-                              " ops, payload has " + std::to_string(ops));
+    return invalid(Status::Corruption("header says " + std::to_string(h.op_count) + " ops, payload has " +
+                                      std::to_string(ops)));
   }
   out.records = std::move(records).value();
   return out;
@@ -289,20 +301,24 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   const feed::DeltaHeader& h = d.header;
   auto policy = PolicyIn(t, &cache);
   if (!policy.ok()) return policy.status();
-  Status permit = Permit(h, policy->get());
-  if (!permit.ok()) {
-    // Kept in the feed (the chain stays verifiable, relays forward it) but
-    // never applied; a later policy may admit it.
+  // Kept in the feed (the chain stays verifiable, relays forward it) but
+  // never applied: refused by the policy (a later policy may admit it), or
+  // content that can never be applied (kept as evidence; other authors'
+  // deltas and this author's later ones go on).
+  auto deny = [&](const std::string& why) -> Result<ApplyOutcome> {
     std::string fk = store::FeedKey(h.author, h.seq);
     HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
     HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
-    HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(permit.message())));
+    HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(why)));
     HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
-    *reason = permit.message();
+    *reason = why;
     return ApplyOutcome::kDenied;
-  }
+  };
+  Status permit = Permit(h, policy->get());
+  if (!permit.ok()) return deny(permit.message());
   auto prepared = Prepare(t, d, key_cache);
   if (!prepared.ok()) return prepared.status();
+  if (!prepared->invalid.empty()) return deny(prepared->invalid);
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
   return prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
 }
@@ -444,13 +460,18 @@ Status Replica::Impl::ApplyOpaque(Txn& t, Cache& cache, std::string_view scope, 
     if (d->header.scope != scope || d->header.epoch != epoch) continue;
     auto p = Prepare(t, *d);
     if (!p.ok()) return p.status();
+    HEARTH_RETURN_IF_ERROR(t.Del(opaque, AsBytes(fk)));
+    if (!p->invalid.empty()) {
+      // Readable now, and not applicable: evidence, like a denied delta.
+      HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(p->invalid)));
+      continue;
+    }
     for (const crdt::RecordOps& r : p->records) {
       auto rec = Load(t, cache, r.collection, r.id);
       if (!rec.ok()) return rec.status();
       for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, d->header.author);
       (*rec)->dirty = true;
     }
-    HEARTH_RETURN_IF_ERROR(t.Del(opaque, AsBytes(fk)));
   }
   return Status::Ok();
 }

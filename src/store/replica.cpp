@@ -12,6 +12,7 @@
 #include "store/keys.hpp"
 #include "store/record_view.hpp"
 #include "store/storage_check.hpp"
+#include "base/text.hpp"
 #include "store/replica_impl.hpp"
 
 namespace hearth {
@@ -376,6 +377,11 @@ namespace {
 
 Status CheckIntent(const Schema& schema, const WriteBatch::Intent& in) {
   using A = WriteBatch::Action;
+  // Strings are UTF-8, on write as on apply (a remote delta with another
+  // string is invalid content on every replica).
+  if (in.value.type() == ValueType::kString && !ValidUtf8(in.value.as_string())) {
+    return Status::InvalidArgument(in.collection + "." + in.field + ": string value is not valid UTF-8");
+  }
   if (in.action == A::kDelete) return schema.CheckCollection(in.collection);
   const CollectionSpec* spec = schema.Find(in.collection);
   if (spec == nullptr) return schema.CheckCollection(in.collection);

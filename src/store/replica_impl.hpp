@@ -20,6 +20,9 @@ namespace hearth {
 
 inline constexpr uint32_t kStorageFormatVersion = 1;
 
+// Reason of a denied-table entry for a delta with invalid content.
+inline constexpr const char* kInvalidContentPrefix = "invalid content: ";
+
 struct Replica::Impl {
   std::string dir;
   ReplicaOptions opts;
@@ -96,8 +99,15 @@ struct Replica::Impl {
   Status ObserveHlc(store::Txn& t, crdt::Hlc remote) const;
 
   // --- remote apply ---
+  // What a chained delta's payload holds. `invalid` (non-empty: the
+  // reason, starting with kInvalidContentPrefix) when the delta is signed
+  // and chained but its content can never be applied: it does not decrypt
+  // under its scope key, breaks the format's limits, names a collection
+  // outside its scope or the schema, or fails the schema. Such a delta is
+  // kept in its feed and listed with the denied ones, on every replica alike.
   struct Prepared {
     bool opaque = false;
+    std::string invalid;
     std::vector<crdt::RecordOps> records;
   };
   // Scope keys read within one transaction, by (scope, epoch); only keys

@@ -1,6 +1,18 @@
 // The simulator with a county policy: scope filtering under faults. The
 // union (relay on test.a, nothing on test.b) never receives a children's
 // record (test.b); hr, civil and the township converge.
+//
+// Liveness under a hostile author (issue #12): civil, a legitimate writer of
+// test.b, also signs poison deltas into its own feed now and then (msgpack
+// bombs, a collection named "item\0" or "item" of another scope, a body
+// under a key that is not the scope's, an epoch that does not exist yet).
+// Whatever it injects, every acknowledged honest write (hr's, the
+// township's and civil's own later ones) still reaches every node allowed
+// to receive it, and no wage-case record ever holds anything but hr's
+// writes.
+#include "codec/codec.hpp"
+#include "feed/delta.hpp"
+#include "store/identity.hpp"
 #include "sync/sim.hpp"
 
 namespace hearth {
@@ -20,6 +32,51 @@ ReplicaOptions CountyOptions(std::optional<AuthorId> root, bool is_root) {
 }
 
 enum { kRoot, kHr, kUnion, kCivil, kTown };
+
+// One poison delta signed by `r`'s own identity, chained onto its head, and
+// stored in its own replica (from where sync carries it on). Returns the
+// outcome of storing it.
+ApplyResult InjectPoison(std::mt19937_64& rng, Replica& r, const std::vector<RecordId>& items) {
+  auto id = store::LoadOrCreateIdentity(r.dir(), false);
+  REQUIRE(id.ok());
+  auto kr = r.ExportKeyring({"test.b"});
+  REQUIRE(kr.ok());
+  crypto::SecretBytes key = crypto::RandomAeadKey();
+  uint32_t epoch = 1;
+  if (kr->size() >= 5 + 1 + 6 + 4 + 32) key = crypto::SecretBytes::Copy(std::span<const uint8_t>(*kr).last(32));
+  const FeedHead head = r.GetHeads().count(r.author()) ? r.GetHeads().at(r.author()) : FeedHead{};
+  feed::DeltaHeader h;
+  h.author = r.author();
+  h.seq = head.seq + 1;
+  h.prev = head.hash;
+  h.scope = "test.b";
+  h.hlc_min = h.hlc_max = crdt::MakeHlc(1'800'000'000'000ull, 1);
+  h.op_count = 1;
+  Bytes plain;
+  auto one_op = [&](std::string coll, const RecordId& rid) {
+    crdt::RecordOps ro{std::move(coll), rid, {}};
+    crdt::Op op;
+    op.field = "title";
+    op.hlc = h.hlc_min;
+    op.value = Value(std::string("forged"));
+    ro.ops.push_back(op);
+    return codec::EncodePayload({ro});
+  };
+  switch (rng() % 5) {
+    case 0: plain = {0x91, 0xdd, 0xff, 0xff, 0xff, 0xff}; break;     // 2^32-1 items
+    case 1: plain = one_op(std::string("item\0", 5), items[0]); break;  // NUL-suffixed name
+    case 2: plain = one_op("item", items[0]); break;                  // another scope's collection
+    case 3: plain = one_op("other", items[0]); key = crypto::RandomAeadKey(); break;  // wrong key
+    default: plain = one_op("other", items[0]); epoch = 2; key = crypto::RandomAeadKey(); break;  // future epoch
+  }
+  h.epoch = epoch;
+  auto sealed = feed::SealDeltaPlaintext(feed::kDeltaFormatV1, h, plain, key, *id);
+  REQUIRE(sealed.ok());
+  auto res = r.Apply(*sealed);
+  REQUIRE_MESSAGE(res.ok(), res.status().ToString());
+  CHECK(res->outcome == ApplyOutcome::kDenied);
+  return *res;
+}
 
 TEST_CASE("simulator with a county policy: scopes reach only who may receive them") {
   const int seeds = testing::SimSeeds(20) / 3 + 1;
@@ -67,10 +124,15 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
       items.push_back(RecordId::Generate());
       kids.push_back(RecordId::Generate());
     }
+    int poison = 0;
     Sim sim(seed, dirs, opts, [&](std::mt19937_64& rng, size_t n, Replica& r) -> std::optional<CommitInfo> {
       Result<CommitInfo> c = Status::NotFound("no write");
       if (n == kHr) {
         c = r.Write([&](WriteBatch& w) { w.Set("item", items[rng() % items.size()], "title", "wage " + std::to_string(rng() % 100)); });
+      } else if (n == kCivil && rng() % 3 == 0) {
+        InjectPoison(rng, r, items);
+        ++poison;
+        return std::nullopt;  // not an acknowledged honest write
       } else if (n == kCivil || n == kTown) {
         c = r.Write([&](WriteBatch& w) { w.Set("other", kids[rng() % kids.size()], "name", "child " + std::to_string(rng() % 100)); });
       } else if (n == kUnion && rng() % 4 == 0) {
@@ -105,6 +167,17 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
       return out;
     };
     CHECK(kids_of(kCivil) == kids_of(kTown));
+    // Poison changed nothing outside civil's grant: wage cases hold hr's
+    // writes only, on every node that reads them.
+    for (size_t n : {size_t{kHr}, size_t{kTown}}) {
+      REQUIRE(sim.replica(n).Scan("item", [&](const Record& rec) {
+        const FieldValue* t = rec.Find("title");
+        CHECK((t != nullptr && t->author == ids[kHr]));
+        return true;
+      }).ok());
+    }
+    // Civil's feed, poison included, reached every reader of test.b whole.
+    CHECK(sim.replica(kTown).GetHeads().at(ids[kCivil]) == sim.replica(kCivil).GetHeads().at(ids[kCivil]));
     CHECK(kids_of(kHr).empty());  // relays, cannot read
     // The union: never a children's record, never even a test.b delta.
     CHECK(kids_of(kUnion).empty());
@@ -123,7 +196,7 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
     }
     // The union relays hr's wage cases completely.
     CHECK(sim.replica(kUnion).GetHeads().at(ids[kHr]) == h.at(ids[kHr]));
-    if (std::getenv("HEARTH_SIM_VERBOSE")) MESSAGE("policy seed " << seed << ": " << sim.Summary());
+    if (std::getenv("HEARTH_SIM_VERBOSE")) MESSAGE("policy seed " << seed << ": " << sim.Summary() << ", " << poison << " poison deltas");
   }
 }
 

@@ -1,0 +1,224 @@
+// The three severe attacks of issue #12, each as it was reported, against
+// real replicas (and a real bundle file): a legitimate member M (the union:
+// writes test.b only) signs deltas that every check of the format accepts.
+//   1. a collection named "item\0" (item is test.a, hr's): write beyond grant
+//   2. a payload whose msgpack declares 2^32-1 items: a poison delta
+//   3. a delta planted under the next key epoch, then the root revokes M:
+//      "unrevokable member"
+// Strings: non-UTF-8 values are refused on write and are invalid content
+// on apply.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "codec/codec.hpp"
+#include "crypto/crypto.hpp"
+#include "feed/delta.hpp"
+#include "hearth/bundle.hpp"
+#include "hearth/policy.hpp"
+#include "hearth/replica.hpp"
+#include "support/node_support.hpp"
+#include "support/support.hpp"
+
+namespace hearth {
+namespace {
+
+using testing::TempDir;
+
+struct County {
+  TempDir tmp;
+  std::unique_ptr<Replica> root, hr, un, civil;
+  Policy policy;
+
+  County() {
+    root = testing::OpenMember(tmp.Sub("root"), std::nullopt, true);
+    hr = testing::OpenMember(tmp.Sub("hr"), root->author());
+    un = testing::OpenMember(tmp.Sub("union"), root->author());
+    civil = testing::OpenMember(tmp.Sub("civil"), root->author());
+    policy.set_county("天全县");
+    REQUIRE(policy.AddScope({"test.a", 1, "wage cases"}).ok());
+    REQUIRE(policy.AddScope({"test.b", 1, "stations"}).ok());
+    REQUIRE(policy.AddMember({hr->author(), "hr", "hr", "", {}, std::nullopt}).ok());
+    REQUIRE(policy.AddMember({un->author(), "union", "union", "", {}, std::nullopt}).ok());
+    REQUIRE(policy.AddMember({civil->author(), "civil", "civil", "", {}, std::nullopt}).ok());
+    REQUIRE(policy.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
+    REQUIRE(policy.AddGrant({"union", "", "test.b", kRightRead | kRightWrite}).ok());
+    REQUIRE(policy.AddGrant({"civil", "", "test.a", kRightRead}).ok());
+    REQUIRE(policy.AddGrant({"civil", "", "test.b", kRightRead}).ok());
+    Publish();
+  }
+  void Publish() {
+    auto c = root->PublishPolicy(policy);
+    REQUIRE_MESSAGE(c.ok(), c.status().ToString());
+    for (Replica* r : {hr.get(), un.get(), civil.get()}) testing::CopyDeltas(*root, *r);
+  }
+  // The union's real key for (test.b, epoch), or a random one.
+  crypto::SecretBytes UnionKey(uint32_t epoch) {
+    auto kr = un->ExportKeyring({"test.b"});
+    REQUIRE(kr.ok());
+    const Bytes& k = *kr;
+    for (size_t off = 5; off < k.size();) {
+      size_t n = k[off++];
+      uint32_t ep = (uint32_t{k[off + n]} << 24) | (uint32_t{k[off + n + 1]} << 16) |
+                    (uint32_t{k[off + n + 2]} << 8) | k[off + n + 3];
+      if (ep == epoch) return crypto::SecretBytes::Copy(std::span<const uint8_t>(k.data() + off + n + 4, 32));
+      off += n + 4 + 32;
+    }
+    return crypto::RandomAeadKey();
+  }
+  // A delta signed by the union, chained onto its feed as `holder` holds it.
+  Bytes Forge(Replica& holder, uint32_t epoch, const Bytes& plain, uint32_t op_count,
+              const crypto::SecretBytes& key) {
+    auto id = testing::MemberIdentity(*un);
+    Heads heads = holder.GetHeads();
+    FeedHead head = heads.count(un->author()) ? heads.at(un->author()) : FeedHead{};
+    feed::DeltaHeader h;
+    h.author = un->author();
+    h.seq = head.seq + 1;
+    h.prev = head.hash;
+    h.scope = "test.b";
+    h.epoch = epoch;
+    h.hlc_min = h.hlc_max = crdt::MakeHlc(1'800'000'000'000ull, 7);
+    h.op_count = op_count;
+    auto sealed = feed::SealDeltaPlaintext(feed::kDeltaFormatV1, h, plain, key, id);
+    REQUIRE_MESSAGE(sealed.ok(), sealed.status().ToString());
+    return *sealed;
+  }
+  static Bytes OneSet(std::string collection, const RecordId& rid, std::string field, Value v) {
+    crdt::RecordOps ro{std::move(collection), rid, {}};
+    crdt::Op op;
+    op.field = std::move(field);
+    op.hlc = crdt::MakeHlc(1'800'000'000'000ull, 7);
+    op.value = std::move(v);
+    ro.ops.push_back(std::move(op));
+    return codec::EncodePayload({ro});
+  }
+};
+
+size_t Count(const Replica& r, std::string_view coll) {
+  size_t n = 0;
+  REQUIRE(r.Scan(coll, [&](const Record&) { return ++n, true; }).ok());
+  return n;
+}
+
+TEST_CASE("attack 1: a collection name with a NUL writes nothing beyond the member's grant") {
+  County c;
+  RecordId wage = RecordId::Generate();
+  REQUIRE(c.hr->Write([&](WriteBatch& w) { w.Set("item", wage, "score", Value(int64_t{5000})); }).ok());
+  testing::CopyDeltas(*c.hr, *c.civil);
+  const uint64_t records_before = c.civil->Stats().records;
+  // "item\0" under the union's own scope and real key; and plain "item"
+  // (another scope's collection); and a collection the schema lacks.
+  for (std::string coll : {std::string("item\0", 5), std::string("item"), std::string("wage_case")}) {
+    Bytes d = c.Forge(*c.civil, 1, County::OneSet(coll, RecordId::Generate(), "score", Value(int64_t{100000000})), 1,
+                      c.UnionKey(1));
+    auto r = c.civil->Apply(d);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    CHECK(r->outcome == ApplyOutcome::kDenied);
+    CHECK(r->reason.rfind("invalid content: ", 0) == 0);
+  }
+  CHECK(Count(*c.civil, "item") == 1);
+  CHECK(c.civil->Stats().records == records_before);
+  CHECK(c.civil->Get("item", wage)->Find("score")->value == Value(int64_t{5000}));
+  auto v = c.civil->Verify();
+  REQUIRE(v.ok());
+  CHECK(v->ok());
+  CHECK(c.civil->CheckConsistency().ok());
+  // The union's next honest write still applies: its feed goes on.
+  RecordId st = RecordId::Generate();
+  REQUIRE(c.un->ImportKeyring(*c.un->ExportKeyring()).ok());
+  testing::CopyDeltas(*c.civil, *c.un);
+  REQUIRE(c.un->Write([&](WriteBatch& w) { w.Set("other", st, "name", Value("outdoor station 3")); }).ok());
+  testing::CopyDeltas(*c.un, *c.civil);
+  CHECK(c.civil->Get("other", st).ok());
+}
+
+TEST_CASE("attack 2: a poison delta is kept as evidence and never stops other authors, over Apply and bundles") {
+  County c;
+  Bytes bomb = c.Forge(*c.un, 1, Bytes{0x91, 0xdd, 0xff, 0xff, 0xff, 0xff}, 1, c.UnionKey(1));
+  REQUIRE(c.un->Apply(bomb).ok());  // the union stores its own poison; sync carries it on
+  RecordId wage = RecordId::Generate();
+  REQUIRE(c.hr->Write([&](WriteBatch& w) { w.Set("item", wage, "title", Value("wage case 17")); }).ok());
+
+  SUBCASE("Apply") {
+    auto r = c.civil->Apply(bomb);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    CHECK(r->outcome == ApplyOutcome::kDenied);
+    testing::CopyDeltas(*c.hr, *c.civil);
+    CHECK(c.civil->Get("item", wage).ok());
+    // The same verdict after a full re-derivation (a new policy).
+    c.policy.set_version(2);
+    c.Publish();
+    CHECK(c.civil->CurrentPolicy()->version() == 2);
+    CHECK(c.civil->Denied().size() == 1);
+    CHECK(c.civil->CheckConsistency().ok());
+  }
+  SUBCASE("bundle") {
+    // The union's feed (with the poison) and hr's, in one bundle.
+    TempDir t;
+    Heads since;
+    auto a = ExportBundle(*c.un, since, t.Sub("union.hbundle"));
+    REQUIRE_MESSAGE(a.ok(), a.status().ToString());
+    auto imp = ImportBundle(*c.civil, t.Sub("union.hbundle"));
+    REQUIRE_MESSAGE(imp.ok(), imp.status().ToString());
+    CHECK(imp->denied == 1);
+    auto b = ExportBundle(*c.hr, since, t.Sub("hr.hbundle"));
+    REQUIRE(b.ok());
+    auto imp2 = ImportBundle(*c.civil, t.Sub("hr.hbundle"));
+    REQUIRE_MESSAGE(imp2.ok(), imp2.status().ToString());
+    CHECK(c.civil->Get("item", wage).ok());
+  }
+}
+
+TEST_CASE("attack 3: a delta planted under a future epoch cannot make its author unrevokable") {
+  County c;
+  // Seq 1 under epoch 2, which does not exist yet: denied for now.
+  Bytes planted = c.Forge(*c.un, 2, County::OneSet("other", RecordId::Generate(), "name", Value("planted")), 1,
+                          crypto::RandomAeadKey());
+  REQUIRE(c.un->Apply(planted).ok());
+  for (Replica* r : {c.root.get(), c.civil.get()}) {
+    auto res = r->Apply(planted);
+    REQUIRE_MESSAGE(res.ok(), res.status().ToString());
+    CHECK(res->outcome == ApplyOutcome::kDenied);
+  }
+  // The root revokes the union after its seq 1: test.b moves to epoch 2, the
+  // epoch of the planted delta, which the revocation point still admits.
+  REQUIRE(c.policy.Revoke(c.un->author(), 1).ok());
+  c.policy.set_version(2);
+  auto pub = c.root->PublishPolicy(c.policy);
+  REQUIRE_MESSAGE(pub.ok(), pub.status().ToString());
+  testing::CopyDeltas(*c.root, *c.civil);
+  REQUIRE(c.civil->CurrentPolicy().has_value());
+  CHECK(c.civil->CurrentPolicy()->version() == 2);
+  // The planted delta is now invalid content (it does not decrypt under the
+  // real epoch-2 key); the union's later writes are refused.
+  bool invalid = false;
+  for (const DeniedDelta& d : c.civil->Denied()) {
+    if (d.author == c.un->author() && d.seq == 1) invalid = d.reason.rfind("invalid content: ", 0) == 0;
+  }
+  CHECK(invalid);
+  Bytes later = c.Forge(*c.civil, 1, County::OneSet("other", RecordId::Generate(), "name", Value("after")), 1,
+                        c.UnionKey(1));
+  auto res = c.civil->Apply(later);
+  REQUIRE(res.ok());
+  CHECK(res->outcome == ApplyOutcome::kDenied);
+  CHECK(Count(*c.civil, "other") == 0);
+  CHECK(c.civil->CheckConsistency().ok());
+  CHECK(c.root->CheckConsistency().ok());
+}
+
+TEST_CASE("strings are UTF-8: refused on write, invalid content on apply") {
+  County c;
+  RecordId id = RecordId::Generate();
+  auto w = c.hr->Write([&](WriteBatch& b) { b.Set("item", id, "title", Value(std::string("bad \xff name"))); });
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.status().code() == Code::kInvalidArgument);
+  Bytes d = c.Forge(*c.civil, 1, County::OneSet("other", id, "name", Value(std::string("\xc0\xaf"))), 1, c.UnionKey(1));
+  auto r = c.civil->Apply(d);
+  REQUIRE(r.ok());
+  CHECK(r->outcome == ApplyOutcome::kDenied);
+  CHECK(Count(*c.civil, "other") == 0);
+}
+
+}  // namespace
+}  // namespace hearth
