@@ -26,13 +26,27 @@
 
 namespace hearth {
 
+// Bytes of deltas sent and not yet credited, shared by several sessions (a
+// node's total, or one peer key's across its sessions). A session never puts
+// more in flight than `limit - used` of every budget it holds, and gives its
+// share back as the peer credits it and when the session is destroyed.
+// Sessions sharing a budget must run on one thread (SyncNode's loop).
+struct SendBudget {
+  uint64_t limit = 0;
+  uint64_t used = 0;
+};
+
 struct SyncOptions {
   // Largest message this side sends or accepts (bytes).
   uint64_t max_message_bytes = uint64_t{4} << 20;
   // Flow control: bytes of deltas the peer may send before it needs more
-  // credit. Bounds what either side buffers for this peer.
+  // credit. Bounds what either side buffers for this peer. The window the
+  // peer announces is capped by this one: we never put more than
+  // min(ours, theirs) in flight, whatever a peer claims.
   uint64_t window_bytes = uint64_t{16} << 20;
-  // No message from the peer for this long: the session fails (kUnavailable).
+  // No message from the peer for this long, or deltas in flight and no new
+  // credit for this long (a peer that does not read): the session fails
+  // (kUnavailable).
   uint64_t idle_timeout_ms = 30'000;
   // Send a heartbeat when nothing else was sent for this long.
   uint64_t heartbeat_ms = 5'000;
@@ -41,6 +55,9 @@ struct SyncOptions {
   // Handshake (hello, proof, summary, heads) not finished this long after
   // Start: the session fails (kUnavailable). 0 = idle_timeout_ms.
   uint64_t handshake_timeout_ms = 0;
+  // Shared limits on delta bytes in flight (see SendBudget); empty: only
+  // the window bounds this session.
+  std::vector<std::shared_ptr<SendBudget>> send_budgets;
 };
 
 struct SyncStats {
@@ -53,6 +70,7 @@ struct SyncStats {
   bool caught_up = false;        // both sides have everything the other offered
   // Bounds actually reached (for tests and monitoring).
   uint64_t max_in_flight_bytes = 0;  // delta bytes sent and not yet credited
+  uint64_t in_flight_bytes = 0;      // the same, now
   uint64_t max_message_bytes = 0;    // largest message queued
   uint64_t max_queued_bytes = 0;     // largest outgoing queue between TakeOutgoing calls
 };

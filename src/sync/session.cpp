@@ -23,7 +23,9 @@ constexpr uint64_t kDeltasOverhead = 32;
 constexpr uint64_t kPerDeltaOverhead = 5;
 // A HEADS entry: array(2) + bin32 + uint64.
 constexpr uint64_t kHeadsEntryBytes = 1 + 34 + 9;
-constexpr uint64_t kMaxHeadsEntries = uint64_t{1} << 22;
+// HEADS entries one handshake may receive (CPU bound; memory is bounded by
+// our own heads: entries for authors we do not hold are not kept).
+constexpr uint64_t kMaxHeadsEntries = uint64_t{1} << 20;
 constexpr uint64_t kMaxErrorText = 512;
 
 // Range-based reconciliation (docs/protocol.md, "Summary"): the author key
@@ -79,8 +81,10 @@ struct SyncSession::Impl {
   // Handshake.
   Heads summary_heads;  // my heads when I sent SUMMARY
   Hash32 my_fp{};
-  Heads incoming_heads;  // peer's HEADS chunks so far
+  Heads incoming_heads;  // peer's HEADS chunks so far (authors we hold only)
   uint64_t heads_chunk_next = 0;
+  uint64_t heads_received = 0;       // entries in the peer's HEADS chunks, all
+  std::optional<Heads> heads_filter;  // my heads while HEADS arrive
   bool ranges_expected = false;  // we sent RANGES; the peer's comes next
   bool handshake_counting = true;
 
@@ -91,6 +95,8 @@ struct SyncSession::Impl {
   bool dirty = true;
   uint64_t out_mseq = 0, in_mseq = 0;
   uint64_t sent_bytes = 0, acked_bytes = 0, recv_bytes = 0;
+  uint64_t charged = 0;          // in-flight bytes charged to opts.send_budgets
+  uint64_t last_credit_ms = 0;   // last credit progress (or first byte in flight)
   bool self_announced = false;
   bool peer_caught_up = false;
 
@@ -100,6 +106,38 @@ struct SyncSession::Impl {
   Impl(Replica& r, bool init, SyncOptions o) : replica(r), initiator(init), opts(o) {
     if (opts.handshake_timeout_ms == 0) opts.handshake_timeout_ms = opts.idle_timeout_ms;
     if (opts.max_message_bytes < 1024) opts.max_message_bytes = 1024;
+    if (opts.window_bytes == 0) opts.window_bytes = 1;
+  }
+  ~Impl() { Release(charged); }
+
+  // --- shared send budgets (SyncOptions::send_budgets) ---
+  void Charge(uint64_t n) {
+    for (auto& b : opts.send_budgets) {
+      if (b) b->used += n;
+    }
+    charged += n;
+  }
+  void Release(uint64_t n) {
+    n = std::min(n, charged);
+    for (auto& b : opts.send_budgets) {
+      if (b) b->used -= std::min(n, b->used);
+    }
+    charged -= n;
+  }
+  // Bytes every budget still allows; and the smallest limit.
+  uint64_t BudgetLeft() const {
+    uint64_t left = UINT64_MAX;
+    for (const auto& b : opts.send_budgets) {
+      if (b) left = std::min(left, b->limit > b->used ? b->limit - b->used : 0);
+    }
+    return left;
+  }
+  uint64_t BudgetLimit() const {
+    uint64_t lim = UINT64_MAX;
+    for (const auto& b : opts.send_budgets) {
+      if (b) lim = std::min(lim, b->limit);
+    }
+    return lim;
   }
 
   bool IsHandshakeType(uint8_t t) const { return t != sync::kDeltas && t != sync::kCredit; }
@@ -251,12 +289,17 @@ struct SyncSession::Impl {
       policy_version_seen = pv;
     }
     const uint64_t msg_cap = MessageCap() - kDeltasOverhead;
+    // A delta that can never be sent: larger than a message, the window or
+    // a shared budget (the feed stops for this peer, as for a refused scope).
+    const uint64_t max_cost = std::min({msg_cap, peer_window + kPerDeltaOverhead, BudgetLimit()});
     Heads mine;
     bool have_mine = false;
     for (int rounds = 0; rounds < 1'000'000; ++rounds) {
       const uint64_t in_flight = sent_bytes - acked_bytes;
       if (in_flight >= peer_window) return Status::Ok();  // wait for credit (stay dirty)
-      const uint64_t budget = std::min(msg_cap, peer_window - in_flight);
+      const uint64_t room = std::min(peer_window - in_flight, BudgetLeft());
+      if (room == 0) return Status::Ok();  // other sessions hold the shared budget (stay dirty)
+      const uint64_t budget = std::min(msg_cap, room);
       Heads since = peer_heads;
       if (!blocked.empty()) {
         if (!have_mine) {
@@ -283,7 +326,7 @@ struct SyncSession::Impl {
         const AuthorId& a = p->header.author;
         if (blocked.count(a)) continue;
         const uint64_t cost = d.size() + kPerDeltaOverhead;
-        if (!PeerMayReceive(p->header.scope, policy, has_root) || cost > msg_cap) {
+        if (!PeerMayReceive(p->header.scope, policy, has_root) || cost > max_cost) {
           // Not for this peer (or too large for any message): the feed stops here.
           blocked[a] = p->header.seq;
           progress = true;
@@ -309,7 +352,10 @@ struct SyncSession::Impl {
           w.Bin(*d);
           bytes += d->size();
         }
+        if (sent_bytes == acked_bytes) last_credit_ms = now;  // the stall clock starts
         sent_bytes += bytes;
+        Charge(bytes);
+        stats.in_flight_bytes = sent_bytes - acked_bytes;
         stats.deltas_sent += batch.size();
         stats.max_in_flight_bytes = std::max(stats.max_in_flight_bytes, sent_bytes - acked_bytes);
         self_announced = false;
@@ -333,7 +379,12 @@ struct SyncSession::Impl {
 
   Status OnAck(uint64_t received_total) {
     if (received_total > sent_bytes) return Fault(Status::Corruption("sync: credit for bytes never sent"));
-    if (received_total > acked_bytes) acked_bytes = received_total;
+    if (received_total > acked_bytes) {
+      Release(received_total - acked_bytes);
+      acked_bytes = received_total;
+      last_credit_ms = now;
+      stats.in_flight_bytes = sent_bytes - acked_bytes;
+    }
     return Status::Ok();
   }
 
@@ -384,7 +435,9 @@ struct SyncSession::Impl {
       return SendErrorAndFail(Status::FailedPrecondition("sync: connected to itself"));
     }
     peer_nonce = *nonce;
-    peer_window = std::max<uint64_t>(*window, 1);
+    // Capped by our own window: a peer's claim (2^62, say) must not let it
+    // make us buffer more than we would accept ourselves.
+    peer_window = std::clamp<uint64_t>(*window, 1, opts.window_bytes);
     peer_max_message = std::max<uint64_t>(*maxmsg, 1024);
     if (initiator) {
       if (!sig || !VerifyIdentitySignature(peer_claimed, Transcript('R'), *sig)) {
@@ -482,9 +535,15 @@ struct SyncSession::Impl {
     if (*chunk != heads_chunk_next) {
       return SendErrorAndFail(Status::Unavailable("sync: HEADS chunk lost"));
     }
-    if (incoming_heads.size() + *count > kMaxHeadsEntries) {
-      return SendErrorAndFail(Status::ResourceExhausted("sync: too many heads"));
+    if (*count == 0 && !*final) return Fault(Status::Corruption("sync: empty HEADS chunk that is not the last"));
+    heads_received += *count;
+    if (heads_received > kMaxHeadsEntries) {
+      return SendErrorAndFail(Status::ResourceExhausted("sync: more than " + std::to_string(kMaxHeadsEntries) +
+                                                        " heads"));
     }
+    // Only the heads of feeds I hold matter (they say what not to send);
+    // keeping the others would let the peer's word size my memory.
+    if (!heads_filter) heads_filter = replica.GetHeads();
     Heads got;
     for (uint32_t i = 0; i < *count; ++i) {
       auto e = r.Array(2);
@@ -492,7 +551,8 @@ struct SyncSession::Impl {
       auto a = r.Fixed<32>();
       auto seq = r.Uint();
       if (!a.ok() || !seq.ok()) return Fault(Status::Corruption("sync: malformed HEADS entry"));
-      got[AuthorId{*a}].seq = *seq;
+      const AuthorId author{*a};
+      if (heads_filter->count(author)) got[author].seq = *seq;
     }
     if (!r.Finish().ok()) return Fault(Status::Corruption("sync: trailing bytes in HEADS"));
     heads_chunk_next++;
@@ -500,6 +560,7 @@ struct SyncSession::Impl {
     if (*final) {
       for (const auto& [a, h] : incoming_heads) MergePeerHead(a, h.seq);
       incoming_heads.clear();
+      heads_filter.reset();
       GoLive();
     }
     return Status::Ok();
@@ -710,6 +771,13 @@ Status SyncSession::OnTick(uint64_t now_ms) {
   if (m.now - m.last_recv > m.opts.idle_timeout_ms) {
     return m.SendErrorAndFail(
         Status::Unavailable("sync: peer idle for " + std::to_string(m.now - m.last_recv) + " ms"));
+  }
+  // A peer that sends (heartbeats, say) but never credits what it was sent
+  // does not read: its deltas would sit in our queues for good.
+  if (m.sent_bytes > m.acked_bytes && m.now - m.last_credit_ms > m.opts.idle_timeout_ms) {
+    return m.SendErrorAndFail(Status::Unavailable(
+        "sync: peer credits nothing: " + std::to_string(m.sent_bytes - m.acked_bytes) +
+        " bytes in flight, no credit for " + std::to_string(m.now - m.last_credit_ms) + " ms"));
   }
   HEARTH_RETURN_IF_ERROR(m.After());
   if (m.st >= Impl::St::kAuthed && m.now - m.last_send >= m.opts.heartbeat_ms) {
