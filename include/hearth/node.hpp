@@ -58,6 +58,20 @@ struct HEARTH_EXPORT NodeOptions {
   // this much slack. Bigger messages drop the connection.
   uint64_t max_message_slack = 4'096;
 
+  // Resource bounds against peers (docs/protocol.md, "Memory"):
+  // - sessions at once per peer key (inbound and outbound together); past
+  //   it, ZAP refuses the key's new connections and a new session is
+  //   answered with ERROR. One key cannot take the inbound slots of others.
+  uint32_t max_sessions_per_key = 4;
+  // - delta bytes in flight (sent, not yet credited) over all sessions.
+  //   Each key's sessions together hold at most one window
+  //   (SyncOptions::window_bytes), whatever window its peers announce.
+  uint64_t max_send_bytes_total = uint64_t{64} << 20;
+  // - bytes queued for one connection beyond what ZeroMQ took (0: window +
+  //   2 x max_message_bytes + 1 MiB), and at most 4,096 messages: past
+  //   either the peer does not read, and its session ends.
+  uint64_t max_outbox_bytes = 0;
+
   // Events for logs (called on the node's thread; keep it quick).
   enum class EventKind : uint8_t {
     kListening,      // a ROUTER is bound (detail = endpoint)

@@ -16,6 +16,7 @@
 
 #include "crypto/seal.hpp"
 #include "store/identity.hpp"
+#include "sync/wire.hpp"
 
 namespace hearth {
 
@@ -65,13 +66,26 @@ constexpr int kMaxReadsPerSocket = 256;
 constexpr int kMaxZapPerIteration = 64;
 constexpr size_t kMaxDeadIds = 4096;
 constexpr size_t kMaxInbound = 1024;
+constexpr size_t kMaxOutboxMessages = 4096;
 
 // One connection carrying one session at a time.
 struct Conn {
   std::unique_ptr<SyncSession> session;
   SyncStats last{};  // stats of the current session already added to totals
   std::deque<Bytes> outbox;
+  uint64_t outbox_bytes = 0;
+  std::vector<std::shared_ptr<SendBudget>> budgets;  // the session's (total, its key's)
   PeerStats stats;
+};
+
+// Bytes a finished session left in a connection's ZeroMQ queue that the
+// peer has not read: they stay charged to the budgets until the connection
+// goes (disconnect event) or ZeroMQ's heartbeat timeout must have closed it.
+struct Hold {
+  std::vector<std::shared_ptr<SendBudget>> budgets;
+  uint64_t bytes = 0;
+  int fd = -1;
+  uint64_t until = 0;
 };
 
 struct Outbound {
@@ -128,7 +142,66 @@ struct SyncNode::Impl {
   uint64_t next_heads_poll = 0;
   uint64_t next_tick = 0;
 
-  Impl(Replica& r, NodeOptions o) : replica(r), opts(std::move(o)), ctx(1) {}
+  // Resource bounds (NodeOptions::max_sessions_per_key, max_send_bytes_total).
+  std::shared_ptr<SendBudget> total_budget = std::make_shared<SendBudget>();
+  std::map<Curve, std::weak_ptr<SendBudget>> key_budgets;
+  std::deque<std::pair<uint64_t, Curve>> admitted;  // (when, key): ZAP said yes, no session yet
+  std::vector<Hold> holds;
+
+  Impl(Replica& r, NodeOptions o) : replica(r), opts(std::move(o)), ctx(1) {
+    total_budget->limit = std::max<uint64_t>(opts.max_send_bytes_total, 1);
+    if (opts.max_sessions_per_key == 0) opts.max_sessions_per_key = 1;
+    if (opts.max_outbox_bytes == 0) {
+      opts.max_outbox_bytes = opts.sync.window_bytes + 2 * opts.sync.max_message_bytes + (uint64_t{1} << 20);
+    }
+  }
+
+  // --- per-key bounds ---
+  size_t SessionsOf(const Curve& pk) const {
+    size_t n = 0;
+    for (const auto& l : listeners) {
+      for (const auto& [rid, in] : l->conns) n += in->conn.session && in->curve_pk == pk;
+    }
+    for (const auto& o : outbound) n += o->conn.session && o->curve_pk == pk;
+    return n;
+  }
+  // Admissions not yet turned into sessions count for a few seconds (a burst
+  // of handshakes is refused before any of them has sent a message).
+  size_t AdmittedOf(const Curve& pk, uint64_t now) {
+    const uint64_t window = static_cast<uint64_t>(opts.handshake_ivl_ms) + 1'000;
+    while (!admitted.empty() && admitted.front().first + window < now) admitted.pop_front();
+    size_t n = 0;
+    for (const auto& [t, k] : admitted) n += k == pk;
+    return n;
+  }
+  void ForgetAdmission(const Curve& pk) {
+    for (auto it = admitted.begin(); it != admitted.end(); ++it) {
+      if (it->second == pk) {
+        admitted.erase(it);
+        return;
+      }
+    }
+  }
+  std::shared_ptr<SendBudget> KeyBudget(const Curve& pk) {
+    for (auto it = key_budgets.begin(); it != key_budgets.end();) {
+      it = it->second.expired() ? key_budgets.erase(it) : std::next(it);
+    }
+    if (auto b = key_budgets[pk].lock()) return b;
+    auto b = std::make_shared<SendBudget>();
+    b->limit = std::max<uint64_t>(opts.sync.window_bytes, 1);
+    key_budgets[pk] = b;
+    return b;
+  }
+  void ReleaseHolds(uint64_t now, int fd) {
+    for (auto it = holds.begin(); it != holds.end();) {
+      if (now >= it->until || (fd >= 0 && it->fd == fd)) {
+        for (auto& b : it->budgets) b->used -= std::min(it->bytes, b->used);
+        it = holds.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
 
   void Emit(K kind, const std::string& ep, const std::string& key, std::string detail, uint64_t count = 0) {
     if (!opts.on_event) return;
@@ -220,7 +293,16 @@ struct SyncNode::Impl {
         std::memcpy(pk.data(), req[6].data(), 32);
         std::string who;
         std::string why = AdmitReason(pk, &who);
+        const uint64_t now = NowMs();
         if (why.empty()) {
+          const size_t have = SessionsOf(pk) + AdmittedOf(pk, now);
+          if (have >= opts.max_sessions_per_key) {
+            why = "too many sessions for this key (" + std::to_string(have) + ", limit " +
+                  std::to_string(opts.max_sessions_per_key) + ")";
+          }
+        }
+        if (why.empty()) {
+          admitted.emplace_back(now, pk);
           code = "200";
           text = "OK";
           user = Hex(pk.data(), 32);
@@ -282,10 +364,14 @@ struct SyncNode::Impl {
     c.last = s;
   }
 
-  void StartSession(Conn& c, bool initiator, uint64_t now) {
-    c.session = std::make_unique<SyncSession>(replica, initiator, opts.sync);
+  void StartSession(Conn& c, bool initiator, uint64_t now, const Curve& pk) {
+    SyncOptions so = opts.sync;
+    c.budgets = {total_budget, KeyBudget(pk)};
+    so.send_budgets = c.budgets;
+    c.session = std::make_unique<SyncSession>(replica, initiator, so);
     c.last = SyncStats{};
     c.outbox.clear();
+    c.outbox_bytes = 0;
     c.stats.sessions++;
     c.stats.connected = true;
     Status s = c.session->Start(now);
@@ -293,9 +379,20 @@ struct SyncNode::Impl {
     if (!s.ok()) c.stats.last_error = s.ToString();
   }
 
-  // Ends the session; `failed` with the status.
-  void EndSession(Conn& c, const Status& s) {
+  // Ends the session; `failed` with the status. `hold_fd` >= 0: the
+  // connection stays (a ROUTER cannot close one peer), so what the session
+  // left unread in ZeroMQ's queue stays charged (Hold) until it goes.
+  void EndSession(Conn& c, const Status& s, int hold_fd = -1, uint64_t now = 0) {
     AddTotals(c);
+    if (hold_fd >= 0 && c.session && c.session->stats().in_flight_bytes > 0) {
+      Hold h;
+      h.budgets = c.budgets;
+      h.bytes = c.session->stats().in_flight_bytes;
+      h.fd = hold_fd;
+      h.until = now + static_cast<uint64_t>(opts.heartbeat_timeout_ms + opts.heartbeat_ivl_ms) + 1'000;
+      for (auto& b : h.budgets) b->used += h.bytes;  // the session's destructor gives its share back
+      holds.push_back(std::move(h));
+    }
     if (!s.ok()) {
       c.stats.session_failures++;
       c.stats.last_error = s.ToString();
@@ -305,39 +402,51 @@ struct SyncNode::Impl {
     }
     c.session.reset();
     c.outbox.clear();
+    c.outbox_bytes = 0;
+    c.budgets.clear();
     c.stats.connected = false;
   }
 
-  // Sends what is queued; false when the peer is gone (ROUTER: unroutable).
+  // Sends what is queued (throws when a ROUTER peer is gone). Returns false
+  // when the connection's queue is past its bounds: the peer does not read.
   bool Flush(Conn& c, zmq::socket_t& s, const std::string* routing_id) {
     if (c.session) {
-      for (Bytes& b : c.session->TakeOutgoing()) c.outbox.push_back(std::move(b));
+      for (Bytes& b : c.session->TakeOutgoing()) {
+        c.outbox_bytes += b.size();
+        c.outbox.push_back(std::move(b));
+      }
     }
     size_t sent = 0;
     while (!c.outbox.empty() && sent < static_cast<size_t>(kMaxReadsPerSocket)) {
       const Bytes& b = c.outbox.front();
       if (routing_id) {
         auto r = s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        if (!r) return true;  // queue full: retry next iteration
+        if (!r) break;  // queue full: retry next iteration
       }
       auto r = s.send(zmq::buffer(b.data(), b.size()), zmq::send_flags::dontwait);
-      if (!r) return true;
+      if (!r) break;
+      c.outbox_bytes -= b.size();
       c.outbox.pop_front();
       ++sent;
     }
-    return true;
+    return c.outbox_bytes <= opts.max_outbox_bytes && c.outbox.size() <= kMaxOutboxMessages;
+  }
+  Status Unread(const Conn& c) const {
+    return Status::ResourceExhausted("peer does not read: " + std::to_string(c.outbox.size()) + " messages (" +
+                                     std::to_string(c.outbox_bytes) + " bytes) queued");
   }
 
   // After a message or a tick: account stats, detect the end.
   // Returns false when the session ended.
-  bool Check(Conn& c, const Status& s, zmq::socket_t& sock, const std::string* rid) {
+  bool Check(Conn& c, const Status& s, zmq::socket_t& sock, const std::string* rid, int hold_fd = -1,
+             uint64_t now = 0) {
     AddTotals(c);
     if (!s.ok() || c.session->done()) {
       try {
         Flush(c, sock, rid);  // the error message for the peer, if any
       } catch (const zmq::error_t&) {
       }
-      EndSession(c, s);
+      EndSession(c, s, hold_fd, now);
       return false;
     }
     return true;
@@ -400,7 +509,7 @@ struct SyncNode::Impl {
         o.backoff = 0;
         Emit(K::kConnected, o.endpoint, o.key.ToHex(), "outbound");
         if (o.conn.session) EndSession(o.conn, Status::Unavailable("reconnected"));
-        StartSession(o.conn, /*initiator=*/true, now);
+        StartSession(o.conn, /*initiator=*/true, now, o.curve_pk);
       } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         Emit(K::kDisconnected, o.endpoint, o.key.ToHex(), "outbound");
         if (o.conn.session) {
@@ -444,13 +553,17 @@ struct SyncNode::Impl {
         return;
       }
     }
-    if (o.sock && o.conn.session) Flush(o.conn, *o.sock, nullptr);
+    if (o.sock && o.conn.session && !Flush(o.conn, *o.sock, nullptr)) {
+      EndSession(o.conn, Unread(o.conn));
+      DropDealer(o, now);
+    }
   }
 
   // --- inbound (ROUTER) ---
   void ListenerEvents(Listener& l, uint64_t now) {
     for (auto [ev, val] : ReadEvents(*l.mon)) {
       if (ev == ZMQ_EVENT_DISCONNECTED) {
+        ReleaseHolds(now, val);
         for (auto it = l.conns.begin(); it != l.conns.end();) {
           Inbound& in = *it->second;
           if (in.fd == val && in.created < now) {
@@ -516,7 +629,24 @@ struct SyncNode::Impl {
           in->fd = static_cast<int>(m.get(ZMQ_SRCFD));
         } catch (const zmq::error_t&) {
         }
-        StartSession(in->conn, /*initiator=*/false, now);
+        ForgetAdmission(in->curve_pk);
+        if (const size_t have = SessionsOf(in->curve_pk); have >= opts.max_sessions_per_key) {
+          const std::string why = "too many sessions for this key (" + std::to_string(have) + ", limit " +
+                                  std::to_string(opts.max_sessions_per_key) + ")";
+          Emit(K::kRefused, "listen:" + l.endpoint, Hex(in->curve_pk.data(), 32), why);
+          sync::Writer w(sync::kError);
+          w.Array(2).Uint(static_cast<uint8_t>(Code::kResourceExhausted)).Str("sync: " + why);
+          Bytes err = w.Take();
+          try {
+            if (l.sock->send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+              (void)l.sock->send(zmq::buffer(err.data(), err.size()), zmq::send_flags::dontwait);
+            }
+          } catch (const zmq::error_t&) {
+          }
+          Bury(l, rid);
+          continue;
+        }
+        StartSession(in->conn, /*initiator=*/false, now, in->curve_pk);
         Emit(K::kConnected, in->conn.stats.endpoint, "", "inbound");
         it = l.conns.emplace(rid, std::move(in)).first;
       }
@@ -534,13 +664,17 @@ struct SyncNode::Impl {
           in.conn.stats.peer = peer;
         }
       }
-      if (!Check(in.conn, s, *l.sock, &rid)) {
+      if (!Check(in.conn, s, *l.sock, &rid, in.fd, now)) {
         Bury(l, rid);
         l.conns.erase(it);
         continue;
       }
       try {
-        Flush(in.conn, *l.sock, &rid);
+        if (!Flush(in.conn, *l.sock, &rid)) {
+          EndSession(in.conn, Unread(in.conn), in.fd, now);
+          Bury(l, rid);
+          l.conns.erase(it);
+        }
       } catch (const zmq::error_t& e) {  // EHOSTUNREACH: the peer left since its message
         EndSession(in.conn, Status::Unavailable(std::string("send: ") + e.what()));
         Bury(l, rid);
@@ -551,6 +685,7 @@ struct SyncNode::Impl {
 
   // --- ticks ---
   void Tick(uint64_t now) {
+    ReleaseHolds(now, -1);
     bool notify = false;
     if (now >= next_heads_poll) {
       next_heads_poll = now + opts.heads_poll_ms;
@@ -572,20 +707,29 @@ struct SyncNode::Impl {
         DropDealer(*o, now);
         continue;
       }
-      Flush(o->conn, *o->sock, nullptr);
+      if (!Flush(o->conn, *o->sock, nullptr)) {
+        EndSession(o->conn, Unread(o->conn));
+        DropDealer(*o, now);
+      }
     }
     for (auto& l : listeners) {
       for (auto it = l->conns.begin(); it != l->conns.end();) {
         Conn& c = it->second->conn;
+        const int fd = it->second->fd;
         if (notify) c.session->NotifyNewDeltas();
         Status s = c.session->OnTick(now);
-        if (!Check(c, s, *l->sock, &it->first)) {
+        if (!Check(c, s, *l->sock, &it->first, fd, now)) {
           Bury(*l, it->first);
           it = l->conns.erase(it);
           continue;
         }
         try {
-          Flush(c, *l->sock, &it->first);
+          if (!Flush(c, *l->sock, &it->first)) {
+            EndSession(c, Unread(c), fd, now);
+            Bury(*l, it->first);
+            it = l->conns.erase(it);
+            continue;
+          }
         } catch (const zmq::error_t& e) {  // EHOSTUNREACH: the peer is gone
           EndSession(c, Status::Unavailable(std::string("send: ") + e.what()));
           Bury(*l, it->first);
