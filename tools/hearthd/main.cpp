@@ -10,9 +10,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -27,6 +31,65 @@
 namespace {
 
 using hearth::NodeOptions;
+
+#ifdef HEARTHD_HAVE_HTTPLIB
+// cpp-httplib's default task queue is a pool of 8 threads: 8 clients that
+// send their request slowly (or not at all) hold every thread for its read
+// timeout and /healthz waits behind them. This one gives each connection its
+// own thread, up to kMaxHttpThreads at once (further connections wait for a
+// thread); with 2 s read/keep-alive timeouts a silent client holds its
+// thread 2 s. Bound: 128 concurrent slow clients before /healthz waits.
+constexpr size_t kMaxHttpThreads = 128;
+
+class ConnectionThreads : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (running_ >= kMaxHttpThreads) {
+      queue_.push_back(std::move(fn));
+      return;
+    }
+    ++running_;
+    try {
+      std::thread([this, f = std::move(fn)]() mutable { Run(std::move(f)); }).detach();
+    } catch (const std::system_error&) {  // no thread: queue it for a running one
+      --running_;
+      queue_.push_back(std::move(fn));
+    }
+  }
+  // Waits for every connection (each is bounded by the read timeout).
+  void shutdown() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (running_ == 0 && !queue_.empty()) {  // nothing runs them: run here
+      auto f = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      f();
+      lock.lock();
+    }
+    idle_.wait(lock, [&] { return running_ == 0; });
+  }
+
+ private:
+  void Run(std::function<void()> fn) {
+    for (;;) {
+      fn();
+      std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty()) {
+        --running_;
+        idle_.notify_all();
+        return;
+      }
+      fn = std::move(queue_.front());
+      queue_.pop_front();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::deque<std::function<void()>> queue_;
+  size_t running_ = 0;
+};
+#endif
 
 void LogEvent(const NodeOptions::Event& e) {
   using K = NodeOptions::EventKind;
@@ -150,6 +213,7 @@ int Run(const hearthd::Config& cfg) {
   no.sync.heartbeat_ms = cfg.heartbeat_ms;
   no.tick_ms = cfg.tick_ms;
   no.heads_poll_ms = cfg.heads_poll_ms;
+  no.max_sessions_per_key = static_cast<uint32_t>(cfg.max_sessions_per_key);
   no.on_event = LogEvent;
   auto node = hearth::SyncNode::Create(**replica, no);
   if (!node.ok()) {
@@ -178,6 +242,11 @@ int Run(const hearthd::Config& cfg) {
   std::thread http_thread;
   if (!cfg.metrics.empty()) {
     http = std::make_unique<httplib::Server>();
+    http->new_task_queue = [] { return new ConnectionThreads(); };
+    http->set_read_timeout(2, 0);
+    http->set_write_timeout(2, 0);
+    http->set_keep_alive_timeout(2);
+    http->set_keep_alive_max_count(10);
     hearth::Replica* rp = replica->get();
     hearth::SyncNode* np = node->get();
     http->Get("/healthz", [np](const httplib::Request&, httplib::Response& res) {
