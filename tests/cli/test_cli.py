@@ -519,6 +519,72 @@ class InspectTest(Base):
         self.assertNotIn("ok:", p.stdout)
 
 
+# ---- hostile inputs: TOML, files that are not files, odd values (issue #12) ----
+class HostileInputTest(Base):
+    def deep_toml(self):
+        path = self.path("deep.toml")
+        with open(path, "w") as f:
+            f.write("z = " + "[" * 100000 + "]" * 100000 + "\n")
+        return path
+
+    def test_deep_toml_schema_refused_not_crash(self):
+        # 100,000 nested arrays overflowed toml11's recursion (SIGSEGV).
+        deep = self.deep_toml()
+        p = run("init", self.path("r"), "--unencrypted-identity", "--schema", deep, expect=2)
+        self.assertIn("nested deeper than 64 levels", p.stderr)
+        a = self.init("a")
+        p = run("-C", a, "schema", "set", deep, expect=2)
+        self.assertIn("nested deeper than 64 levels", p.stderr)
+        root = self.path("root")
+        run("init", root, "--unencrypted-identity", "--is-root", "--schema", SCHEMA)
+        p = run("-C", root, "policy", "sign", deep, expect=2)
+        self.assertIn("nested deeper than 64 levels", p.stderr)
+
+    def test_fifo_bundle_refused_not_hang(self):
+        a = self.init("a")
+        fifo = self.path("b.fifo")
+        os.mkfifo(fifo)
+        for args in (["-C", a, "import", fifo], ["bundle-info", fifo]):
+            p = subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=20)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("not a regular file", p.stderr)
+        p = subprocess.run([HEARTH, "bundle-info", a], capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_json_number_out_of_range_is_usage_error(self):
+        a = self.init("a")
+        for bad in ('{"score":1e999}', '{"price":-1e400}'):
+            p = run("-C", a, "put", "item", "--set-json", bad, expect=2)
+            self.assertIn("--set-json", p.stderr)
+        heads = self.path("heads.json")
+        with open(heads, "w") as f:
+            f.write('[{"author": "00", "seq": 1e999}]')
+        run("-C", a, "export", self.path("x.bundle"), "--since-heads", heads, expect=2)
+
+    def test_status_backwards_says_nothing_changed(self):
+        a = self.init("a")
+        rid = self.put(a, "item", "stage=done")["id"]
+        before = run("-C", a, "heads", "--json").stdout
+        p = run("-C", a, "put", "item", "stage=open", "--id", rid)
+        self.assertNotIn("committed", p.stderr)
+        self.assertIn("nothing changed", p.stderr)
+        self.assertIn("item.stage is 'done'", p.stderr)
+        self.assertIn("statuses only move forward", p.stderr)
+        self.assertEqual(p.stdout.strip(), rid)
+        j = jrun("-C", a, "put", "item", "--id", rid, "--set-json", '{"stage": "new"}')
+        self.assertFalse(j["changed"])
+        self.assertEqual(j["unchanged"][0]["field"], "stage")
+        self.assertEqual(j["unchanged"][0]["current"], "done")
+        self.assertEqual(run("-C", a, "heads", "--json").stdout, before)  # no delta written
+        # Mixed with a real change: that one is committed, the status reported.
+        j = jrun("-C", a, "put", "item", "stage=new", "title=x", "--id", rid)
+        self.assertTrue(j["changed"])
+        self.assertEqual(j["unchanged"][0]["requested"], "new")
+        self.assertEqual(jrun("-C", a, "get", "item", rid)["fields"]["stage"]["value"], "done")
+        self.assertTrue(jrun("-C", a, "put", "item", "stage=done", "--id", rid)["changed"] is False)
+# ---- end hostile inputs ----
+
+
 def main():
     global HEARTH, SCHEMA
     ap = argparse.ArgumentParser()

@@ -164,7 +164,8 @@ std::string ReportJson(const CountyReport& report) {
   json by = json::object();
   for (const auto& [t, m] : report.by_township) by[t] = m;
   j["by_township"] = by;
-  return j.dump(2) + "\n";
+  // replace: a name that is not valid UTF-8 must not throw (type_error.316).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string ReportHtml(const CountyReport& report) {

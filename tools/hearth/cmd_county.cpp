@@ -93,7 +93,7 @@ int SeedCounty(Globals& g, const SeedArgs& a) {
   if (create) Say(g, "Created replica " + dir + " with the county schema pack");
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", sum.seconds);
-  Say(g, "Seeded the county (seed " + std::to_string(a.seed) + ", scale " + json(a.scale).dump() + ") into " + dir +
+  Say(g, "Seeded the county (seed " + std::to_string(a.seed) + ", scale " + Dump(json(a.scale)) + ") into " + dir +
              ": " + Num(records) + " records, " + Num(sum.ops) + " ops, " + Num(sum.deltas) + " deltas in " + secs +
              " s");
   if (!g.quiet) {

@@ -71,9 +71,10 @@ int Log(Globals& g, const LogArgs& a) {
                 << (info.signature_ok ? "" : "  BAD SIGNATURE") << "\n";
       if (!info.readable) std::cout << "    (no key for scope " << info.scope << " epoch " << info.epoch << ": ops not readable)\n";
       for (const auto& op : info.ops) {
-        std::cout << "    " << op.op << " " << op.collection << "/" << op.id.ToHex() << "." << op.field;
+        std::cout << "    " << op.op << " " << Printable(op.collection) << "/" << op.id.ToHex() << "."
+                  << Printable(op.field);
         if (op.op == "counter") std::cout << " p=" << op.p << " n=" << op.n;
-        else std::cout << " " << op.value.ToString();
+        else std::cout << " " << Printable(op.value.ToString());
         std::cout << "\n";
       }
     }

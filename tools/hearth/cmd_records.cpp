@@ -17,12 +17,41 @@ void CheckCollection(const Replica& r, const std::string& c) {
                                                 : "\n  collections: " + known));
 }
 
-void PrintCommit(const Globals& g, const std::string& c, const RecordId& id, const CommitInfo& ci) {
+// A status assignment that would not move the field forward: statuses only
+// advance, so the op would change nothing (docs/cli.md, "put").
+struct Unchanged {
+  std::string field, current, requested;
+};
+
+json UnchangedJson(const std::vector<Unchanged>& u) {
+  json a = json::array();
+  for (const auto& x : u) {
+    a.push_back({{"field", x.field}, {"current", x.current}, {"requested", x.requested},
+                 {"reason", "statuses only move forward"}});
+  }
+  return a;
+}
+
+void SayUnchanged(const Globals& g, const std::string& c, const std::vector<Unchanged>& u) {
+  if (g.json || g.quiet) return;
+  for (const auto& x : u) {
+    std::cerr << "unchanged: " << Printable(c + "." + x.field) << " is '" << Printable(x.current) << "'; '"
+              << Printable(x.requested) << "' "
+              << (x.current == x.requested ? "is the same state" : "comes before it")
+              << " (statuses only move forward)\n";
+  }
+}
+
+void PrintCommit(const Globals& g, const std::string& c, const RecordId& id, const CommitInfo& ci,
+                 const std::vector<Unchanged>& unchanged = {}) {
   if (g.json) {
-    PrintJson({{"collection", c}, {"id", id.ToHex()}, {"author", ci.author.ToHex()},
-               {"first_seq", ci.first_seq}, {"last_seq", ci.last_seq}, {"ops", ci.op_count}});
+    json j = {{"collection", c}, {"id", id.ToHex()}, {"changed", true}, {"author", ci.author.ToHex()},
+              {"first_seq", ci.first_seq}, {"last_seq", ci.last_seq}, {"ops", ci.op_count}};
+    if (!unchanged.empty()) j["unchanged"] = UnchangedJson(unchanged);
+    PrintJson(j);
     return;
   }
+  SayUnchanged(g, c, unchanged);
   if (g.quiet) {
     std::cout << id.ToHex() << "\n";  // scripts capture the id even with -q
     return;
@@ -54,7 +83,8 @@ int Put(Globals& g, const std::string& c, const std::string& id_hex, const std::
   if (!set_json.empty()) {
     try {
       sj = json::parse(set_json);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // parse_error, and out_of_range for numbers no double holds (1e999).
       Fail(kExitUsage, std::string("--set-json is not valid JSON: ") + e.what());
     }
     if (!sj.is_object()) Fail(kExitUsage, "--set-json must be a JSON object {\"field\": value, ...}");
@@ -62,10 +92,48 @@ int Put(Globals& g, const std::string& c, const std::string& id_hex, const std::
   RecordId id = id_hex.empty() ? RecordId::Generate() : ParseRecordId(id_hex);
   auto r = OpenGlobal(g);
   CheckCollection(*r, c);
+  // Status fields only advance: an assignment to a state that does not rank
+  // above the current one is left out and reported, never "committed".
+  std::vector<Unchanged> unchanged;
+  std::optional<Record> current;
+  if (!id_hex.empty()) {
+    auto rec = r->Get(c, id);
+    if (rec.ok()) current = std::move(rec).value();
+    else if (rec.status().code() != Code::kNotFound) FailStatus(rec.status(), "reading " + c + "/" + id.ToHex());
+  }
+  auto moves_back = [&](const std::string& field, const std::string& state) {
+    const FieldSpec* spec = FindField(r->schema(), c, field);
+    if (!current || !spec || spec->type != FieldType::kStatus) return false;
+    const FieldValue* f = current->Find(field);
+    if (!f || f->value.type() != ValueType::kString) return false;
+    auto now = spec->RankOf(f->value.as_string()), want = spec->RankOf(state);
+    if (!now || !want || *want > *now) return false;  // unknown states: the library decides
+    unchanged.push_back({field, f->value.as_string(), state});
+    return true;
+  };
   WriteBatch b;
-  for (const auto& a : parsed) AddAssignment(b, r->schema(), c, id, a);
-  for (const auto& [field, v] : sj.items()) AddJsonField(b, r->schema(), c, id, field, v);
-  PrintCommit(g, c, id, MustCommit(*r, b));
+  size_t writes = 0;
+  for (const auto& a : parsed) {
+    if (a.op == Assignment::kSet && moves_back(a.field, a.text)) continue;
+    AddAssignment(b, r->schema(), c, id, a);
+    ++writes;
+  }
+  for (const auto& [field, v] : sj.items()) {
+    if (v.is_string() && moves_back(field, v.get<std::string>())) continue;
+    AddJsonField(b, r->schema(), c, id, field, v);
+    ++writes;
+  }
+  if (writes == 0) {
+    if (g.json) {
+      PrintJson({{"collection", c}, {"id", id.ToHex()}, {"changed", false}, {"unchanged", UnchangedJson(unchanged)}});
+    } else {
+      std::cout << id.ToHex() << "\n";  // as after a commit: scripts capture the id
+      SayUnchanged(g, c, unchanged);
+      if (!g.quiet) std::cerr << "nothing changed: no delta written\n";
+    }
+    return kExitOk;
+  }
+  PrintCommit(g, c, id, MustCommit(*r, b), unchanged);
   return kExitOk;
 }
 

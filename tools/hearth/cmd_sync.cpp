@@ -87,7 +87,7 @@ int Export(Globals& g, const ExportArgs& a) {
     json j;
     try {
       j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       Fail(kExitUsage, a.since_file + " is not JSON (expected `hearth heads --json` output): " + e.what());
     }
     since = HeadsFromJson(j, a.since_file);
@@ -111,6 +111,7 @@ int Export(Globals& g, const ExportArgs& a) {
 }
 
 int Import(Globals& g, const std::string& file) {
+  RequireRegularFile(file, "bundle");
   auto r = OpenGlobal(g);
   const auto denied_before = r->Denied();
   Progress check(g, "check");
@@ -136,6 +137,7 @@ int Import(Globals& g, const std::string& file) {
 }
 
 int BundleInfoCmd(Globals& g, const std::string& file) {
+  RequireRegularFile(file, "bundle");
   auto info = CheckBundle(file);
   if (!info.ok()) FailStatus(info.status(), "bundle " + file);
   if (g.json) {
@@ -197,10 +199,12 @@ int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
                      NewlyDenied(denied_before, *dst));
 }
 
-std::map<RecordId, std::string> Collect(const Replica& r, const std::string& c) {
-  std::map<RecordId, std::string> out;
+// Each record as MessagePack of its JSON form: exact bytes, so strings that
+// are not valid UTF-8 neither throw nor compare equal to each other.
+std::map<RecordId, std::vector<uint8_t>> Collect(const Replica& r, const std::string& c) {
+  std::map<RecordId, std::vector<uint8_t>> out;
   Status s = r.Scan(c, [&](const Record& rec) {
-    out[rec.id] = RecordToJson(rec).dump();
+    out[rec.id] = json::to_msgpack(RecordToJson(rec));
     return true;
   });
   (void)s;  // a collection unknown to this replica's schema: nothing
@@ -248,7 +252,7 @@ int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t 
       auto it = rb.find(id);
       if (it == rb.end()) add(id, "only in A");
       else if (it->second != js) {
-        json fa = json::parse(js)["fields"], fb = json::parse(it->second)["fields"];
+        json fa = json::from_msgpack(js)["fields"], fb = json::from_msgpack(it->second)["fields"];
         std::string fields;
         for (auto& [k, v] : fa.items())
           if (!fb.contains(k) || fb[k] != v) fields += (fields.empty() ? "" : ",") + k;

@@ -69,7 +69,56 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
 
 std::unique_ptr<Replica> OpenGlobal(const Globals& g) { return OpenReplica(g.replica); }
 
-void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+std::string Dump(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
+
+void PrintJson(const json& j) { std::cout << Dump(j, 2) << "\n"; }
+
+std::string Printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto esc = [&](unsigned char c) {
+    static const char* k = "0123456789abcdef";
+    out += "\\x";
+    out += k[c >> 4];
+    out += k[c & 15];
+  };
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) esc(c);
+      else out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence (no overlongs, surrogates or > U+10FFFF)
+    // is kept; any other byte is escaped on its own.
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    bool ok = len != 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) ok = false;
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      esc(c);
+      ++i;
+    }
+  }
+  return out;
+}
 
 void Say(const Globals& g, const std::string& line) {
   if (!g.quiet) std::cout << line << "\n";
@@ -90,12 +139,20 @@ size_t Width(std::string_view s) {
 }  // namespace
 
 void Table::Print() const {
+  // Cells hold replica data: printed through Printable (docs/cli.md, "Output").
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(rows_.size());
+  for (const auto& r : rows_) {
+    std::vector<std::string> row;
+    for (const auto& cell : r) row.push_back(Printable(cell));
+    rows.push_back(std::move(row));
+  }
   std::vector<size_t> widths(headers_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
   };
   measure(headers_);
-  for (const auto& r : rows_) measure(r);
+  for (const auto& r : rows) measure(r);
   auto print = [&](const std::vector<std::string>& row) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
@@ -106,7 +163,7 @@ void Table::Print() const {
     std::cout << line << "\n";
   };
   print(headers_);
-  for (const auto& r : rows_) print(r);
+  for (const auto& r : rows) print(r);
 }
 
 std::string Hex(const uint8_t* p, size_t n) {
@@ -259,19 +316,19 @@ Heads HeadsFromJson(const json& j, const std::string& source) {
   for (const auto& e : *arr) {
     if (!e.is_object() || !e.contains("author") || !e.contains("seq") || !e["author"].is_string() ||
         !e["seq"].is_number_unsigned()) {
-      Fail(kExitUsage, source + ": each head needs \"author\" (hex) and \"seq\" (number): " + e.dump());
+      Fail(kExitUsage, source + ": each head needs \"author\" (hex) and \"seq\" (number): " + Dump(e));
     }
     FeedHead fh;
     fh.seq = e["seq"].get<uint64_t>();
     if (e.contains("hash") && e["hash"].is_string()) {
       std::vector<uint8_t> b;
       if (!ParseHex(e["hash"].get<std::string>(), b) || b.size() != 32) {
-        Fail(kExitUsage, source + ": bad hash in " + e.dump());
+        Fail(kExitUsage, source + ": bad hash in " + Dump(e));
       }
       std::copy(b.begin(), b.end(), fh.hash.begin());
     }
     auto a = AuthorId::FromHex(e["author"].get<std::string>());
-    if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + e.dump());
+    if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + Dump(e));
     h[*a] = fh;
   }
   return h;
@@ -335,6 +392,17 @@ std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r)
     p += 1 + len + 4 + 32;
   }
   return out;
+}
+
+void RequireRegularFile(const std::string& path, const std::string& what) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;  // missing or unreadable: the caller's open says so
+  struct stat st {};
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) {
+    Fail(kExitUsage, what + " " + path + " is not a regular file (a FIFO, device or directory cannot be read as one)");
+  }
 }
 
 std::string ReadSmallFile(const std::string& path, const std::string& what) {

@@ -72,6 +72,13 @@ bool IsReplicaDir(const std::string& dir);
 
 // Output.
 void PrintJson(const json& j);
+// Every JSON text the tool writes goes through Dump: a string from a
+// replica that is not valid UTF-8 (an older or hostile writer) becomes
+// U+FFFD instead of a type_error.316 exception (docs/cli.md, "Output").
+std::string Dump(const json& j, int indent = -1);
+// Text for a terminal: invalid UTF-8 bytes and control characters (except
+// none) as \xNN, so a hostile value cannot break or drive the terminal.
+std::string Printable(std::string_view s);
 // Prints to stdout unless quiet.
 void Say(const Globals& g, const std::string& line);
 
@@ -125,6 +132,9 @@ class Progress {
 std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r);
 // Reads a whole small file (keyrings, heads JSON); exit 3 when unreadable.
 std::string ReadSmallFile(const std::string& path, const std::string& what);
+// Exit 2 unless `path` is a regular file (a FIFO would block the reader, a
+// device never end); a missing file is left to the caller to report.
+void RequireRegularFile(const std::string& path, const std::string& what);
 // Creates `path` with `mode` (never overwriting) and writes `data`; exit 3.
 void WriteNewFile(const std::string& path, std::string_view data, int mode, const std::string& what);
 

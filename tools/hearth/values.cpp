@@ -149,7 +149,7 @@ Value JsonToValue(const json& j, const FieldSpec* spec, const std::string& where
   if (j.is_boolean()) return Value(j.get<bool>());
   if (j.is_number_integer() || j.is_number_unsigned()) {
     if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      Fail(kExitUsage, where + ": " + j.dump() + " does not fit an int64");
+      Fail(kExitUsage, where + ": " + Dump(j) + " does not fit an int64");
     }
     int64_t v = j.get<int64_t>();
     if (spec && spec->value_type == ValueType::kDouble) return Value(static_cast<double>(v));
@@ -177,7 +177,7 @@ Value JsonToValue(const json& j, const FieldSpec* spec, const std::string& where
       if (auto b = AsBytes(v.get<std::string>(), false)) return Value(std::move(*b));
     }
   }
-  Fail(kExitUsage, where + ": cannot use " + j.dump() +
+  Fail(kExitUsage, where + ": cannot use " + Dump(j) +
                        " as a value (JSON scalar, {\"$ref\": hex}, {\"$ts\": ms} or {\"$bytes\": hex})");
 }
 
