@@ -550,6 +550,11 @@ class HostileInputTest(Base):
             self.assertIn("not a regular file", p.stderr)
         p = subprocess.run([HEARTH, "bundle-info", a], capture_output=True, text=True, timeout=20)
         self.assertEqual(p.returncode, 2, p.stderr)
+        # Other files read whole: a keyring, a heads file.
+        for args in (["-C", a, "keys", "import", fifo], ["-C", a, "export", self.path("x.bundle"), "--since-heads", fifo]):
+            p = subprocess.run([HEARTH, *args], capture_output=True, text=True, timeout=20)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("not a regular file", p.stderr)
 
     def test_json_number_out_of_range_is_usage_error(self):
         a = self.init("a")

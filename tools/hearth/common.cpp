@@ -406,6 +406,7 @@ void RequireRegularFile(const std::string& path, const std::string& what) {
 }
 
 std::string ReadSmallFile(const std::string& path, const std::string& what) {
+  RequireRegularFile(path, what);  // a FIFO would block, /dev/zero never end
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) Fail(kExitRuntime, "cannot read " + what + " " + path + ": " + std::strerror(errno));
   std::string s;

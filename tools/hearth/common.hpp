@@ -130,7 +130,8 @@ class Progress {
 
 // Scope keys held (scope, epoch) -- from the keyring, without the keys.
 std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r);
-// Reads a whole small file (keyrings, heads JSON); exit 3 when unreadable.
+// Reads a whole small file (keyrings, heads JSON); exit 3 when unreadable,
+// exit 2 when not a regular file.
 std::string ReadSmallFile(const std::string& path, const std::string& what);
 // Exit 2 unless `path` is a regular file (a FIFO would block the reader, a
 // device never end); a missing file is left to the caller to report.
