@@ -81,7 +81,17 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
   // format's, not this replica's options: the verdict must not depend on
   // local configuration.
   auto plain = feed::OpenDelta(d, *scope_key, feed::kMaxCompressedPayloadBytes);
-  if (!plain.ok()) return invalid(plain.status());
+  if (!plain.ok()) {
+    // Under a county root the key of (scope, epoch) is the root's, the same
+    // on every replica: a body it does not open is the delta's fault. A
+    // replica without a root may hold a key of its own making for the same
+    // (scope, epoch) (keys are shared by hand there): refuse the delta,
+    // store nothing, as before.
+    if (!root_key && plain.status().code() == Code::kUnauthenticated) {
+      return plain.status().WithContext(Where(h) + " (scope " + h.scope + ")");
+    }
+    return invalid(plain.status());
+  }
   codec::DecodeLimits limits;  // the format's limits (docs/delta-format.md)
   auto records = codec::DecodePayload(*plain, limits);
   if (!records.ok()) return invalid(records.status().WithContext("payload"));

@@ -217,7 +217,16 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     if (p->opts.schema) {
       p->schema = *p->opts.schema;
       std::string text = p->schema.ToToml();
+      auto before = t.Get(p->meta, AsBytes("schema"));
+      if (!before.ok()) return before.status();
+      const bool changed = before->has_value() && !std::equal((*before)->begin(), (*before)->end(),
+                                                              text.begin(), text.end());
       HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("schema"), AsBytes(text)));
+      // The schema is part of the derivation rule (a delta naming a
+      // collection the schema lacks is invalid content): a new schema
+      // re-derives the state from the feeds, so that what a replica holds
+      // never depends on which schema it had when a delta arrived.
+      if (changed) HEARTH_RETURN_IF_ERROR(p->Rebuild(t));
     } else {
       auto stored = t.Get(p->meta, AsBytes("schema"));
       if (!stored.ok()) return stored.status();

@@ -98,7 +98,7 @@ Result<RecordState> DecodeStateBody(const Bytes& msgpack_body, const DecodeLimit
 std::vector<RecordOps> RandomPayload(Rng& rng) {
   std::vector<RecordOps> recs(rng() % 4);
   for (auto& r : recs) {
-    const size_t clen = 1 + (rng() % 8 == 0 ? rng() % 128 : rng() % 12);
+    const size_t clen = 1 + (rng() % 8 == 0 ? rng() % 64 : rng() % 12);  // names: 1..64 bytes
     r.collection.assign(clen, 'c');
     for (auto& c : r.collection) c = static_cast<char>('a' + rng() % 26);
     for (auto& b : r.id.bytes) b = static_cast<uint8_t>(rng());
@@ -107,7 +107,7 @@ std::vector<RecordOps> RandomPayload(Rng& rng) {
                                   OpKind::kCounter, OpKind::kStatus, OpKind::kLogAppend};
     const size_t nf = 1 + rng() % 4;
     for (size_t i = 0; i < nf; ++i) {
-      std::string name(1 + (rng() % 10 == 0 ? rng() % 256 : rng() % 8), 'f');
+      std::string name(1 + (rng() % 10 == 0 ? rng() % 64 : rng() % 8), 'f');
       name[0] = static_cast<char>('a' + i);
       fields.push_back({name, {kAll[rng() % 7], kAll[rng() % 7]}});
     }
@@ -502,8 +502,10 @@ TEST_CASE("codec: malformed payloads are corruption") {
   REQUIRE(DecodePayload(payload(W().arr(5).str("f").u(2).u(7).nil().cat(ctx({{1, 3}, {2, 4}})).b)).ok());
   REQUIRE(DecodePayload(payload(W().arr(5).str("f").u(5).u(7).u(0x7fffffffffffffff).u(0).b)).ok());
   REQUIRE(DecodePayload(payload(W().arr(5).str("f").u(6).u(7).u(0xffffffff).str("s").b)).ok());
-  REQUIRE(DecodePayload(payload(W().arr(4).str(std::string(256, 'f')).u(7).u(7).nil().b)).ok());
-  REQUIRE(DecodePayload(payload(W().arr(4).str("f").u(1).u(7).nil().b, std::string(128, 'c'))).ok());
+  REQUIRE(DecodePayload(payload(W().arr(4).str(std::string(64, 'f')).u(7).u(7).nil().b)).ok());
+  REQUIRE(DecodePayload(payload(W().arr(4).str("f").u(1).u(7).nil().b, std::string(64, 'c'))).ok());
+  REQUIRE(DecodePayload(payload(W().arr(4).str("$deleted").u(1).u(7).boolean(true).b)).ok());
+  REQUIRE(DecodePayload(payload(W().arr(4).str("doc").u(1).u(7).nil().b, "$policy")).ok());
   REQUIRE(DecodePayload(W().arr(0).b).ok());
 
   const std::pair<const char*, Bytes> bad[] = {
@@ -512,7 +514,16 @@ TEST_CASE("codec: malformed payloads are corruption") {
       {"record of 2", W().arr(1).arr(2).str("c").bin(16, 0).b},
       {"record of 4", W().arr(1).arr(4).str("c").bin(16, 0).arr(0).nil().b},
       {"empty collection", payload(W().arr(4).str("f").u(1).u(7).nil().b, "")},
-      {"collection 129", payload(W().arr(4).str("f").u(1).u(7).nil().b, std::string(129, 'c'))},
+      {"collection 65", payload(W().arr(4).str("f").u(1).u(7).nil().b, std::string(65, 'c'))},
+      {"collection with NUL", payload(W().arr(4).str("f").u(1).u(7).nil().b, std::string("item\0", 5))},
+      {"collection capital", payload(W().arr(4).str("f").u(1).u(7).nil().b, "Item")},
+      {"collection digit first", payload(W().arr(4).str("f").u(1).u(7).nil().b, "1item")},
+      {"collection unknown reserved", payload(W().arr(4).str("f").u(1).u(7).nil().b, "$other")},
+      {"field with NUL", payload(W().arr(4).str(std::string("f\0", 2)).u(1).u(7).nil().b)},
+      {"field unknown reserved", payload(W().arr(4).str("$x").u(1).u(7).nil().b)},
+      {"string not UTF-8", payload(W().arr(4).str("f").u(1).u(7).str("\xff").b)},
+      {"string overlong", payload(W().arr(4).str("f").u(1).u(7).str("\xc0\xaf").b)},
+      {"status name not UTF-8", payload(W().arr(5).str("f").u(6).u(7).u(1).str("\xed\xa0\x80").b)},
       {"collection not str", W().arr(1).arr(3).bin(1, 'c').bin(16, 0).arr(0).b},
       {"id 15 bytes", payload(W().arr(4).str("f").u(1).u(7).nil().b, "c", 15)},
       {"id 17 bytes", payload(W().arr(4).str("f").u(1).u(7).nil().b, "c", 17)},
@@ -528,7 +539,7 @@ TEST_CASE("codec: malformed payloads are corruption") {
       {"remove without context", payload(W().arr(4).str("f").u(4).u(7).nil().b)},
       {"mv with 6", payload(W().arr(6).str("f").u(2).u(7).nil().arr(0).nil().b)},
       {"empty field", payload(W().arr(4).str("").u(1).u(7).nil().b)},
-      {"field 257", payload(W().arr(4).str(std::string(257, 'f')).u(1).u(7).nil().b)},
+      {"field 65", payload(W().arr(4).str(std::string(65, 'f')).u(1).u(7).nil().b)},
       {"field not str", payload(W().arr(4).u(1).u(1).u(7).nil().b)},
       {"hlc not uint", payload(W().arr(4).str("f").u(1).str("7").nil().b)},
       {"hlc negative", payload(W().arr(4).str("f").u(1).raw({0xff}).nil().b)},

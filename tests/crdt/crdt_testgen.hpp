@@ -82,6 +82,41 @@ inline Value SmallValue(Rng& rng) {
   }
 }
 
+// A valid UTF-8 string of exactly n bytes (strings are UTF-8 by the format,
+// docs/delta-format.md "Names and strings"): ASCII (NUL included) mixed with
+// 2-, 3- and 4-byte sequences over the whole range, surrogates excluded.
+inline std::string Utf8String(Rng& rng, size_t n) {
+  std::string s;
+  s.reserve(n);
+  while (s.size() < n) {
+    const size_t room = n - s.size();
+    const size_t len = 1 + rng() % std::min<size_t>(room, 4);
+    uint32_t cp;
+    if (len == 1) cp = static_cast<uint32_t>(rng() % 0x80);
+    else if (len == 2) cp = 0x80 + static_cast<uint32_t>(rng() % (0x800 - 0x80));
+    else if (len == 3) {
+      do cp = 0x800 + static_cast<uint32_t>(rng() % (0x10000 - 0x800));
+      while (cp >= 0xd800 && cp <= 0xdfff);
+    } else cp = 0x10000 + static_cast<uint32_t>(rng() % (0x110000 - 0x10000));
+    if (len == 1) {
+      s.push_back(static_cast<char>(cp));
+    } else if (len == 2) {
+      s.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (len == 3) {
+      s.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      s.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+  }
+  return s;
+}
+
 // Values over the whole domain, with the encoding boundaries.
 inline Value AnyValue(Rng& rng) {
   static const int64_t kInts[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ll,
@@ -105,9 +140,7 @@ inline Value AnyValue(Rng& rng) {
     case 4:
     case 5: {
       size_t n = (rng() % 8 == 0) ? kLens[rng() % std::size(kLens)] : rng() % 40;
-      std::string s(n, 'a');
-      for (auto& c : s) c = static_cast<char>(rng());
-      return Value(std::move(s));
+      return Value(Utf8String(rng, n));
     }
     case 6: {
       size_t n = (rng() % 8 == 0) ? kLens[rng() % std::size(kLens)] : rng() % 40;

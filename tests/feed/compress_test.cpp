@@ -460,7 +460,9 @@ TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   CHECK(*fwd == *deltas);
 
   // A reader whose max_delta_bytes is below a v2 delta's payload (but above
-  // the delta itself) refuses it: kResourceExhausted naming the limit.
+  // the delta itself) applies it all the same: inside a delta only the
+  // format's limits count (16 MiB decompressed), so that whether a stored
+  // delta applies never depends on a replica's configuration (issue #12).
   size_t big = 0;
   while ((*deltas)[big][0] != kDeltaFormatV2) ++big;  // the first v2 delta
   const Bytes& d = (*deltas)[big];
@@ -472,9 +474,18 @@ TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   ShareKeys(*a, *c);
   for (size_t i = 0; i < big; ++i) REQUIRE(c->Apply((*deltas)[i]).ok());
   auto r = c->Apply(d);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code() == Code::kResourceExhausted);
-  CHECK(r.status().message().find("max_delta_bytes") != std::string::npos);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->outcome == ApplyOutcome::kApplied);
+  // The delta itself over the limit is still refused (not stored).
+  ReplicaOptions tiny;
+  tiny.max_delta_bytes = d.size() - 1;
+  auto e = OpenReplica(dir.Sub("e"), &clock, tiny);
+  ShareKeys(*a, *e);
+  for (size_t i = 0; i < big; ++i) REQUIRE(e->Apply((*deltas)[i]).ok());
+  auto too_big = e->Apply(d);
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.status().code() == Code::kResourceExhausted);
+  CHECK(too_big.status().message().find("max_delta_bytes") != std::string::npos);
 }
 
 }  // namespace
