@@ -222,3 +222,47 @@ TEST_CASE("strings are UTF-8: refused on write, invalid content on apply") {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST_CASE("a denied delta whose body does not decrypt is evidence, not damage: verify stays clean") {
+  County c;
+  // An outsider (not in the policy) signs a delta in test.b, epoch 1, under
+  // a random key; the observer holds the real test.b key.
+  TempDir t;
+  auto outsider = testing::OpenMember(t.Sub("outsider"), c.root->author());
+  auto id = testing::MemberIdentity(*outsider);
+  feed::DeltaHeader h;
+  h.author = outsider->author();
+  h.seq = 1;
+  h.scope = "test.b";
+  h.epoch = 1;
+  h.hlc_min = h.hlc_max = crdt::MakeHlc(1'800'000'000'000ull, 1);
+  h.op_count = 1;
+  Bytes plain = County::OneSet("other", RecordId::Generate(), "name", Value("x"));
+  auto sealed = feed::SealDeltaPlaintext(feed::kDeltaFormatV1, h, plain, crypto::RandomAeadKey(), id);
+  REQUIRE(sealed.ok());
+  auto r = c.civil->Apply(*sealed);
+  REQUIRE(r.ok());
+  CHECK(r->outcome == ApplyOutcome::kDenied);
+  auto v = c.civil->Verify();
+  REQUIRE_MESSAGE(v.ok(), v.status().ToString());
+  CHECK(v->ok());
+  CHECK(v->denied == 1);
+  // Admitted later (the outsider joins with a write grant): invalid
+  // content, still no damage.
+  c.policy.set_version(2);
+  REQUIRE(c.policy.AddMember({outsider->author(), "late", "union", "", {}, std::nullopt}).ok());
+  c.Publish();
+  auto denied = c.civil->Denied();
+  REQUIRE(denied.size() == 1);
+  CHECK(denied[0].reason.rfind("invalid content: ", 0) == 0);
+  auto v2 = c.civil->Verify();
+  REQUIRE(v2.ok());
+  CHECK(v2->ok());
+  CHECK(c.civil->CheckConsistency().ok());
+}
+
+}  // namespace
+}  // namespace hearth
