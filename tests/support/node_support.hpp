@@ -63,4 +63,26 @@ inline crypto::SigningKeyPair MemberIdentity(const Replica& r) {
   return std::move(id).value();
 }
 
+// The key `r` holds for (scope, epoch), read from its exported keyring
+// (docs/storage-format.md, "Keyring"); nullopt when it holds none. For
+// tests that forge deltas a member could sign.
+inline std::optional<crypto::SecretBytes> HeldScopeKey(const Replica& r, const std::string& scope,
+                                                       uint32_t epoch) {
+  auto kr = r.ExportKeyring({scope});
+  REQUIRE(kr.ok());
+  const Bytes& k = *kr;  // 0x01 | count u32 | { len u8 | scope | epoch u32 | key[32] }*
+  for (size_t off = 5; off < k.size();) {
+    const size_t n = k[off++];
+    REQUIRE(off + n + 4 + 32 <= k.size());
+    const std::string sc(reinterpret_cast<const char*>(k.data() + off), n);
+    const uint32_t ep = (uint32_t{k[off + n]} << 24) | (uint32_t{k[off + n + 1]} << 16) |
+                        (uint32_t{k[off + n + 2]} << 8) | k[off + n + 3];
+    if (sc == scope && ep == epoch) {
+      return crypto::SecretBytes::Copy(std::span<const uint8_t>(k.data() + off + n + 4, 32));
+    }
+    off += n + 4 + 32;
+  }
+  return std::nullopt;
+}
+
 }  // namespace hearth::testing

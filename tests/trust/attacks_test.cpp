@@ -54,16 +54,7 @@ struct County {
   }
   // The union's real key for (test.b, epoch), or a random one.
   crypto::SecretBytes UnionKey(uint32_t epoch) {
-    auto kr = un->ExportKeyring({"test.b"});
-    REQUIRE(kr.ok());
-    const Bytes& k = *kr;
-    for (size_t off = 5; off < k.size();) {
-      size_t n = k[off++];
-      uint32_t ep = (uint32_t{k[off + n]} << 24) | (uint32_t{k[off + n + 1]} << 16) |
-                    (uint32_t{k[off + n + 2]} << 8) | k[off + n + 3];
-      if (ep == epoch) return crypto::SecretBytes::Copy(std::span<const uint8_t>(k.data() + off + n + 4, 32));
-      off += n + 4 + 32;
-    }
+    if (auto held = testing::HeldScopeKey(*un, "test.b", epoch)) return std::move(*held);
     return crypto::RandomAeadKey();
   }
   // A delta signed by the union, chained onto its feed as `holder` holds it.

@@ -164,19 +164,7 @@ struct Forger {
     // The key: M's real one when it has it (mostly), else anything.
     crypto::SecretBytes key = RandomKey();
     if (Chance(80)) {
-      auto kr = m_replica.ExportKeyring({h.scope});
-      REQUIRE(kr.ok());
-      // keyring: 0x01 | count u32 | { len u8 | scope | epoch u32 | key[32] }*
-      const Bytes& k = *kr;
-      size_t off = 5;
-      while (off < k.size()) {
-        size_t n = k[off++];
-        std::string sc(reinterpret_cast<const char*>(k.data() + off), n);
-        uint32_t ep = (uint32_t{k[off + n]} << 24) | (uint32_t{k[off + n + 1]} << 16) |
-                      (uint32_t{k[off + n + 2]} << 8) | k[off + n + 3];
-        if (sc == h.scope && ep == h.epoch) key = crypto::SecretBytes::Copy(std::span<const uint8_t>(k.data() + off + n + 4, 32));
-        off += n + 4 + 32;
-      }
+      if (auto held = testing::HeldScopeKey(m_replica, h.scope, h.epoch)) key = std::move(*held);
     }
     Bytes plain;
     uint64_t lo = UINT64_MAX, hi = 0;
