@@ -25,7 +25,7 @@
 //     Ref's, and no record exists outside the schema's collections;
 //   - H's and the root's feeds are complete on V1 and V2;
 //   - CheckConsistency passes on V1 and V2.
-// Seeds: HEARTH_SEED (base), HEARTH_CASES (default 24); the failing case's
+// Seeds: HEARTH_SEED (base), HEARTH_CASES (default 100); the failing case's
 // seed is printed.
 #include <doctest/doctest.h>
 
@@ -407,7 +407,7 @@ void RunCase(uint64_t seed) {
 
 TEST_CASE("grant invariant: whatever member M signs, nothing outside M's grants changes, and replicas agree") {
   const uint64_t base = testing::BaseSeed();
-  const int cases = testing::Cases(24);
+  const int cases = testing::Cases(100);
   for (int i = 0; i < cases; ++i) {
     const uint64_t seed = base + static_cast<uint64_t>(i);
     CAPTURE(seed);
