@@ -147,6 +147,13 @@ struct SyncNode::Impl {
   std::map<Curve, std::weak_ptr<SendBudget>> key_budgets;
   std::deque<std::pair<uint64_t, Curve>> admitted;  // (when, key): ZAP said yes, no session yet
   std::vector<Hold> holds;
+  // Inbound connections whose session ended while the connection stays open
+  // (a ROUTER cannot close one peer): fd -> key, until the disconnect event.
+  // They count against the key's limit, so a key cannot pile up connections
+  // by failing its sessions and opening new ones. An entry also expires after
+  // kLingerMs (a lost monitor event must not lock a key out for good).
+  static constexpr uint64_t kLingerMs = 600'000;
+  std::map<int, std::pair<Curve, uint64_t>> lingering;
 
   Impl(Replica& r, NodeOptions o) : replica(r), opts(std::move(o)), ctx(1) {
     total_budget->limit = std::max<uint64_t>(opts.max_send_bytes_total, 1);
@@ -163,7 +170,14 @@ struct SyncNode::Impl {
       for (const auto& [rid, in] : l->conns) n += in->conn.session && in->curve_pk == pk;
     }
     for (const auto& o : outbound) n += o->conn.session && o->curve_pk == pk;
+    for (const auto& [fd, k] : lingering) n += k.first == pk;
     return n;
+  }
+  void Linger(const Inbound& in, uint64_t now) {
+    for (auto it = lingering.begin(); it != lingering.end();) {
+      it = it->second.second + kLingerMs < now ? lingering.erase(it) : std::next(it);
+    }
+    if (in.fd >= 0 && lingering.size() < kMaxDeadIds) lingering[in.fd] = {in.curve_pk, now};
   }
   // Admissions not yet turned into sessions count for a few seconds (a burst
   // of handshakes is refused before any of them has sent a message).
@@ -564,6 +578,7 @@ struct SyncNode::Impl {
     for (auto [ev, val] : ReadEvents(*l.mon)) {
       if (ev == ZMQ_EVENT_DISCONNECTED) {
         ReleaseHolds(now, val);
+        lingering.erase(val);
         for (auto it = l.conns.begin(); it != l.conns.end();) {
           Inbound& in = *it->second;
           if (in.fd == val && in.created < now) {
@@ -643,6 +658,7 @@ struct SyncNode::Impl {
             }
           } catch (const zmq::error_t&) {
           }
+          Linger(*in, now);
           Bury(l, rid);
           continue;
         }
@@ -665,6 +681,7 @@ struct SyncNode::Impl {
         }
       }
       if (!Check(in.conn, s, *l.sock, &rid, in.fd, now)) {
+        Linger(in, now);
         Bury(l, rid);
         l.conns.erase(it);
         continue;
@@ -672,6 +689,7 @@ struct SyncNode::Impl {
       try {
         if (!Flush(in.conn, *l.sock, &rid)) {
           EndSession(in.conn, Unread(in.conn), in.fd, now);
+          Linger(in, now);
           Bury(l, rid);
           l.conns.erase(it);
         }
@@ -719,6 +737,7 @@ struct SyncNode::Impl {
         if (notify) c.session->NotifyNewDeltas();
         Status s = c.session->OnTick(now);
         if (!Check(c, s, *l->sock, &it->first, fd, now)) {
+          Linger(*it->second, now);
           Bury(*l, it->first);
           it = l->conns.erase(it);
           continue;
@@ -726,6 +745,7 @@ struct SyncNode::Impl {
         try {
           if (!Flush(c, *l->sock, &it->first)) {
             EndSession(c, Unread(c), fd, now);
+            Linger(*it->second, now);
             Bury(*l, it->first);
             it = l->conns.erase(it);
             continue;

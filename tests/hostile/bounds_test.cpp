@@ -17,6 +17,9 @@
 //                      chunks (84 chunks)
 //   (c) many sessions  12 connections with M's key at once, each claiming
 //                      2^62 and never reading; then H must still connect
+//   (d) failed, open   M fails up to 3 sessions (garbage) and keeps the
+//                      connections open, then opens 3 more: failed + admitted
+//                      stays within the key's limit
 //
 // A's RssAnon (/proc/PID/status) is sampled every 10 ms throughout. The bound
 // asserted is the documented bound of the default configuration, 56 MiB
@@ -495,6 +498,54 @@ TEST_CASE("hostile peers cannot raise hearthd's anonymous memory above the docum
     }
     honest_round("(c) many sessions from one key");
     check_bound("(c) 12 sessions from one key, window 2^62, never reading");
+  }
+  // ---- (d) a key that fails its sessions and connects again -----------------
+  // A ROUTER cannot close one peer's connection: a failed session leaves it
+  // open. Those connections count against the key until they go.
+  {
+    // The connections of (c) are closed: wait until A admits M again.
+    bool admitted = false;
+    for (int i = 0; i < 20 && !admitted && d.Alive(); ++i) {
+      Hostile probe(ctx, ep, *m, ka, greedy);
+      auto end = Clock::now() + std::chrono::milliseconds(1500);
+      while (!probe.got_hello && Clock::now() < end) probe.Step(20);
+      admitted = probe.got_hello;
+    }
+    REQUIRE_MESSAGE(admitted, "A did not admit M again after its connections closed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the probe's disconnect reaches A
+    std::vector<std::unique_ptr<Client>> failed;
+    for (int i = 0; i < kSessionsPerKey; ++i) {
+      failed.push_back(std::make_unique<Client>(ctx, ep, testing::MemberIdentity(*m), ka, false));
+      const uint8_t garbage[] = {sync::kDeltas, 0xc1};
+      failed.back()->Send(std::span<const uint8_t>(garbage));
+    }
+    int errors = 0;
+    for (auto& c : failed) {
+      auto end = Clock::now() + std::chrono::seconds(10);
+      while (Clock::now() < end) {
+        auto in = c->Recv(100);
+        if (in && !in->empty() && (*in)[0] == sync::kError) {
+          ++errors;
+          break;
+        }
+      }
+    }
+    // Each ERROR is a session A started and failed (a connection refused by
+    // ZAP, e.g. while the probe still counted, gets none).
+    CHECK(errors >= 1);
+    std::vector<std::unique_ptr<Hostile>> again;
+    for (int i = 0; i < kSessionsPerKey; ++i) again.push_back(std::make_unique<Hostile>(ctx, ep, *m, ka, greedy));
+    auto end = Clock::now() + std::chrono::seconds(4);
+    while (Clock::now() < end) {
+      for (auto& x : again) x->Step(5);
+    }
+    int hello = 0;
+    for (auto& x : again) hello += x->got_hello;
+    MESSAGE("(d) ", errors, " failed sessions left open, then ", kSessionsPerKey, " new connections: ", hello,
+            " admitted");
+    CHECK_MESSAGE(errors + hello <= kSessionsPerKey, "a key's failed sessions do not count against its limit");
+    honest_round("(d) failed sessions left open");
+    check_bound("(d) failed sessions left open");
   }
   zmq_ctx_destroy(ctx);
   (*nb)->Stop();
