@@ -91,34 +91,9 @@ constexpr uint64_t kClaimedWindow = uint64_t{1} << 62;
 constexpr uint64_t kMaxMessage = 1 * kMiB;  // A's [sync] max_message_bytes
 constexpr int kSessionsPerKey = 3;          // A's [sync] max_sessions_per_key
 
-int FreePort() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-uint64_t RssAnon(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("RssAnon:", 0) == 0) return std::stoull(line.substr(8)) * 1024;
-  }
-  return 0;
-}
+using testing::FreePort;
+using testing::ReadFile;
+using testing::RssAnon;
 
 // A hearthd process; a thread samples its RssAnon every 10 ms.
 struct Daemon {
