@@ -38,6 +38,7 @@
 #include "feed/delta.hpp"
 #include "bench_common.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/schema.hpp"
 
 #ifndef HEARTH_BENCH_SCHEMA
@@ -315,7 +316,9 @@ ApplyFig BenchApply(const Options& o, const ApplyData& data, Durability d, uint6
       std::span<const Bytes> all(data.deltas);
       for (size_t i = 0; i < all.size(); i += batch) {
         auto part = all.subspan(i, std::min<size_t>(batch, all.size() - i));
-        auto rs = Check(b->ApplyBatch(part), "ApplyBatch");
+        auto batch = b->ApplyBatch(part);
+        Check(batch.error, "ApplyBatch");
+        const auto& rs = batch.results;
         if (rs.size() != part.size()) Die("ApplyBatch returned the wrong number of results");
         for (const ApplyResult& r : rs) check(r);
       }
@@ -327,7 +330,7 @@ ApplyFig BenchApply(const Options& o, const ApplyData& data, Durability d, uint6
     f.ops = data.ops;
     if (Check(b->Digest(), "digest of B") != data.digest) Die("B's digest differs from A's after apply");
     if (measure_state) {
-      rep.state_records = b->Stats().records;
+      rep.state_records = inspect::Stats(*b).value().records;
     }
   }
   if (measure_state) {

@@ -251,7 +251,7 @@ int Serve(const std::string& dir, const std::string& keyring_path, uint64_t reco
   std::vector<RecordId> ids;
   while (ReadLine(0, line, 15 * 60 * 1000)) {
     if (line == "heads") {
-      WriteLine(1, HeadsToLine(a->GetHeads()));
+      WriteLine(1, HeadsToLine(a->GetHeads().value()));
     } else if (line == "digest") {
       Hash32 d = Check(a->Digest(), "digest");
       WriteLine(1, "digest " + Hex(d.data(), d.size()));
@@ -522,7 +522,7 @@ int main(int argc, char** argv) {
     Check(nb->Connect(endpoint, author_a), "Connect");
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B)");
-    if (!PollUntil([&] { return b->GetHeads() == heads_a; }, 120.0)) Die("full sync did not finish in 120 s");
+    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, 120.0)) Die("full sync did not finish in 120 s");
     r.full_seconds = Since(t0);
     Settle(*nb);
     NodeBytes(*nb, &r.full_in, &r.full_out);
@@ -538,7 +538,7 @@ int main(int argc, char** argv) {
     r.inc_delta_b = MutateOnePercent(*b, ids_b, "B");
     if (!ReadLine(child.from, line, 60'000) || line.rfind("mutated ", 0) != 0) Die("A: mutate failed: " + line);
     r.inc_delta_a = std::strtoull(line.c_str() + 8, nullptr, 10);
-    if (!PollUntil([&] { return b->GetHeads() == HeadsFromLine(child.Ask("heads")); }, 120.0)) {
+    if (!PollUntil([&] { return b->GetHeads().value() == HeadsFromLine(child.Ask("heads")); }, 120.0)) {
       Die("incremental sync did not finish in 120 s");
     }
     r.inc_seconds = Since(t1);
@@ -578,9 +578,9 @@ int main(int argc, char** argv) {
       auto all = Check(b->DeltasSince({}), "DeltasSince B");
       std::span<const Bytes> sp(all);
       for (size_t i = 0; i < sp.size(); i += 8) {
-        Check(c->ApplyBatch(sp.subspan(i, std::min<size_t>(8, sp.size() - i))), "ApplyBatch C");
+        Check(c->ApplyBatch(sp.subspan(i, std::min<size_t>(8, sp.size() - i))).error, "ApplyBatch C");
       }
-      if (c->GetHeads() != b->GetHeads()) Die("C is not in sync with B");
+      if (c->GetHeads().value() != b->GetHeads().value()) Die("C is not in sync with B");
       SyncSession sb(*b, true), sc(*c, false);
       uint64_t now = 1'000;
       Check(sb.Start(now), "session start");

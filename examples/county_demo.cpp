@@ -57,6 +57,7 @@
 #include "hearth/bundle.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 
 #ifndef HEARTH_HEARTHD_PATH
 #define HEARTH_HEARTHD_PATH "hearthd"
@@ -354,7 +355,7 @@ class Network {
       Node& n = ByName(who);
       auto d = n.replica->GetDelta(a, seq);
       if (!d.ok()) continue;
-      auto info = Must(n.replica->Describe(*d), "describing a delta");
+      auto info = Must(inspect::Describe(*n.replica, *d), "describing a delta");
       return meta_.emplace(key, DeltaMeta{info.scope, d->size()}).first->second;
     }
     throw Failure{"delta " + a.ToHex().substr(0, 16) + "/" + std::to_string(seq) + " is held by no node"};
@@ -380,7 +381,7 @@ class Network {
 
   std::vector<Heads> Snapshot() const {
     std::vector<Heads> v;
-    for (const Node& n : nodes_) v.push_back(n.replica->GetHeads());
+    for (const Node& n : nodes_) v.push_back(n.replica->GetHeads().value());
     return v;
   }
 
@@ -419,7 +420,7 @@ class Network {
   Progress Check() {
     const size_t n = nodes_.size();
     std::vector<Heads> held(n);
-    for (size_t i = 0; i < n; ++i) held[i] = nodes_[i].replica->GetHeads();
+    for (size_t i = 0; i < n; ++i) held[i] = nodes_[i].replica->GetHeads().value();
     std::vector<std::map<AuthorId, uint64_t>> reach(n);
     std::set<AuthorId> authors;
     for (size_t i = 0; i < n; ++i) {
@@ -454,7 +455,7 @@ class Network {
         h += it == held[i].end() ? 0 : it->second.seq;
         e += reach[i].count(a) ? reach[i][a] : 0;
       }
-      if (h != e || nodes_[i].replica->Stats().pending != 0) p.converged = false;
+      if (h != e || inspect::Stats(*nodes_[i].replica).value().pending != 0) p.converged = false;
       p.per_node.emplace_back(h, e);
       p.held += h;
       p.expected += e;
@@ -567,7 +568,7 @@ std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector
   std::map<std::string, ScopeView> v;
   for (const std::string& s : scopes) v[s];
   std::map<std::string, std::pair<AuthorId, uint64_t>> sample;  // a delta of each scope
-  for (const auto& [a, h] : n.replica->GetHeads()) {
+  for (const auto& [a, h] : n.replica->GetHeads().value()) {
     for (uint64_t seq = 1; seq <= h.seq; ++seq) {
       const std::string& s = net.ScopeOf(a, seq);
       if (!v.count(s)) continue;  // $policy, $keys
@@ -581,7 +582,7 @@ std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector
     auto it = sample.find(s);
     if (it == sample.end()) continue;
     auto d = Must(n.replica->GetDelta(it->second.first, it->second.second), "reading a delta");
-    if (Must(n.replica->Describe(d), "describing a delta").readable) view.readable = view.held;
+    if (Must(inspect::Describe(*n.replica, d), "describing a delta").readable) view.readable = view.held;
   }
   for (const CollectionSpec& c : n.replica->schema().collections()) {
     auto it = v.find(c.scope);
@@ -730,7 +731,7 @@ int Run(int argc, char** argv) {
       bool some = std::any_of(ws.begin(), ws.end(), [&](auto& s) { return policy.MayReceive(r.key, s); });
       for (const std::string& s : ws) {
         if (!some || policy.MayReceive(r.key, s)) continue;
-        Must(policy.AddGrant({r.name, "", s, kRightRelay}), "adding a relay grant");
+        Must(policy.AddGrant({r.name, "", s, Right::kRelay}), "adding a relay grant");
         std::string by;
         for (const auto& [who, scopes] : writes) {
           if (std::find(scopes.begin(), scopes.end(), s) != scopes.end()) by += (by.empty() ? "" : " and ") + who;
@@ -974,7 +975,7 @@ int Run(int argc, char** argv) {
   }
   std::printf("\n   %-18s", "feeds (authors)");
   for (const Node& n : nodes) {
-    Heads h = n.replica->GetHeads();
+    Heads h = n.replica->GetHeads().value();
     uint64_t total = 0;
     for (const auto& [a, x] : h) total += x.seq;
     char cell[64];
@@ -1102,7 +1103,7 @@ int Run(int argc, char** argv) {
     std::printf(" %s exit %d;", n.name.c_str(), c);
   }
   for (Node& n : nodes) {
-    Status s = n.replica->CheckConsistency();
+    Status s = inspect::CheckConsistency(*n.replica);
     if (!s.ok()) throw Failure{n.name + ": " + s.ToString()};
   }
   std::printf(" replicas consistent. Total %.1f s. Replicas, configs and logs: %s\n", Since(t_start), out.c_str());

@@ -48,8 +48,8 @@ void Check(const Status& s, const char* what) {
 // One-way sync: every delta `from` holds that `to` lacks, verified and
 // applied by `to` in one transaction. Returns how many moved.
 size_t Pull(Replica& to, const Replica& from) {
-  auto deltas = Check(from.DeltasSince(to.GetHeads()), "reading deltas");
-  Check(to.ApplyBatch(deltas), "applying deltas");
+  auto deltas = Check(from.DeltasSince(to.GetHeads().value()), "reading deltas");
+  Check(to.ApplyBatch(deltas).error, "applying deltas");
   return deltas.size();
 }
 

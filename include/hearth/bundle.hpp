@@ -81,7 +81,7 @@ struct BundleImportReport {
   uint64_t applied = 0;
   uint64_t duplicate = 0;
   uint64_t pending = 0;
-  uint64_t stored = 0;     // chained but no key for its scope (not readable here)
+  uint64_t unreadable = 0; // chained but no key for its scope (applied once the key arrives)
   uint64_t fork = 0;
   uint64_t held = 0;
   uint64_t denied = 0;     // stored, but the access policy refuses it (never applied)

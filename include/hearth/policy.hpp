@@ -26,11 +26,34 @@
 
 namespace hearth {
 
-enum Right : uint8_t {
-  kRightRead = 1,   // receives the scope's keys; can decrypt its deltas
-  kRightWrite = 2,  // its deltas in the scope are applied by every replica
-  kRightRelay = 4,  // stores and forwards the scope's deltas without reading them
+// One right on a scope.
+enum class Right : uint8_t {
+  kRead = 1,   // receives the scope's keys; can decrypt its deltas
+  kWrite = 2,  // its deltas in the scope are applied by every replica
+  kRelay = 4,  // stores and forwards the scope's deltas without reading them
 };
+
+// A set of rights: `Right::kRead | Right::kWrite`; `rights & Right::kRead`
+// tells whether the set holds a right (or shares one with another set).
+class Rights {
+ public:
+  constexpr Rights() = default;
+  constexpr Rights(Right r) : bits_(static_cast<uint8_t>(r)) {}  // NOLINT: one right is a set of one
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr explicit operator bool() const { return bits_ != 0; }
+  constexpr uint8_t bits() const { return bits_; }
+  constexpr Rights& operator|=(Rights o) {
+    bits_ = static_cast<uint8_t>(bits_ | o.bits_);
+    return *this;
+  }
+  friend constexpr Rights operator|(Rights a, Rights b) { return a |= b; }
+  friend constexpr bool operator&(Rights a, Rights b) { return (a.bits_ & b.bits_) != 0; }
+  constexpr bool operator==(const Rights&) const = default;
+
+ private:
+  uint8_t bits_ = 0;
+};
+constexpr Rights operator|(Right a, Right b) { return Rights(a) | Rights(b); }
 
 struct HEARTH_EXPORT Member {
   AuthorId key;
@@ -57,7 +80,7 @@ struct HEARTH_EXPORT Grant {
   std::string agency;
   std::string role;
   std::string scope;
-  uint8_t rights = 0;
+  Rights rights;
   bool operator==(const Grant&) const = default;
 };
 
@@ -87,7 +110,7 @@ class HEARTH_EXPORT Policy {
   const ScopeSpec* FindScope(std::string_view scope) const;
 
   // Union of the rights the grants give `key` on `scope` (0 for non-members).
-  uint8_t RightsOf(const AuthorId& key, std::string_view scope) const;
+  Rights RightsOf(const AuthorId& key, std::string_view scope) const;
 
   // Whether delta `seq` of `author` in `scope` under key `epoch` may be
   // applied. Errors (kPermissionDenied) carry the reason: unknown member,
@@ -124,6 +147,6 @@ class HEARTH_EXPORT Policy {
 };
 
 // Rights as text: "read", "write", "relay" joined with ','.
-HEARTH_EXPORT std::string RightsToString(uint8_t rights);
+HEARTH_EXPORT std::string RightsToString(Rights rights);
 
 }  // namespace hearth

@@ -143,6 +143,8 @@ class HEARTH_EXPORT WriteBatch {
   bool empty() const { return intents_.empty(); }
   void Clear() { intents_.clear(); }
 
+ private:
+  friend struct ReplicaAccess;
   enum class Action : uint8_t { kSet, kAdd, kRemove, kIncrement, kAdvance, kAppend, kDelete };
   struct Intent {
     Action action;
@@ -152,13 +154,19 @@ class HEARTH_EXPORT WriteBatch {
     Value value;
     int64_t by = 0;
   };
-  const std::vector<Intent>& intents() const { return intents_; }
-
- private:
+  WriteBatch& Push(Action a, std::string_view collection, const RecordId& id, std::string_view field, Value v,
+                   int64_t by = 0);
   std::vector<Intent> intents_;
 };
 
 // What a commit produced: one delta per scope touched, consecutive seqs.
+// A scope key's name: (scope, epoch).
+struct ScopeEpoch {
+  std::string scope;
+  uint32_t epoch = 0;
+  auto operator<=>(const ScopeEpoch&) const = default;
+};
+
 struct CommitInfo {
   AuthorId author;
   uint64_t first_seq = 0;
@@ -170,7 +178,7 @@ enum class ApplyOutcome : uint8_t {
   kApplied,    // stored and applied (plus any pending deltas it unblocked)
   kDuplicate,  // already held: nothing changed
   kPending,    // predecessor missing: kept until the gap fills
-  kStored,     // stored and chained, but no key for its scope: not applied yet
+  kUnreadable, // stored and chained, but no key for its scope: applied once the key arrives
   kFork,       // same (author, seq) as a held delta, other content: kept as proof
   kHeld,       // author is frozen by an earlier fork: kept, not applied
   kDenied,     // stored and chained, but the policy refuses it: never applied (see reason)
@@ -186,81 +194,20 @@ struct ApplyResult {
   std::string reason;      // kDenied: why (unknown member, no write grant, revoked, ...)
 };
 
-// A delta kept in its author's feed but not applied because the current
-// policy refuses it. Re-evaluated whenever the policy changes.
-struct DeniedDelta {
-  AuthorId author;
-  uint64_t seq = 0;
-  std::string scope;
-  std::string reason;
-};
-
-struct ForkProof {
-  AuthorId author;
-  uint64_t seq = 0;
-  Bytes first;   // the delta held first
-  Bytes second;  // the conflicting delta
-};
-
-// A delta held in `pending`: waiting for its predecessor, or held because
-// its author forked.
-struct PendingDelta {
-  AuthorId author;
-  uint64_t seq = 0;
-  uint64_t size = 0;
-  bool held = false;  // true: author frozen by a fork; false: gap
-};
-
-// One operation of a delta, decoded (for logs and inspection).
-struct HEARTH_EXPORT OpInfo {
-  std::string collection;
-  RecordId id;
-  std::string field;
-  std::string op;  // "set", "mv_set", "add", "remove", "counter", "advance", "append"
-  uint64_t hlc = 0;
-  Value value;     // the value, element, log entry or state name (null for counter)
-  int64_t p = 0;   // counter: author's cumulative increments
-  int64_t n = 0;   // counter: author's cumulative decrements
-};
-
-// A delta's header, and its operations when this replica holds the key.
-struct HEARTH_EXPORT DeltaInfo {
-  AuthorId author;
-  uint64_t seq = 0;
-  Hash32 prev{};
-  Hash32 hash{};
-  std::string scope;
-  uint32_t epoch = 0;
-  uint64_t hlc_min = 0;
-  uint64_t hlc_max = 0;
-  uint32_t op_count = 0;
-  uint64_t size = 0;
-  bool signature_ok = false;
-  bool readable = false;    // key held and payload decrypted
-  std::vector<OpInfo> ops;  // when readable
-};
-
-// Result of Replica::Verify.
-struct VerifyReport {
-  uint64_t deltas = 0;       // stored deltas checked
-  uint64_t authors = 0;
-  uint64_t records = 0;
-  uint64_t unreadable = 0;   // chained but no key (not applied)
-  uint64_t denied = 0;       // chained, refused by the policy: evidence, not damage
-  uint64_t invalid = 0;      // chained, content can never apply ("invalid content: …"), also evidence
-  std::vector<std::string> problems;  // empty = all good
-  bool ok() const { return problems.empty(); }
-};
-
-struct HEARTH_EXPORT ReplicaStats {
-  uint64_t records = 0;
-  uint64_t deltas = 0;
-  uint64_t authors = 0;
-  uint64_t pending = 0;
-  uint64_t forks = 0;
-  uint64_t map_size = 0;
-  uint64_t map_used = 0;
-  uint32_t format_version = 0;
+// What Replica::ApplyBatch did: the deltas [0, results.size()) are
+// applied (committed, each as Apply would), in order; when `error` is not
+// ok, the delta at failed_index() and every later one are not, and `error`
+// says why.
+struct BatchApplyResult {
+  std::vector<ApplyResult> results;
+  Status error;
+  // True when `error` is the failed delta's own (malformed, forged, over a
+  // limit, not chaining: Apply refuses it too, nothing else is wrong); false
+  // when the store failed (I/O, disk or map full), which a later try may
+  // not meet.
+  bool refused = false;
+  bool ok() const { return error.ok(); }
+  size_t failed_index() const { return results.size(); }
 };
 
 // Equality and range conditions on one indexed field.
@@ -312,16 +259,15 @@ class HEARTH_EXPORT Replica {
 
   // Applies several deltas in order, as Apply on each would, but in one
   // write transaction (one fsync under Durability::kSync): use it to apply
-  // what DeltasSince returned. On success, one ApplyResult per delta, in
-  // order. On error, the deltas before the first one that fails are applied
-  // (committed, as if by Apply), that one and every later one are not, and
-  // the Status names the failing delta's index ("batch delta #i"); call
-  // Apply on the remaining deltas to go on past it. A failing delta never
-  // leaves part of itself behind.
-  Result<std::vector<ApplyResult>> ApplyBatch(std::span<const Bytes> deltas);
+  // what DeltasSince returned. The deltas before the first one that fails
+  // are applied (committed, as if by Apply), that one and every later one
+  // are not; the result says which and why. Call Apply on the remaining
+  // deltas to go on past it. A failing delta never leaves part of itself
+  // behind.
+  BatchApplyResult ApplyBatch(std::span<const Bytes> deltas);
 
   // Version vector of the feeds held (contiguous prefixes only).
-  Heads GetHeads() const;
+  Result<Heads> GetHeads() const;
   // Deltas held that `since` lacks, per author in seq order; at most
   // `max_bytes` in total (at least one delta if any is missing).
   Result<std::vector<Bytes>> DeltasSince(const Heads& since, uint64_t max_bytes = UINT64_MAX) const;
@@ -332,10 +278,6 @@ class HEARTH_EXPORT Replica {
   // same deltas, whatever the order.
   Result<Hash32> Digest() const;
 
-  // Rebuilds the state from the feeds alone into memory and compares it
-  // with the stored state; kCorruption describing the first difference.
-  Status CheckConsistency() const;
-
   // Scope keys (XChaCha20-Poly1305, 32 bytes) for (scope, epoch). A local
   // write to a scope with no key generates one (epoch 1).
   Status AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key);
@@ -343,9 +285,9 @@ class HEARTH_EXPORT Replica {
   // same scopes); `scopes` empty = every scope. Secret material: keep it safe.
   Result<Bytes> ExportKeyring(const std::vector<std::string>& scopes = {}) const;
   Status ImportKeyring(std::span<const uint8_t> keyring);
-
-  std::vector<ForkProof> Forks() const;
-  std::vector<PendingDelta> Pending() const;
+  // The (scope, epoch) pairs whose keys this replica holds, sorted; no key
+  // material.
+  Result<std::vector<ScopeEpoch>> ListKeys() const;
 
   // --- access control (docs/policy.md) ---
   // The county root this replica obeys, if any.
@@ -359,41 +301,22 @@ class HEARTH_EXPORT Replica {
   // kPermissionDenied (not the root), kInvalidArgument (version not newer
   // than the current policy's).
   Result<CommitInfo> PublishPolicy(const Policy& policy);
-  // Deltas refused by the policy, with reasons.
-  std::vector<DeniedDelta> Denied() const;
 
-  // Decodes a delta (held or not): header, signature check, and the ops when
-  // the key for its scope is held. kCorruption for malformed bytes.
-  Result<DeltaInfo> Describe(std::span<const uint8_t> delta) const;
-
-  // Full check: every stored delta parses, its signature verifies, each feed
-  // chains without gaps, heads match, and re-deriving the state from the
-  // feeds gives the stored state. `progress(done, total)` is called now and
-  // then. Problems are listed in the report (Status errors are for I/O).
-  Result<VerifyReport> Verify(const std::function<void(uint64_t, uint64_t)>& progress = {}) const;
-
-  // A consistent copy of this replica into `dest_dir` (created; must not
-  // hold a replica), safe while other processes write. `compact` rewrites
-  // the copy without free pages. The identity file is copied too.
-  Status Backup(const std::string& dest_dir, bool compact = true) const;
-  ReplicaStats Stats() const;
-
-  // --- added for sync ---
   // Signs "hearth/sync-proof/v1" || msg with this replica's identity key
   // (the key behind author()). The fixed prefix keeps these signatures apart
   // from delta signatures ("hearth/delta/v1" || hash). Verify with
   // VerifyIdentitySignature.
   Result<std::array<uint8_t, 64>> SignWithIdentity(std::span<const uint8_t> msg) const;
-  // --- end added for sync ---
-
-  struct Impl;
 
  private:
+  // Inspection (hearth/inspect.hpp) and the library's other modules reach
+  // the internals through ReplicaAccess (src/store/replica_impl.hpp).
+  friend struct ReplicaAccess;
+  struct Impl;
   explicit Replica(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
-// --- added for the CLI ---
 // Node identity files outside a replica (`hearth keygen`, `hearth init
 // --identity`), in the replica identity format (docs/storage-format.md,
 // "Identity file").
@@ -403,12 +326,9 @@ HEARTH_EXPORT Result<AuthorId> CreateIdentityFile(const std::string& path);
 // Reads and checks an identity file; returns its author id. kNotFound,
 // kCorruption (not an identity file), kFailedPrecondition (unsupported).
 HEARTH_EXPORT Result<AuthorId> ReadIdentityFile(const std::string& path);
-// --- end added for the CLI ---
 
-// --- added for sync ---
 // Checks a Replica::SignWithIdentity signature of `msg` by `author`.
 HEARTH_EXPORT bool VerifyIdentitySignature(const AuthorId& author, std::span<const uint8_t> msg,
                                            const std::array<uint8_t, 64>& sig);
-// --- end added for sync ---
 
 }  // namespace hearth

@@ -79,7 +79,10 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}     // NOLINT: implicit by design
+  // An ok Status carries no value: that is a bug in the caller, reported
+  // as kInternal rather than as a Result that is neither ok nor an error.
+  Result(Status status)  // NOLINT: implicit by design
+      : v_(status.ok() ? Status::Internal("Result made from an ok Status (no value)") : std::move(status)) {}
 
   bool ok() const { return v_.index() == 0; }
   const Status& status() const {
@@ -88,7 +91,9 @@ class [[nodiscard]] Result {
   }
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  // By value, not T&&: `for (auto& x : F().value())` and `auto&& v =
+  // F().value()` would otherwise refer into a destroyed temporary.
+  T value() && { return std::get<0>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

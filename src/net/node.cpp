@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "hearth/inspect.hpp"
 #include "crypto/seal.hpp"
 #include "store/identity.hpp"
 #include "sync/wire.hpp"
@@ -365,9 +366,9 @@ struct SyncNode::Impl {
     if (appl) Emit(K::kDeltasApplied, c.stats.endpoint, key, "", appl);
     if (rej) {
       std::string reason;
-      auto denied = replica.Denied();
-      if (!denied.empty()) {
-        const DeniedDelta& d = denied.back();
+      auto denied = inspect::Denied(replica);
+      if (denied.ok() && !denied->empty()) {
+        const DeniedDelta& d = denied->back();
         reason = "latest denied: " + d.author.ToHex().substr(0, 16) + " seq " + std::to_string(d.seq) +
                  " scope " + d.scope + ": " + d.reason;
       } else {
@@ -707,9 +708,9 @@ struct SyncNode::Impl {
     bool notify = false;
     if (now >= next_heads_poll) {
       next_heads_poll = now + opts.heads_poll_ms;
-      Heads h = replica.GetHeads();
-      if (h != last_heads) {
-        last_heads = std::move(h);
+      // A read failure is retried at the next poll (the sessions meet it too).
+      if (auto h = replica.GetHeads(); h.ok() && *h != last_heads) {
+        last_heads = std::move(h).value();
         notify = true;
       }
     }
@@ -938,7 +939,12 @@ Status SyncNode::Connect(const std::string& endpoint, const AuthorId& peer_key) 
 Status SyncNode::Start() {
   if (impl_->started.exchange(true)) return Status::FailedPrecondition("already started");
   impl_->running = true;
-  impl_->last_heads = impl_->replica.GetHeads();
+  auto heads = impl_->replica.GetHeads();
+  if (!heads.ok()) {
+    impl_->started = false;
+    return heads.status().WithContext("reading the replica's heads");
+  }
+  impl_->last_heads = std::move(heads).value();
   try {
     impl_->thread = std::thread([this] { impl_->Run(); });
   } catch (const std::exception& e) {

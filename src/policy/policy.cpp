@@ -140,9 +140,9 @@ class Parser {
         std::vector<std::string> rights;
         HEARTH_RETURN_IF_ERROR(StrList(v, "rights", path, &rights));
         for (const auto& r : rights) {
-          if (r == "read") g.rights |= kRightRead;
-          else if (r == "write") g.rights |= kRightWrite;
-          else if (r == "relay") g.rights |= kRightRelay;
+          if (r == "read") g.rights |= Right::kRead;
+          else if (r == "write") g.rights |= Right::kWrite;
+          else if (r == "relay") g.rights |= Right::kRelay;
           else return Error(v, path, "unknown right '" + r + "' (read, write, relay)");
         }
         Status st = p->AddGrant(std::move(g));
@@ -186,11 +186,11 @@ std::string QuoteList(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::string RightsToString(uint8_t rights) {
+std::string RightsToString(Rights rights) {
   std::string out;
-  if (rights & kRightRead) out += "read";
-  if (rights & kRightWrite) out += out.empty() ? "write" : ",write";
-  if (rights & kRightRelay) out += out.empty() ? "relay" : ",relay";
+  if (rights & Right::kRead) out += "read";
+  if (rights & Right::kWrite) out += out.empty() ? "write" : ",write";
+  if (rights & Right::kRelay) out += out.empty() ? "relay" : ",relay";
   return out;
 }
 
@@ -251,9 +251,9 @@ std::string Policy::ToToml() const {
     if (!g.role.empty()) out += "role = " + Quote(g.role) + "\n";
     out += "scope = " + Quote(g.scope) + "\n";
     std::vector<std::string> r;
-    if (g.rights & kRightRead) r.push_back("read");
-    if (g.rights & kRightWrite) r.push_back("write");
-    if (g.rights & kRightRelay) r.push_back("relay");
+    if (g.rights & Right::kRead) r.push_back("read");
+    if (g.rights & Right::kWrite) r.push_back("write");
+    if (g.rights & Right::kRelay) r.push_back("relay");
     out += "rights = " + QuoteList(r) + "\n";
   }
   return out;
@@ -292,7 +292,7 @@ Status Policy::AddGrant(Grant g) {
     return Status::InvalidArgument("a grant names exactly one of 'agency' or 'role'");
   }
   if (g.scope.empty()) return Status::InvalidArgument("a grant needs a 'scope'");
-  if (g.rights == 0) return Status::InvalidArgument("a grant needs 'rights'");
+  if (g.rights.empty()) return Status::InvalidArgument("a grant needs 'rights'");
   grants_.push_back(std::move(g));
   return Status::Ok();
 }
@@ -318,10 +318,10 @@ const ScopeSpec* Policy::FindScope(std::string_view scope) const {
   return it != scopes_.end() && it->name == scope ? &*it : nullptr;
 }
 
-uint8_t Policy::RightsOf(const AuthorId& key, std::string_view scope) const {
+Rights Policy::RightsOf(const AuthorId& key, std::string_view scope) const {
   const Member* m = FindMember(key);
-  if (m == nullptr) return 0;
-  uint8_t rights = 0;
+  if (m == nullptr) return {};
+  Rights rights;
   for (const Grant& g : grants_) {
     if (g.scope != "*" && g.scope != scope) continue;
     bool applies = !g.agency.empty() ? g.agency == m->agency
@@ -343,7 +343,7 @@ Status Policy::CheckWrite(const AuthorId& author, uint64_t seq, std::string_view
   }
   const ScopeSpec* s = FindScope(scope);
   if (s == nullptr) return Status::PermissionDenied("unknown scope " + std::string(scope));
-  if (!(RightsOf(author, scope) & kRightWrite)) {
+  if (!(RightsOf(author, scope) & Right::kWrite)) {
     return Status::PermissionDenied("no write grant for scope " + std::string(scope) + " (member " + m->name +
                                     ", agency " + m->agency + ")");
   }
@@ -356,12 +356,12 @@ Status Policy::CheckWrite(const AuthorId& author, uint64_t seq, std::string_view
 
 bool Policy::MayRead(const AuthorId& key, std::string_view scope) const {
   const Member* m = FindMember(key);
-  return m != nullptr && !m->revoked_after && (RightsOf(key, scope) & kRightRead);
+  return m != nullptr && !m->revoked_after && (RightsOf(key, scope) & Right::kRead);
 }
 
 bool Policy::MayReceive(const AuthorId& key, std::string_view scope) const {
   const Member* m = FindMember(key);
-  return m != nullptr && !m->revoked_after && (RightsOf(key, scope) & (kRightRead | kRightRelay));
+  return m != nullptr && !m->revoked_after && (RightsOf(key, scope) & (Right::kRead | Right::kRelay));
 }
 
 std::vector<AuthorId> Policy::Readers(std::string_view scope) const {
@@ -377,7 +377,7 @@ Status Policy::Revoke(const AuthorId& key, uint64_t after_seq) {
                              [](const Member& a, const AuthorId& k) { return a.key < k; });
   if (it == members_.end() || it->key != key) return Status::InvalidArgument("no such member");
   for (ScopeSpec& s : scopes_) {
-    if (RightsOf(key, s.name) & kRightRead) ++s.epoch;
+    if (RightsOf(key, s.name) & Right::kRead) ++s.epoch;
   }
   it->revoked_after = after_seq;
   return Status::Ok();

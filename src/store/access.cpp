@@ -153,7 +153,7 @@ Status Replica::Impl::InstallKeys(Txn& t, Cache& cache, KeyCache& new_keys) {
   for (auto& [ek, key] : new_keys) {
     HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(ek.first, ek.second)), key.span()));
   }
-  for (auto& [ek, key] : new_keys) HEARTH_RETURN_IF_ERROR(ApplyOpaque(t, cache, ek.first, ek.second));
+  for (auto& [ek, key] : new_keys) HEARTH_RETURN_IF_ERROR(ApplyUnreadable(t, cache, ek.first, ek.second));
   return Status::Ok();
 }
 
@@ -246,8 +246,8 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
       out->denied.emplace_back(fk, p->invalid);
       continue;
     }
-    if (p->opaque) {
-      out->opaque.push_back(fk);
+    if (p->unreadable) {
+      out->unreadable.push_back(fk);
       continue;
     }
     apply(h, p->records);
@@ -258,12 +258,8 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
 Status Replica::Impl::Rebuild(Txn& t) {
   Derived d;
   HEARTH_RETURN_IF_ERROR(Derive(t, &d));
-  for (MDB_dbi dbi : {state, index, opaque, denied}) {
-    if (int f = store::FaultInjector::Check(store::FaultOp::kDrop)) {
-      return store::MdbStatus(f, "LMDB drop, clearing a table for a rebuild (injected fault)");
-    }
-    int rc = mdb_drop(t.get(), dbi, 0);
-    if (rc != 0) return store::MdbStatus(rc, "LMDB drop, clearing a table for a rebuild");
+  for (MDB_dbi dbi : {state, index, unreadable, denied}) {
+    HEARTH_RETURN_IF_ERROR(t.Drop(dbi).WithContext("clearing a table for a rebuild"));
   }
   for (auto& [ek, key] : d.new_keys) {
     auto held = ScopeKey(t, ek.first, ek.second);
@@ -279,7 +275,7 @@ Status Replica::Impl::Rebuild(Txn& t) {
     c.dirty = true;
   }
   HEARTH_RETURN_IF_ERROR(Flush(t, cache));
-  for (const std::string& fk : d.opaque) HEARTH_RETURN_IF_ERROR(t.Put(opaque, AsBytes(fk), {}));
+  for (const std::string& fk : d.unreadable) HEARTH_RETURN_IF_ERROR(t.Put(unreadable, AsBytes(fk), {}));
   for (const auto& [fk, reason] : d.denied) HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(reason)));
   rebuild_pending = false;
   return Status::Ok();
@@ -301,30 +297,6 @@ std::optional<Policy> Replica::CurrentPolicy() const {
   auto p = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
   if (!p.ok() || !*p) return std::nullopt;
   return **p;
-}
-
-std::vector<DeniedDelta> Replica::Denied() const {
-  const Impl& m = *impl_;
-  std::vector<DeniedDelta> out;
-  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    store::Cursor c(t, m.denied);
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 40) continue;
-      DeniedDelta d;
-      std::copy(c.key().begin(), c.key().begin() + 32, d.author.bytes.begin());
-      d.seq = store::ReadU64(c.key().data() + 32);
-      d.reason.assign(reinterpret_cast<const char*>(c.value().data()), c.value().size());
-      auto got = t.Get(m.feeds, c.key());
-      if (got.ok() && got->has_value()) {
-        auto pd = feed::ParseDelta(**got, UINT64_MAX);
-        if (pd.ok()) d.scope = pd->header.scope;
-      }
-      out.push_back(std::move(d));
-    }
-    return true;
-  });
-  (void)r;
-  return out;
 }
 
 Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
@@ -360,9 +332,9 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
   });
   if (!made.ok()) return made.status();
 
-  std::vector<WriteBatch::Intent> intents;
+  std::vector<BatchIntent> intents;
   auto set = [&](const RecordId& id, const char* coll, const char* field, Value v) {
-    intents.push_back(WriteBatch::Intent{WriteBatch::Action::kSet, coll, id, field, std::move(v), 0});
+    intents.push_back(BatchIntent{BatchAction::kSet, coll, id, field, std::move(v), 0});
   };
   for (const ScopeSpec& s : policy.scopes()) {
     const crypto::SecretBytes& key = scope_keys.at({s.name, s.epoch});

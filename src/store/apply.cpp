@@ -66,7 +66,7 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
     auto key = ScopeKey(t, h.scope, h.epoch);
     if (!key.ok()) return key.status();
     if (!key->has_value()) {
-      out.opaque = true;
+      out.unreadable = true;
       return out;
     }
     if (key_cache != nullptr) {
@@ -168,7 +168,7 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
   // The clock observes every chained delta, readable or not, so that a local
   // write made after receiving it is newer even if its key comes later.
   HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
-  if (p.opaque) return t.Put(opaque, AsBytes(fk), {});
+  if (p.unreadable) return t.Put(unreadable, AsBytes(fk), {});
   for (const crdt::RecordOps& r : p.records) {
     auto rec = Load(t, cache, r.collection, r.id);
     if (!rec.ok()) return rec.status();
@@ -330,7 +330,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   if (!prepared.ok()) return prepared.status();
   if (!prepared->invalid.empty()) return deny(prepared->invalid);
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
-  return prepared->opaque ? ApplyOutcome::kStored : ApplyOutcome::kApplied;
+  return prepared->unreadable ? ApplyOutcome::kUnreadable : ApplyOutcome::kApplied;
 }
 
 Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache) {
@@ -386,15 +386,15 @@ Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
   });
 }
 
-Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> deltas) {
+BatchApplyResult Replica::ApplyBatch(std::span<const Bytes> deltas) {
   Impl& m = *impl_;
-  std::vector<ApplyResult> out;
-  if (deltas.empty()) return out;
+  BatchApplyResult out;
   // Structure and signatures first, outside the write lock. A delta that
   // fails here ends the batch: only those before it are applied.
   std::vector<feed::ParsedDelta> parsed;
   parsed.reserve(deltas.size());
   Status first_error;
+  bool refused = false;  // first_error is the delta's own
   size_t n = deltas.size();
   auto batch_where = [](size_t i) { return "batch delta #" + std::to_string(i); };
   for (size_t i = 0; i < deltas.size(); ++i) {
@@ -402,6 +402,7 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
     if (delta.size() > m.opts.max_delta_bytes) {
       first_error = Status::ResourceExhausted(batch_where(i) + ": delta of " + std::to_string(delta.size()) +
                                               " bytes exceeds max_delta_bytes");
+      refused = true;
       n = i;
       break;
     }
@@ -410,6 +411,7 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
     if (s.ok()) s = CheckHlcRange(p->header);
     if (!s.ok()) {
       first_error = s.WithContext(batch_where(i));
+      refused = true;
       n = i;
       break;
     }
@@ -440,23 +442,35 @@ Result<std::vector<ApplyResult>> Replica::ApplyBatch(std::span<const Bytes> delt
       return res;
     });
     if (r.ok()) {
-      if (!first_error.ok()) return first_error;
-      return std::move(r).value();
+      out.results = std::move(r).value();
+      out.error = first_error;
+      out.refused = refused;
+      return out;
     }
-    if (failed_at >= n) return r.status();  // flush, commit or I/O: nothing written
+    if (failed_at >= n) {  // flush, commit or I/O: nothing of [0, n) written
+      out.error = r.status();
+      return out;
+    }
     first_error = failure.WithContext(batch_where(failed_at));
+    // Inside the transaction, these codes are the store's trouble (a read
+    // failed, the disk or the map is full), not the delta's.
+    Code c = failure.code();
+    refused = !(c == Code::kIOError || c == Code::kInternal || c == Code::kUnavailable ||
+                c == Code::kResourceExhausted);
     n = failed_at;
   }
-  return first_error;
+  out.error = first_error;
+  out.refused = refused;
+  return out;
 }
 
 // ---------------------------------------------------------------- keys
 
-Status Replica::Impl::ApplyOpaque(Txn& t, Cache& cache, std::string_view scope, uint32_t epoch) {
-  // Collect first: applying edits the opaque table.
+Status Replica::Impl::ApplyUnreadable(Txn& t, Cache& cache, std::string_view scope, uint32_t epoch) {
+  // Collect first: applying edits the table `unreadable`.
   std::vector<std::string> todo;
   {
-    store::Cursor c(t, opaque);
+    store::Cursor c(t, unreadable);
     for (bool ok = c.First(); ok; ok = c.Next()) todo.emplace_back(c.key().begin(), c.key().end());
     HEARTH_RETURN_IF_ERROR(c.status());
   }
@@ -470,7 +484,7 @@ Status Replica::Impl::ApplyOpaque(Txn& t, Cache& cache, std::string_view scope, 
     if (d->header.scope != scope || d->header.epoch != epoch) continue;
     auto p = Prepare(t, *d);
     if (!p.ok()) return p.status();
-    HEARTH_RETURN_IF_ERROR(t.Del(opaque, AsBytes(fk)));
+    HEARTH_RETURN_IF_ERROR(t.Del(unreadable, AsBytes(fk)));
     if (!p->invalid.empty()) {
       // Readable now, and not applicable: evidence, like a denied delta.
       HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(p->invalid)));
@@ -507,7 +521,7 @@ Status Replica::AddScopeKey(std::string_view scope, uint32_t epoch, std::span<co
     }
     HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), key));
     Impl::Cache cache;
-    HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, cache, scope, epoch));
+    HEARTH_RETURN_IF_ERROR(m.ApplyUnreadable(t, cache, scope, epoch));
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return true;
   });
@@ -541,6 +555,28 @@ Result<Bytes> Replica::ExportKeyring(const std::vector<std::string>& scopes) con
     Bytes b(out.begin(), out.end());
     crypto::Wipe({reinterpret_cast<uint8_t*>(out.data()), out.size()});
     return b;
+  });
+}
+
+Result<std::vector<ScopeEpoch>> Replica::ListKeys() const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<std::vector<ScopeEpoch>> {
+    std::vector<ScopeEpoch> out;
+    store::Cursor c(t, m.keys);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      ByteView k = c.key();  // scope | 0x00 | epoch u32 (store/keys.hpp)
+      if (k.size() < 6 || c.value().size() != crypto::kAeadKeyBytes) {
+        return Status::Corruption("keys: entry of " + std::to_string(k.size()) + "+" +
+                                  std::to_string(c.value().size()) + " bytes");
+      }
+      ScopeEpoch se;
+      se.scope.assign(reinterpret_cast<const char*>(k.data()), k.size() - 5);
+      se.epoch = store::ReadU32(k.data() + k.size() - 4);
+      out.push_back(std::move(se));
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    std::sort(out.begin(), out.end());
+    return out;
   });
 }
 
@@ -585,35 +621,12 @@ Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
         continue;
       }
       HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), e.key));
-      HEARTH_RETURN_IF_ERROR(m.ApplyOpaque(t, cache, e.scope, e.epoch));
+      HEARTH_RETURN_IF_ERROR(m.ApplyUnreadable(t, cache, e.scope, e.epoch));
     }
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return true;
   });
   return r.status();
-}
-
-std::vector<ForkProof> Replica::Forks() const {
-  const Impl& m = *impl_;
-  std::vector<ForkProof> out;
-  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    store::Cursor c(t, m.forks);
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      ByteView k = c.key(), v = c.value();
-      if (k.size() != 40 || v.size() < 4) continue;
-      ForkProof f;
-      std::copy(k.begin(), k.begin() + 32, f.author.bytes.begin());
-      f.seq = store::ReadU64(k.data() + 32);
-      uint32_t n = store::ReadU32(v.data());
-      if (4 + uint64_t{n} > v.size()) continue;
-      f.first.assign(v.begin() + 4, v.begin() + 4 + n);
-      f.second.assign(v.begin() + 4 + n, v.end());
-      out.push_back(std::move(f));
-    }
-    return true;
-  });
-  (void)r;
-  return out;
 }
 
 }  // namespace hearth

@@ -97,40 +97,30 @@ Status FaultInjector::Arm(std::string_view spec) {
     std::string_view item = spec.substr(0, comma);
     spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) return Status::InvalidArgument("HEARTH_FAULT: expected key=value, got " + std::string(item));
+    if (eq == std::string_view::npos) return Status::InvalidArgument("fault spec: expected key=value, got " + std::string(item));
     std::string_view k = item.substr(0, eq), v = item.substr(eq + 1);
     if (k == "op") {
       char* end = nullptr;
       std::string s(v);
       nth = std::strtoull(s.c_str(), &end, 10);
-      if (s.empty() || *end != '\0') return Status::InvalidArgument("HEARTH_FAULT: bad op count " + s);
+      if (s.empty() || *end != '\0') return Status::InvalidArgument("fault spec: bad op count " + s);
       have_op = true;
     } else if (k == "err") {
       err = ErrorCode(v);
-      if (err == 0) return Status::InvalidArgument("HEARTH_FAULT: err must be EIO, ENOSPC or MAP_FULL, got " + std::string(v));
+      if (err == 0) return Status::InvalidArgument("fault spec: err must be EIO, ENOSPC or MAP_FULL, got " + std::string(v));
     } else if (k == "kind") {
       mask = 0;
       for (int i = 0; i < kFaultOpKinds; ++i) {
         if (v == kNames[i]) mask = 1u << i;
       }
-      if (mask == 0) return Status::InvalidArgument("HEARTH_FAULT: unknown kind " + std::string(v));
+      if (mask == 0) return Status::InvalidArgument("fault spec: unknown kind " + std::string(v));
     } else {
-      return Status::InvalidArgument("HEARTH_FAULT: unknown key " + std::string(k));
+      return Status::InvalidArgument("fault spec: unknown key " + std::string(k));
     }
   }
-  if (!have_op || err == 0) return Status::InvalidArgument("HEARTH_FAULT needs op=N and err=NAME");
+  if (!have_op || err == 0) return Status::InvalidArgument("fault spec needs op=N and err=NAME");
   Arm(nth, err, mask);
   return Status::Ok();
-}
-
-void FaultInjector::ArmFromEnvironmentOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* spec = std::getenv("HEARTH_FAULT");
-    if (spec == nullptr || *spec == '\0') return;
-    Status s = Arm(spec);
-    if (!s.ok()) std::fprintf(stderr, "hearth: ignoring HEARTH_FAULT: %s\n", s.ToString().c_str());
-  });
 }
 
 }  // namespace hearth::store

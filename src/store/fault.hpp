@@ -8,14 +8,16 @@
 // as mdb_txn_commit does). The failing Status names the operation and says
 // the fault was injected.
 //
-// Armed by tests in-process (Arm) or, for subprocess tests, by the
-// environment variable read once when the first replica is opened:
+// Armed only by test code, through this internal header (it is not part of
+// the installed API, and the library reads no environment variable to arm
+// it). Subprocess tests pass a spec in HEARTH_FAULT, which the test program
+// (tests/durability/crash_writer.cpp) reads and hands to Arm:
 //
-//   HEARTH_FAULT="op=N,err=EIO|ENOSPC|MAP_FULL[,kind=begin|get|put|del|cursor|commit|drop|grow]"
+//   "op=N,err=EIO|ENOSPC|MAP_FULL[,kind=begin|get|put|del|cursor|commit|drop|grow]"
 //
-// op=N counts from process start (from the first replica opened); kind=
-// restricts counting to one kind of operation. The injector is process-wide:
-// with several replicas open, operations of all of them are counted.
+// op=N counts from when it is armed; kind= restricts counting to one kind
+// of operation. The injector is process-wide: with several replicas open,
+// operations of all of them are counted.
 // See docs/reliability.md, "Storage faults".
 #pragma once
 
@@ -55,7 +57,8 @@ class FaultInjector {
   // Starts counting operations of the kinds in `op_mask` from zero; the
   // `nth` (1-based) fails with `err`, once. nth = 0 only counts.
   static void Arm(uint64_t nth, int err, uint32_t op_mask = kAllFaultOps);
-  // Arms from a spec "op=N,err=NAME[,kind=KIND]" (HEARTH_FAULT syntax).
+  // Arms from a spec "op=N,err=NAME[,kind=KIND]" (the syntax of the test
+  // programs' HEARTH_FAULT variable; the library reads no environment).
   static Status Arm(std::string_view spec);
   // Stops counting and injecting. Count() and Fired() keep their values.
   static void Disarm();
@@ -67,8 +70,6 @@ class FaultInjector {
   static std::string LastFault();
   // Error code for "EIO", "ENOSPC", "MAP_FULL" (also "MDB_MAP_FULL"); 0 if unknown.
   static int ErrorCode(std::string_view name);
-  // Reads HEARTH_FAULT once per process (called when a replica is opened).
-  static void ArmFromEnvironmentOnce();
 
  private:
   static int CheckSlow(FaultOp op);

@@ -1,5 +1,6 @@
-// Replica: inspection for tools — pending deltas, decoding deltas and
-// consistent backups (the verification pass is in verify.cpp).
+// Inspection of a replica (hearth/inspect.hpp): counts, pending, forks and
+// denied deltas, decoding deltas and consistent backups (the verification
+// pass is in verify.cpp).
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -28,31 +29,122 @@ const char* OpName(crdt::OpKind k) {
   return "?";
 }
 
+// Calls fn(key, value) for each entry of `table`, a table keyed by feed
+// position (author 32 bytes, seq 8): a key of another size is damage,
+// reported as kCorruption naming the table.
+template <typename F>
+Status ScanByFeedKey(const Txn& t, MDB_dbi dbi, std::string_view table, F&& fn) {
+  store::Cursor c(t, dbi);
+  for (bool ok = c.First(); ok; ok = c.Next()) {
+    if (c.key().size() != 40) {
+      return Status::Corruption(std::string(table) + ": key of " + std::to_string(c.key().size()) +
+                                " bytes (expected 40)");
+    }
+    HEARTH_RETURN_IF_ERROR(fn(c.key(), c.value()));
+  }
+  return c.status();
+}
+
+AuthorId AuthorOf(ByteView feed_key) {
+  AuthorId a;
+  std::copy(feed_key.begin(), feed_key.begin() + 32, a.bytes.begin());
+  return a;
+}
+
 }  // namespace
 
-std::vector<PendingDelta> Replica::Pending() const {
-  const Impl& m = *impl_;
-  std::vector<PendingDelta> out;
+namespace inspect {
+
+Result<ReplicaStats> Stats(const Replica& replica) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
+  ReplicaStats s;
+  s.format_version = kStorageFormatVersion;
+  s.map_size = m.env.MapSize();
+  s.map_used = m.env.UsedBytes();
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    store::Cursor c(t, m.pending);
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 40) continue;
-      PendingDelta p;
-      std::copy(c.key().begin(), c.key().begin() + 32, p.author.bytes.begin());
-      p.seq = store::ReadU64(c.key().data() + 32);
-      p.size = c.value().size();
-      auto fr = t.Get(m.frozen, p.author.bytes);
-      p.held = fr.ok() && fr->has_value() && p.seq >= store::ReadU64((*fr)->data());
-      out.push_back(p);
+    std::pair<MDB_dbi, uint64_t*> counts[] = {{m.state, &s.records},   {m.feeds, &s.deltas}, {m.heads, &s.authors},
+                                              {m.pending, &s.pending}, {m.forks, &s.forks}};
+    for (auto& [dbi, out] : counts) {
+      auto n = t.Entries(dbi);
+      if (!n.ok()) return n.status();
+      *out = *n;
     }
     return true;
   });
-  (void)r;
+  if (!r.ok()) return r.status();
+  return s;
+}
+
+Result<std::vector<PendingDelta>> Pending(const Replica& replica) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
+  std::vector<PendingDelta> out;
+  Status r = m.WithRead([&](const Txn& t) -> Status {
+    return ScanByFeedKey(t, m.pending, "pending", [&](ByteView k, ByteView v) -> Status {
+      PendingDelta p;
+      p.author = AuthorOf(k);
+      p.seq = store::ReadU64(k.data() + 32);
+      p.size = v.size();
+      auto fr = t.Get(m.frozen, p.author.bytes);
+      if (!fr.ok()) return fr.status();
+      p.held = fr->has_value() && (*fr)->size() == 8 && p.seq >= store::ReadU64((*fr)->data());
+      out.push_back(p);
+      return Status::Ok();
+    });
+  });
+  if (!r.ok()) return r;
   return out;
 }
 
-Result<DeltaInfo> Replica::Describe(std::span<const uint8_t> delta) const {
-  const Impl& m = *impl_;
+Result<std::vector<ForkProof>> Forks(const Replica& replica) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
+  std::vector<ForkProof> out;
+  Status r = m.WithRead([&](const Txn& t) -> Status {
+    return ScanByFeedKey(t, m.forks, "forks", [&](ByteView k, ByteView v) -> Status {
+      ForkProof f;
+      f.author = AuthorOf(k);
+      f.seq = store::ReadU64(k.data() + 32);
+      uint32_t n = v.size() >= 4 ? store::ReadU32(v.data()) : 0;
+      if (v.size() < 4 || 4 + uint64_t{n} > v.size()) {
+        return Status::Corruption("forks: entry of " + f.author.ToHex() + "#" + std::to_string(f.seq) +
+                                  " is malformed");
+      }
+      f.first.assign(v.begin() + 4, v.begin() + 4 + n);
+      f.second.assign(v.begin() + 4 + n, v.end());
+      out.push_back(std::move(f));
+      return Status::Ok();
+    });
+  });
+  if (!r.ok()) return r;
+  return out;
+}
+
+Result<std::vector<DeniedDelta>> Denied(const Replica& replica) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
+  std::vector<DeniedDelta> out;
+  Status r = m.WithRead([&](const Txn& t) -> Status {
+    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, ByteView v) -> Status {
+      DeniedDelta d;
+      d.author = AuthorOf(k);
+      d.seq = store::ReadU64(k.data() + 32);
+      d.reason.assign(reinterpret_cast<const char*>(v.data()), v.size());
+      auto got = t.Get(m.feeds, k);
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) {
+        return Status::Corruption("denied: " + d.author.ToHex() + "#" + std::to_string(d.seq) +
+                                  " is not in its feed");
+      }
+      auto pd = feed::ParseDelta(**got, UINT64_MAX);
+      if (pd.ok()) d.scope = pd->header.scope;  // unparsable: the reason says so, scope stays empty
+      out.push_back(std::move(d));
+      return Status::Ok();
+    });
+  });
+  if (!r.ok()) return r;
+  return out;
+}
+
+Result<DeltaInfo> Describe(const Replica& replica, std::span<const uint8_t> delta) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
   auto d = feed::ParseDelta(delta, UINT64_MAX);
   if (!d.ok()) return d.status();
   DeltaInfo info;
@@ -93,10 +185,10 @@ Result<DeltaInfo> Replica::Describe(std::span<const uint8_t> delta) const {
   return info;
 }
 
-// Replica::Verify and CheckConsistency: verify.cpp.
+// Verify and CheckConsistency: verify.cpp.
 
-Status Replica::Backup(const std::string& dest_dir, bool compact) const {
-  const Impl& m = *impl_;
+Status Backup(const Replica& replica, const std::string& dest_dir, bool compact) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(dest_dir + "/data.mdb", ec)) {
@@ -116,4 +208,5 @@ Status Replica::Backup(const std::string& dest_dir, bool compact) const {
   return Status::Ok();
 }
 
+}  // namespace inspect
 }  // namespace hearth

@@ -8,13 +8,20 @@
 namespace hearth::store {
 namespace {
 
-// The Status of a fault injected by FaultInjector (store/fault.hpp): as if
-// LMDB had returned `rc`, marked as injected.
-Status Injected(int rc, std::string_view what) {
-  return MdbStatus(rc, std::string(what) + " (injected fault)");
-}
+// What a fault injected by FaultInjector (store/fault.hpp) is called: as if
+// LMDB had returned its code, marked as injected.
+std::string Injected(std::string_view what) { return std::string(what) + " (injected fault)"; }
 
 }  // namespace
+
+MdbError MdbErrorOf(int rc) {
+  switch (rc) {
+    case MDB_SUCCESS: return MdbError::kNone;
+    case MDB_MAP_FULL: return MdbError::kMapFull;
+    case MDB_MAP_RESIZED: return MdbError::kMapResized;
+    default: return MdbError::kOther;
+  }
+}
 
 Status MdbStatus(int rc, std::string_view what) {
   if (rc == MDB_SUCCESS) return Status::Ok();
@@ -56,7 +63,6 @@ Env::~Env() {
 }
 
 Status Env::Open(const std::string& dir, unsigned flags, uint64_t map_size, unsigned max_dbs) {
-  FaultInjector::ArmFromEnvironmentOnce();
   int rc = mdb_env_create(&env_);
   if (rc != 0) return MdbStatus(rc, "mdb_env_create");
   mdb_env_set_maxdbs(env_, max_dbs);
@@ -73,7 +79,7 @@ Status Env::Open(const std::string& dir, unsigned flags, uint64_t map_size, unsi
 }
 
 Status Env::SetMapSize(uint64_t size) {
-  if (int f = FaultInjector::Check(FaultOp::kGrow)) return Injected(f, "LMDB growing the map");
+  if (int f = FaultInjector::Check(FaultOp::kGrow)) return MdbStatus(f, Injected("LMDB growing the map"));
   return MdbStatus(mdb_env_set_mapsize(env_, size), "LMDB growing the map");
 }
 
@@ -91,14 +97,20 @@ uint64_t Env::UsedBytes() const {
   return (info.me_last_pgno + 1) * uint64_t{st.ms_psize};
 }
 
+Status Txn::Fail(int rc, std::string_view what) const {
+  if (error_ == MdbError::kNone) error_ = MdbErrorOf(rc);
+  return MdbStatus(rc, what);
+}
+
 Status Txn::Begin(const Env& env, bool read_only) {
   Abort();
+  error_ = MdbError::kNone;
   const char* what = read_only ? "LMDB begin read transaction" : "LMDB begin write transaction";
-  if (int f = FaultInjector::Check(FaultOp::kBegin)) return Injected(f, what);
+  if (int f = FaultInjector::Check(FaultOp::kBegin)) return Fail(f, Injected(what));
   int rc = mdb_txn_begin(env.get(), nullptr, read_only ? MDB_RDONLY : 0, &txn_);
   if (rc != 0) {
     txn_ = nullptr;
-    return MdbStatus(rc, what);
+    return Fail(rc, what);
   }
   return Status::Ok();
 }
@@ -107,11 +119,12 @@ Status Txn::Commit() {
   if (txn_ == nullptr) return Status::Internal("commit without transaction");
   if (int f = FaultInjector::Check(FaultOp::kCommit)) {
     Abort();  // a failed mdb_txn_commit frees the transaction too
-    return Injected(f, "LMDB commit");
+    return Fail(f, Injected("LMDB commit"));
   }
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;  // mdb_txn_commit frees the txn even on failure
-  return MdbStatus(rc, "LMDB commit");
+  if (rc != 0) return Fail(rc, "LMDB commit");
+  return Status::Ok();
 }
 
 void Txn::Abort() {
@@ -122,37 +135,61 @@ void Txn::Abort() {
 }
 
 Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) const {
-  if (int f = FaultInjector::Check(FaultOp::kGet)) return Injected(f, "LMDB get");
+  if (int f = FaultInjector::Check(FaultOp::kGet)) return Fail(f, Injected("LMDB get"));
   MDB_val k = ToVal(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<ByteView>();
-  if (rc != 0) return MdbStatus(rc, "LMDB get");
+  if (rc != 0) return Fail(rc, "LMDB get");
   return std::optional<ByteView>(FromVal(v));
 }
 
 Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
-  if (int f = FaultInjector::Check(FaultOp::kPut)) return Injected(f, "LMDB put");
+  if (int f = FaultInjector::Check(FaultOp::kPut)) return Fail(f, Injected("LMDB put"));
   MDB_val k = ToVal(key), v = ToVal(value);
-  return MdbStatus(mdb_put(txn_, dbi, &k, &v, flags), "LMDB put");
+  int rc = mdb_put(txn_, dbi, &k, &v, flags);
+  if (rc != 0) return Fail(rc, "LMDB put");
+  return Status::Ok();
 }
 
 Status Txn::Del(MDB_dbi dbi, ByteView key) {
-  if (int f = FaultInjector::Check(FaultOp::kDel)) return Injected(f, "LMDB delete");
+  if (int f = FaultInjector::Check(FaultOp::kDel)) return Fail(f, Injected("LMDB delete"));
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND) return Status::Ok();
-  return MdbStatus(rc, "LMDB delete");
+  if (rc != 0) return Fail(rc, "LMDB delete");
+  return Status::Ok();
 }
 
-Cursor::Cursor(const Txn& txn, MDB_dbi dbi) {
+Result<MDB_dbi> Txn::OpenTable(const std::string& name, unsigned flags) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn_, name.c_str(), flags, &dbi);
+  if (rc != 0) return Fail(rc, "LMDB opening table " + name);
+  return dbi;
+}
+
+Status Txn::Drop(MDB_dbi dbi) {
+  if (int f = FaultInjector::Check(FaultOp::kDrop)) return Fail(f, Injected("LMDB emptying a table"));
+  int rc = mdb_drop(txn_, dbi, 0);
+  if (rc != 0) return Fail(rc, "LMDB emptying a table");
+  return Status::Ok();
+}
+
+Result<uint64_t> Txn::Entries(MDB_dbi dbi) const {
+  MDB_stat st;
+  int rc = mdb_stat(txn_, dbi, &st);
+  if (rc != 0) return Fail(rc, "LMDB table statistics");
+  return uint64_t{st.ms_entries};
+}
+
+Cursor::Cursor(const Txn& txn, MDB_dbi dbi) : txn_(txn) {
   if (int f = FaultInjector::Check(FaultOp::kCursor)) {
-    status_ = Injected(f, "LMDB open cursor");
+    status_ = txn_.Fail(f, Injected("LMDB open cursor"));
     return;
   }
   int rc = mdb_cursor_open(txn.get(), dbi, &c_);
   if (rc != 0) {
     c_ = nullptr;
-    status_ = MdbStatus(rc, "LMDB open cursor");
+    status_ = txn_.Fail(rc, "LMDB open cursor");
   }
 }
 
@@ -163,13 +200,13 @@ Cursor::~Cursor() {
 bool Cursor::Op(MDB_cursor_op op) {
   if (c_ == nullptr) return false;
   if (int f = FaultInjector::Check(FaultOp::kCursor)) {
-    status_ = Injected(f, "LMDB cursor read");
+    status_ = txn_.Fail(f, Injected("LMDB cursor read"));
     return false;
   }
   int rc = mdb_cursor_get(c_, &k_, &v_, op);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) {
-    status_ = MdbStatus(rc, "LMDB cursor read");
+    status_ = txn_.Fail(rc, "LMDB cursor read");
     return false;
   }
   return true;

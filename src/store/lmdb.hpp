@@ -33,6 +33,18 @@ inline ByteView AsBytes(std::string_view s) {
 // MDB_NOTFOUND -> kNotFound, corruption codes -> kCorruption, errno -> kIOError.
 Status MdbStatus(int rc, std::string_view what);
 
+// The LMDB failures the store reacts to, as a type (a Status's code alone
+// does not tell a full map from a full disk). A Txn remembers the kind of
+// the first operation of it that failed: the caller of a write asks the
+// transaction, not the error message, whether to grow the map and retry.
+enum class MdbError : uint8_t {
+  kNone,         // no operation failed
+  kMapFull,      // MDB_MAP_FULL: grow the map and run the transaction again
+  kMapResized,   // MDB_MAP_RESIZED: another process grew the map; adopt it and retry
+  kOther,        // anything else: report it
+};
+MdbError MdbErrorOf(int rc);
+
 class Env {
  public:
   Env() = default;
@@ -66,13 +78,16 @@ class Txn {
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
 
-  // Errors: kUnavailable with message "map resized" on MDB_MAP_RESIZED (the
-  // caller adopts the new size and retries).
+  // Errors: kUnavailable on MDB_MAP_RESIZED, with error() == kMapResized
+  // (the caller adopts the new size and retries).
   Status Begin(const Env& env, bool read_only);
   Status Commit();
   void Abort();
   MDB_txn* get() const { return txn_; }
   bool active() const { return txn_ != nullptr; }
+  // Kind of the first failed operation since Begin (kept after Commit or
+  // Abort, until the next Begin).
+  MdbError error() const { return error_; }
 
   // Returns the value or nullopt; errors other than not-found as Status.
   Result<std::optional<ByteView>> Get(MDB_dbi dbi, ByteView key) const;
@@ -80,8 +95,20 @@ class Txn {
   // Deleting a missing key is ok.
   Status Del(MDB_dbi dbi, ByteView key);
 
+  // Named tables: opens (MDB_CREATE in `flags` creates) the table `name`.
+  Result<MDB_dbi> OpenTable(const std::string& name, unsigned flags);
+  // Empties a table (keeps it open).
+  Status Drop(MDB_dbi dbi);
+  // Number of entries in a table.
+  Result<uint64_t> Entries(MDB_dbi dbi) const;
+
+  // The Status of LMDB code `rc` for operation `what`; records its kind in
+  // error(). Cursors report through their transaction with it.
+  Status Fail(int rc, std::string_view what) const;
+
  private:
   MDB_txn* txn_ = nullptr;
+  mutable MdbError error_ = MdbError::kNone;
 };
 
 class Cursor {
@@ -103,6 +130,7 @@ class Cursor {
 
  private:
   bool Op(MDB_cursor_op op);
+  const Txn& txn_;
   MDB_cursor* c_ = nullptr;
   MDB_val k_{}, v_{};
   Status status_;

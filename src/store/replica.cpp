@@ -161,10 +161,11 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   Impl* p = impl.get();
   auto opened = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
     MDB_dbi* dbis[] = {&p->meta, &p->feeds,  &p->heads, &p->state,  &p->index, &p->pending,
-                       &p->forks, &p->frozen, &p->keys,  &p->opaque, &p->denied};
+                       &p->forks, &p->frozen, &p->keys,  &p->unreadable, &p->denied};
     for (size_t i = 0; i < store::kTableNames.size(); ++i) {
-      int rc = mdb_dbi_open(t.get(), store::kTableNames[i].c_str(), MDB_CREATE, dbis[i]);
-      if (rc != 0) return store::MdbStatus(rc, "opening table " + store::kTableNames[i]);
+      auto dbi = t.OpenTable(store::kTableNames[i], MDB_CREATE);
+      if (!dbi.ok()) return dbi.status();
+      *dbis[i] = *dbi;
     }
     auto fmt = t.Get(p->meta, AsBytes("format"));
     if (!fmt.ok()) return fmt.status();
@@ -384,8 +385,8 @@ Status Replica::Impl::StoreHlc(Txn& t, crdt::Hlc h) const {
 
 namespace {
 
-Status CheckIntent(const Schema& schema, const WriteBatch::Intent& in) {
-  using A = WriteBatch::Action;
+Status CheckIntent(const Schema& schema, const BatchIntent& in) {
+  using A = BatchAction;
   // Strings are UTF-8, on write as on apply (a remote delta with another
   // string is invalid content on every replica).
   if (in.value.type() == ValueType::kString && !ValidUtf8(in.value.as_string())) {
@@ -435,10 +436,10 @@ Result<CommitInfo> Replica::Write(const std::function<void(WriteBatch&)>& fn) {
 }
 
 Result<CommitInfo> Replica::Commit(const WriteBatch& batch) {
-  return impl_->CommitIntents(batch.intents(), /*internal=*/false);
+  return impl_->CommitIntents(ReplicaAccess::Intents(batch), /*internal=*/false);
 }
 
-Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::Intent>& intents, bool internal) {
+Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& intents, bool internal) {
   Impl& m = *this;
   CommitInfo info;
   info.author = m.identity.public_key;
@@ -446,7 +447,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::In
 
   // Validate everything before touching storage; group intents by scope.
   // Reserved collections ($policy, $keys) are written only by PublishPolicy.
-  std::map<std::string, std::vector<const WriteBatch::Intent*>> by_scope;
+  std::map<std::string, std::vector<const BatchIntent*>> by_scope;
   for (const auto& in : intents) {
     if (internal && !in.collection.empty() && in.collection[0] == '$') {
       by_scope[in.collection].push_back(&in);
@@ -503,7 +504,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::In
       hdr.author = me;
       hdr.scope = scope;
       hdr.epoch = key->first;
-      for (const WriteBatch::Intent* in : scope_intents) {
+      for (const BatchIntent* in : scope_intents) {
         auto rec = m.Load(t, cache, in->collection, in->id);
         if (!rec.ok()) return rec.status();
         crdt::RecordState& st = (*rec)->now;
@@ -518,7 +519,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<WriteBatch::In
         op.hlc = hlc;
         op.value = in->value;
         const crdt::FieldState* fs = st.Find(in->field);
-        using A = WriteBatch::Action;
+        using A = BatchAction;
         switch (in->action) {
           case A::kSet: {
             const CollectionSpec* c = m.schema.Find(in->collection);
@@ -714,33 +715,38 @@ Result<std::vector<Record>> Replica::Find(const Query& q) const {
   return out;
 }
 
-Heads Replica::GetHeads() const {
-  const Impl& m = *impl_;
+Result<Heads> Replica::Impl::ReadHeads(const Txn& t) const {
   Heads out;
-  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    store::Cursor c(t, m.heads);
-    for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 32 || c.value().size() != 40) continue;
-      AuthorId a;
-      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
-      FeedHead h;
-      h.seq = store::ReadU64(c.value().data());
-      std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
-      out.emplace(a, h);
+  store::Cursor c(t, heads);
+  for (bool ok = c.First(); ok; ok = c.Next()) {
+    if (c.key().size() != 32 || c.value().size() != 40) {
+      return Status::Corruption("heads: entry of " + std::to_string(c.key().size()) + "+" +
+                                std::to_string(c.value().size()) + " bytes (expected 32+40)");
     }
-    return true;
-  });
-  (void)r;
+    AuthorId a;
+    std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+    FeedHead h;
+    h.seq = store::ReadU64(c.value().data());
+    std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
+    out.emplace(a, h);
+  }
+  HEARTH_RETURN_IF_ERROR(c.status());
   return out;
+}
+
+Result<Heads> Replica::GetHeads() const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) { return m.ReadHeads(t); });
 }
 
 Result<std::vector<Bytes>> Replica::DeltasSince(const Heads& since, uint64_t max_bytes) const {
   const Impl& m = *impl_;
-  Heads mine = GetHeads();
   std::vector<Bytes> out;
   uint64_t total = 0;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    for (const auto& [a, h] : mine) {
+    auto mine = m.ReadHeads(t);
+    if (!mine.ok()) return mine.status();
+    for (const auto& [a, h] : *mine) {
       auto it = since.find(a);
       uint64_t from = it == since.end() ? 1 : it->second.seq + 1;
       if (from > h.seq) continue;
@@ -792,28 +798,6 @@ Result<Hash32> Replica::Digest() const {
     HEARTH_RETURN_IF_ERROR(c.status());
     return h.Final();
   });
-}
-
-ReplicaStats Replica::Stats() const {
-  const Impl& m = *impl_;
-  ReplicaStats s;
-  s.format_version = kStorageFormatVersion;
-  s.map_size = m.env.MapSize();
-  s.map_used = m.env.UsedBytes();
-  auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    auto count = [&](MDB_dbi dbi) {
-      MDB_stat st;
-      return mdb_stat(t.get(), dbi, &st) == 0 ? uint64_t{st.ms_entries} : uint64_t{0};
-    };
-    s.records = count(m.state);
-    s.deltas = count(m.feeds);
-    s.authors = count(m.heads);
-    s.pending = count(m.pending);
-    s.forks = count(m.forks);
-    return true;
-  });
-  (void)r;
-  return s;
 }
 
 }  // namespace hearth

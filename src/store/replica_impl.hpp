@@ -12,6 +12,7 @@
 #include "crdt/record_state.hpp"
 #include "crypto/crypto.hpp"
 #include "feed/delta.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
 #include "store/lmdb.hpp"
@@ -22,6 +23,20 @@ inline constexpr uint32_t kStorageFormatVersion = 1;
 
 // Reason of a denied-table entry for a delta with invalid content.
 inline constexpr const char* kInvalidContentPrefix = "invalid content: ";
+
+// The library's door to a Replica's internals and a WriteBatch's intents
+// (both private in the public headers).
+struct ReplicaAccess {
+  using Impl = Replica::Impl;
+  using Intent = WriteBatch::Intent;
+  using Action = WriteBatch::Action;
+  static Impl& Of(Replica& r) { return *r.impl_; }
+  static const Impl& Of(const Replica& r) { return *r.impl_; }
+  static const std::vector<Intent>& Intents(const WriteBatch& b) { return b.intents_; }
+};
+using ReplicaImpl = ReplicaAccess::Impl;
+using BatchIntent = ReplicaAccess::Intent;
+using BatchAction = ReplicaAccess::Action;
 
 struct Replica::Impl {
   std::string dir;
@@ -34,7 +49,7 @@ struct Replica::Impl {
 
   // Named sub-databases (docs/storage-format.md).
   MDB_dbi meta = 0, feeds = 0, heads = 0, state = 0, index = 0, pending = 0, forks = 0,
-          frozen = 0, keys = 0, opaque = 0, denied = 0;
+          frozen = 0, keys = 0, unreadable = 0 /* table "opaque" */, denied = 0;
 
   // Access control (access.cpp). root_key is fixed once stored.
   std::optional<AuthorId> root_key;
@@ -92,6 +107,8 @@ struct Replica::Impl {
 
   // --- feeds ---
   Result<FeedHead> Head(const store::Txn& t, const AuthorId& a) const;
+  // Every author's head (kCorruption for a malformed entry).
+  Result<Heads> ReadHeads(const store::Txn& t) const;
   Status PutHead(store::Txn& t, const AuthorId& a, const FeedHead& h) const;
   Result<crdt::Hlc> LoadHlc(const store::Txn& t) const;
   Status StoreHlc(store::Txn& t, crdt::Hlc h) const;
@@ -106,7 +123,7 @@ struct Replica::Impl {
   // outside its scope or the schema, or fails the schema. Such a delta is
   // kept in its feed and listed with the denied ones, on every replica alike.
   struct Prepared {
-    bool opaque = false;
+    bool unreadable = false;
     std::string invalid;
     std::vector<crdt::RecordOps> records;
   };
@@ -125,14 +142,14 @@ struct Replica::Impl {
   Status RecordFork(store::Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
                     std::span<const uint8_t> second) const;
   // A delta that chains onto its author's head: refused by policy (kept as
-  // kDenied), stored without a key (kStored) or applied (kApplied).
+  // kDenied), stored without a key (kUnreadable) or applied (kApplied).
   Result<ApplyOutcome> ApplyChained(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
                                     std::span<const uint8_t> bytes, KeyCache* key_cache, std::string* reason);
   // Applies pending deltas that now chain onto the head of `a`.
   Result<uint64_t> Drain(store::Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache = nullptr);
 
-  // Applies opaque deltas of (scope, epoch) once its key is known.
-  Status ApplyOpaque(store::Txn& t, Cache& cache, std::string_view scope, uint32_t epoch);
+  // Applies unreadable deltas of (scope, epoch) once its key is known.
+  Status ApplyUnreadable(store::Txn& t, Cache& cache, std::string_view scope, uint32_t epoch);
 
   // --- access control (access.cpp) ---
   // The policy in force as of this transaction (cache: records not yet
@@ -145,34 +162,23 @@ struct Replica::Impl {
   Result<std::vector<std::pair<std::string, uint32_t>>> OpenEnvelopes(
       const store::Txn& t, const std::vector<crdt::RecordOps>& records, const Cache& cache,
       KeyCache* new_keys) const;
-  // Stores new keys and applies the opaque deltas they unlock.
+  // Stores new keys and applies the unreadable deltas they unlock.
   Status InstallKeys(store::Txn& t, Cache& cache, KeyCache& new_keys);
   // The whole derivation rule, from the feeds alone (docs/policy.md).
   struct Derived {
     std::map<std::string, crdt::RecordState> records;
-    std::vector<std::string> opaque;                         // feed keys
+    std::vector<std::string> unreadable;                     // feed keys
     std::vector<std::pair<std::string, std::string>> denied;  // feed key, reason
     KeyCache new_keys;                                       // opened from envelopes
   };
   Status Derive(const store::Txn& t, Derived* out) const;
-  // Replaces state, index, opaque and denied with a fresh derivation.
+  // Replaces the tables state, index, opaque and denied with a fresh derivation.
   Status Rebuild(store::Txn& t);
   // Flushes the cache and rebuilds when rebuild_pending.
   Status FinishWrite(store::Txn& t, Cache& cache);
   // Shared by Commit and PublishPolicy; `internal` allows reserved scopes.
-  Result<CommitInfo> CommitIntents(const std::vector<WriteBatch::Intent>& intents, bool internal);
+  Result<CommitInfo> CommitIntents(const std::vector<BatchIntent>& intents, bool internal);
 };
-
-namespace detail {
-inline bool IsMapFull(const Status& s) {
-  return s.code() == Code::kResourceExhausted &&
-         s.message().find("MDB_MAP_FULL") != std::string::npos;
-}
-inline bool IsMapResized(const Status& s) {
-  return s.code() == Code::kUnavailable && s.message().find("MDB_MAP_RESIZED") != std::string::npos;
-}
-
-}  // namespace detail
 
 template <typename F>
 auto Replica::Impl::WithRead(F&& fn) const -> decltype(fn(std::declval<const store::Txn&>())) {
@@ -180,7 +186,7 @@ auto Replica::Impl::WithRead(F&& fn) const -> decltype(fn(std::declval<const sto
     std::shared_lock lk(resize_mu);
     store::Txn t;
     Status s = t.Begin(env, /*read_only=*/true);
-    if (detail::IsMapResized(s) && attempt < 3) {
+    if (t.error() == store::MdbError::kMapResized && attempt < 3) {
       lk.unlock();
       HEARTH_RETURN_IF_ERROR(AdoptResize());
       continue;
@@ -197,7 +203,7 @@ Result<R> Replica::Impl::WithWrite(F&& fn) {
     std::shared_lock lk(resize_mu);
     store::Txn t;
     Status s = t.Begin(env, /*read_only=*/false);
-    if (detail::IsMapResized(s) && attempt < 8) {
+    if (t.error() == store::MdbError::kMapResized && attempt < 8) {
       lk.unlock();
       HEARTH_RETURN_IF_ERROR(AdoptResize());
       continue;
@@ -210,7 +216,7 @@ Result<R> Replica::Impl::WithWrite(F&& fn) {
     if (s.ok()) return r;
     t.Abort();
     lk.unlock();
-    if (detail::IsMapFull(s) && attempt < 64) {
+    if (t.error() == store::MdbError::kMapFull && attempt < 64) {
       HEARTH_RETURN_IF_ERROR(Grow());
       continue;
     }

@@ -81,7 +81,7 @@ std::optional<std::string> CheckKept(ByteView bytes, const AuthorId& author, uin
 
 // Every check of the tables that needs no signature work on the feeds.
 // Problems go to `out`; the Status is for failures to read at all.
-Status CheckTables(const Replica::Impl& m, const Txn& t, std::vector<std::string>* out) {
+Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>* out) {
   // ---- feeds: keys, contiguity from seq 1, hash links.
   std::map<AuthorId, FeedHead> last;  // per author: the last delta of the contiguous feed
   std::set<std::string> feed_keys;
@@ -298,8 +298,8 @@ Status CheckTables(const Replica::Impl& m, const Txn& t, std::vector<std::string
   // With broken feeds the derivation below would only repeat the problem.
   if (!feeds_ok) return Status::Ok();
 
-  // ---- state, opaque, denied: the derivation rule, from the feeds alone.
-  Replica::Impl::Derived derived;
+  // ---- state, unreadable, denied: the derivation rule, from the feeds alone.
+  ReplicaImpl::Derived derived;
   Status ds = m.Derive(t, &derived);
   if (!ds.ok()) {
     out->push_back("feeds: the state cannot be re-derived: " + ds.ToString());
@@ -352,8 +352,8 @@ Status CheckTables(const Replica::Impl& m, const Txn& t, std::vector<std::string
     CompareKeys("index", have, want, IndexName, out);
   }
   {
-    std::set<std::string> have, want(derived.opaque.begin(), derived.opaque.end());
-    store::Cursor c(t, m.opaque);
+    std::set<std::string> have, want(derived.unreadable.begin(), derived.unreadable.end());
+    store::Cursor c(t, m.unreadable);
     for (bool ok = c.First(); ok; ok = c.Next()) have.insert(Str(c.key()));
     HEARTH_RETURN_IF_ERROR(c.status());
     CompareKeys("opaque", have, want, [](const std::string& k) { return KeyName(AsBytes(k)); }, out);
@@ -372,8 +372,10 @@ Status CheckTables(const Replica::Impl& m, const Txn& t, std::vector<std::string
 
 }  // namespace
 
-Status Replica::CheckConsistency() const {
-  const Impl& m = *impl_;
+namespace inspect {
+
+Status CheckConsistency(const Replica& replica) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
   std::vector<std::string> problems;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
     HEARTH_RETURN_IF_ERROR(CheckTables(m, t, &problems));
@@ -386,8 +388,8 @@ Status Replica::CheckConsistency() const {
   return Status::Corruption(msg);
 }
 
-Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t)>& progress) const {
-  const Impl& m = *impl_;
+Result<VerifyReport> Verify(const Replica& replica, const std::function<void(uint64_t, uint64_t)>& progress) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
   VerifyReport rep;
   // The file first, with plain reads: LMDB must not walk a damaged page.
   Status storage = store::CheckEnvTrees(m.env, m.dir, store::kTableNames);
@@ -397,17 +399,17 @@ Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t
     return rep;
   }
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    MDB_stat st;
-    mdb_stat(t.get(), m.feeds, &st);
-    const uint64_t total = st.ms_entries;
-    mdb_stat(t.get(), m.state, &st);
-    rep.records = st.ms_entries;
+    auto total = t.Entries(m.feeds);
+    if (!total.ok()) return total.status();
+    auto records = t.Entries(m.state);
+    if (!records.ok()) return records.status();
+    rep.records = *records;
     std::set<AuthorId> authors;
     // Signatures, and the content of every delta that was applied.
     store::Cursor c(t, m.feeds);
     for (bool ok = c.First(); ok; ok = c.Next()) {
       ++rep.deltas;
-      if (progress && rep.deltas % 1024 == 0) progress(rep.deltas, total);
+      if (progress && rep.deltas % 1024 == 0) progress(rep.deltas, *total);
       ByteView k = c.key();
       auto d = feed::ParseDelta(c.value(), UINT64_MAX);
       if (!d.ok()) continue;  // CheckTables reports it
@@ -425,7 +427,7 @@ Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t
         if (reason.rfind(kInvalidContentReason, 0) == 0) ++rep.invalid;
         continue;
       }
-      auto op = t.Get(m.opaque, k);
+      auto op = t.Get(m.unreadable, k);
       HEARTH_RETURN_IF_ERROR(op.status());
       if (op->has_value()) {
         ++rep.unreadable;
@@ -436,7 +438,7 @@ Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t
     }
     HEARTH_RETURN_IF_ERROR(c.status());
     rep.authors = authors.size();
-    if (progress) progress(rep.deltas, total);
+    if (progress) progress(rep.deltas, *total);
     HEARTH_RETURN_IF_ERROR(CheckTables(m, t, &rep.problems));
     return true;
   });
@@ -447,4 +449,5 @@ Result<VerifyReport> Replica::Verify(const std::function<void(uint64_t, uint64_t
   return rep;
 }
 
+}  // namespace inspect
 }  // namespace hearth

@@ -214,8 +214,16 @@ struct SyncSession::Impl {
     return Status::Ok();
   }
 
+  // This replica's heads; a read failure ends the session.
+  Status ReadMyHeads(Heads* out) {
+    auto h = replica.GetHeads();
+    if (!h.ok()) return Fail(h.status().WithContext("sync: reading this replica's heads"));
+    *out = std::move(h).value();
+    return Status::Ok();
+  }
+
   Status SendSummary() {
-    summary_heads = replica.GetHeads();
+    HEARTH_RETURN_IF_ERROR(ReadMyHeads(&summary_heads));
     my_fp = Fingerprint(summary_heads);
     Writer w(sync::kSummary);
     w.Array(2).Bin(my_fp).Uint(summary_heads.size());
@@ -225,7 +233,12 @@ struct SyncSession::Impl {
 
   uint64_t MessageCap() const { return std::min(opts.max_message_bytes, peer_max_message); }
 
-  void SendHeads() { SendHeads(replica.GetHeads()); }
+  Status SendHeads() {
+    Heads mine;
+    HEARTH_RETURN_IF_ERROR(ReadMyHeads(&mine));
+    SendHeads(mine);
+    return Status::Ok();
+  }
 
   void SendRanges() {
     Writer w(sync::kRanges);
@@ -303,7 +316,7 @@ struct SyncSession::Impl {
       Heads since = peer_heads;
       if (!blocked.empty()) {
         if (!have_mine) {
-          mine = replica.GetHeads();
+          HEARTH_RETURN_IF_ERROR(ReadMyHeads(&mine));
           have_mine = true;
         }
         for (const auto& [a, s] : blocked) {
@@ -331,7 +344,7 @@ struct SyncSession::Impl {
           blocked[a] = p->header.seq;
           progress = true;
           if (!have_mine) {
-            mine = replica.GetHeads();
+            HEARTH_RETURN_IF_ERROR(ReadMyHeads(&mine));
             have_mine = true;
           }
           continue;
@@ -488,10 +501,9 @@ struct SyncSession::Impl {
     // Both sides decide from the same two counts, so they take the same path.
     if (std::max<uint64_t>(summary_heads.size(), *count) > kRangesFrom) {
       SendRanges();
-    } else {
-      SendHeads();
+      return Status::Ok();
     }
-    return Status::Ok();
+    return SendHeads();
   }
 
   Status OnRanges(Reader& r) {
@@ -543,7 +555,10 @@ struct SyncSession::Impl {
     }
     // Only the heads of feeds I hold matter (they say what not to send);
     // keeping the others would let the peer's word size my memory.
-    if (!heads_filter) heads_filter = replica.GetHeads();
+    if (!heads_filter) {
+      heads_filter.emplace();
+      HEARTH_RETURN_IF_ERROR(ReadMyHeads(&*heads_filter));
+    }
     Heads got;
     for (uint32_t i = 0; i < *count; ++i) {
       auto e = r.Array(2);
@@ -628,13 +643,11 @@ struct SyncSession::Impl {
   }
 
   Status ApplyChunk(std::span<const Bytes> deltas) {
-    auto res = replica.ApplyBatch(deltas);
-    if (res.ok()) {
-      for (const auto& x : *res) CountOutcome(x);
-      return Status::Ok();
-    }
-    // One failed: apply one by one (the ones before it are duplicates now).
-    for (const Bytes& d : deltas) {
+    BatchApplyResult res = replica.ApplyBatch(deltas);
+    for (const auto& x : res.results) CountOutcome(x);
+    if (res.ok()) return Status::Ok();
+    // Delta #failed_index() failed: go on one by one from it.
+    for (const Bytes& d : deltas.subspan(res.failed_index())) {
       auto one = replica.Apply(d);
       if (one.ok()) {
         CountOutcome(*one);

@@ -423,7 +423,7 @@ class SyncTest(Base):
         # A replica without the key stores (relays) without reading.
         relay = self.init("relay")
         r = jrun("-C", relay, "import", full)
-        self.assertEqual(r["stored"], 6)
+        self.assertEqual(r["unreadable"], 6)
         self.assertEqual(jrun("-C", relay, "verify")["ok"], True)
         log = jrun("-C", relay, "log", "--ops")["deltas"]
         self.assertTrue(all(not d["readable"] for d in log if d["author"] != jrun("-C", relay, "whoami")["author"]))

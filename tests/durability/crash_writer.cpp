@@ -51,7 +51,9 @@
 #include "hearth/bundle.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/schema.hpp"
+#include "store/fault.hpp"
 
 namespace {
 
@@ -153,8 +155,8 @@ hearth::Policy RootPolicy(const hearth::AuthorId& root, uint64_t v) {
   hearth::Status s = p.AddScope({"test.a", static_cast<uint32_t>(v), "rotated every version"});
   if (s.ok()) s = p.AddScope({"test.b", 1, ""});
   if (s.ok()) s = p.AddMember({root, "county", "county", "", {}, std::nullopt});
-  if (s.ok()) s = p.AddGrant({"county", "", "test.a", hearth::kRightRead | hearth::kRightWrite});
-  if (s.ok()) s = p.AddGrant({"county", "", "test.b", hearth::kRightRead | hearth::kRightWrite});
+  if (s.ok()) s = p.AddGrant({"county", "", "test.a", hearth::Right::kRead | hearth::Right::kWrite});
+  if (s.ok()) s = p.AddGrant({"county", "", "test.b", hearth::Right::kRead | hearth::Right::kWrite});
   if (!s.ok()) Die("building policy: " + s.ToString());
   return p;
 }
@@ -175,7 +177,7 @@ int RunImport(hearth::Replica& replica, const std::string& bundles) {
     if (!info.ok()) Die("checking " + path + ": " + info.status().ToString());
     if (info->covers.size() != 1) Die(path + " covers more than one author");
     const auto& [src, covers] = *info->covers.begin();
-    const hearth::Heads heads = replica.GetHeads();
+    const hearth::Heads heads = replica.GetHeads().value();
     const uint64_t held = heads.count(src) ? heads.at(src).seq : 0;
     if (covers.seq <= held) continue;
     const uint64_t since = info->since.count(src) ? info->since.at(src).seq : 0;
@@ -204,6 +206,13 @@ int main(int argc, char** argv) {
   if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import") Die("unknown mode " + mode);
   if (mode == "import" && argc < 6) Die("import needs the bundle directory");
   std::mt19937_64 rng(seed);
+  // Test seam (tests/faults): HEARTH_FAULT="op=N,err=NAME[,kind=KIND]" makes
+  // the Nth LMDB operation of this process fail (src/store/fault.hpp). The
+  // library itself reads no environment variable.
+  if (const char* spec = std::getenv("HEARTH_FAULT"); spec != nullptr && *spec != '\0') {
+    hearth::Status armed = hearth::store::FaultInjector::Arm(spec);
+    if (!armed.ok()) Die("HEARTH_FAULT: " + armed.ToString());
+  }
 
   auto schema = hearth::Schema::LoadFile(argv[2]);
   if (!schema.ok()) Die("loading schema: " + schema.status().ToString());
@@ -219,7 +228,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<hearth::Replica> replica = std::move(opened).value();
   const std::string author = replica->author().ToHex();
 
-  uint64_t map_size = replica->Stats().map_size;
+  uint64_t map_size = hearth::inspect::Stats(*replica).value().map_size;
   std::printf("# map %" PRIu64 "\n", map_size);
   std::fflush(stdout);
   if (mode == "import") return RunImport(*replica, argv[5]);
@@ -268,7 +277,7 @@ int main(int argc, char** argv) {
     // The commit is durable (fsynced) now: acknowledge it.
     Ack(author, c->first_seq, c->last_seq);
 
-    const uint64_t now_size = replica->Stats().map_size;
+    const uint64_t now_size = hearth::inspect::Stats(*replica).value().map_size;
     if (now_size != map_size) {
       map_size = now_size;
       std::printf("# map %" PRIu64 "\n", map_size);

@@ -41,6 +41,7 @@
 
 #include "hearth/bundle.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/schema.hpp"
 #include "support/support.hpp"
 
@@ -270,7 +271,7 @@ void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun
   REQUIRE_MESSAGE(opened.ok(), "reopen after kill: " << opened.status().ToString());
   std::unique_ptr<Replica> r = std::move(opened).value();
   const AuthorId me = r->author();
-  if (t.author_hex.empty() && r->GetHeads().count(me) != 0) t.author_hex = me.ToHex();
+  if (t.author_hex.empty() && r->GetHeads().value().count(me) != 0) t.author_hex = me.ToHex();
   if (!t.author_hex.empty()) REQUIRE(me.ToHex() == t.author_hex);
 
   // Every acknowledged delta is there.
@@ -285,8 +286,8 @@ void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun
   }
 
   // One author, no gap: head == number of deltas and 1..head all held.
-  const Heads heads = r->GetHeads();
-  const ReplicaStats st = r->Stats();
+  const Heads heads = r->GetHeads().value();
+  const ReplicaStats st = inspect::Stats(*r).value();
   CHECK(heads.size() <= 1);
   uint64_t new_head = 0;
   if (auto h = heads.find(me); h != heads.end()) new_head = h->second.seq;
@@ -304,7 +305,7 @@ void CheckAfterKill(const std::string& dir, const Schema& schema, const ChildRun
   CHECK(all->size() == new_head);
 
   // Materialised state == state rebuilt from the feeds.
-  Status cons = r->CheckConsistency();
+  Status cons = inspect::CheckConsistency(*r);
   CHECK_MESSAGE(cons.ok(), cons.ToString());
   REQUIRE(r->Digest().ok());
   if (extra) extra(*r);
@@ -515,7 +516,7 @@ TEST_CASE("kill -9 during key rotation (policy publish) loses no acknowledged de
       const uint32_t keys = (uint32_t{(*kr)[1]} << 24) | (uint32_t{(*kr)[2]} << 16) |
                             (uint32_t{(*kr)[3]} << 8) | uint32_t{(*kr)[4]};
       CHECK(keys >= p->version());
-      CHECK(r.Denied().empty());
+      CHECK(inspect::Denied(r).value().empty());
     });
   }
   std::fprintf(stderr,
@@ -566,7 +567,7 @@ TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports con
     std::snprintf(name, sizeof name, "/b%04d", b);
     auto rep = ExportBundle(*src, since, bundles + name);
     REQUIRE_MESSAGE(rep.ok(), rep.status().ToString());
-    since = src->GetHeads();
+    since = src->GetHeads().value();
   }
   {
     auto kr = src->ExportKeyring();
@@ -580,7 +581,7 @@ TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports con
   const std::string src_hex = src_author.ToHex();
   auto src_digest = src->Digest();
   REQUIRE(src_digest.ok());
-  const uint64_t total = src->GetHeads().at(src_author).seq;
+  const uint64_t total = src->GetHeads().value().at(src_author).seq;
 
   std::mt19937_64 rng(cfg.seed ^ 0x696d706full);
   double startup = cfg.startup_ms;
@@ -608,11 +609,11 @@ TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports con
       auto rep = ImportBundle(**r, bundles + name);
       REQUIRE_MESSAGE(rep.ok(), rep.status().ToString());
     }
-    CHECK((*r)->GetHeads().at(src_author).seq == total);
+    CHECK((*r)->GetHeads().value().at(src_author).seq == total);
     auto dg = (*r)->Digest();
     REQUIRE(dg.ok());
     CHECK(*dg == *src_digest);
-    CHECK((*r)->CheckConsistency().ok());
+    CHECK(inspect::CheckConsistency(*(*r)).ok());
   };
   const auto t0 = Clock::now();
   for (int it = 0; it < iterations; ++it) {
@@ -644,16 +645,16 @@ TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports con
           }
         }
       }
-      const Heads heads = r->GetHeads();
+      const Heads heads = r->GetHeads().value();
       const uint64_t h = heads.count(src_author) ? heads.at(src_author).seq : 0;
       CHECK(h >= max_ack);
       CHECK(h >= head);  // never goes back
       head = h;
-      const ReplicaStats st = r->Stats();
+      const ReplicaStats st = inspect::Stats(*r).value();
       CHECK(st.deltas == h);  // no gap, nothing else
       CHECK(st.pending == 0);
       CHECK(st.forks == 0);
-      Status cons = r->CheckConsistency();
+      Status cons = inspect::CheckConsistency(*r);
       CHECK_MESSAGE(cons.ok(), cons.ToString());
     }
     if (run.done) {

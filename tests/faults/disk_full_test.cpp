@@ -24,6 +24,7 @@
 
 #include "faults/faults_support.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "store/store_support.hpp"
 #include "support/support.hpp"
 
@@ -121,13 +122,13 @@ TEST_CASE("disk full: child (runs only when re-executed)") {
   REQUIRE_MESSAGE(last.ok(), last.status().ToString());
   CHECK(last->Find("title")->value.as_string() == acks.back().title);
   CHECK(r->Digest().ok());
-  CHECK(r->CheckConsistency().ok());
-  CHECK(r->GetHeads().at(me).seq == acks.back().last);
+  CHECK(inspect::CheckConsistency(*r).ok());
+  CHECK(r->GetHeads().value().at(me).seq == acks.back().last);
   // A retry while still full fails the same way and consumes no seq.
   auto retry = r->Write([&](WriteBatch& b) { b.Set("item", Rid(99999), "any", Payload(rng, 48 * 1024)); });
   CHECK(!retry.ok());
   CHECK(retry.status().code() == Code::kResourceExhausted);
-  CHECK(r->GetHeads().at(me).seq == acks.back().last);
+  CHECK(r->GetHeads().value().at(me).seq == acks.back().last);
 
   // Free space: writing resumes.
   std::filesystem::remove(filler);
@@ -156,8 +157,8 @@ TEST_CASE("disk full: child (runs only when re-executed)") {
     if (!rec.ok() || rec->Find("title")->value.as_string() != a.title) ++missing;
   }
   CHECK(missing == 0);
-  CHECK(r->Stats().deltas == acks.back().last);
-  Status cons = r->CheckConsistency();
+  CHECK(inspect::Stats(*r).value().deltas == acks.back().last);
+  Status cons = inspect::CheckConsistency(*r);
   CHECK_MESSAGE(cons.ok(), cons.ToString());
   std::printf("DISKFULL_LOST %" PRIu64 "\nDISKFULL_OK 1\n", missing);
   r.reset();

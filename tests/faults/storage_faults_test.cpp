@@ -30,6 +30,7 @@
 
 #include "faults/faults_support.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "store/fault.hpp"
 #include "store/store_support.hpp"
 #include "support/support.hpp"
@@ -70,8 +71,8 @@ Observed Observe(const Replica& r) {
   auto d = r.Digest();
   REQUIRE_MESSAGE(d.ok(), d.status().ToString());
   o.digest = *d;
-  for (const auto& [a, h] : r.GetHeads()) o.head_seqs[a] = h.seq;
-  ReplicaStats st = r.Stats();
+  for (const auto& [a, h] : r.GetHeads().value()) o.head_seqs[a] = h.seq;
+  ReplicaStats st = inspect::Stats(r).value();
   o.deltas = st.deltas;
   o.pending = st.pending;
   o.records = st.records;
@@ -80,7 +81,7 @@ Observed Observe(const Replica& r) {
 
 // Reads that must keep working after a failed write.
 void CheckReads(const Replica& r) {
-  Status c = r.CheckConsistency();
+  Status c = inspect::CheckConsistency(r);
   CHECK_MESSAGE(c.ok(), c.ToString());
   auto all = r.DeltasSince({});
   CHECK_MESSAGE(all.ok(), all.status().ToString());
@@ -131,14 +132,14 @@ void RunScenario(const Scenario& sc) {
   {
     auto r = OpenCopy(sc, tmp.Sub("ref"));
     before = Observe(*r);
-    const uint64_t map_before = r->Stats().map_size;
+    const uint64_t map_before = inspect::Stats(*r).value().map_size;
     FaultInjector::Arm(0, 0);
     Status s = sc.op(*r);
     count = FaultInjector::Count();
     FaultInjector::Disarm();
     REQUIRE_MESSAGE(s.ok(), s.ToString());
     ref = Observe(*r);
-    CHECK(r->CheckConsistency().ok());
+    CHECK(inspect::CheckConsistency(*r).ok());
     if (sc.after_reference) sc.after_reference(*r, map_before);
   }
   REQUIRE(count > 0);
@@ -207,7 +208,7 @@ void RunScenario(const Scenario& sc) {
           CHECK(fin.head_seqs == ref.head_seqs);
           CHECK(fin.deltas == ref.deltas);
           CHECK(fin.pending == ref.pending);
-          CHECK(r->CheckConsistency().ok());
+          CHECK(inspect::CheckConsistency(*r).ok());
         }
       }
       std::error_code ec;
@@ -258,9 +259,9 @@ Policy MakePolicy(uint64_t version, uint32_t epoch, const AuthorId& root, const 
   REQUIRE(p.AddScope({"test.b", 1, ""}).ok());
   REQUIRE(p.AddMember({root, "county", "county", "", {}, std::nullopt}).ok());
   REQUIRE(p.AddMember({member, "hr", "hr", "", {}, std::nullopt}).ok());
-  REQUIRE(p.AddGrant({"county", "", "test.a", kRightRead | kRightWrite}).ok());
-  REQUIRE(p.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
-  REQUIRE(p.AddGrant({"county", "", "test.b", kRightRead | kRightWrite}).ok());
+  REQUIRE(p.AddGrant({"county", "", "test.a", Right::kRead | Right::kWrite}).ok());
+  REQUIRE(p.AddGrant({"hr", "", "test.a", Right::kRead | Right::kWrite}).ok());
+  REQUIRE(p.AddGrant({"county", "", "test.b", Right::kRead | Right::kWrite}).ok());
   return p;
 }
 
@@ -359,7 +360,7 @@ TEST_CASE("storage faults: every LMDB operation of a write fails in turn; nothin
   scenarios.push_back({"apply batch (4 remote deltas)", a_dir, [&] { return w.Plain(); },
                        [&](Replica& r) {
                          std::vector<Bytes> batch(w.b_deltas.begin() + 4, w.b_deltas.begin() + 8);
-                         return r.ApplyBatch(batch).status();
+                         return r.ApplyBatch(batch).error;
                        },
                        true, /*prefix_may_commit=*/true});
   scenarios.push_back({"keyring import (applies 12 opaque)", c_dir, [&] { return w.Plain(); },
@@ -378,14 +379,14 @@ TEST_CASE("storage faults: every LMDB operation of a write fails in turn; nothin
                          o.root = root_key;
                          return o;
                        },
-                       [&](Replica& r) { return r.ApplyBatch(w.root_deltas).status(); },
+                       [&](Replica& r) { return r.ApplyBatch(w.root_deltas).error; },
                        true, /*prefix_may_commit=*/true});
   scenarios.push_back({"commit that grows the map", g_dir, [&] { return w.Plain(uint64_t{64} << 10); },
                        [&](Replica& r) {
                          return r.Write([&](WriteBatch& b) { b.Set("item", Id(5, 0), "any", big); }).status();
                        }});
   scenarios.back().after_reference = [](Replica& r, uint64_t map_before) {
-    CHECK_MESSAGE(r.Stats().map_size > map_before, "the reference commit did not grow the map");
+    CHECK_MESSAGE(inspect::Stats(r).value().map_size > map_before, "the reference commit did not grow the map");
   };
 
   for (const Scenario& sc : scenarios) RunScenario(sc);
@@ -469,8 +470,8 @@ TEST_CASE("storage faults: HEARTH_FAULT arms a subprocess") {
     o.unencrypted_identity = true;
     auto r = Replica::Open(dir, o);
     REQUIRE(r.ok());
-    CHECK((*r)->GetHeads().at((*r)->author()).seq == last);
-    CHECK((*r)->CheckConsistency().ok());
+    CHECK((*r)->GetHeads().value().at((*r)->author()).seq == last);
+    CHECK(inspect::CheckConsistency(*(*r)).ok());
   }
 #else
   MESSAGE("SKIPPED: built without HEARTH_CRASH_WRITER");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "hearth/inspect.hpp"
 #include "codec/codec.hpp"
 #include "feed/compress.hpp"
 #include "feed/delta.hpp"
@@ -433,7 +434,7 @@ TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   CHECK(v2 == 3);
   ShareKeys(*a, *b);  // scope keys exist once A has written
   for (const Bytes& d : *deltas) {
-    auto info = a->Describe(d);
+    auto info = inspect::Describe(*a, d);
     REQUIRE(info.ok());
     CHECK(info->readable);
     CHECK(info->signature_ok);

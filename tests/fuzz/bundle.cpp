@@ -122,19 +122,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!check.ok()) {
     FUZZ_CHECK_MSG(check.status().code() == Code::kCorruption, check.status().ToString());
   }
-  const Heads before = w.target->GetHeads();
+  const Heads before = w.target->GetHeads().value();
   auto imp = ImportBundle(*w.target, w.path);
   if (!check.ok()) {
     FUZZ_CHECK(!imp.ok());
     FUZZ_CHECK_MSG(imp.status().code() == check.status().code(), imp.status().ToString());
-    FUZZ_CHECK(w.target->GetHeads() == before);
+    FUZZ_CHECK(w.target->GetHeads().value() == before);
     return 0;
   }
   FUZZ_CHECK_MSG(imp.ok(), imp.status().ToString());
   FUZZ_CHECK(imp->info.entries == check->entries && imp->info.bytes == check->bytes &&
              imp->info.checksum == check->checksum && imp->info.since == check->since &&
              imp->info.covers == check->covers);
-  const uint64_t outcomes = imp->applied + imp->duplicate + imp->pending + imp->stored + imp->fork +
+  const uint64_t outcomes = imp->applied + imp->duplicate + imp->pending + imp->unreadable + imp->fork +
                             imp->held + imp->denied + imp->rejected.size();
   FUZZ_CHECK_MSG(outcomes == imp->info.entries,
                  std::to_string(outcomes) + " outcomes for " + std::to_string(imp->info.entries));

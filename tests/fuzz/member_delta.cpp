@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "hearth/inspect.hpp"
 #include "crypto/crypto.hpp"
 #include "feed/delta.hpp"
 #include "fuzz_support.hpp"
@@ -40,7 +41,7 @@ std::unique_ptr<Replica> Open(const std::string& name, std::optional<AuthorId> r
 }
 
 void Copy(Replica& from, Replica& to) {
-  auto d = from.DeltasSince(to.GetHeads());
+  auto d = from.DeltasSince(to.GetHeads().value());
   FUZZ_CHECK(d.ok());
   for (const Bytes& b : *d) {
     auto r = to.Apply(b);
@@ -78,10 +79,10 @@ struct World {
     FUZZ_CHECK(p.AddMember({hr->author(), "hr", "hr", "", {}, std::nullopt}).ok());
     FUZZ_CHECK(p.AddMember({un->author(), "union", "union", "", {}, std::nullopt}).ok());
     FUZZ_CHECK(p.AddMember({obs->author(), "civil", "civil", "", {}, std::nullopt}).ok());
-    FUZZ_CHECK(p.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
-    FUZZ_CHECK(p.AddGrant({"union", "", "test.b", kRightRead | kRightWrite}).ok());
-    FUZZ_CHECK(p.AddGrant({"civil", "", "test.a", kRightRead}).ok());
-    FUZZ_CHECK(p.AddGrant({"civil", "", "test.b", kRightRead}).ok());
+    FUZZ_CHECK(p.AddGrant({"hr", "", "test.a", Right::kRead | Right::kWrite}).ok());
+    FUZZ_CHECK(p.AddGrant({"union", "", "test.b", Right::kRead | Right::kWrite}).ok());
+    FUZZ_CHECK(p.AddGrant({"civil", "", "test.a", Right::kRead}).ok());
+    FUZZ_CHECK(p.AddGrant({"civil", "", "test.b", Right::kRead}).ok());
     auto pub = root->PublishPolicy(p);
     FUZZ_CHECK_MSG(pub.ok(), pub.status().ToString());
     for (Replica* r : {hr.get(), un.get(), obs.get()}) Copy(*root, *r);
@@ -112,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* const kScopes[] = {"test.b", "test.a", "$policy", "$keys"};
   feed::DeltaHeader h;
   h.author = w.un->author();
-  Heads heads = obs.GetHeads();
+  Heads heads = obs.GetHeads().value();
   const FeedHead head = heads.count(h.author) ? heads.at(h.author) : FeedHead{};
   h.seq = head.seq + 1;
   h.prev = head.hash;
@@ -130,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   uint64_t items_before = 0, items_after = 0;
   const std::string before = Items(obs, &items_before);
-  const uint64_t outside_before = obs.Stats().records;
+  const uint64_t outside_before = inspect::Stats(obs).value().records;
   auto other_count = [&] {
     uint64_t n = 0;
     FUZZ_CHECK(obs.Scan("other", [&](const Record&) { return ++n, true; }).ok());
@@ -142,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = obs.Apply(*sealed);
   FUZZ_CHECK_MSG(r.ok(), r.status().ToString());
   FUZZ_CHECK(Items(obs, &items_after) == before);
-  FUZZ_CHECK(obs.Stats().records - other_count() == outside_before - other_before);
+  FUZZ_CHECK(inspect::Stats(obs).value().records - other_count() == outside_before - other_before);
   FUZZ_CHECK(obs.CurrentPolicy() == policy_before);
 
   // Liveness: an honest author's next delta still applies.

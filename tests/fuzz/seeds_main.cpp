@@ -273,7 +273,7 @@ void BundleSeeds() {
   // Mode 1: without the trailer (44 bytes), the harness adds it.
   Put("bundle", "full_notrailer", Prefixed(1, std::span<const uint8_t>(fb).first(fb.size() - 44)));
   // Since the first delta of each author: a partial bundle.
-  Heads since = src->GetHeads();
+  Heads since = src->GetHeads().value();
   for (auto& [a, h] : since) h.seq = 1;
   const std::string p2 = fuzz::TempDir().Sub("part.bundle");
   if (!ExportBundle(*src, since, p2).ok()) std::abort();

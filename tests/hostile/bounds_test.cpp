@@ -272,7 +272,7 @@ TEST_CASE("hostile peers cannot raise hearthd's anonymous memory above the docum
   for (auto* r : {a.get(), b.get(), m.get(), h.get()}) {
     REQUIRE(p.AddMember({r->author(), r->dir(), "hr", "", {}, std::nullopt}).ok());
   }
-  REQUIRE(p.AddGrant({"hr", "", "*", kRightRead | kRightWrite}).ok());
+  REQUIRE(p.AddGrant({"hr", "", "*", Right::kRead | Right::kWrite}).ok());
   REQUIRE(root->PublishPolicy(p).ok());
   for (auto* r : {a.get(), b.get(), m.get(), h.get()}) testing::CopyDeltas(*root, *r);
 

@@ -41,6 +41,7 @@
 #include "crypto/seal.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/sync.hpp"
 #include "store/identity.hpp"
 #include "support/node_support.hpp"
@@ -222,7 +223,7 @@ TEST_CASE("a real hearthd withstands hostile peers and keeps serving honest ones
   for (auto* r : {a.get(), b.get(), m.get(), rv.get(), relay.get()}) {
     REQUIRE(p.AddMember({r->author(), r->dir(), "hr", "", {}, std::nullopt}).ok());
   }
-  REQUIRE(p.AddGrant({"hr", "", "*", kRightRead | kRightWrite}).ok());
+  REQUIRE(p.AddGrant({"hr", "", "*", Right::kRead | Right::kWrite}).ok());
   REQUIRE(root->PublishPolicy(p).ok());
   for (auto* r : {a.get(), b.get(), m.get(), rv.get(), relay.get()}) Copy(*root, *r);
 
@@ -425,16 +426,16 @@ TEST_CASE("a real hearthd withstands hostile peers and keeps serving honest ones
     auto view = Replica::Open(a_dir, o);
     REQUIRE(view.ok());
     auto& va = **view;
-    CHECK(WaitFor([&] { return va.Get("item", RecordId{{22}}).ok() || !va.Forks().empty(); }));
+    CHECK(WaitFor([&] { return va.Get("item", RecordId{{22}}).ok() || !inspect::Forks(va).value().empty(); }));
     // R's seq 3 is denied (if it arrived) and never applied.
     CHECK_FALSE(va.Get("item", RecordId{{12}}).ok());
     bool r3_denied = false;
-    for (const DeniedDelta& dd : va.Denied()) r3_denied |= dd.author == rv->author() && dd.seq == 3;
+    for (const DeniedDelta& dd : inspect::Denied(va).value()) r3_denied |= dd.author == rv->author() && dd.seq == 3;
     MESSAGE("revoked key: seq 3 " << std::string(r3_denied ? "stored as denied" : "not received") << ", never applied");
     // The equivocation was caught: a fork proof for M.
-    CHECK(WaitFor([&] { return !va.Forks().empty(); }, 10'000));
+    CHECK(WaitFor([&] { return !inspect::Forks(va).value().empty(); }, 10'000));
     CHECK(va.Digest().value() != digest_before);
-    auto vr = va.Verify();
+    auto vr = inspect::Verify(va);
     CHECK_MESSAGE(vr.ok(), vr.status().ToString());
   }
   d.Sample();

@@ -12,6 +12,7 @@
 #include "crypto/seal.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "store/identity.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
@@ -71,7 +72,7 @@ TEST_CASE("nodes sync over CURVE; strangers, garbage and oversized messages are 
   REQUIRE(p.AddMember({a->author(), "a", "hr", "", {}, std::nullopt}).ok());
   REQUIRE(p.AddMember({b->author(), "b", "hr", "", {}, std::nullopt}).ok());
   REQUIRE(p.AddMember({m->author(), "m", "hr", "", {}, std::nullopt}).ok());
-  REQUIRE(p.AddGrant({"hr", "", "*", kRightRead | kRightWrite}).ok());
+  REQUIRE(p.AddGrant({"hr", "", "*", Right::kRead | Right::kWrite}).ok());
   REQUIRE(root->PublishPolicy(p).ok());
   Copy(*root, *a);
   Copy(*root, *b);

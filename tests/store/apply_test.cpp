@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <random>
 
+#include "hearth/inspect.hpp"
 #include "store/store_support.hpp"
 
 namespace hearth {
@@ -36,9 +37,9 @@ TEST_CASE("two replicas converge by exchanging deltas") {
   auto rec = b->Get("item", id);
   CHECK(rec->Find("count")->count == 5);
   CHECK(rec->Find("title")->value == Value("from a"));
-  CHECK(a->GetHeads() == b->GetHeads());
-  CHECK(a->CheckConsistency().ok());
-  CHECK(b->CheckConsistency().ok());
+  CHECK(a->GetHeads().value() == b->GetHeads().value());
+  CHECK(inspect::CheckConsistency(*a).ok());
+  CHECK(inspect::CheckConsistency(*b).ok());
 }
 
 TEST_CASE("forged, tampered, truncated and random deltas are rejected and change nothing") {
@@ -81,8 +82,8 @@ TEST_CASE("forged, tampered, truncated and random deltas are rejected and change
     CHECK(r.status().code() == Code::kUnauthenticated);
   }
   CHECK(b->Digest().value() == before);
-  CHECK(b->GetHeads().count(a->author()) == 0);
-  CHECK(b->Stats().pending == 0);
+  CHECK(b->GetHeads().value().count(a->author()) == 0);
+  CHECK(inspect::Stats(*b).value().pending == 0);
 
   // The genuine delta still applies, and a replay is a no-op.
   auto ok = b->Apply(good);
@@ -112,7 +113,7 @@ TEST_CASE("a delta under the wrong scope key is rejected") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Code::kUnauthenticated);
   CHECK(b->Digest().value() == before);
-  CHECK(b->GetHeads().count(a->author()) == 0);
+  CHECK(b->GetHeads().value().count(a->author()) == 0);
 }
 
 TEST_CASE("without the key a delta is stored and chained, and applied once the key arrives") {
@@ -126,9 +127,9 @@ TEST_CASE("without the key a delta is stored and chained, and applied once the k
   for (const Bytes& d : deltas) {
     auto r = relay->Apply(d);
     REQUIRE(r.ok());
-    CHECK(r->outcome == ApplyOutcome::kStored);
+    CHECK(r->outcome == ApplyOutcome::kUnreadable);
   }
-  CHECK(relay->GetHeads() == a->GetHeads());
+  CHECK(relay->GetHeads().value() == a->GetHeads().value());
   CHECK(relay->Get("item", id).status().code() == Code::kNotFound);
   // It can forward what it cannot read.
   auto c = OpenReplica(tmp.Sub("c"));
@@ -139,7 +140,7 @@ TEST_CASE("without the key a delta is stored and chained, and applied once the k
   ShareKeys(*a, *relay);
   CHECK(relay->Get("item", id)->Find("count")->count == 4);
   CHECK(relay->Digest().value() == a->Digest().value());
-  CHECK(relay->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*relay).ok());
 }
 
 TEST_CASE("a gap waits as pending and is applied when it fills") {
@@ -158,14 +159,14 @@ TEST_CASE("a gap waits as pending and is applied when it fills") {
   auto r2 = b->Apply(d[2]);
   CHECK(r2->outcome == ApplyOutcome::kPending);
   CHECK(b->Apply(d[2])->outcome == ApplyOutcome::kDuplicate);
-  CHECK(b->Stats().pending == 2);
+  CHECK(inspect::Stats(*b).value().pending == 2);
   CHECK(b->Get("item", id).status().code() == Code::kNotFound);
   CHECK(b->Apply(d[0])->outcome == ApplyOutcome::kApplied);
   auto r1 = b->Apply(d[1]);
   REQUIRE(r1.ok());
   CHECK(r1->outcome == ApplyOutcome::kApplied);
   CHECK(r1->unblocked == 2);
-  CHECK(b->Stats().pending == 0);
+  CHECK(inspect::Stats(*b).value().pending == 0);
   CHECK(b->Get("item", id)->Find("count")->count == 4);
   CHECK(b->Digest().value() == a->Digest().value());
 }
@@ -192,7 +193,7 @@ TEST_CASE("two deltas with one (author, seq) are a fork: kept as proof, author f
   auto f = b->Apply(da2[0]);
   REQUIRE(f.ok());
   CHECK(f->outcome == ApplyOutcome::kFork);
-  auto forks = b->Forks();
+  auto forks = inspect::Forks(*b).value();
   REQUIRE(forks.size() == 1);
   CHECK(forks[0].author == a->author());
   CHECK(forks[0].seq == 1);
@@ -204,8 +205,8 @@ TEST_CASE("two deltas with one (author, seq) are a fork: kept as proof, author f
   CHECK(held->outcome == ApplyOutcome::kHeld);
   // Frozen from the fork point: neither branch's seq 1 counts any more.
   CHECK(b->Get("item", id).status().code() == Code::kNotFound);
-  CHECK(b->GetHeads().at(a->author()).seq == 1);
-  CHECK(b->CheckConsistency().ok());
+  CHECK(b->GetHeads().value().at(a->author()).seq == 1);
+  CHECK(inspect::CheckConsistency(*b).ok());
 
   // Whichever branch arrives first, every replica ends in the same state.
   auto c = OpenReplica(tmp.Sub("c"));
@@ -216,8 +217,8 @@ TEST_CASE("two deltas with one (author, seq) are a fork: kept as proof, author f
   CHECK(c->Apply(da[0])->outcome == ApplyOutcome::kFork);
   CHECK(c->Apply(da[1])->outcome == ApplyOutcome::kHeld);
   CHECK(c->Digest().value() == b->Digest().value());
-  CHECK(c->Forks().size() == 1);
-  CHECK(c->CheckConsistency().ok());
+  CHECK(inspect::Forks(*c).value().size() == 1);
+  CHECK(inspect::CheckConsistency(*c).ok());
 }
 
 TEST_CASE("any delivery order, with duplicates, converges to the same state") {
@@ -277,8 +278,8 @@ TEST_CASE("any delivery order, with duplicates, converges to the same state") {
     for (int dup = 0; dup < 10; ++dup) order.push_back(all[rng() % all.size()]);
     std::shuffle(order.begin(), order.end(), rng);
     for (const Bytes& d : order) REQUIRE(r->Apply(d).ok());
-    CHECK(r->Stats().pending == 0);
-    CHECK(r->CheckConsistency().ok());
+    CHECK(inspect::Stats(*r).value().pending == 0);
+    CHECK(inspect::CheckConsistency(*r).ok());
     auto dg = r->Digest().value();
     if (!expected) expected = dg;
     CHECK(dg == *expected);
@@ -310,16 +311,16 @@ TEST_CASE("a collection from a newer schema waits as invalid content until the s
   CHECK(r0->outcome == ApplyOutcome::kDenied);
   CHECK(r0->reason.find("invalid content") == 0);
   CHECK(b->Get("item2", id).status().code() == Code::kNotFound);
-  CHECK(b->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*b).ok());
   // Reopened with the newer schema, b re-derives and applies it.
   b.reset();
   b = OpenReplica(tmp.Sub("b"), nullptr, o);
   auto rec = b->Get("item2", id);
   REQUIRE(rec.ok());
   CHECK(rec->Find("x")->count == 9);
-  CHECK(b->Denied().empty());
+  CHECK(inspect::Denied(*b).value().empty());
   CHECK(a->Digest().value() == b->Digest().value());
-  CHECK(b->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*b).ok());
 
   // A replica whose schema declares item2.x as an lww string refuses ops of
   // another kind on it (invalid content: stored, never applied).
@@ -367,10 +368,10 @@ TEST_CASE("two processes writing one replica never reuse a seq") {
     CHECK(WEXITSTATUS(status) == 0);
   }
   auto r = OpenReplica(dir);
-  CHECK(r->GetHeads().at(r->author()).seq == 2 * kPerChild);
-  CHECK(r->Stats().deltas == 2 * kPerChild);
+  CHECK(r->GetHeads().value().at(r->author()).seq == 2 * kPerChild);
+  CHECK(inspect::Stats(*r).value().deltas == 2 * kPerChild);
   CHECK(r->Get("item", id)->Find("count")->count == 2 * kPerChild);
-  CHECK(r->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*r).ok());
 }
 
 }  // namespace
@@ -396,29 +397,36 @@ TEST_CASE("ApplyBatch applies many deltas in one transaction and stops cleanly a
   testing::ShareKeys(*a, *b);
   std::vector<Bytes> mixed = {(*all)[2], (*all)[0], (*all)[1], (*all)[1]};
   auto r = b->ApplyBatch(mixed);
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  REQUIRE(r->size() == 4);
-  CHECK((*r)[0].outcome == ApplyOutcome::kPending);
-  CHECK((*r)[1].outcome == ApplyOutcome::kApplied);
-  CHECK((*r)[2].outcome == ApplyOutcome::kApplied);
-  CHECK((*r)[3].outcome == ApplyOutcome::kDuplicate);
+  REQUIRE_MESSAGE(r.ok(), r.error.ToString());
+  REQUIRE(r.results.size() == 4);
+  CHECK(r.results[0].outcome == ApplyOutcome::kPending);
+  CHECK(r.results[1].outcome == ApplyOutcome::kApplied);
+  CHECK(r.results[2].outcome == ApplyOutcome::kApplied);
+  CHECK(r.results[3].outcome == ApplyOutcome::kDuplicate);
   CHECK(b->Get("item", id)->Find("count")->count == 3);
 
   // A tampered delta in the middle: the ones before stay applied, it and
-  // the ones after are not, and the error names its index.
+  // the ones after are not, and the result says which one and why, as data.
   Bytes bad = (*all)[4];
   bad[bad.size() - 1] ^= 1;
   std::vector<Bytes> rest = {(*all)[3], bad, (*all)[5]};
   auto r2 = b->ApplyBatch(rest);
   REQUIRE_FALSE(r2.ok());
-  CHECK(r2.status().message().find("#1") != std::string::npos);
-  CHECK(b->GetHeads().at(a->author()).seq == 4);
-  CHECK(b->Stats().pending == 0);
+  CHECK(r2.failed_index() == 1);
+  REQUIRE(r2.results.size() == 1);
+  CHECK(r2.results[0].outcome == ApplyOutcome::kApplied);
+  CHECK(r2.results[0].seq == 4);
+  CHECK(r2.refused);  // the delta's own fault, not the store's
+  CHECK(r2.error.code() == Code::kUnauthenticated);
+  CHECK(r2.error.message().find("#1") != std::string::npos);
+  CHECK(b->GetHeads().value().at(a->author()).seq == 4);
+  CHECK(inspect::Stats(*b).value().pending == 0);
   CHECK(b->Get("item", id)->Find("count")->count == 4);
   auto r3 = b->ApplyBatch(std::vector<Bytes>{(*all)[4], (*all)[5]});
   REQUIRE(r3.ok());
+  CHECK(r3.results.size() == 2);
   CHECK(b->Digest().value() == a->Digest().value());
-  CHECK(b->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*b).ok());
 }
 
 }  // namespace

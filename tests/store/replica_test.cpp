@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "hearth/inspect.hpp"
 #include "store/store_support.hpp"
 
 namespace hearth {
@@ -30,7 +31,7 @@ TEST_CASE("open creates a replica with a private identity and reopens it") {
   }
   auto r = OpenReplica(tmp.Sub("a"));
   CHECK(r->author() == first);
-  CHECK(r->Stats().format_version == 1);
+  CHECK(inspect::Stats(*r).value().format_version == 1);
 }
 
 TEST_CASE("open without create on a non-replica directory fails clearly") {
@@ -93,8 +94,8 @@ TEST_CASE("every field type can be written and read back") {
   CHECK(rec->Find("tags")->values == std::vector<Value>{"construction"});
   REQUIRE(r->Write([&](WriteBatch& b) { b.Delete("item", id); }).ok());
   CHECK(r->Get("item", id)->deleted);
-  CHECK(r->GetHeads().at(r->author()).seq == 3);
-  CHECK(r->CheckConsistency().ok());
+  CHECK(r->GetHeads().value().at(r->author()).seq == 3);
+  CHECK(inspect::CheckConsistency(*r).ok());
 }
 
 TEST_CASE("a batch touching two scopes makes one delta per scope") {
@@ -108,7 +109,21 @@ TEST_CASE("a batch touching two scopes makes one delta per scope") {
   CHECK(c->first_seq == 1);
   CHECK(c->last_seq == 2);
   CHECK(c->op_count == 3);
-  CHECK(r->Stats().deltas == 2);
+  CHECK(inspect::Stats(*r).value().deltas == 2);
+  // The keys the writes made, listed by name without the key material.
+  auto keys = r->ListKeys();
+  REQUIRE(keys.ok());
+  CHECK(*keys == std::vector<ScopeEpoch>{{"test.a", 1}, {"test.b", 1}});
+  // An added epoch appears in order; a listed key exports to another replica.
+  std::array<uint8_t, 32> k2{};
+  k2[0] = 7;
+  REQUIRE(r->AddScopeKey("test.a", 2, k2).ok());
+  keys = r->ListKeys();
+  REQUIRE(keys.ok());
+  CHECK(*keys == std::vector<ScopeEpoch>{{"test.a", 1}, {"test.a", 2}, {"test.b", 1}});
+  auto other = OpenReplica(tmp.Sub("other"));
+  REQUIRE(other->ImportKeyring(r->ExportKeyring({"test.a"}).value()).ok());
+  CHECK(other->ListKeys().value() == std::vector<ScopeEpoch>{{"test.a", 1}, {"test.a", 2}});
 }
 
 TEST_CASE("writes outside the schema are refused and change nothing") {
@@ -117,7 +132,7 @@ TEST_CASE("writes outside the schema are refused and change nothing") {
   RecordId id = RecordId::Generate();
   REQUIRE(r->Write([&](WriteBatch& b) { b.Set("item", id, "title", "ok"); }).ok());
   auto digest = r->Digest();
-  auto heads = r->GetHeads();
+  auto heads = r->GetHeads().value();
 
   struct Case {
     const char* what;
@@ -145,7 +160,7 @@ TEST_CASE("writes outside the schema are refused and change nothing") {
     CHECK_MESSAGE(res.status().message().find(c.needle) != std::string::npos, res.status().message());
   }
   CHECK(r->Digest().value() == digest.value());
-  CHECK(r->GetHeads() == heads);
+  CHECK(r->GetHeads().value() == heads);
   CHECK(r->Get("item", id)->Find("title")->value == Value("ok"));
 }
 
@@ -219,7 +234,7 @@ TEST_CASE("a full map grows on demand; at the maximum writes fail cleanly") {
   o.initial_map_size = 256 << 10;
   o.max_map_size = 8 << 20;
   auto r = OpenReplica(tmp.path(), nullptr, o);
-  const uint64_t start = r->Stats().map_size;
+  const uint64_t start = inspect::Stats(*r).value().map_size;
   std::string big(2000, 'x');
   int committed = 0;
   Status last;
@@ -233,13 +248,13 @@ TEST_CASE("a full map grows on demand; at the maximum writes fail cleanly") {
     }
     ++committed;
   }
-  CHECK(r->Stats().map_size > start);
+  CHECK(inspect::Stats(*r).value().map_size > start);
   REQUIRE_FALSE(last.ok());
   CHECK(last.code() == Code::kResourceExhausted);
   CHECK(committed > 50);
   // Everything committed is intact, reads still work.
-  CHECK(r->GetHeads().at(r->author()).seq == static_cast<uint64_t>(committed));
-  CHECK(r->CheckConsistency().ok());
+  CHECK(r->GetHeads().value().at(r->author()).seq == static_cast<uint64_t>(committed));
+  CHECK(inspect::CheckConsistency(*r).ok());
 }
 
 TEST_CASE("the clock survives restarts even when the wall clock goes back") {

@@ -31,7 +31,7 @@ inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, FakeClock* c
 
 // Copies every delta `to` lacks from `from`; returns how many were applied.
 inline size_t Sync(Replica& from, Replica& to) {
-  auto deltas = from.DeltasSince(to.GetHeads());
+  auto deltas = from.DeltasSince(to.GetHeads().value());
   REQUIRE(deltas.ok());
   size_t n = 0;
   for (const Bytes& d : *deltas) {

@@ -47,7 +47,7 @@ inline std::unique_ptr<Replica> OpenMember(const std::string& dir, std::optional
 
 // Applies to `to` every delta of `from` that `to` lacks.
 inline void CopyDeltas(Replica& from, Replica& to) {
-  auto d = from.DeltasSince(to.GetHeads());
+  auto d = from.DeltasSince(to.GetHeads().value());
   REQUIRE(d.ok());
   for (const Bytes& b : *d) REQUIRE(to.Apply(b).ok());
 }

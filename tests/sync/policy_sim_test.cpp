@@ -10,6 +10,7 @@
 // township's and civil's own later ones) still reaches every node allowed
 // to receive it, and no wage-case record ever holds anything but hr's
 // writes.
+#include "hearth/inspect.hpp"
 #include "codec/codec.hpp"
 #include "feed/delta.hpp"
 #include "store/identity.hpp"
@@ -44,7 +45,7 @@ ApplyResult InjectPoison(std::mt19937_64& rng, Replica& r, const std::vector<Rec
   crypto::SecretBytes key = crypto::RandomAeadKey();
   uint32_t epoch = 1;
   if (kr->size() >= 5 + 1 + 6 + 4 + 32) key = crypto::SecretBytes::Copy(std::span<const uint8_t>(*kr).last(32));
-  const FeedHead head = r.GetHeads().count(r.author()) ? r.GetHeads().at(r.author()) : FeedHead{};
+  const FeedHead head = r.GetHeads().value().count(r.author()) ? r.GetHeads().value().at(r.author()) : FeedHead{};
   feed::DeltaHeader h;
   h.author = r.author();
   h.seq = head.seq + 1;
@@ -111,12 +112,12 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
       REQUIRE(p.AddMember({ids[kUnion], "union", "union", "", {}, std::nullopt}).ok());
       REQUIRE(p.AddMember({ids[kCivil], "civil", "civil", "", {}, std::nullopt}).ok());
       REQUIRE(p.AddMember({ids[kTown], "town", "township", "t1", {"child_care"}, std::nullopt}).ok());
-      REQUIRE(p.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
-      REQUIRE(p.AddGrant({"civil", "", "test.b", kRightRead | kRightWrite}).ok());
-      REQUIRE(p.AddGrant({"", "child_care", "test.b", kRightRead | kRightWrite}).ok());
-      REQUIRE(p.AddGrant({"township", "", "test.a", kRightRelay}).ok());
-      REQUIRE(p.AddGrant({"hr", "", "test.b", kRightRelay}).ok());
-      REQUIRE(p.AddGrant({"union", "", "test.a", kRightRelay}).ok());
+      REQUIRE(p.AddGrant({"hr", "", "test.a", Right::kRead | Right::kWrite}).ok());
+      REQUIRE(p.AddGrant({"civil", "", "test.b", Right::kRead | Right::kWrite}).ok());
+      REQUIRE(p.AddGrant({"", "child_care", "test.b", Right::kRead | Right::kWrite}).ok());
+      REQUIRE(p.AddGrant({"township", "", "test.a", Right::kRelay}).ok());
+      REQUIRE(p.AddGrant({"hr", "", "test.b", Right::kRelay}).ok());
+      REQUIRE(p.AddGrant({"union", "", "test.a", Right::kRelay}).ok());
       REQUIRE((*root)->PublishPolicy(p).ok());
     }
     std::vector<RecordId> items, kids;
@@ -150,11 +151,11 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
     REQUIRE(quiet);
     // hr and the township may receive both scopes: same feeds. Civil may
     // receive test.b (and the reserved scopes) only: not hr's feed.
-    const Heads h = sim.replica(kHr).GetHeads();
-    CHECK(sim.replica(kTown).GetHeads() == h);
+    const Heads h = sim.replica(kHr).GetHeads().value();
+    CHECK(sim.replica(kTown).GetHeads().value() == h);
     Heads no_hr = h;
     no_hr.erase(ids[kHr]);
-    CHECK(sim.replica(kCivil).GetHeads() == no_hr);
+    CHECK(sim.replica(kCivil).GetHeads().value() == no_hr);
     for (const auto& [a, seq] : sim.acked()) {
       REQUIRE(h.count(a));
       CHECK(h.at(a).seq >= seq);
@@ -179,25 +180,25 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
       }).ok());
     }
     // Civil's feed, poison included, reached every reader of test.b whole.
-    CHECK(sim.replica(kTown).GetHeads().at(ids[kCivil]) == sim.replica(kCivil).GetHeads().at(ids[kCivil]));
+    CHECK(sim.replica(kTown).GetHeads().value().at(ids[kCivil]) == sim.replica(kCivil).GetHeads().value().at(ids[kCivil]));
     CHECK(kids_of(kHr).empty());  // relays, cannot read
     // The union: never a children's record, never even a test.b delta.
     CHECK(kids_of(kUnion).empty());
-    for (const auto& [a, fh] : sim.replica(kUnion).GetHeads()) {
+    for (const auto& [a, fh] : sim.replica(kUnion).GetHeads().value()) {
       for (uint64_t s = 1; s <= fh.seq; ++s) {
         auto d = sim.replica(kUnion).GetDelta(a, s);
         REQUIRE(d.ok());
-        auto info = sim.replica(kUnion).Describe(*d);
+        auto info = inspect::Describe(sim.replica(kUnion), *d);
         REQUIRE(info.ok());
         CHECK(info->scope != "test.b");
       }
     }
-    for (const auto& p : sim.replica(kUnion).Pending()) {
+    for (const auto& p : inspect::Pending(sim.replica(kUnion)).value()) {
       auto d = sim.replica(kUnion).GetDelta(p.author, p.seq);
-      if (d.ok()) CHECK(sim.replica(kUnion).Describe(*d)->scope != "test.b");
+      if (d.ok()) CHECK(inspect::Describe(sim.replica(kUnion), *d)->scope != "test.b");
     }
     // The union relays hr's wage cases completely.
-    CHECK(sim.replica(kUnion).GetHeads().at(ids[kHr]) == h.at(ids[kHr]));
+    CHECK(sim.replica(kUnion).GetHeads().value().at(ids[kHr]) == h.at(ids[kHr]));
     if (std::getenv("HEARTH_SIM_VERBOSE")) MESSAGE("policy seed " << seed << ": " << sim.Summary() << ", " << poison << " poison deltas");
   }
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "hearth/inspect.hpp"
 #include "sync/sim.hpp"
 
 namespace hearth {
@@ -61,18 +62,18 @@ void RunPlainSeed(uint64_t seed, int nodes) {
   INFO("seed " << seed << " (rerun: HEARTH_SEED=" << seed << " HEARTH_SIM_SEEDS=1) " << sim.Summary());
   REQUIRE(quiet);
   const Hash32 d0 = testing::DigestOf(sim.replica(0));
-  const Heads h0 = sim.replica(0).GetHeads();
+  const Heads h0 = sim.replica(0).GetHeads().value();
   for (size_t i = 0; i < sim.size(); ++i) {
     CHECK(testing::DigestOf(sim.replica(i)) == d0);
-    CHECK(sim.replica(i).GetHeads() == h0);
-    CHECK(sim.replica(i).Pending().empty());
+    CHECK(sim.replica(i).GetHeads().value() == h0);
+    CHECK(inspect::Pending(sim.replica(i)).value().empty());
     for (const auto& [a, seq] : sim.acked()) {
       auto it = h0.find(a);
       REQUIRE(it != h0.end());
       CHECK(it->second.seq >= seq);
     }
   }
-  CHECK(sim.replica(0).CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(sim.replica(0)).ok());
   if (std::getenv("HEARTH_SIM_VERBOSE")) MESSAGE("seed " << seed << ": " << sim.Summary());
 }
 

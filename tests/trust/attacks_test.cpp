@@ -17,6 +17,7 @@
 #include "hearth/bundle.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
+#include "hearth/inspect.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
 
@@ -41,10 +42,10 @@ struct County {
     REQUIRE(policy.AddMember({hr->author(), "hr", "hr", "", {}, std::nullopt}).ok());
     REQUIRE(policy.AddMember({un->author(), "union", "union", "", {}, std::nullopt}).ok());
     REQUIRE(policy.AddMember({civil->author(), "civil", "civil", "", {}, std::nullopt}).ok());
-    REQUIRE(policy.AddGrant({"hr", "", "test.a", kRightRead | kRightWrite}).ok());
-    REQUIRE(policy.AddGrant({"union", "", "test.b", kRightRead | kRightWrite}).ok());
-    REQUIRE(policy.AddGrant({"civil", "", "test.a", kRightRead}).ok());
-    REQUIRE(policy.AddGrant({"civil", "", "test.b", kRightRead}).ok());
+    REQUIRE(policy.AddGrant({"hr", "", "test.a", Right::kRead | Right::kWrite}).ok());
+    REQUIRE(policy.AddGrant({"union", "", "test.b", Right::kRead | Right::kWrite}).ok());
+    REQUIRE(policy.AddGrant({"civil", "", "test.a", Right::kRead}).ok());
+    REQUIRE(policy.AddGrant({"civil", "", "test.b", Right::kRead}).ok());
     Publish();
   }
   void Publish() {
@@ -61,7 +62,7 @@ struct County {
   Bytes Forge(Replica& holder, uint32_t epoch, const Bytes& plain, uint32_t op_count,
               const crypto::SecretBytes& key) {
     auto id = testing::MemberIdentity(*un);
-    Heads heads = holder.GetHeads();
+    Heads heads = holder.GetHeads().value();
     FeedHead head = heads.count(un->author()) ? heads.at(un->author()) : FeedHead{};
     feed::DeltaHeader h;
     h.author = un->author();
@@ -97,7 +98,7 @@ TEST_CASE("attack 1: a collection name with a NUL writes nothing beyond the memb
   RecordId wage = RecordId::Generate();
   REQUIRE(c.hr->Write([&](WriteBatch& w) { w.Set("item", wage, "score", Value(int64_t{5000})); }).ok());
   testing::CopyDeltas(*c.hr, *c.civil);
-  const uint64_t records_before = c.civil->Stats().records;
+  const uint64_t records_before = inspect::Stats(*c.civil).value().records;
   // "item\0" under the union's own scope and real key; and plain "item"
   // (another scope's collection); and a collection the schema lacks.
   for (std::string coll : {std::string("item\0", 5), std::string("item"), std::string("wage_case")}) {
@@ -109,12 +110,12 @@ TEST_CASE("attack 1: a collection name with a NUL writes nothing beyond the memb
     CHECK(r->reason.rfind("invalid content: ", 0) == 0);
   }
   CHECK(Count(*c.civil, "item") == 1);
-  CHECK(c.civil->Stats().records == records_before);
+  CHECK(inspect::Stats(*c.civil).value().records == records_before);
   CHECK(c.civil->Get("item", wage)->Find("score")->value == Value(int64_t{5000}));
-  auto v = c.civil->Verify();
+  auto v = inspect::Verify(*c.civil);
   REQUIRE(v.ok());
   CHECK(v->ok());
-  CHECK(c.civil->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*c.civil).ok());
   // The union's next honest write still applies: its feed goes on.
   RecordId st = RecordId::Generate();
   REQUIRE(c.un->ImportKeyring(*c.un->ExportKeyring()).ok());
@@ -141,8 +142,8 @@ TEST_CASE("attack 2: a poison delta is kept as evidence and never stops other au
     c.policy.set_version(2);
     c.Publish();
     CHECK(c.civil->CurrentPolicy()->version() == 2);
-    CHECK(c.civil->Denied().size() == 1);
-    CHECK(c.civil->CheckConsistency().ok());
+    CHECK(inspect::Denied(*c.civil).value().size() == 1);
+    CHECK(inspect::CheckConsistency(*c.civil).ok());
   }
   SUBCASE("bundle") {
     // The union's feed (with the poison) and hr's, in one bundle.
@@ -184,7 +185,7 @@ TEST_CASE("attack 3: a delta planted under a future epoch cannot make its author
   // The planted delta is now invalid content (it does not decrypt under the
   // real epoch-2 key); the union's later writes are refused.
   bool invalid = false;
-  for (const DeniedDelta& d : c.civil->Denied()) {
+  for (const DeniedDelta& d : inspect::Denied(*c.civil).value()) {
     if (d.author == c.un->author() && d.seq == 1) invalid = d.reason.rfind("invalid content: ", 0) == 0;
   }
   CHECK(invalid);
@@ -194,8 +195,8 @@ TEST_CASE("attack 3: a delta planted under a future epoch cannot make its author
   REQUIRE(res.ok());
   CHECK(res->outcome == ApplyOutcome::kDenied);
   CHECK(Count(*c.civil, "other") == 0);
-  CHECK(c.civil->CheckConsistency().ok());
-  CHECK(c.root->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*c.civil).ok());
+  CHECK(inspect::CheckConsistency(*c.root).ok());
 }
 
 TEST_CASE("strings are UTF-8: refused on write, invalid content on apply") {
@@ -237,7 +238,7 @@ TEST_CASE("a denied delta whose body does not decrypt is evidence, not damage: v
   auto r = c.civil->Apply(*sealed);
   REQUIRE(r.ok());
   CHECK(r->outcome == ApplyOutcome::kDenied);
-  auto v = c.civil->Verify();
+  auto v = inspect::Verify(*c.civil);
   REQUIRE_MESSAGE(v.ok(), v.status().ToString());
   CHECK(v->ok());
   CHECK(v->denied == 1);
@@ -246,13 +247,13 @@ TEST_CASE("a denied delta whose body does not decrypt is evidence, not damage: v
   c.policy.set_version(2);
   REQUIRE(c.policy.AddMember({outsider->author(), "late", "union", "", {}, std::nullopt}).ok());
   c.Publish();
-  auto denied = c.civil->Denied();
+  auto denied = inspect::Denied(*c.civil).value();
   REQUIRE(denied.size() == 1);
   CHECK(denied[0].reason.rfind("invalid content: ", 0) == 0);
-  auto v2 = c.civil->Verify();
+  auto v2 = inspect::Verify(*c.civil);
   REQUIRE(v2.ok());
   CHECK(v2->ok());
-  CHECK(c.civil->CheckConsistency().ok());
+  CHECK(inspect::CheckConsistency(*c.civil).ok());
 }
 
 }  // namespace

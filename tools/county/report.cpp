@@ -15,20 +15,12 @@ const Figure* CountyReport::Find(const std::string& key) const {
 
 namespace {
 
-// Scopes this replica holds a key for (any epoch). Keyring format
-// (docs/storage-format.md): 0x01 | count:u32 | { len:u8 scope epoch:u32 key[32] }*.
-std::set<std::string> ScopesWithKeys(const Replica& r) {
+// Scopes this replica holds a key for (any epoch).
+Result<std::set<std::string>> ScopesWithKeys(const Replica& r) {
+  auto keys = r.ListKeys();
+  if (!keys.ok()) return keys.status();
   std::set<std::string> out;
-  auto kr = r.ExportKeyring();
-  if (!kr.ok()) return out;
-  const Bytes& b = *kr;
-  size_t p = 5;
-  while (p < b.size()) {
-    size_t len = b[p];
-    if (p + 1 + len + 4 + 32 > b.size()) break;
-    out.emplace(reinterpret_cast<const char*>(&b[p + 1]), len);
-    p += 1 + len + 4 + 32;
-  }
+  for (const ScopeEpoch& k : *keys) out.insert(k.scope);
   return out;
 }
 
@@ -139,7 +131,9 @@ Result<CountyReport> ComputeReport(const Replica& replica, const ReportFilter& f
   rep.filter = filter;
   if (auto p = replica.CurrentPolicy(); p && !p->county().empty()) rep.county = p->county();
   else rep.county = "天全县";
-  const std::set<std::string> keys = ScopesWithKeys(replica);
+  auto held = ScopesWithKeys(replica);
+  if (!held.ok()) return held.status();
+  const std::set<std::string>& keys = *held;
   std::set<std::string> readable;
   for (const std::string& s : CountyScopes()) {
     if (keys.count(s)) readable.insert(s);

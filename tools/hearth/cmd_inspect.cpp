@@ -1,5 +1,6 @@
 // log, heads, inspect, verify, digest, forks, pending, backup.
 #include "common.hpp"
+#include "hearth/inspect.hpp"
 
 namespace hcli {
 
@@ -26,7 +27,7 @@ json OpToJson(const OpInfo& op) {
 
 int Log(Globals& g, const LogArgs& a) {
   auto r = OpenGlobal(g);
-  Heads heads = r->GetHeads();
+  Heads heads = Must(r->GetHeads(), "reading the heads");
   std::vector<std::pair<AuthorId, uint64_t>> feeds;
   if (!a.author.empty()) {
     AuthorId au = ParseAuthor(a.author);
@@ -44,7 +45,7 @@ int Log(Globals& g, const LogArgs& a) {
     for (uint64_t i = 0; i < top && per_feed < a.limit; ++i, ++per_feed) {
       uint64_t seq = a.oldest_first ? i + 1 : top - i;
       Bytes d = Must(r->GetDelta(au, seq), "reading delta " + au.ToHex() + "/" + std::to_string(seq));
-      DeltaInfo info = Must(r->Describe(d), "decoding delta " + au.ToHex() + "/" + std::to_string(seq));
+      DeltaInfo info = Must(inspect::Describe(*r, d), "decoding delta " + au.ToHex() + "/" + std::to_string(seq));
       ++shown;
       if (g.json) {
         json j = {{"author", au.ToHex()}, {"seq", seq}, {"hlc_min", info.hlc_min}, {"hlc_max", info.hlc_max},
@@ -87,7 +88,7 @@ int Log(Globals& g, const LogArgs& a) {
 
 int ShowHeads(Globals& g) {
   auto r = OpenGlobal(g);
-  Heads h = r->GetHeads();
+  Heads h = Must(r->GetHeads(), "reading the heads");
   if (g.json) {
     PrintJson({{"author", r->author().ToHex()}, {"heads", HeadsToJson(h)}});
     return kExitOk;
@@ -100,9 +101,9 @@ int ShowHeads(Globals& g) {
 
 int Inspect(Globals& g) {
   auto r = OpenGlobal(g);
-  ReplicaStats st = r->Stats();
-  Heads heads = r->GetHeads();
-  auto keys = KeysHeld(*r);
+  ReplicaStats st = Must(inspect::Stats(*r), "reading the replica's counts");
+  Heads heads = Must(r->GetHeads(), "reading the heads");
+  auto keys = Must(r->ListKeys(), "listing the scope keys");
   // Records per collection and per scope.
   struct Count { uint64_t live = 0, deleted = 0; };
   std::map<std::string, Count> per_coll;
@@ -122,7 +123,7 @@ int Inspect(Globals& g) {
   // Access control: the root obeyed, the policy in force, refused deltas.
   auto root = r->root();
   auto policy = r->CurrentPolicy();
-  const size_t denied = r->Denied().size();
+  const size_t denied = Must(inspect::Denied(*r), "listing the denied deltas").size();
   if (g.json) {
     json cols = json::object(), scopes = json::object(), feeds = json::array();
     for (const auto& cs : r->schema().collections()) {
@@ -184,7 +185,7 @@ int Inspect(Globals& g) {
 int Verify(Globals& g) {
   auto r = OpenGlobal(g);
   Progress p(g, "verify");
-  auto rep = r->Verify([&](uint64_t done, uint64_t total) { p.Update(done, total, "deltas"); });
+  auto rep = inspect::Verify(*r, [&](uint64_t done, uint64_t total) { p.Update(done, total, "deltas"); });
   p.Done();
   if (!rep.ok()) FailStatus(rep.status(), "verify could not run");
   if (g.json) {
@@ -222,11 +223,11 @@ int Digest(Globals& g) {
 
 int Forks(Globals& g) {
   auto r = OpenGlobal(g);
-  auto forks = r->Forks();
+  auto forks = Must(inspect::Forks(*r), "listing the forks");
   json arr = json::array();
   Table t({"AUTHOR", "SEQ", "FIRST", "SECOND"});
   for (const auto& f : forks) {
-    auto d1 = r->Describe(f.first), d2 = r->Describe(f.second);
+    auto d1 = inspect::Describe(*r, f.first), d2 = inspect::Describe(*r, f.second);
     std::string h1 = d1.ok() ? Hex(d1->hash) : "?", h2 = d2.ok() ? Hex(d2->hash) : "?";
     arr.push_back({{"author", f.author.ToHex()}, {"seq", f.seq}, {"first_hash", h1}, {"second_hash", h2},
                    {"first_size", f.first.size()}, {"second_size", f.second.size()}});
@@ -243,8 +244,8 @@ int Forks(Globals& g) {
 
 int ShowPending(Globals& g) {
   auto r = OpenGlobal(g);
-  auto pend = r->Pending();
-  Heads heads = r->GetHeads();
+  auto pend = Must(inspect::Pending(*r), "listing the pending deltas");
+  Heads heads = Must(r->GetHeads(), "reading the heads");
   json arr = json::array();
   Table t({"AUTHOR", "SEQ", "SIZE", "WHY"});
   for (const auto& p : pend) {
@@ -262,7 +263,7 @@ int ShowPending(Globals& g) {
 
 int Backup(Globals& g, const std::string& dest, bool no_compact) {
   auto r = OpenGlobal(g);
-  Must(r->Backup(dest, !no_compact), "backup to " + dest,
+  Must(inspect::Backup(*r, dest, !no_compact), "backup to " + dest,
        "the destination must not already hold a replica");
   if (g.json) PrintJson({{"dest", dest}, {"compact", !no_compact}});
   else Say(g, "Backed up " + r->dir() + " to " + dest + (no_compact ? "" : " (compacted)"));

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "hearth/inspect.hpp"
 #include "policy_template.hpp"  // generated from policies/county.toml (tools/CMakeLists.txt)
 
 namespace hcli {
@@ -37,35 +38,35 @@ void RequireRoot(const Replica& r) {
   }
 }
 
-std::vector<std::string> RightsList(uint8_t rights) {
+std::vector<std::string> RightsList(Rights rights) {
   std::vector<std::string> out;
-  if (rights & kRightRead) out.push_back("read");
-  if (rights & kRightWrite) out.push_back("write");
-  if (rights & kRightRelay) out.push_back("relay");
+  if (rights & Right::kRead) out.push_back("read");
+  if (rights & Right::kWrite) out.push_back("write");
+  if (rights & Right::kRelay) out.push_back("relay");
   return out;
 }
 
 // "read,write,relay" (any order, any subset) or "none" -> flags; exit 2.
-uint8_t ParseRights(const std::string& text) {
-  if (text == "none") return 0;
-  uint8_t rights = 0;
+Rights ParseRights(const std::string& text) {
+  if (text == "none") return {};
+  Rights rights;
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, ',')) {
-    if (part == "read") rights |= kRightRead;
-    else if (part == "write") rights |= kRightWrite;
-    else if (part == "relay") rights |= kRightRelay;
+    if (part == "read") rights |= Right::kRead;
+    else if (part == "write") rights |= Right::kWrite;
+    else if (part == "relay") rights |= Right::kRelay;
     else Fail(kExitUsage, "unknown right '" + part + "' in --rights " + text + " (read, write, relay, or none)");
   }
-  if (rights == 0) Fail(kExitUsage, "--rights needs at least one of read, write, relay (or none)");
+  if (rights.empty()) Fail(kExitUsage, "--rights needs at least one of read, write, relay (or none)");
   return rights;
 }
 
 std::string Subject(const Grant& gr) { return gr.agency.empty() ? "role:" + gr.role : "agency:" + gr.agency; }
 
 // scope -> subject ("agency:hr", "role:child_care") -> union of rights.
-std::map<std::string, std::map<std::string, uint8_t>> Matrix(const Policy& p) {
-  std::map<std::string, std::map<std::string, uint8_t>> m;
+std::map<std::string, std::map<std::string, Rights>> Matrix(const Policy& p) {
+  std::map<std::string, std::map<std::string, Rights>> m;
   for (const auto& s : p.scopes()) m[s.name];
   for (const auto& gr : p.grants()) m[gr.scope][Subject(gr)] |= gr.rights;
   return m;
@@ -155,7 +156,7 @@ int Show(Globals& g) {
     std::vector<std::string> line{scope};
     for (const auto& c : cols) {
       auto it = row.find(c);
-      line.push_back(it == row.end() || it->second == 0 ? "-" : RightsToString(it->second));
+      line.push_back(it == row.end() || it->second.empty() ? "-" : RightsToString(it->second));
     }
     tg.Add(line);
   }
@@ -200,7 +201,7 @@ int Publish(Globals& g, Replica& r, const Policy& p, const std::optional<Policy>
   for (uint64_t s = ci.first_seq; s <= ci.last_seq && s != 0; ++s) {
     auto d = r.GetDelta(r.author(), s);
     if (!d.ok()) continue;
-    auto info = r.Describe(*d);
+    auto info = inspect::Describe(r, *d);
     if (info.ok() && info->scope == kPolicyScope) policy_seq = s;
   }
   // Scopes whose epoch moved (revocation).
@@ -325,7 +326,7 @@ struct GrantArgs {
 
 int GrantCmd(Globals& g, const GrantArgs& a) {
   if (a.agency.empty() == a.role.empty()) Fail(kExitUsage, "grant: give exactly one of --agency or --role");
-  uint8_t rights = ParseRights(a.rights);
+  Rights rights = ParseRights(a.rights);
   std::string subject = a.agency.empty() ? "role " + a.role : "agency " + a.agency;
   return Edit(g, a.dry_run, subject + " " + (rights ? RightsToString(rights) : "nothing") + " on " + a.scope,
               [&](Policy& p) {
@@ -362,7 +363,7 @@ int RevokeCmd(Globals& g, const RevokeArgs& a) {
 
 int DeniedCmd(Globals& g) {
   auto r = OpenGlobal(g);
-  auto denied = r->Denied();
+  auto denied = Must(inspect::Denied(*r), "listing the denied deltas");
   auto p = r->CurrentPolicy();
   auto name_of = [&](const AuthorId& a) -> std::string {
     const Member* m = p ? p->FindMember(a) : nullptr;

@@ -127,14 +127,14 @@ int KeysExport(Globals& g, const std::string& out, const std::vector<std::string
 int KeysImport(Globals& g, const std::string& file) {
   std::string data = ReadSmallFile(file, "keyring");
   auto r = OpenGlobal(g);
-  auto before = KeysHeld(*r).size();
+  auto before = Must(r->ListKeys(), "listing the scope keys").size();
   Status s = r->ImportKeyring({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
   if (!s.ok()) {
     FailStatus(s, "importing keyring " + file,
                s.code() == Code::kAlreadyExists ? "this replica holds a different key for that scope and epoch"
                                                 : "");
   }
-  auto after = KeysHeld(*r).size();
+  auto after = Must(r->ListKeys(), "listing the scope keys").size();
   if (g.json) PrintJson({{"file", file}, {"added", after - before}, {"keys", after}});
   else Say(g, "Imported " + file + ": " + std::to_string(after - before) + " new scope key(s), " +
                   std::to_string(after) + " held");
@@ -143,7 +143,7 @@ int KeysImport(Globals& g, const std::string& file) {
 
 int KeysList(Globals& g) {
   auto r = OpenGlobal(g);
-  auto keys = KeysHeld(*r);
+  auto keys = Must(r->ListKeys(), "listing the scope keys");
   if (g.json) {
     json a = json::array();
     for (const auto& [scope, epoch] : keys) a.push_back({{"scope", scope}, {"epoch", epoch}});

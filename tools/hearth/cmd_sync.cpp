@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "common.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/bundle.hpp"
 
 namespace hcli {
@@ -16,7 +17,7 @@ json ReportJson(const BundleImportReport& rep) {
     rej.push_back({{"index", r.index}, {"author", r.author.ToHex()}, {"seq", r.seq}, {"reason", r.reason}});
   }
   return {{"applied", rep.applied}, {"duplicate", rep.duplicate}, {"pending", rep.pending},
-          {"stored", rep.stored},   {"fork", rep.fork},           {"held", rep.held},           {"denied", rep.denied},
+          {"unreadable", rep.unreadable}, {"fork", rep.fork},           {"held", rep.held},           {"denied", rep.denied},
           {"unblocked", rep.unblocked}, {"rejected", rej}};
 }
 
@@ -26,7 +27,7 @@ std::vector<DeniedDelta> NewlyDenied(const std::vector<DeniedDelta>& before, con
   std::set<std::pair<AuthorId, uint64_t>> seen;
   for (const auto& d : before) seen.insert({d.author, d.seq});
   std::vector<DeniedDelta> out;
-  for (auto& d : r.Denied())
+  for (auto& d : Must(inspect::Denied(r), "listing the denied deltas"))
     if (!seen.count({d.author, d.seq})) out.push_back(std::move(d));
   return out;
 }
@@ -44,12 +45,12 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
     for (auto& [k, v] : extra.items()) j[k] = v;
     PrintJson(j);
   } else if (!g.quiet) {
-    uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.stored + rep.fork + rep.held + rep.denied + rep.rejected.size();
+    uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.unreadable + rep.fork + rep.held + rep.denied + rep.rejected.size();
     std::cout << what << ": " << total << " delta(s)\n";
     Table t({"OUTCOME", "COUNT", "MEANING"});
     t.Add({"applied", std::to_string(rep.applied), "new, applied to the records"});
     t.Add({"duplicate", std::to_string(rep.duplicate), "already held (no change)"});
-    t.Add({"stored", std::to_string(rep.stored), "kept and forwarded, no key to read its scope"});
+    t.Add({"unreadable", std::to_string(rep.unreadable), "kept and forwarded, no key to read its scope"});
     t.Add({"pending", std::to_string(rep.pending), "waiting for an earlier delta (see `hearth pending`)"});
     t.Add({"fork", std::to_string(rep.fork), "author signed two versions (see `hearth forks`)"});
     t.Add({"held", std::to_string(rep.held), "author is frozen by a fork"});
@@ -79,7 +80,7 @@ int Export(Globals& g, const ExportArgs& a) {
   std::string basis = "from scratch";
   if (!a.for_dir.empty()) {
     auto other = OpenReplica(a.for_dir);  // closed before the source is opened
-    since = other->GetHeads();
+    since = Must(other->GetHeads(), "reading the heads of " + a.for_dir);
     basis = "for " + a.for_dir;
   } else if (!a.since_file.empty()) {
     std::string text = a.since_file == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
@@ -113,7 +114,7 @@ int Export(Globals& g, const ExportArgs& a) {
 int Import(Globals& g, const std::string& file) {
   RequireRegularFile(file, "bundle");
   auto r = OpenGlobal(g);
-  const auto denied_before = r->Denied();
+  const auto denied_before = Must(inspect::Denied(*r), "listing the denied deltas");
   Progress check(g, "check");
   Progress apply(g, "import");
   auto rep = ImportBundle(*r, file, [&](std::string_view phase, uint64_t done, uint64_t total) {
@@ -161,9 +162,9 @@ int BundleInfoCmd(Globals& g, const std::string& file) {
 int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
   auto src = OpenReplica(src_dir);
   auto dst = OpenReplica(dst_dir);
-  const auto denied_before = dst->Denied();
-  Heads want = src->GetHeads();
-  Heads have = dst->GetHeads();
+  const auto denied_before = Must(inspect::Denied(*dst), "listing the denied deltas");
+  Heads want = Must(src->GetHeads(), "reading the heads");
+  Heads have = Must(dst->GetHeads(), "reading the heads");
   uint64_t total = 0;
   for (const auto& [au, h] : want) {
     auto it = have.find(au);
@@ -214,7 +215,7 @@ std::map<RecordId, std::vector<uint8_t>> Collect(const Replica& r, const std::st
 int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t limit) {
   auto a = OpenReplica(a_dir);
   auto b = OpenReplica(b_dir);
-  Heads ha = a->GetHeads(), hb = b->GetHeads();
+  Heads ha = Must(a->GetHeads(), "reading the heads"), hb = Must(b->GetHeads(), "reading the heads");
   std::set<AuthorId> authors;
   for (const auto& [au, h] : ha) authors.insert(au);
   for (const auto& [au, h] : hb) authors.insert(au);

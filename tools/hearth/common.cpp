@@ -375,25 +375,6 @@ void Progress::Done() {
 
 namespace hcli {
 
-std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r) {
-  // Keyring format (docs/storage-format.md): 0x01 | count:u32 | { len:u8 scope epoch:u32 key[32] }*
-  std::vector<std::pair<std::string, uint32_t>> out;
-  auto kr = r.ExportKeyring();
-  if (!kr.ok()) return out;
-  const hearth::Bytes& b = *kr;
-  size_t p = 5;
-  while (p < b.size()) {
-    size_t len = b[p];
-    if (p + 1 + len + 4 + 32 > b.size()) break;
-    std::string scope(reinterpret_cast<const char*>(&b[p + 1]), len);
-    const uint8_t* e = &b[p + 1 + len];
-    uint32_t epoch = (uint32_t{e[0]} << 24) | (uint32_t{e[1]} << 16) | (uint32_t{e[2]} << 8) | e[3];
-    out.emplace_back(std::move(scope), epoch);
-    p += 1 + len + 4 + 32;
-  }
-  return out;
-}
-
 void RequireRegularFile(const std::string& path, const std::string& what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return;  // missing or unreadable: the caller's open says so

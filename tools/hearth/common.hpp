@@ -128,8 +128,6 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
-// Scope keys held (scope, epoch) -- from the keyring, without the keys.
-std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r);
 // Reads a whole small file (keyrings, heads JSON); exit 3 when unreadable,
 // exit 2 when not a regular file.
 std::string ReadSmallFile(const std::string& path, const std::string& what);

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "hearth/inspect.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
 
@@ -137,7 +138,7 @@ void LogEvent(const NodeOptions::Event& e) {
 std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
   std::ostringstream o;
   hearth::NodeStats ns = node.Stats();
-  hearth::ReplicaStats rs = replica.Stats();
+  auto stats = hearth::inspect::Stats(replica);
   auto gauge = [&](const char* name, const char* help, const char* type) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
   };
@@ -161,18 +162,27 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
   o << "hearth_handshake_failures_total " << ns.handshake_failures << "\n";
   gauge("hearth_bad_messages_total", "Malformed transport messages dropped", "counter");
   o << "hearth_bad_messages_total " << ns.bad_messages << "\n";
-  gauge("hearth_replica_records", "Records in the replica", "gauge");
-  o << "hearth_replica_records " << rs.records << "\n";
-  gauge("hearth_replica_deltas", "Deltas stored", "gauge");
-  o << "hearth_replica_deltas " << rs.deltas << "\n";
-  gauge("hearth_replica_pending", "Deltas waiting for a predecessor or held", "gauge");
-  o << "hearth_replica_pending " << rs.pending << "\n";
-  gauge("hearth_replica_forks", "Fork proofs held", "gauge");
-  o << "hearth_replica_forks " << rs.forks << "\n";
-  gauge("hearth_lmdb_map_used_bytes", "LMDB bytes in use", "gauge");
-  o << "hearth_lmdb_map_used_bytes " << rs.map_used << "\n";
-  gauge("hearth_lmdb_map_size_bytes", "LMDB map size", "gauge");
-  o << "hearth_lmdb_map_size_bytes " << rs.map_size << "\n";
+  // A failed read leaves the replica's gauges out of this scrape (absent,
+  // not zero: an alert on absence fires); the log says why.
+  if (!stats.ok()) {
+    spdlog::error("metrics: reading the replica's counts: {}", stats.status().ToString());
+    return o.str();
+  }
+  {
+    const hearth::ReplicaStats& rs = *stats;
+    gauge("hearth_replica_records", "Records in the replica", "gauge");
+    o << "hearth_replica_records " << rs.records << "\n";
+    gauge("hearth_replica_deltas", "Deltas stored", "gauge");
+    o << "hearth_replica_deltas " << rs.deltas << "\n";
+    gauge("hearth_replica_pending", "Deltas waiting for a predecessor or held", "gauge");
+    o << "hearth_replica_pending " << rs.pending << "\n";
+    gauge("hearth_replica_forks", "Fork proofs held", "gauge");
+    o << "hearth_replica_forks " << rs.forks << "\n";
+    gauge("hearth_lmdb_map_used_bytes", "LMDB bytes in use", "gauge");
+    o << "hearth_lmdb_map_used_bytes " << rs.map_used << "\n";
+    gauge("hearth_lmdb_map_size_bytes", "LMDB map size", "gauge");
+    o << "hearth_lmdb_map_size_bytes " << rs.map_size << "\n";
+  }
   return o.str();
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "crypto/crypto.hpp"
+#include "hearth/inspect.hpp"
 
 namespace hearth {
 namespace {
@@ -242,19 +243,11 @@ void Count(BundleImportReport& rep, const ApplyResult& a) {
     case ApplyOutcome::kApplied: ++rep.applied; break;
     case ApplyOutcome::kDuplicate: ++rep.duplicate; break;
     case ApplyOutcome::kPending: ++rep.pending; break;
-    case ApplyOutcome::kStored: ++rep.stored; break;
+    case ApplyOutcome::kUnreadable: ++rep.unreadable; break;
     case ApplyOutcome::kFork: ++rep.fork; break;
     case ApplyOutcome::kHeld: ++rep.held; break;
     case ApplyOutcome::kDenied: ++rep.denied; break;
   }
-}
-
-bool Fatal(const Status& s) {
-  // The replica's own trouble (disk, map full, a bug) stops the import; a
-  // delta the replica refuses is reported and the import goes on.
-  Code c = s.code();
-  if (c == Code::kResourceExhausted) return s.message().find("max_delta_bytes") == std::string::npos;
-  return c == Code::kIOError || c == Code::kInternal || c == Code::kUnavailable;
 }
 
 void Reject(Replica& replica, const Bytes& d, uint64_t index, std::string reason,
@@ -262,39 +255,11 @@ void Reject(Replica& replica, const Bytes& d, uint64_t index, std::string reason
   BundleRejection rj;
   rj.index = index;
   rj.reason = std::move(reason);
-  if (auto info = replica.Describe(d); info.ok()) {
+  if (auto info = inspect::Describe(replica, d); info.ok()) {
     rj.author = info->author;
     rj.seq = info->seq;
   }
   rep.rejected.push_back(std::move(rj));
-}
-
-// "batch delta #N: ..." -> N (Replica::ApplyBatch names the failing delta so).
-std::optional<size_t> FailedIndex(const Status& s) {
-  constexpr std::string_view kTag = "batch delta #";
-  const std::string& m = s.message();
-  auto at = m.find(kTag);
-  if (at == std::string::npos) return std::nullopt;
-  size_t i = at + kTag.size(), n = 0;
-  bool any = false;
-  for (; i < m.size() && m[i] >= '0' && m[i] <= '9'; ++i, any = true) n = n * 10 + (m[i] - '0');
-  if (!any) return std::nullopt;
-  return n;
-}
-
-// Outcome of a delta that ApplyBatch committed before a later one failed
-// (it returns no results then): judged from the heads before and after.
-void CountCommitted(Replica& replica, const Bytes& d, const Heads& before, const Heads& after,
-                    BundleImportReport& rep) {
-  auto info = replica.Describe(d);
-  if (!info.ok()) return;
-  auto seq_in = [&](const Heads& h) {
-    auto it = h.find(info->author);
-    return it == h.end() ? uint64_t{0} : it->second.seq;
-  };
-  if (info->seq <= seq_in(before)) ++rep.duplicate;
-  else if (info->seq <= seq_in(after)) ++(info->readable ? rep.applied : rep.stored);
-  else ++rep.pending;
 }
 
 // Applies one chunk of deltas through Replica::ApplyBatch: the same checks
@@ -305,22 +270,18 @@ Status ApplyChunk(Replica& replica, std::vector<Bytes>& chunk, uint64_t first_in
   size_t start = 0;
   while (start < chunk.size()) {
     std::span<const Bytes> rest(chunk.data() + start, chunk.size() - start);
-    Heads before = replica.GetHeads();
-    auto res = replica.ApplyBatch(rest);
-    if (res.ok()) {
-      for (const ApplyResult& a : *res) Count(rep, a);
-      break;
+    BatchApplyResult res = replica.ApplyBatch(rest);
+    for (const ApplyResult& a : res.results) Count(rep, a);
+    if (res.ok()) break;
+    const size_t failed = res.failed_index();
+    // The replica's own trouble (disk, map full, a bug) stops the import; a
+    // delta the replica refuses is reported and the import goes on.
+    if (!res.refused) {
+      return res.error.WithContext("applying bundle entries from " + std::to_string(first_index + start + failed) +
+                                   " (entries before them are applied; run the import again to resume)");
     }
-    const Status& st = res.status();
-    std::optional<size_t> failed = FailedIndex(st);
-    if (Fatal(st) || !failed || *failed >= rest.size()) {
-      return st.WithContext("applying bundle entries from " + std::to_string(first_index + start) +
-                            " (entries before them are applied; run the import again to resume)");
-    }
-    Heads after = replica.GetHeads();
-    for (size_t j = 0; j < *failed; ++j) CountCommitted(replica, rest[j], before, after, rep);
-    Reject(replica, rest[*failed], first_index + start + *failed, st.ToString(), rep);
-    start += *failed + 1;
+    Reject(replica, rest[failed], first_index + start + failed, res.error.ToString(), rep);
+    start += failed + 1;
   }
   chunk.clear();
   if (progress) progress("apply", end_index, rep.info.entries);
@@ -342,7 +303,9 @@ Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& sin
     return Status::AlreadyExists(path + " already exists; remove it or choose another name");
   }
   BundleExportReport rep;
-  rep.covers = replica.GetHeads();
+  auto covers = replica.GetHeads();
+  if (!covers.ok()) return covers.status();
+  rep.covers = std::move(covers).value();
   // What to write: per author, the seqs the receiver lacks.
   struct Range {
     AuthorId author;
