@@ -16,8 +16,9 @@
 // Sim unless the caller passes ReplicaOptions::clock_ms); a test holds a
 // SeededRandomness for the run so that libsodium's randombytes (identity
 // keys, scope keys, nonces) follows the seed too, and draws its record ids
-// with SeededRecordId. RunSeedState (sim_test.cpp) checks that two runs of
-// one seed end in the same state.
+// with SeededRecordId (below). sim_test.cpp's
+// "a seed reproduces its run exactly" checks that two runs of one seed end
+// in the same state.
 #pragma once
 
 #include <algorithm>
