@@ -42,6 +42,12 @@ class Rights {
   constexpr bool empty() const { return bits_ == 0; }
   constexpr explicit operator bool() const { return bits_ != 0; }
   constexpr uint8_t bits() const { return bits_; }
+  // The set whose Right values are the 1 bits of `bits` (others ignored).
+  static constexpr Rights FromBits(uint8_t bits) {
+    Rights r;
+    r.bits_ = static_cast<uint8_t>(bits & 7);
+    return r;
+  }
   constexpr Rights& operator|=(Rights o) {
     bits_ = static_cast<uint8_t>(bits_ | o.bits_);
     return *this;

@@ -1,4 +1,11 @@
-// libsodium wrappers: the only module that includes sodium.h.
+// libsodium wrappers: the only module of the library that uses libsodium's
+// cryptography (keys, signatures, hashes, AEAD, sealing). One other library
+// file includes sodium.h: src/base/value.cpp, for randombytes_buf in
+// RecordId::Generate (base sits below crypto, so it cannot call
+// crypto::RandomBytes). Outside the library: tools/county/data.cpp (SHA-256
+// of generator text) and tools/hearthd/config.cpp (Ed25519 -> X25519 check
+// of peer keys), which link the public library (it does not export this
+// module), and tests/support/seeded_random.hpp (a seeded randombytes).
 //
 // Secret material lives in SecretBytes (sodium_malloc: guard pages, mlock,
 // wiped on destruction), is move-only, never printed, compared in constant

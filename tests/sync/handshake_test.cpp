@@ -45,6 +45,9 @@ TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: one r
     REQUIRE(p.caught_up());
     MESSAGE("handshake bytes, 1000 authors in sync: " << p.a->stats().handshake_bytes);
     CHECK(p.a->stats().handshake_bytes < 2048);
+    // docs/protocol.md: HELLO 84 + 149, PROOF 68, SUMMARY 2 x 39 (author
+    // count >= 128), HEARTBEAT 2 x 5.
+    CHECK(p.a->stats().handshake_bytes == 389);
     CHECK(p.b->stats().handshake_bytes == p.a->stats().handshake_bytes);
   }
   // One more author on a: heads differ in one of 16 ranges; only that
@@ -90,6 +93,42 @@ TEST_CASE("range reconciliation: many authors on each side, some shared, some on
   REQUIRE(q.caught_up());
   CHECK(c->GetHeads().value() == d->GetHeads().value());
   CHECK(c->GetHeads().value().size() == 30);
+}
+
+// The in-sync figures of docs/protocol.md ("Summary"): without a root both
+// HELLOs carry nil (1 byte) for it, with one its 32-byte key (34 bytes).
+TEST_CASE("handshake in sync: 385 bytes without a root, 451 with one (fewer than 128 authors)") {
+  TempDir tmp;
+  {
+    auto a = testing::OpenReplica(tmp.Sub("a"));
+    auto b = testing::OpenReplica(tmp.Sub("b"));
+    Pipe p(*a, *b);
+    p.Run();
+    REQUIRE(p.caught_up());
+    MESSAGE("handshake bytes in sync, no root: " << p.a->stats().handshake_bytes);
+    CHECK(p.a->stats().handshake_bytes == 385);
+  }
+  ReplicaOptions ro;
+  ro.is_root = true;
+  auto root = testing::OpenReplica(tmp.Sub("root"), nullptr, ro);
+  ReplicaOptions mo;
+  mo.root = root->author();
+  auto a = testing::OpenReplica(tmp.Sub("ma"), nullptr, mo);
+  auto b = testing::OpenReplica(tmp.Sub("mb"), nullptr, mo);
+  Policy pol;
+  pol.set_county("test");
+  REQUIRE(pol.AddScope({"test.a", 1, ""}).ok());
+  REQUIRE(pol.AddMember({a->author(), "a", "hr", "", {}, std::nullopt}).ok());
+  REQUIRE(pol.AddMember({b->author(), "b", "hr", "", {}, std::nullopt}).ok());
+  REQUIRE(pol.AddGrant({"hr", "", "*", Right::kRead | Right::kWrite}).ok());
+  REQUIRE(root->PublishPolicy(pol).ok());
+  testing::Sync(*root, *a);
+  testing::Sync(*root, *b);
+  Pipe p(*a, *b);
+  p.Run();
+  REQUIRE(p.caught_up());
+  MESSAGE("handshake bytes in sync, with a root: " << p.a->stats().handshake_bytes);
+  CHECK(p.a->stats().handshake_bytes == 451);
 }
 
 }  // namespace

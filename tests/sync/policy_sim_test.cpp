@@ -85,6 +85,9 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
   for (int k = 0; k < seeds; ++k) {
     const uint64_t seed = base + 1000 + static_cast<uint64_t>(k);
     CAPTURE(seed);
+    // The seed fixes the run (keys, nonces, record ids; the simulator's clock).
+    testing::SeededRandomness randomness(seed);
+    std::mt19937_64 id_rng(seed);
     TempDir tmp;
     std::vector<std::string> dirs;
     std::vector<ReplicaOptions> opts;
@@ -93,13 +96,18 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
     std::vector<AuthorId> ids;
     AuthorId root_key;
     {
-      auto root = Replica::Open(dirs[kRoot], CountyOptions(std::nullopt, true));
+      // Set up on a fixed clock; the simulator gives its replicas its own.
+      auto fixed = [](ReplicaOptions o) {
+        o.clock_ms = [] { return uint64_t{1'000'000}; };
+        return o;
+      };
+      auto root = Replica::Open(dirs[kRoot], fixed(CountyOptions(std::nullopt, true)));
       REQUIRE(root.ok());
       root_key = (*root)->author();
       ids.push_back(root_key);
       opts.push_back(CountyOptions(std::nullopt, true));
       for (int i = 1; i < 5; ++i) {
-        auto r = Replica::Open(dirs[i], CountyOptions(root_key, false));
+        auto r = Replica::Open(dirs[i], fixed(CountyOptions(root_key, false)));
         REQUIRE(r.ok());
         ids.push_back((*r)->author());
         opts.push_back(CountyOptions(root_key, false));
@@ -122,8 +130,8 @@ TEST_CASE("simulator with a county policy: scopes reach only who may receive the
     }
     std::vector<RecordId> items, kids;
     for (int i = 0; i < 8; ++i) {
-      items.push_back(RecordId::Generate());
-      kids.push_back(RecordId::Generate());
+      items.push_back(testing::SeededRecordId(id_rng));
+      kids.push_back(testing::SeededRecordId(id_rng));
     }
     int poison = 0;
     Sim sim(seed, dirs, opts, [&](std::mt19937_64& rng, size_t n, Replica& r) -> std::optional<CommitInfo> {

@@ -10,10 +10,20 @@
 // heartbeats, handshake timeout) and end; the simulator then reconnects the
 // link after a back-off, and the new session resumes from the receiver's
 // heads.
+//
+// Determinism: one seed fixes a run. The simulator's RNG draws the faults and
+// the writes; each replica's HLC reads the simulator's virtual clock (set by
+// Sim unless the caller passes ReplicaOptions::clock_ms); a test holds a
+// SeededRandomness for the run so that libsodium's randombytes (identity
+// keys, scope keys, nonces) follows the seed too, and draws its record ids
+// with SeededRecordId (below). sim_test.cpp's
+// "a seed reproduces its run exactly" checks that two runs of one seed end
+// in the same state.
 #pragma once
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,9 +33,21 @@
 #include <string>
 #include <vector>
 
+#include "support/seeded_random.hpp"
 #include "sync/sync_support.hpp"
 
 namespace hearth::testing {
+
+// A record id drawn from `rng` (RecordId::Generate mixes in the wall clock
+// and the system RNG).
+inline RecordId SeededRecordId(std::mt19937_64& rng) {
+  RecordId id;
+  for (size_t i = 0; i < id.bytes.size(); i += 8) {
+    const uint64_t x = rng();
+    std::memcpy(id.bytes.data() + i, &x, std::min<size_t>(8, id.bytes.size() - i));
+  }
+  return id;
+}
 
 struct SimConfig {
   uint64_t step_ms = 5;
@@ -60,6 +82,8 @@ class Sim {
       : rng_(seed), cfg_(cfg), writer_(std::move(writer)) {
     if (cfg_.sync.max_message_bytes == SyncOptions{}.max_message_bytes) cfg_.sync = SimSyncOptions();
     for (size_t i = 0; i < dirs.size(); ++i) {
+      // Every replica's HLC reads the virtual clock (a seed fixes the run).
+      if (!opts[i].clock_ms) opts[i].clock_ms = [this] { return now_; };
       nodes_.push_back({dirs[i], opts[i], nullptr, 0});
       Open(i);
     }
@@ -70,6 +94,8 @@ class Sim {
   ~Sim() {
     for (auto& l : links_) Disconnect(l);
   }
+  Sim(const Sim&) = delete;  // the replicas' clock_ms holds `this`
+  Sim& operator=(const Sim&) = delete;
 
   // Runs the fault phase, then heals and runs until quiescent. Returns false
   // if the step bound was hit.
@@ -190,8 +216,11 @@ class Sim {
         if (nodes_[n].replica) Crash(n);
       }
     }
-    for (size_t n = 0; n < nodes_.size(); ++n)
-      if (!nodes_[n].replica && now_ >= nodes_[n].restart_at && (faults || true)) Open(n);
+    // A crashed node restarts after its delay; with faults off (healing)
+    // Run() has already reopened every node.
+    if (faults)
+      for (size_t n = 0; n < nodes_.size(); ++n)
+        if (!nodes_[n].replica && now_ >= nodes_[n].restart_at) Open(n);
     for (auto& l : links_) {
       if (!l.si && !l.partitioned && nodes_[l.i].replica && nodes_[l.j].replica && now_ >= l.next_connect) {
         l.si = std::make_unique<SyncSession>(*nodes_[l.i].replica, true, cfg_.sync);
