@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "county_internal.hpp"
 
 namespace hearth::county {
@@ -68,7 +69,7 @@ class Rng {
   RecordId Id(int64_t date_ms) {
     RecordId id;
     uint64_t t = static_cast<uint64_t>(date_ms);
-    for (int i = 0; i < 6; ++i) id.bytes[i] = static_cast<uint8_t>(t >> (8 * (5 - i)));
+    base::StoreBE(id.bytes.data(), t, 6);
     uint64_t a = g_(), b = g_();
     for (int i = 0; i < 8; ++i) id.bytes[6 + i] = static_cast<uint8_t>(a >> (8 * i));
     id.bytes[14] = static_cast<uint8_t>(b);

@@ -166,34 +166,6 @@ void Table::Print() const {
   for (const auto& r : rows) print(r);
 }
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s += k[p[i] >> 4];
-    s += k[p[i] & 15];
-  }
-  return s;
-}
-
-bool ParseHex(std::string_view hex, std::vector<uint8_t>& out) {
-  if (hex.size() % 2) return false;
-  out.clear();
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int a = nib(hex[i]), b = nib(hex[i + 1]);
-    if (a < 0 || b < 0) return false;
-    out.push_back(static_cast<uint8_t>(a * 16 + b));
-  }
-  return true;
-}
-
 AuthorId ParseAuthor(std::string_view hex) {
   auto a = AuthorId::FromHex(hex);
   if (!a.ok()) Fail(kExitUsage, "'" + std::string(hex) + "' is not an author id (64 hex digits, see `hearth heads`)");
@@ -231,7 +203,7 @@ json ValueToJson(const Value& v) {
     case ValueType::kInt: return v.as_int();
     case ValueType::kDouble: return v.as_double();
     case ValueType::kString: return v.as_string();
-    case ValueType::kBytes: return json{{"$bytes", Hex(v.as_bytes().data(), v.as_bytes().size())}};
+    case ValueType::kBytes: return json{{"$bytes", Hex(v.as_bytes())}};
     case ValueType::kTimestamp: return json{{"$ts", v.as_timestamp().ms}};
     case ValueType::kRef: return json{{"$ref", v.as_ref().ToHex()}};
   }
@@ -321,11 +293,9 @@ Heads HeadsFromJson(const json& j, const std::string& source) {
     FeedHead fh;
     fh.seq = e["seq"].get<uint64_t>();
     if (e.contains("hash") && e["hash"].is_string()) {
-      std::vector<uint8_t> b;
-      if (!ParseHex(e["hash"].get<std::string>(), b) || b.size() != 32) {
+      if (!hearth::base::FromHexInto(e["hash"].get<std::string>(), fh.hash)) {
         Fail(kExitUsage, source + ": bad hash in " + Dump(e));
       }
-      std::copy(b.begin(), b.end(), fh.hash.begin());
     }
     auto a = AuthorId::FromHex(e["author"].get<std::string>());
     if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + Dump(e));
@@ -387,7 +357,7 @@ std::vector<std::pair<std::string, uint32_t>> KeysHeld(const hearth::Replica& r)
     if (p + 1 + len + 4 + 32 > b.size()) break;
     std::string scope(reinterpret_cast<const char*>(&b[p + 1]), len);
     const uint8_t* e = &b[p + 1 + len];
-    uint32_t epoch = (uint32_t{e[0]} << 24) | (uint32_t{e[1]} << 16) | (uint32_t{e[2]} << 8) | e[3];
+    uint32_t epoch = hearth::base::LoadBE32(e);
     out.emplace_back(std::move(scope), epoch);
     p += 1 + len + 4 + 32;
   }
