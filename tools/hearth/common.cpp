@@ -9,6 +9,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/text.hpp"
+
 namespace hcli {
 
 using namespace hearth;
@@ -124,20 +126,6 @@ void Say(const Globals& g, const std::string& line) {
   if (!g.quiet) std::cout << line << "\n";
 }
 
-namespace {
-// Display width of UTF-8 text: code points, CJK counted as two columns.
-size_t Width(std::string_view s) {
-  size_t w = 0;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    w += len >= 3 ? 2 : 1;
-    i += len;
-  }
-  return w;
-}
-}  // namespace
-
 void Table::Print() const {
   // Cells hold replica data: printed through Printable (docs/cli.md, "Output").
   std::vector<std::vector<std::string>> rows;
@@ -149,7 +137,7 @@ void Table::Print() const {
   }
   std::vector<size_t> widths(headers_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
   };
   measure(headers_);
   for (const auto& r : rows) measure(r);
@@ -157,7 +145,7 @@ void Table::Print() const {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - Width(row[i]) + 2, ' ');
+      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << "\n";
