@@ -242,13 +242,13 @@ prepare() {
 
 # ---- commands --------------------------------------------------------------
 
-# The four-agency demo (examples/county_demo.cpp, docs/demo.md): four real
+# The four-agency demo (tools/county_demo/county_demo.cpp, docs/demo.md): four real
 # hearthd processes on 127.0.0.1, the synthetic county, an outage and the
 # report. Extra arguments go to the demo: --scale X (default 1.0, the
 # seed's county), --seed N, --keep-running, --help.
 cmd_demo() {
   prepare main
-  local demo="$BUILD_DIR/examples/hearth_demo"
+  local demo="$BUILD_DIR/tools/county_demo/hearth_demo"
   if [[ ! -x "$demo" ]]; then
     die "$demo was not built (needs the tools: hearthd and the county generator); nothing to run"
   fi

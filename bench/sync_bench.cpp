@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "hearth/node.hpp"
 #include "bench_common.hpp"
 #include "hearth/replica.hpp"
@@ -67,37 +68,11 @@ using namespace hearth::bench;
 
 // ------------------------------------------------------------------ helpers
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(d[p[i] >> 4]);
-    s.push_back(d[p[i] & 15]);
-  }
-  return s;
-}
-
-bool FromHex32(const std::string& h, Hash32& out) {
-  if (h.size() != 64) return false;
-  auto v = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < 32; ++i) {
-    int a = v(h[2 * i]), b = v(h[2 * i + 1]);
-    if (a < 0 || b < 0) return false;
-    out[i] = static_cast<uint8_t>(a * 16 + b);
-  }
-  return true;
-}
-
 std::string HeadsToLine(const Heads& h) {
   std::string s = "heads " + std::to_string(h.size());
   for (const auto& [a, fh] : h) {
     s.append(" ").append(a.ToHex()).append(" ").append(std::to_string(fh.seq));
-    s.append(" ").append(Hex(fh.hash.data(), fh.hash.size()));
+    s.append(" ").append(base::ToHex(fh.hash));
   }
   return s;
 }
@@ -116,7 +91,7 @@ Heads HeadsFromLine(const std::string& line) {
     AuthorId a = Check(AuthorId::FromHex(ah), "author hex");
     FeedHead fh;
     fh.seq = seq;
-    if (!FromHex32(hh, fh.hash)) Die("bad hash hex from A");
+    if (!base::FromHexInto(hh, fh.hash)) Die("bad hash hex from A");
     h[a] = fh;
   }
   return h;
@@ -254,7 +229,7 @@ int Serve(const std::string& dir, const std::string& keyring_path, uint64_t reco
       WriteLine(1, HeadsToLine(a->GetHeads().value()));
     } else if (line == "digest") {
       Hash32 d = Check(a->Digest(), "digest");
-      WriteLine(1, "digest " + Hex(d.data(), d.size()));
+      WriteLine(1, "digest " + base::ToHex(d));
     } else if (line == "prepare") {
       ids = PickOnePercent(*a, 0);
       WriteLine(1, "prepared " + std::to_string(ids.size()));
@@ -547,7 +522,7 @@ int main(int argc, char** argv) {
     {
       Hash32 db = Check(b->Digest(), "digest B");
       std::string da = child.Ask("digest");
-      r.digests_equal = da == "digest " + Hex(db.data(), db.size());
+      r.digests_equal = da == "digest " + base::ToHex(db);
     }
     nb->Stop();
     nb.reset();

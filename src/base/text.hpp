@@ -30,4 +30,20 @@ bool ValidCollectionName(std::string_view name);
 // A field name a payload may carry: a ValidName, or the reserved "$deleted".
 bool ValidFieldName(std::string_view name);
 
+// Terminal columns of UTF-8 text, as the CLI's tables and the county report
+// align it: one column a code point, two for a 3- or 4-byte sequence (CJK
+// and the like). A lead byte's length is trusted as is (no validation), so
+// any bytes have a width. Inline: the tools use it without linking below the
+// public API.
+inline size_t DisplayWidth(std::string_view s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    w += len >= 3 ? 2 : 1;
+    i += len;
+  }
+  return w;
+}
+
 }  // namespace hearth

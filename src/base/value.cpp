@@ -7,37 +7,17 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/bytes.hpp"
+
 namespace hearth {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string ToHexString(const uint8_t* p, size_t n) {
-  std::string s(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = kHex[p[i] >> 4];
-    s[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return s;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 Status FromHexString(std::string_view hex, uint8_t* out, size_t n, const char* what) {
   if (hex.size() != 2 * n) {
     return Status::InvalidArgument(std::string(what) + " must be " + std::to_string(2 * n) +
                                    " hex digits, got " + std::to_string(hex.size()));
   }
-  for (size_t i = 0; i < n; ++i) {
-    int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument(std::string(what) + " has a non-hex digit");
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
+  if (!base::FromHexInto(hex, {out, n})) return Status::InvalidArgument(std::string(what) + " has a non-hex digit");
   return Status::Ok();
 }
 
@@ -48,13 +28,13 @@ RecordId RecordId::Generate() {
   uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-  for (int i = 0; i < 6; ++i) id.bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  base::StoreBE(id.bytes.data(), ms, 6);
   if (sodium_init() < 0) std::abort();
   randombytes_buf(id.bytes.data() + 6, 10);
   return id;
 }
 
-std::string RecordId::ToHex() const { return ToHexString(bytes.data(), bytes.size()); }
+std::string RecordId::ToHex() const { return base::ToHex(bytes.data(), bytes.size()); }
 
 Result<RecordId> RecordId::FromHex(std::string_view hex) {
   RecordId id;
@@ -62,7 +42,7 @@ Result<RecordId> RecordId::FromHex(std::string_view hex) {
   return id;
 }
 
-std::string AuthorId::ToHex() const { return ToHexString(bytes.data(), bytes.size()); }
+std::string AuthorId::ToHex() const { return base::ToHex(bytes.data(), bytes.size()); }
 
 Result<AuthorId> AuthorId::FromHex(std::string_view hex) {
   AuthorId id;
@@ -107,7 +87,7 @@ std::string Value::ToString() const {
       return buf;
     }
     case ValueType::kString: return "\"" + as_string() + "\"";
-    case ValueType::kBytes: return "0x" + ToHexString(as_bytes().data(), as_bytes().size());
+    case ValueType::kBytes: return "0x" + base::ToHex(as_bytes().data(), as_bytes().size());
     case ValueType::kTimestamp: return "@" + std::to_string(as_timestamp().ms);
     case ValueType::kRef: return "ref:" + as_ref().ToHex();
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/bytes.hpp"
 #include "crypto/crypto.hpp"
 #include "hearth/inspect.hpp"
 
@@ -25,23 +26,6 @@ constexpr size_t kChunkEntries = 1024;
 
 std::string Errno(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
-}
-
-void PutU32(uint8_t* p, uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
-}
-void PutU64(uint8_t* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
 }
 
 struct FileCloser {
@@ -64,7 +48,7 @@ class Writer {
   }
   Status WriteU32(uint32_t v, bool hash = true) {
     uint8_t b[4];
-    PutU32(b, v);
+    base::StoreBE32(b, v);
     return Write(b, 4, hash);
   }
   Status WriteHeads(const Heads& heads) {
@@ -72,7 +56,7 @@ class Writer {
     for (const auto& [author, head] : heads) {
       uint8_t b[kHeadEntryBytes];
       std::memcpy(b, author.bytes.data(), 32);
-      PutU64(b + 32, head.seq);
+      base::StoreBE64(b + 32, head.seq);
       std::memcpy(b + 40, head.hash.data(), 32);
       HEARTH_RETURN_IF_ERROR(Write(b, sizeof b));
     }
@@ -108,7 +92,7 @@ class Reader {
   Result<uint32_t> ReadU32(std::string_view what, bool hash = true) {
     uint8_t b[4];
     HEARTH_RETURN_IF_ERROR(Read(b, 4, what, hash));
-    return GetU32(b);
+    return base::LoadBE32(b);
   }
   Status ReadHeads(Heads& out, std::string_view what, uint64_t file_size) {
     uint64_t at = offset_;
@@ -126,7 +110,7 @@ class Reader {
       AuthorId a;
       std::memcpy(a.bytes.data(), b, 32);
       FeedHead h;
-      h.seq = GetU64(b + 32);
+      h.seq = base::LoadBE64(b + 32);
       std::memcpy(h.hash.data(), b + 40, 32);
       if (h.seq == 0 || !out.emplace(a, h).second) {
         return Status::Corruption(path_ + ": bad " + std::string(what) + " entry at offset " +
@@ -191,7 +175,7 @@ Status CheckBundleFile(FILE* f, const std::string& path, uint64_t size, BundleIn
     uint64_t at = r.offset();
     uint8_t lb[4];
     HEARTH_RETURN_IF_ERROR(r.Read(lb, 4, "an entry length or the end marker", /*hash=*/false));
-    uint32_t len = GetU32(lb);
+    uint32_t len = base::LoadBE32(lb);
     if (len == kBundleEndMarker) break;
     r.Hash(lb, 4);  // an entry length: part of the checksummed bytes
     if (len == 0 || len > kBundleMaxEntryBytes) {
@@ -216,7 +200,7 @@ Status CheckBundleFile(FILE* f, const std::string& path, uint64_t size, BundleIn
   crypto::Hash computed = r.Final();
   uint8_t tail[8 + 32];
   HEARTH_RETURN_IF_ERROR(r.Read(tail, sizeof tail, "the trailer", false));
-  info.entries = GetU64(tail);
+  info.entries = base::LoadBE64(tail);
   std::memcpy(info.checksum.data(), tail + 8, 32);
   if (info.entries != entries) {
     return Status::Corruption(path + ": trailer at offset " + std::to_string(trailer_at) +
@@ -369,8 +353,8 @@ Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& sin
   }
   crypto::Hash h = w.Final();
   uint8_t tail[4 + 8 + 32];
-  PutU32(tail, kBundleEndMarker);
-  PutU64(tail + 4, rep.entries);
+  base::StoreBE32(tail, kBundleEndMarker);
+  base::StoreBE64(tail + 4, rep.entries);
   std::memcpy(tail + 12, h.data(), 32);
   s = w.Write(tail, sizeof tail, /*hash=*/false);
   if (!s.ok()) return fail(s);

@@ -16,7 +16,9 @@
 //      (sorted, unique) order of every container.
 #include "codec/codec.hpp"
 
+#include "base/bytes.hpp"
 #include "base/text.hpp"
+#include "codec/mp.hpp"
 
 #include <msgpack.hpp>
 
@@ -254,14 +256,9 @@ class Encoder {
 
 // ---------------------------------------------------------------- pre-scan
 
-struct ScanFail {
-  Code code;
-  const char* what;
-};
-
 class PreScanner {
  public:
-  PreScanner(std::span<const uint8_t> b, const DecodeLimits& lim) : p_(b.data()), n_(b.size()), lim_(lim) {}
+  PreScanner(std::span<const uint8_t> b, const DecodeLimits& lim) : r_(b), lim_(lim) {}
 
   Status Run() {
     // stack_[i] = items still expected in the i-th open container.
@@ -277,100 +274,23 @@ class PreScanner {
       } else {
         top_done = true;
       }
-      if (pos_ >= n_) return Status::Corruption("truncated msgpack");
-      const uint8_t h = p_[pos_++];
-      uint64_t count = 0;  // items of a container header
-      bool container = false;
-      if (h <= 0x7f || h >= 0xe0 || h == 0xc0 || h == 0xc2 || h == 0xc3) {
-        // fixint, nil, bool
-      } else if (h >= 0x80 && h <= 0x8f) {
-        count = 2u * (h & 0x0f);
-        container = true;
-      } else if (h >= 0x90 && h <= 0x9f) {
-        count = h & 0x0f;
-        container = true;
-      } else if (h >= 0xa0 && h <= 0xbf) {
-        if (!Payload(h & 0x1f, lim_.max_string)) return Error();
-      } else {
-        switch (h) {
-          case 0xc4: case 0xc5: case 0xc6: {  // bin 8/16/32
-            const int w = h == 0xc4 ? 1 : h == 0xc5 ? 2 : 4;
-            uint64_t len;
-            if (!Len(w, &len)) return Error();
-            if (w > 1 && len < (w == 2 ? 0x100u : 0x10000u)) return NonCanonical();
-            if (!Payload(len, lim_.max_string)) return Error();
-            break;
-          }
-          case 0xc7: case 0xc8: case 0xc9: {  // ext 8/16/32
-            const int w = h == 0xc7 ? 1 : h == 0xc8 ? 2 : 4;
-            uint64_t len;
-            if (!Len(w, &len)) return Error();
-            if (len == 1 || len == 2 || len == 4 || len == 8 || len == 16) return NonCanonical();
-            if (w > 1 && len < (w == 2 ? 0x100u : 0x10000u)) return NonCanonical();
-            if (!Payload(len + 1, uint64_t{lim_.max_string} + 1)) return Error();
-            break;
-          }
-          case 0xca:  // float32: canonical as such, rejected by the typed decoders
-            if (!Fixed(4)) return Error();
-            break;
-          case 0xcb:
-            if (!Fixed(8)) return Error();
-            break;
-          case 0xcc: case 0xcd: case 0xce: case 0xcf: {  // uint 8..64
-            const int w = 1 << (h - 0xcc);
-            uint64_t v;
-            if (!Len(w, &v)) return Error();
-            const uint64_t min = w == 1 ? 0x80 : w == 2 ? 0x100 : w == 4 ? 0x10000 : 0x100000000ull;
-            if (v < min) return NonCanonical();
-            break;
-          }
-          case 0xd0: case 0xd1: case 0xd2: case 0xd3: {  // int 8..64
-            const int w = 1 << (h - 0xd0);
-            uint64_t raw;
-            if (!Len(w, &raw)) return Error();
-            int64_t v;
-            if (w == 1) v = static_cast<int8_t>(raw);
-            else if (w == 2) v = static_cast<int16_t>(raw);
-            else if (w == 4) v = static_cast<int32_t>(raw);
-            else v = static_cast<int64_t>(raw);
-            const int64_t min = w == 1 ? -32 : w == 2 ? -128 : w == 4 ? -32768 : -2147483648ll;
-            if (v >= min) return NonCanonical();  // also rejects non-negatives
-            break;
-          }
-          case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {  // fixext
-            const uint64_t len = uint64_t{1} << (h - 0xd4);
-            if (!Payload(len + 1, uint64_t{lim_.max_string} + 1)) return Error();
-            break;
-          }
-          case 0xd9: case 0xda: case 0xdb: {  // str 8/16/32
-            const int w = h == 0xd9 ? 1 : h == 0xda ? 2 : 4;
-            uint64_t len;
-            if (!Len(w, &len)) return Error();
-            const uint64_t min = w == 1 ? 32 : w == 2 ? 0x100 : 0x10000;
-            if (len < min) return NonCanonical();
-            if (!Payload(len, lim_.max_string)) return Error();
-            break;
-          }
-          case 0xdc: case 0xdd: case 0xde: case 0xdf: {  // array/map 16/32
-            const int w = (h == 0xdc || h == 0xde) ? 2 : 4;
-            uint64_t len;
-            if (!Len(w, &len)) return Error();
-            if (len < (w == 2 ? 16u : 0x10000u)) return NonCanonical();
-            count = (h >= 0xde) ? 2 * len : len;
-            container = true;
-            break;
-          }
-          default:  // 0xc1
-            return Status::Corruption("reserved msgpack byte 0xc1");
-        }
+      mp::Head h;
+      if (r_.Next(&h) != mp::Read::kOk) return Truncated();  // kEnd or kShort
+      if (h.kind == mp::Kind::kReserved) return Status::Corruption("reserved msgpack byte 0xc1");
+      if (!h.canonical) return Status::Corruption("non-canonical msgpack encoding");
+      if (h.kind == mp::Kind::kStr || h.kind == mp::Kind::kBin || h.kind == mp::Kind::kExt) {
+        // An ext's limit counts its type byte.
+        const uint64_t max = uint64_t{lim_.max_string} + (h.kind == mp::Kind::kExt ? 1 : 0);
+        if (h.payload() > max) return Status::ResourceExhausted("msgpack string/bin/ext longer than allowed");
+        if (!r_.Take(h.payload())) return Truncated();
       }
-      if (container) {
-        const bool is_map = (h >= 0x80 && h <= 0x8f) || h == 0xde || h == 0xdf;
-        if ((is_map ? count / 2 : count) > lim_.max_items) {
+      if (h.kind == mp::Kind::kArray || h.kind == mp::Kind::kMap) {
+        const uint64_t count = h.kind == mp::Kind::kMap ? 2 * h.value : h.value;
+        if (h.value > lim_.max_items) {
           return Status::ResourceExhausted("msgpack container has more items than allowed");
         }
         // Every item takes at least one byte.
-        if (count > n_ - pos_) return Status::Corruption("msgpack container count exceeds input");
+        if (count > r_.remaining()) return Status::Corruption("msgpack container count exceeds input");
         if (count > 0) {
           if (depth >= max_depth) return Status::ResourceExhausted("msgpack nesting too deep");
           stack[depth++] = count;
@@ -379,44 +299,14 @@ class PreScanner {
         }
       }
     }
-    if (pos_ != n_) return Status::Corruption("trailing bytes after msgpack object");
+    if (!r_.AtEnd()) return Status::Corruption("trailing bytes after msgpack object");
     return Status::Ok();
   }
 
  private:
-  static Status NonCanonical() { return Status::Corruption("non-canonical msgpack encoding"); }
-  Status Error() const {
-    return exhausted_ ? Status::ResourceExhausted("msgpack string/bin/ext longer than allowed")
-                      : Status::Corruption("truncated msgpack");
-  }
+  static Status Truncated() { return Status::Corruption("truncated msgpack"); }
 
-  bool Len(int w, uint64_t* out) {
-    if (n_ - pos_ < static_cast<size_t>(w)) return false;
-    uint64_t v = 0;
-    for (int i = 0; i < w; ++i) v = (v << 8) | p_[pos_ + i];
-    pos_ += w;
-    *out = v;
-    return true;
-  }
-  bool Fixed(size_t len) {
-    if (n_ - pos_ < len) return false;
-    pos_ += len;
-    return true;
-  }
-  bool Payload(uint64_t len, uint64_t max) {
-    if (len > max) {
-      exhausted_ = true;
-      return false;
-    }
-    if (n_ - pos_ < len) return false;
-    pos_ += len;
-    return true;
-  }
-
-  const uint8_t* p_;
-  size_t n_;
-  size_t pos_ = 0;
-  bool exhausted_ = false;
+  mp::Reader r_;
   const DecodeLimits& lim_;
 };
 
@@ -485,9 +375,7 @@ Value DecodeValueObj(const Obj& o) {
     case msgpack::type::EXT: {
       const auto* d = reinterpret_cast<const uint8_t*>(o.via.ext.data());
       if (o.via.ext.type() == kExtTimestamp && o.via.ext.size == 8) {
-        uint64_t ms = 0;
-        for (int i = 0; i < 8; ++i) ms = (ms << 8) | d[i];
-        return Value(Timestamp{static_cast<int64_t>(ms)});
+        return Value(Timestamp{static_cast<int64_t>(base::LoadBE64(d))});
       }
       if (o.via.ext.type() == kExtRef && o.via.ext.size == 16) {
         RecordId id;

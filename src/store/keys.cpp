@@ -3,24 +3,14 @@
 #include <bit>
 #include <cstring>
 
+#include "base/bytes.hpp"
+
 namespace hearth::store {
 
-void AppendU32(std::string& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-void AppendU64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-uint32_t ReadU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = v << 8 | p[i];
-  return v;
-}
-uint64_t ReadU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
-  return v;
-}
+void AppendU32(std::string& out, uint32_t v) { base::AppendBE32(out, v); }
+void AppendU64(std::string& out, uint64_t v) { base::AppendBE64(out, v); }
+uint32_t ReadU32(const uint8_t* p) { return base::LoadBE32(p); }
+uint64_t ReadU64(const uint8_t* p) { return base::LoadBE64(p); }
 
 std::string FeedKey(const AuthorId& author, uint64_t seq) {
   std::string k(reinterpret_cast<const char*>(author.bytes.data()), author.bytes.size());

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <set>
 
+#include "base/bytes.hpp"
+
 
 namespace hearth::store {
 namespace {
@@ -173,15 +175,8 @@ Result<Metas> ReadMetas(const File& f, const std::string& path) {
 
 // ---------------------------------------------------------------- tree walk
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < std::min<size_t>(n, 24); ++i) {
-    s.push_back(d[p[i] >> 4]);
-    s.push_back(d[p[i] & 15]);
-  }
-  return s;
-}
+// A key in a message: its first 24 bytes in hex.
+std::string Hex(const uint8_t* p, size_t n) { return base::ToHex(p, std::min<size_t>(n, 24)); }
 
 bool KeyLess(const std::string& a, const std::string& b) {
   return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {

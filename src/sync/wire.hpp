@@ -1,8 +1,10 @@
 // Sync message framing (docs/protocol.md): one type/version byte, then one
-// msgpack array. A tiny canonical msgpack subset (array, uint, bin, str,
-// nil, bool) written and read here, so that src/sync needs no third-party
-// header. The reader never trusts a length: each is checked against the
-// bytes left and against caps before anything is allocated.
+// msgpack array. A tiny msgpack subset (array, uint, bin, str, nil, bool)
+// on the shared grammar of codec/mp.hpp, so that src/sync needs no
+// third-party header. The writer emits the smallest encodings; the reader
+// also accepts longer ones. The reader never trusts a length: each is
+// checked against the bytes left and against caps before anything is
+// allocated.
 #pragma once
 
 #include <array>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec/mp.hpp"
 #include "hearth/status.hpp"
 #include "hearth/value.hpp"
 
@@ -45,17 +48,16 @@ class Writer {
   size_t size() const { return out_.size(); }
 
  private:
-  void Be(uint64_t v, int n);
   Bytes out_;
 };
 
 // Encoded size of a bin header for n bytes.
-inline size_t BinHeaderSize(size_t n) { return n < 256 ? 2 : n < 65536 ? 3 : 5; }
+using codec::mp::BinHeaderSize;
 
 class Reader {
  public:
   // `data` excludes the type byte.
-  explicit Reader(std::span<const uint8_t> data) : p_(data.data()), end_(data.data() + data.size()) {}
+  explicit Reader(std::span<const uint8_t> data) : r_(data) {}
   // Array header; fails unless 0 <= n <= max_items and n <= bytes left.
   Result<uint32_t> Array(uint32_t max_items);
   Result<uint64_t> Uint();
@@ -72,16 +74,15 @@ class Reader {
   }
   Result<std::string> Str(uint64_t max_bytes);
   Result<bool> Bool();
-  bool NextIsNil() const { return p_ < end_ && *p_ == 0xc0; }
-  void SkipNil() { ++p_; }
-  bool AtEnd() const { return p_ == end_; }
+  bool NextIsNil() const { return r_.Peek() == 0xc0; }
+  void SkipNil() { r_.Take(1); }
+  bool AtEnd() const { return r_.AtEnd(); }
   // Fails with kCorruption unless every byte was consumed.
   Status Finish() const;
 
  private:
-  Result<uint64_t> Be(int n);
-  const uint8_t* p_;
-  const uint8_t* end_;
+  Result<uint64_t> Head(codec::mp::Kind kind, const char* what, const char* expected);
+  codec::mp::Reader r_;
 };
 
 }  // namespace hearth::sync

@@ -20,7 +20,7 @@ using crdt::Op;
 using crdt::OpKind;
 using crdt::RecordOps;
 using crdt::RecordState;
-using testgen::Hex;
+using ::hearth::testing::ToHex;
 using testgen::Rng;
 
 // ------------------------------------------------------------ helpers
@@ -223,10 +223,10 @@ TEST_CASE("codec: docs/crdt.md hex examples match the encoder byte for byte") {
   REQUIRE(blocks.count("state") == 1);
 
   std::string values_hex;
-  for (const auto& v : ExampleValues()) values_hex += Hex(EncodeValue(v));
+  for (const auto& v : ExampleValues()) values_hex += ToHex(EncodeValue(v));
   CHECK(blocks["value"] == values_hex);
-  CHECK(blocks["payload"] == Hex(EncodePayload(ExamplePayload())));
-  CHECK(blocks["state"] == Hex(EncodeRecordState(ExampleState())));
+  CHECK(blocks["payload"] == ToHex(EncodePayload(ExamplePayload())));
+  CHECK(blocks["state"] == ToHex(EncodeRecordState(ExampleState())));
 
   // And they decode back.
   auto p = DecodePayload(FromHex(blocks["payload"]));
@@ -273,7 +273,7 @@ TEST_CASE("codec: values use the smallest canonical form") {
   for (const auto& [v, hex] : cases) {
     CAPTURE(v.ToString());
     const Bytes enc = EncodeValue(v);
-    if (hex != nullptr) CHECK(Hex(enc) == hex);
+    if (hex != nullptr) CHECK(ToHex(enc) == hex);
     auto back = DecodeValue(enc);
     REQUIRE(back.ok());
     CHECK(back.value() == v);
@@ -395,7 +395,7 @@ TEST_CASE("codec: random byte flips never crash, and what decodes is canonical")
         default: b.erase(b.begin() + static_cast<ptrdiff_t>(at)); break;
       }
     }
-    CAPTURE(Hex(b));
+    CAPTURE(ToHex(b));
     if (which == 0) {
       auto r = DecodeValue(b);
       if (r.ok()) {
@@ -434,7 +434,7 @@ TEST_CASE("codec: huge declared lengths are rejected without allocating them") {
       W().arr(1).arr(3).str("c").bin(16, 0).raw({0xdd}).be(0x00fffff0, 4).b,
   };
   for (const auto& b : bombs) {
-    CAPTURE(Hex(b));
+    CAPTURE(ToHex(b));
     auto v = DecodeValue(b);
     CHECK_FALSE(v.ok());
     auto p = DecodePayload(b);
@@ -653,7 +653,7 @@ TEST_CASE("codec: malformed or non-canonical record states are corruption") {
       state({log({dv(1, 1, "a"), dv(1, 1, "b"), dv(1, 2, "a"), dv(2, 1, "a")})}),
   };
   for (const auto& g : good) {
-    CAPTURE(Hex(g));
+    CAPTURE(ToHex(g));
     auto r = DecodeStateBody(g);
     REQUIRE_MESSAGE(r.ok(), r.status().ToString());
     Bytes full{kRecordStateV1};

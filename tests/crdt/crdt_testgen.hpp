@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "crdt/hlc.hpp"
 #include "crdt/op.hpp"
 #include "crdt/record_state.hpp"
@@ -298,17 +299,6 @@ inline bool RunCase(int i) {
     return (e && *e) ? std::atoi(e) : -1;
   }();
   return only < 0 || only == i;
-}
-
-inline std::string Hex(const Bytes& b) {
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  s.reserve(b.size() * 2);
-  for (uint8_t c : b) {
-    s += k[c >> 4];
-    s += k[c & 15];
-  }
-  return s;
 }
 
 inline std::string DotStr(const crdt::Dot& d) {

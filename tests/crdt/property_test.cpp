@@ -180,8 +180,8 @@ struct Checker {
     }
     const Bytes got_bytes = codec::EncodeRecordState(got);
     if (got_bytes != want_bytes) {
-      FAIL("route ", std::string(route), " encodes differently: ", testgen::Hex(got_bytes), " vs ",
-           testgen::Hex(want_bytes));
+      FAIL("route ", std::string(route), " encodes differently: ", base::ToHex(got_bytes), " vs ",
+           base::ToHex(want_bytes));
     }
   }
 };

@@ -39,6 +39,7 @@
 
 #include <functional>
 
+#include "base/bytes.hpp"
 #include "hearth/bundle.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/inspect.hpp"
@@ -513,8 +514,7 @@ TEST_CASE("kill -9 during key rotation (policy publish) loses no acknowledged de
       auto kr = r.ExportKeyring({"test.a"});
       REQUIRE(kr.ok());
       REQUIRE(kr->size() >= 5);
-      const uint32_t keys = (uint32_t{(*kr)[1]} << 24) | (uint32_t{(*kr)[2]} << 16) |
-                            (uint32_t{(*kr)[3]} << 8) | uint32_t{(*kr)[4]};
+      const uint32_t keys = base::LoadBE32(kr->data() + 1);
       CHECK(keys >= p->version());
       CHECK(inspect::Denied(r).value().empty());
     });

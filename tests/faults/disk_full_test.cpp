@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "faults/faults_support.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/inspect.hpp"
@@ -36,10 +37,7 @@ using testing::TempDir;
 RecordId Rid(uint32_t i) {
   RecordId id;
   id.bytes[0] = 0xdf;
-  id.bytes[12] = static_cast<uint8_t>(i >> 24);
-  id.bytes[13] = static_cast<uint8_t>(i >> 16);
-  id.bytes[14] = static_cast<uint8_t>(i >> 8);
-  id.bytes[15] = static_cast<uint8_t>(i);
+  base::StoreBE32(&id.bytes[12], i);
   return id;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "byte_reader.hpp"
+#include "base/bytes.hpp"
 #include "crypto/crypto.hpp"
 #include "fuzz_support.hpp"
 #include "hearth/bundle.hpp"
@@ -58,12 +59,6 @@ World& W() {
   return *w;
 }
 
-uint32_t Be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-void PutBe(Bytes& out, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
 
 // Entries a reader would find after the head lists of `body` (0 if the
 // preamble does not fit).
@@ -71,14 +66,14 @@ uint64_t CountEntries(const Bytes& body) {
   size_t off = 9;
   for (int list = 0; list < 2; ++list) {
     if (body.size() < off + 4) return 0;
-    const uint64_t n = Be32(&body[off]);
+    const uint64_t n = base::LoadBE32(&body[off]);
     off += 4;
     if (n * 72 > body.size() - off) return 0;
     off += static_cast<size_t>(n * 72);
   }
   uint64_t count = 0;
   while (body.size() - off >= 4) {
-    const uint32_t len = Be32(&body[off]);
+    const uint32_t len = base::LoadBE32(&body[off]);
     off += 4;
     if (len > body.size() - off) break;
     off += len;
@@ -105,15 +100,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int i = 0; i < n; ++i) {
       Bytes d = w.deltas[(pick >> (2 + i)) % w.deltas.size()];
       if ((pick & 0x80) && i == n - 1) d[(pick * 7u) % d.size()] ^= 0x20;
-      PutBe(file, d.size(), 4);
+      base::AppendBE(file, d.size(), 4);
       file.insert(file.end(), d.begin(), d.end());
     }
   }
   if (mode & 1) {
     const uint64_t entries = CountEntries(file);
     const crypto::Hash h = crypto::HashBytes(file);
-    PutBe(file, 0xFFFFFFFFu, 4);
-    PutBe(file, entries, 8);
+    base::AppendBE(file, 0xFFFFFFFFu, 4);
+    base::AppendBE(file, entries, 8);
     file.insert(file.end(), h.begin(), h.end());
   }
   fuzz::WriteFile(w.path, file);

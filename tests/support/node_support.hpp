@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "base/bytes.hpp"
 #include "hearth/replica.hpp"
 #include "store/identity.hpp"
 
@@ -113,8 +114,7 @@ inline std::optional<crypto::SecretBytes> HeldScopeKey(const Replica& r, const s
     const size_t n = k[off++];
     REQUIRE(off + n + 4 + 32 <= k.size());
     const std::string sc(reinterpret_cast<const char*>(k.data() + off), n);
-    const uint32_t ep = (uint32_t{k[off + n]} << 24) | (uint32_t{k[off + n + 1]} << 16) |
-                        (uint32_t{k[off + n + 2]} << 8) | k[off + n + 3];
+    const uint32_t ep = base::LoadBE32(&k[off + n]);
     if (sc == scope && ep == epoch) {
       return crypto::SecretBytes::Copy(std::span<const uint8_t>(k.data() + off + n + 4, 32));
     }

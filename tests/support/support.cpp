@@ -39,31 +39,10 @@ uint64_t BaseSeed() {
   return seed;
 }
 
-std::string ToHex(std::span<const uint8_t> bytes) {
-  static constexpr char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : bytes) {
-    s.push_back(k[x >> 4]);
-    s.push_back(k[x & 15]);
-  }
-  return s;
-}
-
 std::vector<uint8_t> FromHex(std::string_view hex) {
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  REQUIRE(hex.size() % 2 == 0);
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nib(hex[i]), lo = nib(hex[i + 1]);
-    REQUIRE(hi >= 0);
-    REQUIRE(lo >= 0);
-    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
-  return out;
+  auto bytes = base::FromHex(hex);
+  REQUIRE_MESSAGE(bytes.has_value(), "not hex: " << hex);
+  return *bytes;
 }
 
 int Cases(int default_cases) {

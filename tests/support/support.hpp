@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/bytes.hpp"
+
 namespace hearth::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed recursively on
@@ -35,9 +37,9 @@ uint64_t BaseSeed();
 // Number of random cases: $HEARTH_CASES if set, else `default_cases`.
 int Cases(int default_cases);
 
-// Hex of bytes (lowercase), and bytes of hex; FromHex fails the current
-// test on odd length or a non-hex digit.
-std::string ToHex(std::span<const uint8_t> bytes);
+// Hex of bytes (lowercase, base/bytes.hpp), and bytes of hex; FromHex
+// fails the current test on odd length or a non-hex digit.
+using base::ToHex;
 std::vector<uint8_t> FromHex(std::string_view hex);
 
 // A manually advanced clock in milliseconds; thread-safe.

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "base/bytes.hpp"
 #include "county_internal.hpp"
 
 namespace hearth::county {
@@ -95,14 +96,7 @@ void CivilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {
 std::string Sha256Hex(std::string_view text) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * sizeof h);
-  for (unsigned char c : h) {
-    s += k[c >> 4];
-    s += k[c & 15];
-  }
-  return s;
+  return base::ToHex(h, sizeof h);
 }
 
 const std::vector<FigureDef>& FigureDefs() {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/text.hpp"
 #include "county_internal.hpp"
 
 namespace hearth::county {
@@ -21,20 +22,8 @@ std::string Num(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
-// Display width: CJK (3- and 4-byte UTF-8 sequences) counts two columns.
-size_t Width(std::string_view s) {
-  size_t w = 0;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    w += len >= 3 ? 2 : 1;
-    i += len;
-  }
-  return w;
-}
-
 std::string Pad(std::string s, size_t width, bool right) {
-  size_t w = Width(s);
+  size_t w = DisplayWidth(s);
   if (w >= width) return s;
   std::string fill(width - w, ' ');
   return right ? fill + s : s + fill;
@@ -119,12 +108,12 @@ std::string ReportText(const CountyReport& report) {
     o << "\n";
   }
   o << "\n";
-  size_t lw = Width("FIGURE"), vw = Width("VALUE");
+  size_t lw = DisplayWidth("FIGURE"), vw = DisplayWidth("VALUE");
   auto label = [](const Figure& f) { return std::string(2 * static_cast<size_t>(f.level), ' ') + f.label; };
   auto value = [](const Figure& f) { return f.available ? Num(f.value) : std::string("n/a"); };
   for (const Figure& f : report.figures) {
-    lw = std::max(lw, Width(label(f)));
-    vw = std::max(vw, Width(value(f)));
+    lw = std::max(lw, DisplayWidth(label(f)));
+    vw = std::max(vw, DisplayWidth(value(f)));
   }
   o << Pad("FIGURE", lw, false) << "  " << Pad("VALUE", vw, true) << "  UNIT\n";
   std::string scope;

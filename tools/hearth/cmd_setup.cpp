@@ -111,9 +111,7 @@ int Whoami(Globals& g) {
 int KeysExport(Globals& g, const std::string& out, const std::vector<std::string>& scopes) {
   auto r = OpenGlobal(g);
   Bytes kr = Must(r->ExportKeyring(scopes), "exporting keyring");
-  uint32_t count = kr.size() >= 5 ? (uint32_t{kr[1]} << 24) | (uint32_t{kr[2]} << 16) |
-                                        (uint32_t{kr[3]} << 8) | kr[4]
-                                  : 0;
+  uint32_t count = kr.size() >= 5 ? hearth::base::LoadBE32(&kr[1]) : 0;
   if (!scopes.empty() && count == 0) {
     Fail(kExitUsage, "no key held for the scope(s) given; see `hearth keys list`");
   }

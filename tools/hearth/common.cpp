@@ -9,6 +9,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/text.hpp"
+
 namespace hcli {
 
 using namespace hearth;
@@ -124,20 +126,6 @@ void Say(const Globals& g, const std::string& line) {
   if (!g.quiet) std::cout << line << "\n";
 }
 
-namespace {
-// Display width of UTF-8 text: code points, CJK counted as two columns.
-size_t Width(std::string_view s) {
-  size_t w = 0;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    w += len >= 3 ? 2 : 1;
-    i += len;
-  }
-  return w;
-}
-}  // namespace
-
 void Table::Print() const {
   // Cells hold replica data: printed through Printable (docs/cli.md, "Output").
   std::vector<std::vector<std::string>> rows;
@@ -149,7 +137,7 @@ void Table::Print() const {
   }
   std::vector<size_t> widths(headers_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
   };
   measure(headers_);
   for (const auto& r : rows) measure(r);
@@ -157,41 +145,13 @@ void Table::Print() const {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - Width(row[i]) + 2, ' ');
+      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << "\n";
   };
   print(headers_);
   for (const auto& r : rows) print(r);
-}
-
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    s += k[p[i] >> 4];
-    s += k[p[i] & 15];
-  }
-  return s;
-}
-
-bool ParseHex(std::string_view hex, std::vector<uint8_t>& out) {
-  if (hex.size() % 2) return false;
-  out.clear();
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int a = nib(hex[i]), b = nib(hex[i + 1]);
-    if (a < 0 || b < 0) return false;
-    out.push_back(static_cast<uint8_t>(a * 16 + b));
-  }
-  return true;
 }
 
 AuthorId ParseAuthor(std::string_view hex) {
@@ -231,7 +191,7 @@ json ValueToJson(const Value& v) {
     case ValueType::kInt: return v.as_int();
     case ValueType::kDouble: return v.as_double();
     case ValueType::kString: return v.as_string();
-    case ValueType::kBytes: return json{{"$bytes", Hex(v.as_bytes().data(), v.as_bytes().size())}};
+    case ValueType::kBytes: return json{{"$bytes", Hex(v.as_bytes())}};
     case ValueType::kTimestamp: return json{{"$ts", v.as_timestamp().ms}};
     case ValueType::kRef: return json{{"$ref", v.as_ref().ToHex()}};
   }
@@ -321,11 +281,9 @@ Heads HeadsFromJson(const json& j, const std::string& source) {
     FeedHead fh;
     fh.seq = e["seq"].get<uint64_t>();
     if (e.contains("hash") && e["hash"].is_string()) {
-      std::vector<uint8_t> b;
-      if (!ParseHex(e["hash"].get<std::string>(), b) || b.size() != 32) {
+      if (!hearth::base::FromHexInto(e["hash"].get<std::string>(), fh.hash)) {
         Fail(kExitUsage, source + ": bad hash in " + Dump(e));
       }
-      std::copy(b.begin(), b.end(), fh.hash.begin());
     }
     auto a = AuthorId::FromHex(e["author"].get<std::string>());
     if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + Dump(e));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.hpp"
 #include "hearth/replica.hpp"
 
 namespace hcli {
@@ -94,12 +96,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::string Hex(const uint8_t* p, size_t n);
-template <size_t N>
-std::string Hex(const std::array<uint8_t, N>& a) {
-  return Hex(a.data(), N);
-}
-bool ParseHex(std::string_view hex, std::vector<uint8_t>& out);
+// Lowercase hex of bytes or of a hash (base/bytes.hpp).
+inline std::string Hex(std::span<const uint8_t> b) { return hearth::base::ToHex(b); }
 hearth::AuthorId ParseAuthor(std::string_view hex);     // exit 2 on bad input
 hearth::RecordId ParseRecordId(std::string_view hex);   // exit 2 on bad input
 std::string HumanBytes(uint64_t n);

@@ -46,9 +46,7 @@ std::optional<RecordId> AsRef(std::string_view t) {
 std::optional<Bytes> AsBytes(std::string_view t, bool need_prefix) {
   if (t.substr(0, 2) == "0x") t.remove_prefix(2);
   else if (need_prefix) return std::nullopt;
-  Bytes b;
-  if (!ParseHex(t, b)) return std::nullopt;
-  return b;
+  return hearth::base::FromHex(t);
 }
 
 std::optional<Timestamp> AsTimestamp(std::string_view t, bool need_at) {

@@ -110,13 +110,6 @@ std::string Bytes(uint64_t b) {
   return buf;
 }
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) (s += k[p[i] >> 4]) += k[p[i] & 15];
-  return s;
-}
-
 // FNV-1a, 64 bits: a digest of the records of one scope as one node reads
 // them (Replica::Digest covers every record a node holds, and nodes that may
 // read different scopes hold different records).
