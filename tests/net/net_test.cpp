@@ -12,7 +12,7 @@
 #include "crypto/seal.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
 

@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "hearth/replica.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 
 namespace hearth::testing {
 
@@ -96,7 +96,7 @@ inline uint64_t RssAnon(pid_t pid) {
 
 // The replica's signing identity (for CURVE keys of hand-made clients).
 inline crypto::SigningKeyPair MemberIdentity(const Replica& r) {
-  auto id = store::LoadOrCreateIdentity(r.dir(), false);
+  auto id = identity::ReadFile(r.dir() + "/" + identity::kReplicaFileName, std::nullopt);
   REQUIRE_MESSAGE(id.ok(), id.status().ToString());
   return std::move(id).value();
 }

@@ -50,6 +50,7 @@ int SeedCounty(Globals& g, const SeedArgs& a) {
   o.create_if_missing = create;
   // Bulk load: one fsync at the end rather than one per commit (kSync with --sync).
   o.durability = a.sync ? Durability::kSync : Durability::kNoSync;
+  o.passphrase = EnvPassphrase();
   o.unencrypted_identity = a.unencrypted;
   if (create) o.schema = *pack;
   auto opened = Replica::Open(dir, o);

@@ -56,7 +56,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   std::optional<Schema> schema;
   if (!schema_path.empty()) schema = LoadSchema(schema_path);
   if (!identity.empty()) {
-    Must(ReadIdentityFile(identity), "identity", "create one with `hearth keygen FILE`");
+    Must(ReadIdentityFile(identity, EnvPassphrase()), "identity", "create one with `hearth keygen FILE`");
     fs::create_directories(dir, ec);
     if (ec) Fail(kExitRuntime, "cannot create " + dir + ": " + ec.message());
     ::chmod(dir.c_str(), 0700);
@@ -66,6 +66,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   ReplicaOptions o;
   o.create_if_missing = true;
   o.schema = schema;
+  o.passphrase = EnvPassphrase();
   o.unencrypted_identity = unencrypted;
   o.root = root_key;
   o.is_root = ra.is_root;
@@ -86,7 +87,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
 }
 
 int Keygen(Globals& g, const std::string& out) {
-  AuthorId a = Must(CreateIdentityFile(out), "keygen");
+  AuthorId a = Must(CreateIdentityFile(out, EnvPassphrase()), "keygen");
   if (g.json) PrintJson({{"file", out}, {"author", a.ToHex()}});
   else {
     Say(g, "Wrote new identity to " + out + " (mode 0600; it is a secret key: keep it safe)");
@@ -184,6 +185,7 @@ int SchemaSet(Globals& g, const std::string& file) {
   { auto check = OpenGlobal(g); }  // the helpful "not a replica" errors
   ReplicaOptions o;
   o.create_if_missing = false;
+  o.passphrase = EnvPassphrase();
   o.schema = schema;
   auto r = Must(Replica::Open(g.replica, o), "setting schema of " + g.replica);
   if (g.json) PrintJson({{"dir", g.replica}, {"collections", r->schema().collections().size()}});

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -27,6 +28,11 @@ void FailStatus(const Status& s, const std::string& context, const std::string& 
     msg += "\n  the replica may be damaged: run `hearth verify` (docs/reliability.md, \"Damaged storage\")";
   }
   Fail(ExitFor(s), msg);
+}
+
+std::optional<std::string> EnvPassphrase() {
+  if (const char* env = std::getenv("HEARTH_PASSPHRASE"); env != nullptr && *env != '\0') return std::string(env);
+  return std::nullopt;
 }
 
 bool IsReplicaDir(const std::string& dir) {
@@ -51,10 +57,14 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
   ReplicaOptions o;
   o.create_if_missing = false;  // reading commands create nothing
   o.check_storage = true;       // a damaged data.mdb is reported, never crashes the tool
+  o.passphrase = EnvPassphrase();
   auto r = Replica::Open(dir, std::move(o));
   if (!r.ok()) {
     std::string hint;
     if (r.status().code() == Code::kFailedPrecondition) hint = "is another command of this process using it, or is it from a newer Hearth?";
+    if (r.status().code() == Code::kFailedPrecondition && r.status().message().find("passphrase") != std::string::npos) {
+      hint = "set HEARTH_PASSPHRASE to the identity's passphrase";
+    }
     if (r.status().code() == Code::kNotFound) hint = "is the identity file (identity.key) missing?";
     if (r.status().code() == Code::kPermissionDenied) hint = "check the directory's owner and permissions";
     if (r.status().code() == Code::kCorruption) {

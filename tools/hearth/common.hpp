@@ -10,6 +10,7 @@
 #include <set>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "hearth/identity.hpp"
 #include "hearth/replica.hpp"
 
 namespace hcli {
@@ -62,6 +64,11 @@ struct Globals {
   bool quiet = false;
   std::function<int()> action;
 };
+
+// The passphrase of identities: $HEARTH_PASSPHRASE when set and not empty
+// (docs/cli.md). The library reads no environment: every ReplicaOptions and
+// identity file call of the tool gets it from here.
+std::optional<std::string> EnvPassphrase();
 
 // Opens an existing replica (never creates anything). Exit 3 with a helpful
 // message when `dir` is not a replica directory.
