@@ -43,6 +43,7 @@ json RootJson(const Replica& r) {
 
 int Init(Globals& g, const std::string& dir, const std::string& schema_path, const std::string& identity,
          bool unencrypted, const RootArgs& ra) {
+  CheckIdentityChoice(unencrypted);
   std::optional<AuthorId> root_key;
   if (!ra.root.empty()) root_key = ParseAuthor(ra.root);
   if (IsReplicaDir(dir)) {
@@ -207,7 +208,7 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
       ->check(CLI::ExistingFile);
   auto init_plain = std::make_shared<bool>(false);
   init->add_flag("--unencrypted-identity", *init_plain,
-                 "Store a new identity unencrypted (unattended nodes); otherwise $HEARTH_PASSPHRASE protects it");
+                 "Store a new identity unencrypted (unattended nodes; not with $HEARTH_PASSPHRASE set, which protects it)");
   auto init_root = std::make_shared<RootArgs>();
   auto* root_opt = init->add_option("--root", init_root->root,
                                     "Obey the policy signed by this county root key (64 hex; set once)");

@@ -35,6 +35,15 @@ std::optional<std::string> EnvPassphrase() {
   return std::nullopt;
 }
 
+void CheckIdentityChoice(bool unencrypted) {
+  if (unencrypted && EnvPassphrase()) {
+    Fail(kExitUsage,
+         "--unencrypted-identity and HEARTH_PASSPHRASE are both set: choose one\n"
+         "  unset HEARTH_PASSPHRASE to store the new identity in the clear, or drop --unencrypted-identity to "
+         "protect it with the passphrase");
+  }
+}
+
 bool IsReplicaDir(const std::string& dir) {
   struct stat st;
   // replica.mark: a replica was created here, even if its data.mdb is gone

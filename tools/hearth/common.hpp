@@ -69,6 +69,9 @@ struct Globals {
 // (docs/cli.md). The library reads no environment: every ReplicaOptions and
 // identity file call of the tool gets it from here.
 std::optional<std::string> EnvPassphrase();
+// Creating an identity: --unencrypted-identity and $HEARTH_PASSPHRASE
+// contradict each other; exit 2 naming both rather than pick one.
+void CheckIdentityChoice(bool unencrypted);
 
 // Opens an existing replica (never creates anything). Exit 3 with a helpful
 // message when `dir` is not a replica directory.
