@@ -4,7 +4,10 @@
 // endpoint (peers connect to it) and one DEALER per Connect() peer (the
 // DEALER side is the session initiator). Every connection runs over CURVE;
 // both key pairs are the X25519 form of the nodes' Ed25519 identities, so a
-// peer's transport key *is* its author key. The node's ZAP handler admits:
+// peer's transport key *is* its author key. The node takes its key pair
+// from the open Replica (unlocked when it was opened, with
+// ReplicaOptions::passphrase): it reads no identity file and needs no
+// passphrase of its own. The node's ZAP handler admits:
 //   - when the replica obeys a root and holds a policy: only the keys of
 //     policy members that are not revoked;
 //   - when the replica obeys a root but holds no policy yet: only the root;
@@ -36,9 +39,6 @@ namespace hearth {
 
 struct HEARTH_EXPORT NodeOptions {
   SyncOptions sync;
-  // Unlocks this node's identity file (the CURVE secret key is derived from
-  // it). Unset: $HEARTH_PASSPHRASE, else the identity must be unencrypted.
-  std::optional<std::string> passphrase;
   // Main loop period: OnTick of every session.
   uint64_t tick_ms = 100;
   // How often the replica's heads are compared to spot commits made by

@@ -68,8 +68,10 @@ struct HEARTH_EXPORT ReplicaOptions {
   uint64_t max_delta_bytes = uint64_t{16} << 20;
 
   // --- identity at rest ---
-  // Passphrase protecting the identity key (Argon2id, docs/policy.md).
-  // When unset, $HEARTH_PASSPHRASE is used if set.
+  // Passphrase protecting the identity key (Argon2id, docs/policy.md): the
+  // only one the library uses (it reads no environment variable; the hearth
+  // and hearthd tools take theirs from $HEARTH_PASSPHRASE or the configured
+  // variable and pass it here).
   std::optional<std::string> passphrase;
   // Create an unencrypted identity when no passphrase is available: an
   // explicit choice for unattended nodes. Without a passphrase and without
@@ -302,33 +304,13 @@ class HEARTH_EXPORT Replica {
   // than the current policy's).
   Result<CommitInfo> PublishPolicy(const Policy& policy);
 
-  // Signs "hearth/sync-proof/v1" || msg with this replica's identity key
-  // (the key behind author()). The fixed prefix keeps these signatures apart
-  // from delta signatures ("hearth/delta/v1" || hash). Verify with
-  // VerifyIdentitySignature.
-  Result<std::array<uint8_t, 64>> SignWithIdentity(std::span<const uint8_t> msg) const;
-
+  // Read by the library's own modules (inspection, sync's identity
+  // proofs) through ReplicaAccess (src/store/replica_impl.hpp).
  private:
-  // Inspection (hearth/inspect.hpp) and the library's other modules reach
-  // the internals through ReplicaAccess (src/store/replica_impl.hpp).
   friend struct ReplicaAccess;
   struct Impl;
   explicit Replica(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Node identity files outside a replica (`hearth keygen`, `hearth init
-// --identity`), in the replica identity format (docs/storage-format.md,
-// "Identity file").
-// Writes a new identity to `path` with mode 0600 and returns its author id.
-// kAlreadyExists if `path` exists (never overwritten), kIOError.
-HEARTH_EXPORT Result<AuthorId> CreateIdentityFile(const std::string& path);
-// Reads and checks an identity file; returns its author id. kNotFound,
-// kCorruption (not an identity file), kFailedPrecondition (unsupported).
-HEARTH_EXPORT Result<AuthorId> ReadIdentityFile(const std::string& path);
-
-// Checks a Replica::SignWithIdentity signature of `msg` by `author`.
-HEARTH_EXPORT bool VerifyIdentitySignature(const AuthorId& author, std::span<const uint8_t> msg,
-                                           const std::array<uint8_t, 64>& sig);
 
 }  // namespace hearth

@@ -16,7 +16,7 @@
 
 #include "hearth/inspect.hpp"
 #include "crypto/seal.hpp"
-#include "store/identity.hpp"
+#include "store/replica_identity.hpp"
 #include "sync/wire.hpp"
 
 namespace hearth {
@@ -122,7 +122,7 @@ struct Listener {
 struct SyncNode::Impl {
   Replica& replica;
   NodeOptions opts;
-  crypto::SigningKeyPair identity;
+  AuthorId author;  // the replica's
   Curve curve_pk{};
   crypto::SecretBytes curve_sk;
   zmq::context_t ctx;
@@ -846,20 +846,14 @@ struct SyncNode::Impl {
 
 Result<std::unique_ptr<SyncNode>> SyncNode::Create(Replica& replica, NodeOptions options) {
   if (options.tick_ms == 0 || options.tick_ms > 10'000) return Status::InvalidArgument("tick_ms must be 1..10000");
-  store::IdentityOptions io;
-  io.passphrase = options.passphrase;
-  io.allow_plaintext = true;  // reading only: never creates
-  auto id = store::LoadOrCreateIdentity(replica.dir(), /*create=*/false, io);
-  if (!id.ok()) return id.status().WithContext("loading the node identity for CURVE");
-  if (id->public_key != replica.author()) {
-    return Status::FailedPrecondition("identity file does not match the replica's author");
-  }
+  // The CURVE key pair is the X25519 form of the open replica's identity.
+  const crypto::SigningKeyPair& id = store::IdentityOf(replica);
   auto impl = std::make_unique<Impl>(replica, std::move(options));
-  auto pk = crypto::CurvePublicKey(id->public_key);
+  auto pk = crypto::CurvePublicKey(id.public_key);
   if (!pk.ok()) return pk.status();
-  auto sk = crypto::CurveSecretKey(*id);
+  auto sk = crypto::CurveSecretKey(id);
   if (!sk.ok()) return sk.status();
-  impl->identity = std::move(id).value();
+  impl->author = id.public_key;
   impl->curve_pk = *pk;
   impl->curve_sk = std::move(sk).value();
   try {
@@ -906,7 +900,7 @@ Status SyncNode::Listen(const std::string& endpoint) {
     if (e.num() == EADDRINUSE) return Status::Unavailable("listen " + endpoint + ": " + e.what());
     return Status::InvalidArgument("listen " + endpoint + ": " + e.what());
   }
-  impl_->Emit(K::kListening, l->endpoint, impl_->identity.public_key.ToHex(), "");
+  impl_->Emit(K::kListening, l->endpoint, impl_->author.ToHex(), "");
   impl_->listeners.push_back(std::move(l));
   return Status::Ok();
 }
@@ -924,7 +918,7 @@ Status SyncNode::Connect(const std::string& endpoint, const AuthorId& peer_key) 
   }
   auto pk = crypto::CurvePublicKey(peer_key);
   if (!pk.ok()) return pk.status().WithContext("peer key for " + endpoint);
-  if (peer_key == impl_->identity.public_key) return Status::InvalidArgument("peer " + endpoint + " has this node's own key");
+  if (peer_key == impl_->author) return Status::InvalidArgument("peer " + endpoint + " has this node's own key");
   auto o = std::make_unique<Outbound>();
   o->endpoint = endpoint;
   o->key = peer_key;
@@ -966,6 +960,6 @@ NodeStats SyncNode::Stats() const {
   return impl_->snapshot;
 }
 
-const AuthorId& SyncNode::author() const { return impl_->identity.public_key; }
+const AuthorId& SyncNode::author() const { return impl_->author; }
 
 }  // namespace hearth

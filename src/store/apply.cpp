@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "crdt/hlc.hpp"
+#include "feed/chain.hpp"
 #include "store/keys.hpp"
 #include "store/record_view.hpp"
 #include "store/replica_impl.hpp"
@@ -236,68 +237,66 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
   auto head = Head(t, h.author);
   if (!head.ok()) return head.status();
 
-  // Already held at this position: duplicate or fork.
+  // What the feed holds at this position (feed::ClassifyDelta reads the
+  // feed's delta for seq <= head, the pending one and the fork point after).
+  feed::FeedPosition at;
+  at.head_seq = head->seq;
+  at.head_hash = head->hash;
+  std::optional<ByteView> first;  // the delta held at this position, if any
   if (h.seq <= head->seq) {
     auto held = t.Get(feeds, AsBytes(fk));
     if (!held.ok()) return held.status();
-    if (!held->has_value()) return Status::Corruption("feed of " + h.author.ToHex() + " has a hole");
-    auto held_hash = HashOf(**held);
-    if (!held_hash.ok()) return held_hash.status();
-    if (*held_hash == d.hash) {
-      res.outcome = ApplyOutcome::kDuplicate;
-      return res;
+    if (held->has_value()) {
+      auto held_hash = HashOf(**held);
+      if (!held_hash.ok()) return held_hash.status();
+      at.held = *held_hash;
+      first = **held;
     }
-    Bytes first((*held)->begin(), (*held)->end());
-    HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, first, bytes));
-    // Deltas from the fork point on were applied here: un-apply them, as
-    // every replica that sees both branches does.
-    rebuild_pending = true;
-    res.outcome = ApplyOutcome::kFork;
-    return res;
+  } else {
+    auto waiting = t.Get(pending, AsBytes(fk));
+    if (!waiting.ok()) return waiting.status();
+    if (waiting->has_value()) {
+      auto w_hash = HashOf(**waiting);
+      if (!w_hash.ok()) return w_hash.status();
+      at.waiting = *w_hash;
+      first = **waiting;
+    }
+    auto fr = t.Get(frozen, h.author.bytes);
+    if (!fr.ok()) return fr.status();
+    if (fr->has_value()) at.frozen_from = store::ReadU64((*fr)->data());
   }
 
-  // A delta already waiting at this position: duplicate or fork.
-  auto waiting = t.Get(pending, AsBytes(fk));
-  if (!waiting.ok()) return waiting.status();
-  if (waiting->has_value()) {
-    auto w_hash = HashOf(**waiting);
-    if (!w_hash.ok()) return w_hash.status();
-    if (*w_hash != d.hash) {
-      Bytes first((*waiting)->begin(), (*waiting)->end());
-      HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, first, bytes));
+  const feed::ChainDecision place = feed::ClassifyDelta(h, d.hash, at);
+  switch (place.verdict) {
+    case feed::ChainVerdict::kHole:
+      return Status::Corruption("feed of " + h.author.ToHex() + " has a hole");
+    case feed::ChainVerdict::kDuplicate:
+      res.outcome = ApplyOutcome::kDuplicate;
+      return res;
+    case feed::ChainVerdict::kFork: {
+      Bytes held_first(first->begin(), first->end());
+      HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, held_first, bytes));
+      // Deltas from the fork point on were applied here: un-apply them, as
+      // every replica that sees both branches does.
+      if (place.fork_in_feed) rebuild_pending = true;
       res.outcome = ApplyOutcome::kFork;
       return res;
     }
-    if (h.seq > head->seq + 1) {
-      res.outcome = ApplyOutcome::kDuplicate;
+    case feed::ChainVerdict::kHeld:
+    case feed::ChainVerdict::kPending:
+      HEARTH_RETURN_IF_ERROR(t.Put(pending, AsBytes(fk), bytes));
+      res.outcome = place.verdict == feed::ChainVerdict::kHeld ? ApplyOutcome::kHeld : ApplyOutcome::kPending;
       return res;
-    }
+    case feed::ChainVerdict::kBrokenChain:
+      return Status::Unauthenticated(Where(h) + ": previous-delta hash does not match the held feed" +
+                                     " (the author rewrote its history)");
+    case feed::ChainVerdict::kChains:
+      break;
   }
 
-  // A frozen author's deltas from the fork point on are kept, not applied.
-  auto fr = t.Get(frozen, h.author.bytes);
-  if (!fr.ok()) return fr.status();
-  if (fr->has_value() && h.seq >= store::ReadU64((*fr)->data())) {
-    HEARTH_RETURN_IF_ERROR(t.Put(pending, AsBytes(fk), bytes));
-    res.outcome = ApplyOutcome::kHeld;
-    return res;
-  }
-
-  // Gap: keep until the predecessors arrive.
-  if (h.seq > head->seq + 1) {
-    HEARTH_RETURN_IF_ERROR(t.Put(pending, AsBytes(fk), bytes));
-    res.outcome = ApplyOutcome::kPending;
-    return res;
-  }
-
-  // Chains onto the head.
-  if (d.header.prev != head->hash) {
-    return Status::Unauthenticated(Where(h) + ": previous-delta hash does not match the held feed" +
-                                   " (the author rewrote its history)");
-  }
   auto outcome = ApplyChained(t, cache, d, bytes, key_cache, &res.reason);
   if (!outcome.ok()) return outcome.status();
-  if (waiting->has_value()) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
+  if (place.waiting_copy) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
   res.outcome = *outcome;
   auto drained = Drain(t, cache, h.author, key_cache);
   if (!drained.ok()) return drained.status();

@@ -1,6 +1,7 @@
 // Replica: opening, local commits and reads. Remote apply is in apply.cpp.
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +9,8 @@
 #include <set>
 
 #include "crdt/hlc.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
+#include "store/replica_identity.hpp"
 #include "store/keys.hpp"
 #include "store/record_view.hpp"
 #include "store/storage_check.hpp"
@@ -38,6 +40,28 @@ Status ForeignIdentity(const std::string& dir, const AuthorId& holds, const Auth
                             ", but this replica belongs to author " + created.ToHex().substr(0, 16) + " (" + where +
                             "): identity.key was replaced. Put the replica's own identity.key back (from a "
                             "backup); an identity must never be copied between replicas");
+}
+
+// The replica's identity (<dir>/identity.key), created when missing and
+// options.create_if_missing is set. Errors: kFailedPrecondition (protected
+// and no passphrase; a new identity without a passphrase and without
+// unencrypted_identity), kUnauthenticated (wrong passphrase), kNotFound,
+// kCorruption, kIOError.
+Result<crypto::SigningKeyPair> LoadIdentity(const std::string& dir, const ReplicaOptions& options) {
+  const std::string path = dir + "/" + identity::kReplicaFileName;
+  if (::access(path.c_str(), F_OK) == 0 || !options.create_if_missing) {
+    identity::RemoveStaleTemporaries(path);
+    return identity::ReadFile(path, options.passphrase);
+  }
+  if (!options.passphrase && !options.unencrypted_identity) {
+    return Status::FailedPrecondition(
+        "a new identity needs a passphrase: pass a passphrase (ReplicaOptions::passphrase), or for an "
+        "unattended node choose an unencrypted identity explicitly (ReplicaOptions::unencrypted_identity)");
+  }
+  auto made = identity::CreateFile(path, options.passphrase);
+  // Another process creating the same replica won the race: use its key.
+  if (!made.ok() && made.status().code() == Code::kAlreadyExists) return identity::ReadFile(path, options.passphrase);
+  return made;
 }
 
 // Replica directories open in this process, by (device, inode).
@@ -133,10 +157,7 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   impl->dir = dir;
   impl->opts = options;
 
-  store::IdentityOptions id_opts;
-  id_opts.passphrase = options.passphrase;
-  id_opts.allow_plaintext = options.unencrypted_identity;
-  auto id = store::LoadOrCreateIdentity(dir, options.create_if_missing, id_opts);
+  auto id = LoadIdentity(dir, options);
   if (!id.ok()) return id.status();
   impl->identity = std::move(id).value();
   if (*marker && **marker != impl->identity.public_key) {
@@ -257,6 +278,10 @@ Replica::~Replica() = default;
 const AuthorId& Replica::author() const { return impl_->identity.public_key; }
 const std::string& Replica::dir() const { return impl_->dir; }
 const Schema& Replica::schema() const { return impl_->schema; }
+
+namespace store {
+const crypto::SigningKeyPair& IdentityOf(const Replica& replica) { return ReplicaAccess::Of(replica).identity; }
+}  // namespace store
 
 // ---------------------------------------------------------------- helpers
 

@@ -7,6 +7,8 @@
 #include "crypto/crypto.hpp"
 #include "feed/delta.hpp"
 #include "hearth/sync.hpp"
+#include "identity/identity.hpp"
+#include "store/replica_identity.hpp"
 #include "sync/wire.hpp"
 
 namespace hearth {
@@ -195,6 +197,11 @@ struct SyncSession::Impl {
     return t;
   }
 
+  // This replica's identity signature of a transcript (docs/protocol.md).
+  crypto::Signature SignProof(std::span<const uint8_t> transcript) const {
+    return identity::Sign(store::IdentityOf(replica), identity::kSyncProofContext, transcript);
+  }
+
   Status SendHello() {
     Writer w(sync::kHello);
     auto root = replica.root();
@@ -206,9 +213,7 @@ struct SyncSession::Impl {
     if (initiator) {
       w.Nil();
     } else {
-      auto sig = replica.SignWithIdentity(Transcript('R'));
-      if (!sig.ok()) return Fail(sig.status());
-      w.Bin(*sig);
+      w.Bin(SignProof(Transcript('R')));
     }
     Queue(w.Take());
     return Status::Ok();
@@ -453,14 +458,12 @@ struct SyncSession::Impl {
     peer_window = std::clamp<uint64_t>(*window, 1, opts.window_bytes);
     peer_max_message = std::max<uint64_t>(*maxmsg, 1024);
     if (initiator) {
-      if (!sig || !VerifyIdentitySignature(peer_claimed, Transcript('R'), *sig)) {
+      if (!sig || !identity::Verify(peer_claimed, identity::kSyncProofContext, Transcript('R'), *sig)) {
         return SendErrorAndFail(Status::Unauthenticated("sync: peer's identity proof does not verify"));
       }
       peer = peer_claimed;
-      auto mine = replica.SignWithIdentity(Transcript('I'));
-      if (!mine.ok()) return Fail(mine.status());
       Writer w(sync::kProof);
-      w.Array(1).Bin(*mine);
+      w.Array(1).Bin(SignProof(Transcript('I')));
       Queue(w.Take());
       st = St::kAuthed;
       return SendSummary();
@@ -477,7 +480,7 @@ struct SyncSession::Impl {
     if (!n.ok() || *n != 1) return Fault(Status::Corruption("sync: malformed PROOF"));
     auto sig = r.Fixed<64>();
     if (!sig.ok() || !r.Finish().ok()) return Fault(Status::Corruption("sync: malformed PROOF"));
-    if (!VerifyIdentitySignature(peer_claimed, Transcript('I'), *sig)) {
+    if (!identity::Verify(peer_claimed, identity::kSyncProofContext, Transcript('I'), *sig)) {
       return SendErrorAndFail(Status::Unauthenticated("sync: peer's identity proof does not verify"));
     }
     peer = peer_claimed;

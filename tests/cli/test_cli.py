@@ -39,6 +39,10 @@ def jrun(*args, expect=0):
     return json.loads(run(*args, "--json", expect=expect).stdout)
 
 
+def jrun_env(env_extra, *args, expect=0):
+    return json.loads(run(*args, "--json", expect=expect, env_extra=env_extra).stdout)
+
+
 class Base(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="hearth-cli-")
@@ -164,6 +168,37 @@ class SetupTest(Base):
             self.assertEqual(f.read(8)[6:8], b"\x01\x01")  # version 1, passphrase-protected
         self.assertRegex(run("-C", d, "whoami", env_extra=env).stdout.strip(), r"^[0-9a-f]{64}$")
         run("-C", d, "whoami", expect=3)  # no passphrase: cannot unlock
+
+    def test_unencrypted_identity_and_passphrase_conflict(self):
+        env = {"HEARTH_PASSPHRASE": "correct horse battery staple"}
+        d = self.path("both")
+        p = run("init", d, "--schema", SCHEMA, "--unencrypted-identity", env_extra=env, expect=2)
+        self.assertIn("--unencrypted-identity", p.stderr)
+        self.assertIn("HEARTH_PASSPHRASE", p.stderr)
+        self.assertFalse(os.path.exists(d))  # nothing created
+        # With --identity too: the choice is refused before the file is read.
+        key = self.path("both.key")
+        run("keygen", key)
+        run("init", d, "--identity", key, "--unencrypted-identity", env_extra=env, expect=2)
+        self.assertFalse(os.path.exists(d))
+        # An empty HEARTH_PASSPHRASE is no passphrase: the flag alone decides.
+        run("init", d, "--schema", SCHEMA, "--unencrypted-identity", env_extra={"HEARTH_PASSPHRASE": ""})
+        with open(os.path.join(d, "identity.key"), "rb") as f:
+            self.assertEqual(f.read(8)[6:8], b"\x01\x00")  # version 1, in the clear
+
+    def test_keygen_with_passphrase(self):
+        env = {"HEARTH_PASSPHRASE": "correct horse battery staple"}
+        key = self.path("p.key")
+        author = jrun_env(env, "keygen", key)["author"]
+        with open(key, "rb") as f:
+            self.assertEqual(f.read(8)[6:8], b"\x01\x01")  # protected
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        p = run("init", self.path("n"), "--identity", key, expect=3)  # cannot unlock it
+        self.assertIn("passphrase", p.stderr)
+        d = self.path("y")
+        run("init", d, "--identity", key, env_extra=env)
+        self.assertEqual(run("-C", d, "whoami", env_extra=env).stdout.strip(), author)
+        run("keygen", key, env_extra=env, expect=3)  # never overwritten
 
     def test_schema_show_set_and_keys_list(self):
         d = self.init("a", schema=False)

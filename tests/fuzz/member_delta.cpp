@@ -22,7 +22,7 @@
 #include "feed/delta.hpp"
 #include "fuzz_support.hpp"
 #include "hearth/policy.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 
 using namespace hearth;
 
@@ -89,7 +89,7 @@ struct World {
     auto c = hr->Write([](WriteBatch& w) { w.Set("item", RecordId::Generate(), "title", "wage case 1"); });
     FUZZ_CHECK(c.ok());
     Copy(*hr, *obs);
-    auto id = store::LoadOrCreateIdentity(un->dir(), false);
+    auto id = identity::ReadFile(un->dir() + "/" + identity::kReplicaFileName, std::nullopt);
     FUZZ_CHECK(id.ok());
     m_id = std::move(id).value();
     auto kr = un->ExportKeyring({"test.b"});

@@ -57,7 +57,7 @@
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/sync.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
 #include "sync/wire.hpp"

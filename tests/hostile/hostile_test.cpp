@@ -46,7 +46,7 @@
 #include "hearth/replica.hpp"
 #include "hearth/inspect.hpp"
 #include "hearth/sync.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
 #include "sync/wire.hpp"

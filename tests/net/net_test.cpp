@@ -13,7 +13,7 @@
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
 #include "hearth/inspect.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 #include "support/node_support.hpp"
 #include "support/support.hpp"
 

@@ -21,7 +21,7 @@
 
 #include "base/bytes.hpp"
 #include "hearth/replica.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 
 namespace hearth::testing {
 
@@ -97,7 +97,7 @@ inline uint64_t RssAnon(pid_t pid) {
 
 // The replica's signing identity (for CURVE keys of hand-made clients).
 inline crypto::SigningKeyPair MemberIdentity(const Replica& r) {
-  auto id = store::LoadOrCreateIdentity(r.dir(), false);
+  auto id = identity::ReadFile(r.dir() + "/" + identity::kReplicaFileName, std::nullopt);
   REQUIRE_MESSAGE(id.ok(), id.status().ToString());
   return std::move(id).value();
 }

@@ -13,7 +13,7 @@
 #include "hearth/inspect.hpp"
 #include "codec/codec.hpp"
 #include "feed/delta.hpp"
-#include "store/identity.hpp"
+#include "identity/identity.hpp"
 #include "sync/sim.hpp"
 
 namespace hearth {
@@ -38,7 +38,7 @@ enum { kRoot, kHr, kUnion, kCivil, kTown };
 // stored in its own replica (from where sync carries it on). Returns the
 // outcome of storing it.
 ApplyResult InjectPoison(std::mt19937_64& rng, Replica& r, const std::vector<RecordId>& items) {
-  auto id = store::LoadOrCreateIdentity(r.dir(), false);
+  auto id = identity::ReadFile(r.dir() + "/" + identity::kReplicaFileName, std::nullopt);
   REQUIRE(id.ok());
   auto kr = r.ExportKeyring({"test.b"});
   REQUIRE(kr.ok());

@@ -46,10 +46,12 @@ int SeedCounty(Globals& g, const SeedArgs& a) {
       Fail(kExitRuntime, dir + " is neither a replica nor an empty directory; name a replica or a new directory with -C");
     }
   }
+  if (create) CheckIdentityChoice(a.unencrypted);
   ReplicaOptions o;
   o.create_if_missing = create;
   // Bulk load: one fsync at the end rather than one per commit (kSync with --sync).
   o.durability = a.sync ? Durability::kSync : Durability::kNoSync;
+  o.passphrase = EnvPassphrase();
   o.unencrypted_identity = a.unencrypted;
   if (create) o.schema = *pack;
   auto opened = Replica::Open(dir, o);
@@ -145,7 +147,7 @@ void AddCountyCommands(CLI::App& app, Globals& g) {
     sc->add_option("--batch", a->batch, "Records per commit")->capture_default_str();
     sc->add_option("--schemas", a->schemas, "Directory of the schema pack (default: the built-in schemas/county.toml)");
     sc->add_flag("--unencrypted-identity", a->unencrypted,
-                 "When creating the replica without HEARTH_PASSPHRASE: store its identity unencrypted");
+                 "When creating the replica: store its identity unencrypted (not with HEARTH_PASSPHRASE set)");
     sc->add_flag("--sync", a->sync, "fsync every commit (default: one bulk load, flushed by the OS)");
     sc->footer("Creates the replica with the county schema pack when -C names a new or empty directory.\n"
                "Refuses a replica that already holds county records (counters would count twice).");

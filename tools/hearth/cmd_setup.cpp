@@ -43,6 +43,7 @@ json RootJson(const Replica& r) {
 
 int Init(Globals& g, const std::string& dir, const std::string& schema_path, const std::string& identity,
          bool unencrypted, const RootArgs& ra) {
+  CheckIdentityChoice(unencrypted);
   std::optional<AuthorId> root_key;
   if (!ra.root.empty()) root_key = ParseAuthor(ra.root);
   if (IsReplicaDir(dir)) {
@@ -56,7 +57,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   std::optional<Schema> schema;
   if (!schema_path.empty()) schema = LoadSchema(schema_path);
   if (!identity.empty()) {
-    Must(ReadIdentityFile(identity), "identity", "create one with `hearth keygen FILE`");
+    Must(ReadIdentityFile(identity, EnvPassphrase()), "identity", "create one with `hearth keygen FILE`");
     fs::create_directories(dir, ec);
     if (ec) Fail(kExitRuntime, "cannot create " + dir + ": " + ec.message());
     ::chmod(dir.c_str(), 0700);
@@ -66,6 +67,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   ReplicaOptions o;
   o.create_if_missing = true;
   o.schema = schema;
+  o.passphrase = EnvPassphrase();
   o.unencrypted_identity = unencrypted;
   o.root = root_key;
   o.is_root = ra.is_root;
@@ -86,7 +88,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
 }
 
 int Keygen(Globals& g, const std::string& out) {
-  AuthorId a = Must(CreateIdentityFile(out), "keygen");
+  AuthorId a = Must(CreateIdentityFile(out, EnvPassphrase()), "keygen");
   if (g.json) PrintJson({{"file", out}, {"author", a.ToHex()}});
   else {
     Say(g, "Wrote new identity to " + out + " (mode 0600; it is a secret key: keep it safe)");
@@ -182,6 +184,7 @@ int SchemaSet(Globals& g, const std::string& file) {
   { auto check = OpenGlobal(g); }  // the helpful "not a replica" errors
   ReplicaOptions o;
   o.create_if_missing = false;
+  o.passphrase = EnvPassphrase();
   o.schema = schema;
   auto r = Must(Replica::Open(g.replica, o), "setting schema of " + g.replica);
   if (g.json) PrintJson({{"dir", g.replica}, {"collections", r->schema().collections().size()}});
@@ -203,7 +206,7 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
       ->check(CLI::ExistingFile);
   auto init_plain = std::make_shared<bool>(false);
   init->add_flag("--unencrypted-identity", *init_plain,
-                 "Store a new identity unencrypted (unattended nodes); otherwise $HEARTH_PASSPHRASE protects it");
+                 "Store a new identity unencrypted (unattended nodes; not with $HEARTH_PASSPHRASE set, which protects it)");
   auto init_root = std::make_shared<RootArgs>();
   auto* root_opt = init->add_option("--root", init_root->root,
                                     "Obey the policy signed by this county root key (64 hex; set once)");

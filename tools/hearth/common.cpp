@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -31,6 +32,20 @@ void FailStatus(const Status& s, const std::string& context, const std::string& 
   Fail(ExitFor(s), msg);
 }
 
+std::optional<std::string> EnvPassphrase() {
+  if (const char* env = std::getenv("HEARTH_PASSPHRASE"); env != nullptr && *env != '\0') return std::string(env);
+  return std::nullopt;
+}
+
+void CheckIdentityChoice(bool unencrypted) {
+  if (unencrypted && EnvPassphrase()) {
+    Fail(kExitUsage,
+         "--unencrypted-identity and HEARTH_PASSPHRASE are both set: choose one\n"
+         "  unset HEARTH_PASSPHRASE to store the new identity in the clear, or drop --unencrypted-identity to "
+         "protect it with the passphrase");
+  }
+}
+
 bool IsReplicaDir(const std::string& dir) {
   struct stat st;
   // replica.mark: a replica was created here, even if its data.mdb is gone
@@ -53,10 +68,14 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
   ReplicaOptions o;
   o.create_if_missing = false;  // reading commands create nothing
   o.check_storage = true;       // a damaged data.mdb is reported, never crashes the tool
+  o.passphrase = EnvPassphrase();
   auto r = Replica::Open(dir, std::move(o));
   if (!r.ok()) {
     std::string hint;
     if (r.status().code() == Code::kFailedPrecondition) hint = "is another command of this process using it, or is it from a newer Hearth?";
+    if (r.status().code() == Code::kFailedPrecondition && r.status().message().find("passphrase") != std::string::npos) {
+      hint = "set HEARTH_PASSPHRASE to the identity's passphrase";
+    }
     if (r.status().code() == Code::kNotFound) hint = "is the identity file (identity.key) missing?";
     if (r.status().code() == Code::kPermissionDenied) hint = "check the directory's owner and permissions";
     if (r.status().code() == Code::kCorruption) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/bytes.hpp"
+#include "hearth/identity.hpp"
 #include "hearth/replica.hpp"
 
 namespace hcli {
@@ -64,6 +66,14 @@ struct Globals {
   bool quiet = false;
   std::function<int()> action;
 };
+
+// The passphrase of identities: $HEARTH_PASSPHRASE when set and not empty
+// (docs/cli.md). The library reads no environment: every ReplicaOptions and
+// identity file call of the tool gets it from here.
+std::optional<std::string> EnvPassphrase();
+// Creating an identity: --unencrypted-identity and $HEARTH_PASSPHRASE
+// contradict each other; exit 2 naming both rather than pick one.
+void CheckIdentityChoice(bool unencrypted);
 
 // Opens an existing replica (never creates anything). Exit 3 with a helpful
 // message when `dir` is not a replica directory.

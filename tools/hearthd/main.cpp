@@ -195,6 +195,8 @@ int Run(const hearthd::Config& cfg) {
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+  // The library reads no environment: the passphrase comes from the
+  // variable the config names (passphrase_env), the only place it is read.
   std::optional<std::string> passphrase;
   if (const char* p = std::getenv(cfg.passphrase_env.c_str()); p != nullptr) passphrase = p;
   hearth::ReplicaOptions ro;
@@ -217,7 +219,6 @@ int Run(const hearthd::Config& cfg) {
   }
 
   NodeOptions no;
-  no.passphrase = passphrase;
   no.sync.max_message_bytes = cfg.max_message_bytes;
   no.sync.idle_timeout_ms = cfg.idle_timeout_ms;
   no.sync.heartbeat_ms = cfg.heartbeat_ms;

@@ -1,8 +1,10 @@
 // A program outside the Hearth tree: finds the installed library with
 // find_package(hearth) or pkg-config, opens a replica and commits one write.
+#include <hearth/identity.hpp>
 #include <hearth/replica.hpp>
 
 #include <cstdio>
+#include <string>
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   if (!r.ok()) return std::puts(r.status().ToString().c_str()), 1;
   auto c = (*r)->Write([](hearth::WriteBatch& b) { b.Increment("x", hearth::RecordId::Generate(), "n", 1); });
   if (!c.ok()) return std::puts(c.status().ToString().c_str()), 1;
+  auto id = hearth::ReadIdentityFile(std::string(argv[1]) + "/identity.key");
+  if (!id.ok() || *id != (*r)->author()) return std::puts("ReadIdentityFile does not give the replica's author"), 1;
   std::printf("installed hearth works: seq %llu\n", static_cast<unsigned long long>(c->last_seq));
   return 0;
 }

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   hearth::ReplicaOptions o;
   o.create_if_missing = false;
   o.durability = nosync ? hearth::Durability::kNoSync : hearth::Durability::kSync;
+  // As the hearth tool: a protected identity is unlocked with $HEARTH_PASSPHRASE.
+  if (const char* p = std::getenv("HEARTH_PASSPHRASE"); p != nullptr && *p != '\0') o.passphrase = p;
   auto r = hearth::Replica::Open(dir, std::move(o));
   if (!r.ok()) Die("cannot open " + dir + ": " + r.status().ToString());
   hearth::Replica& rep = **r;
