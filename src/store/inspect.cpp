@@ -199,8 +199,7 @@ Status Backup(const Replica& replica, const std::string& dest_dir, bool compact)
   ::chmod(dest_dir.c_str(), 0700);
   {
     std::shared_lock lk(m.resize_mu);
-    int rc = mdb_env_copy2(m.env.get(), dest_dir.c_str(), compact ? MDB_CP_COMPACT : 0);
-    if (rc != 0) return store::MdbStatus(rc, "copying replica to " + dest_dir);
+    HEARTH_RETURN_IF_ERROR(m.env.CopyTo(dest_dir, compact));
   }
   fs::copy_file(m.dir + "/identity.key", dest_dir + "/identity.key", fs::copy_options::overwrite_existing, ec);
   if (ec) return Status::IOError("copying identity: " + ec.message());

@@ -83,6 +83,12 @@ Status Env::SetMapSize(uint64_t size) {
   return MdbStatus(mdb_env_set_mapsize(env_, size), "LMDB growing the map");
 }
 
+Status Env::AdoptMapSize() const { return MdbStatus(mdb_env_set_mapsize(env_, 0), "adopting grown map size"); }
+
+Status Env::CopyTo(const std::string& dest, bool compact) const {
+  return MdbStatus(mdb_env_copy2(env_, dest.c_str(), compact ? MDB_CP_COMPACT : 0), "copying replica to " + dest);
+}
+
 uint64_t Env::MapSize() const {
   MDB_envinfo info;
   mdb_env_info(env_, &info);

@@ -55,6 +55,12 @@ class Env {
   Status Open(const std::string& dir, unsigned flags, uint64_t map_size, unsigned max_dbs);
   MDB_env* get() const { return env_; }
   Status SetMapSize(uint64_t size);  // REQUIRES: no transaction active in this process
+  // Adopts a map size another process set (MDB_MAP_RESIZED). REQUIRES: no
+  // transaction active in this process.
+  Status AdoptMapSize() const;
+  // A consistent copy of the environment into the directory `dest` (which
+  // must exist); `compact` leaves out free pages.
+  Status CopyTo(const std::string& dest, bool compact) const;
   uint64_t MapSize() const;
   uint64_t UsedBytes() const;
 

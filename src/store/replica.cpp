@@ -86,7 +86,7 @@ uint64_t Replica::Impl::NowMs() const {
 
 Status Replica::Impl::AdoptResize() const {
   std::unique_lock lk(resize_mu);
-  return store::MdbStatus(mdb_env_set_mapsize(env.get(), 0), "adopting grown map size");
+  return env.AdoptMapSize();
 }
 
 Status Replica::Impl::Grow() {
