@@ -1,6 +1,7 @@
 // A program outside the Hearth tree: finds the installed library with
 // find_package(hearth) or pkg-config, opens a replica and commits one write.
 #include <hearth/identity.hpp>
+#include <hearth/inspect.hpp>
 #include <hearth/replica.hpp>
 
 #include <cstdio>
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
   if (!c.ok()) return std::puts(c.status().ToString().c_str()), 1;
   auto id = hearth::ReadIdentityFile(std::string(argv[1]) + "/identity.key");
   if (!id.ok() || *id != (*r)->author()) return std::puts("ReadIdentityFile does not give the replica's author"), 1;
+  auto st = hearth::inspect::Stats(**r);
+  if (!st.ok() || st->deltas != 1) return std::puts("inspect::Stats does not count the one delta"), 1;
   std::printf("installed hearth works: seq %llu\n", static_cast<unsigned long long>(c->last_seq));
   return 0;
 }
