@@ -296,7 +296,8 @@ class HEARTH_EXPORT Replica {
   std::optional<AuthorId> root() const;
   // The policy in force: the newest one published by the root that this
   // replica holds. nullopt before the first arrives (or without a root).
-  std::optional<Policy> CurrentPolicy() const;
+  // Errors: kIOError, kCorruption (the stored policy cannot be read).
+  Result<std::optional<Policy>> CurrentPolicy() const;
   // Root only: publishes `policy` as a signed delta, creates the scope keys
   // of every epoch it names that do not exist yet, and seals each to every
   // member that may read the scope (key envelopes). Errors:

@@ -272,7 +272,9 @@ struct SyncNode::Impl {
       auto c = crypto::CurvePublicKey(a);
       return c.ok() && *c == pk;
     };
-    std::optional<Policy> policy = replica.CurrentPolicy();
+    auto read = replica.CurrentPolicy();
+    if (!read.ok()) return "the policy in force cannot be read: " + read.status().ToString();
+    const std::optional<Policy>& policy = *read;
     if (!policy) {
       if (matches(*root)) {
         *who = "root " + root->ToHex().substr(0, 16);

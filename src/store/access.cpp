@@ -292,11 +292,12 @@ Status Replica::Impl::FinishWrite(Txn& t, Cache& cache) {
 
 std::optional<AuthorId> Replica::root() const { return impl_->root_key; }
 
-std::optional<Policy> Replica::CurrentPolicy() const {
+Result<std::optional<Policy>> Replica::CurrentPolicy() const {
   const Impl& m = *impl_;
   auto p = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
-  if (!p.ok() || !*p) return std::nullopt;
-  return **p;
+  if (!p.ok()) return p.status().WithContext("reading the policy in force");
+  if (!*p) return std::optional<Policy>();
+  return std::optional<Policy>(**p);
 }
 
 Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
@@ -305,8 +306,6 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
     return Status::PermissionDenied("only the county root's replica publishes policy (this replica is " +
                                     Short(m.identity.public_key) + ")");
   }
-  // Read errors are errors here (CurrentPolicy() would hide them and skip
-  // the version check).
   auto cur = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
   if (!cur.ok()) return cur.status().WithContext("reading the policy in force");
   if (*cur && policy.version() <= (*cur)->version()) {

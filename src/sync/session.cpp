@@ -205,7 +205,9 @@ struct SyncSession::Impl {
   Status SendHello() {
     Writer w(sync::kHello);
     auto root = replica.root();
-    auto policy = replica.CurrentPolicy();
+    auto read = replica.CurrentPolicy();
+    if (!read.ok()) return Fail(read.status().WithContext("sync"));
+    const std::optional<Policy>& policy = *read;
     w.Array(8).Uint(sync::kProtocolVersion).Bin(replica.author().bytes);
     if (root) w.Bin(root->bytes);
     else w.Nil();
@@ -300,7 +302,12 @@ struct SyncSession::Impl {
   Status Pump() {
     if (st != St::kLive || !dirty) return Status::Ok();
     const bool has_root = replica.root().has_value();
-    std::optional<Policy> policy = has_root ? replica.CurrentPolicy() : std::nullopt;
+    std::optional<Policy> policy;
+    if (has_root) {
+      auto read = replica.CurrentPolicy();
+      if (!read.ok()) return Fail(read.status().WithContext("sync"));
+      policy = std::move(read).value();
+    }
     const uint64_t pv = policy ? policy->version() : 0;
     if (pv != policy_version_seen) {
       blocked.clear();  // a new policy may grant what the old one refused

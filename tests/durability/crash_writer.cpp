@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
 
   for (uint64_t txn = 1;; ++txn) {
     if (mode == "rotate" && txn % 4 == 1) {
-      auto cur = replica->CurrentPolicy();
+      auto cur = replica->CurrentPolicy().value();
       const uint64_t v = cur ? cur->version() + 1 : 1;
       Info("begin publish " + std::to_string(v));
       auto c = replica->PublishPolicy(RootPolicy(replica->author(), v));

@@ -504,7 +504,7 @@ TEST_CASE("kill -9 during key rotation (policy publish) loses no acknowledged de
       // The policy in force is whole: a version, its epoch for test.a, and
       // a key for every epoch up to it (a publish killed after its key
       // transaction leaves one key more, which the next publish reuses).
-      auto p = r.CurrentPolicy();
+      auto p = r.CurrentPolicy().value();
       if (t.acked_commits > 0) REQUIRE(p.has_value());
       if (!p) return;
       CHECK(p->FindScope("test.a") != nullptr);

@@ -138,13 +138,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return n;
   };
   const uint64_t other_before = other_count();
-  const auto policy_before = obs.CurrentPolicy();
+  const auto policy_before = obs.CurrentPolicy().value();
 
   auto r = obs.Apply(*sealed);
   FUZZ_CHECK_MSG(r.ok(), r.status().ToString());
   FUZZ_CHECK(Items(obs, &items_after) == before);
   FUZZ_CHECK(inspect::Stats(obs).value().records - other_count() == outside_before - other_before);
-  FUZZ_CHECK(obs.CurrentPolicy() == policy_before);
+  FUZZ_CHECK(obs.CurrentPolicy().value() == policy_before);
 
   // Liveness: an honest author's next delta still applies.
   if (++w.inputs % 16 == 0) {

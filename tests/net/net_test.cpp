@@ -76,7 +76,7 @@ TEST_CASE("nodes sync over CURVE; strangers, garbage and oversized messages are 
   REQUIRE(root->PublishPolicy(p).ok());
   Copy(*root, *a);
   Copy(*root, *b);
-  REQUIRE(a->CurrentPolicy().has_value());
+  REQUIRE(a->CurrentPolicy().value().has_value());
 
   std::vector<NodeOptions::Event> events;
   std::mutex mu;

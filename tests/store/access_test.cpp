@@ -105,7 +105,7 @@ TEST_CASE("policy reaches every replica and key envelopes give readers their key
   c.Publish();
   c.SyncAll();
   for (Replica* r : c.all()) {
-    auto p = r->CurrentPolicy();
+    auto p = r->CurrentPolicy().value();
     REQUIRE(p.has_value());
     CHECK(p->version() == 1);
     CHECK(*p == c.policy);

@@ -141,7 +141,7 @@ TEST_CASE("attack 2: a poison delta is kept as evidence and never stops other au
     // The same verdict after a full re-derivation (a new policy).
     c.policy.set_version(2);
     c.Publish();
-    CHECK(c.civil->CurrentPolicy()->version() == 2);
+    CHECK(c.civil->CurrentPolicy().value()->version() == 2);
     CHECK(inspect::Denied(*c.civil).value().size() == 1);
     CHECK(inspect::CheckConsistency(*c.civil).ok());
   }
@@ -180,8 +180,8 @@ TEST_CASE("attack 3: a delta planted under a future epoch cannot make its author
   auto pub = c.root->PublishPolicy(c.policy);
   REQUIRE_MESSAGE(pub.ok(), pub.status().ToString());
   testing::CopyDeltas(*c.root, *c.civil);
-  REQUIRE(c.civil->CurrentPolicy().has_value());
-  CHECK(c.civil->CurrentPolicy()->version() == 2);
+  REQUIRE(c.civil->CurrentPolicy().value().has_value());
+  CHECK(c.civil->CurrentPolicy().value()->version() == 2);
   // The planted delta is now invalid content (it does not decrypt under the
   // real epoch-2 key); the union's later writes are refused.
   bool invalid = false;

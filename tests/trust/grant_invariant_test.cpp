@@ -388,7 +388,7 @@ void RunCase(uint64_t seed, Totals& totals) {
   };
   CHECK(verdicts(v1) == verdicts(v2));
   for (Replica* v : {&v1, &v2}) {
-    auto p = v->CurrentPolicy();
+    auto p = v->CurrentPolicy().value();
     REQUIRE(p.has_value());
     CHECK(p->version() == 2);
     CHECK(*p == bed.policy);

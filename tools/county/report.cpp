@@ -129,7 +129,9 @@ class Reader {
 Result<CountyReport> ComputeReport(const Replica& replica, const ReportFilter& filter) {
   CountyReport rep;
   rep.filter = filter;
-  if (auto p = replica.CurrentPolicy(); p && !p->county().empty()) rep.county = p->county();
+  auto policy = replica.CurrentPolicy();
+  if (!policy.ok()) return policy.status();
+  if (const auto& p = *policy; p && !p->county().empty()) rep.county = p->county();
   else rep.county = "天全县";
   auto held = ScopesWithKeys(replica);
   if (!held.ok()) return held.status();

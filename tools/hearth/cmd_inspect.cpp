@@ -122,7 +122,7 @@ int Inspect(Globals& g) {
   }
   // Access control: the root obeyed, the policy in force, refused deltas.
   auto root = r->root();
-  auto policy = r->CurrentPolicy();
+  auto policy = Must(r->CurrentPolicy(), "reading the policy");
   const size_t denied = Must(inspect::Denied(*r), "listing the denied deltas").size();
   if (g.json) {
     json cols = json::object(), scopes = json::object(), feeds = json::array();

@@ -103,7 +103,7 @@ json PolicyJson(const Policy& p) {
 int Show(Globals& g) {
   auto r = OpenGlobal(g);
   auto root = r->root();
-  auto p = r->CurrentPolicy();
+  auto p = Must(r->CurrentPolicy(), "reading the policy");
   if (g.json) {
     json j = p ? PolicyJson(*p) : json{{"version", 0}};
     j["root"] = root ? json(root->ToHex()) : json(nullptr);
@@ -241,7 +241,7 @@ int Sign(Globals& g, const std::string& file) {
                               : ""));
   }
   Policy p = std::move(loaded).value();
-  auto cur = r->CurrentPolicy();
+  auto cur = Must(r->CurrentPolicy(), "reading the policy");
   if (cur && p.version() <= cur->version()) {
     Fail(kExitUsage, file + ": version " + std::to_string(p.version()) + " is not newer than the current version " +
                          std::to_string(cur->version()) + "; set version = " + std::to_string(cur->version() + 1));
@@ -266,7 +266,7 @@ Policy WithoutGrants(const Policy& p, const std::function<bool(const Grant&)>& d
 int Edit(Globals& g, bool dry_run, const std::string& what, const std::function<void(Policy&)>& fn) {
   auto r = OpenGlobal(g);
   if (!dry_run) RequireRoot(*r);
-  auto cur = r->CurrentPolicy();
+  auto cur = Must(r->CurrentPolicy(), "reading the policy");
   Policy p;
   if (cur) p = *cur;
   else p.set_version(0);
@@ -364,7 +364,7 @@ int RevokeCmd(Globals& g, const RevokeArgs& a) {
 int DeniedCmd(Globals& g) {
   auto r = OpenGlobal(g);
   auto denied = Must(inspect::Denied(*r), "listing the denied deltas");
-  auto p = r->CurrentPolicy();
+  auto p = Must(r->CurrentPolicy(), "reading the policy");
   auto name_of = [&](const AuthorId& a) -> std::string {
     const Member* m = p ? p->FindMember(a) : nullptr;
     return m ? (m->name.empty() ? m->agency : m->name) : "";

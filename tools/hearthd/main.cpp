@@ -210,7 +210,12 @@ int Run(const hearthd::Config& cfg) {
   }
   spdlog::info("replica {} author {}", cfg.replica, (*replica)->author().ToHex());
   if (auto root = (*replica)->root()) {
-    auto pol = (*replica)->CurrentPolicy();
+    auto read = (*replica)->CurrentPolicy();
+    if (!read.ok()) {
+      spdlog::error("replica {}: {}", cfg.replica, read.status().ToString());
+      return 3;
+    }
+    const auto& pol = *read;
     spdlog::info("obeys root {}; policy {}", root->ToHex().substr(0, 16),
                  pol ? "v" + std::to_string(pol->version()) + " (" + std::to_string(pol->members().size()) + " members admitted)"
                      : "not held yet (only the root is admitted)");
