@@ -621,486 +621,572 @@ void Usage(FILE* to) {
 
 // ---------------------------------------------------------------------------
 
-int Run(int argc, char** argv) {
+// The demo's state, shared between its phases; Run calls them in order.
+// Daemons get SIGTERM on every way out of Run (see main) and on our death:
+// the destructor stops them.
+struct Demo {
+  // Options.
   std::string out = "out/demo";
   double scale = 1.0;
   uint64_t seed = county::CountyOptions{}.seed;
   bool keep_running = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw Failure{"missing value after " + a};
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--out") {
-      out = next();
-    } else if (a == "--scale") {
-      std::string v = next();
-      char* end = nullptr;
-      scale = std::strtod(v.c_str(), &end);
-      if (end == v.c_str() || *end != 0 || !(scale > 0) || scale > 4) throw Failure{"--scale: a number in (0, 4]"};
-    } else if (a == "--seed") {
-      seed = std::strtoull(next().c_str(), nullptr, 10);
-    } else if (a == "--keep-running") {
-      keep_running = true;
-    } else if (!a.empty() && a[0] != '-') {
-      out = a;
-    } else {
-      Usage(stderr);
-      return 2;
-    }
-  }
-
-  auto t_start = Clock::now();
-  std::error_code ec;
-  fs::remove_all(out, ec);
-  fs::create_directories(out);
-  out = fs::absolute(out).lexically_normal().string();
-  std::printf("Hearth four-agency demo: county scale %.3g, seed %" PRIu64 ", in %s\n\n", scale, seed, out.c_str());
-
-  // --- 1. The county root, four nodes, the signed policy ---------------------
-  std::printf("1. County root, four nodes, the signed access policy\n");
-  Schema schema = Must(county::LoadSchemaPack(HEARTH_SCHEMAS_DIR), "loading the schema pack");
-  ReplicaOptions base;
-  base.schema = schema;
-  base.passphrase = kPassphrase;          // identities at rest are Argon2id-protected
-  base.durability = Durability::kNoSync;  // this process's writes (the daemons keep kSync)
-  ReplicaOptions root_opts = base;
-  root_opts.is_root = true;
-  auto root = Must(Replica::Open(out + "/county-root", root_opts), "creating the county root");
-
-  std::vector<Node> nodes(4);
-  const char* names[] = {"hr", "union", "civil", "township"};
-  const char* labels[] = {"县人社局 labour bureau", "县总工会 trade union", "县民政局 civil affairs",
-                          "城厢镇 township office"};
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    Node& n = nodes[i];
-    n.name = names[i];
-    n.label = labels[i];
-    n.dir = out + "/" + n.name;
-    ReplicaOptions o = base;
-    o.root = root->author();
-    n.replica = Must(Replica::Open(n.dir, o), "creating the " + n.name + " replica");
-    n.key = n.replica->author();
-    n.config = out + "/" + n.name + ".toml";
-    n.log = out + "/" + n.name + ".log";
-  }
-  // Daemons get SIGTERM on every way out of Run (see main) and on our death.
-  struct Guard {
-    std::vector<Node>& nodes;
-    ~Guard() {
-      for (Node& n : nodes) StopDaemon(n, 10);
-    }
-  } guard{nodes};
-  Node& hr = nodes[0];
-  Node& un = nodes[1];
-  Node& civil = nodes[2];
-  Node& town = nodes[3];
-
-  Policy policy = Must(Policy::LoadFile(HEARTH_POLICY_TEMPLATE), "loading " HEARTH_POLICY_TEMPLATE);
-  // Members: the bureau's node belongs to its labour inspectors (they write
-  // wage cases); the township office has child-care staff.
-  Must(policy.AddMember({hr.key, "县人社局", "hr", "", {"labour_inspector"}, std::nullopt}), "member hr");
-  Must(policy.AddMember({un.key, "县总工会", "union", "", {}, std::nullopt}), "member union");
-  Must(policy.AddMember({civil.key, "县民政局", "civil", "", {}, std::nullopt}), "member civil");
-  Must(policy.AddMember({town.key, "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}),
-       "member township");
-  // A feed reaches a peer only up to its first delta in a scope the peer may
-  // not receive. Where a node may receive some of an agency's scopes but not
-  // all, grant it relay on the rest (it stores them encrypted), so that it
-  // gets the agency's feed whole. Scopes each node writes here:
-  const std::map<std::string, std::vector<std::string>> writes = {
-      {"hr", {"hr.workers", "hr.wages"}},
-      {"union", {"union.stations"}},
-      {"civil", {"civil.children"}},
-      {"township", {"hr.workers", "hr.wages", "township.services"}}};
-  std::vector<std::string> added;
-  for (const Node& w : nodes) {
-    for (const Node& r : nodes) {
-      const auto& ws = writes.at(w.name);
-      bool some = std::any_of(ws.begin(), ws.end(), [&](auto& s) { return policy.MayReceive(r.key, s); });
-      for (const std::string& s : ws) {
-        if (!some || policy.MayReceive(r.key, s)) continue;
-        Must(policy.AddGrant({r.name, "", s, Right::kRelay}), "adding a relay grant");
-        std::string by;
-        for (const auto& [who, scopes] : writes) {
-          if (std::find(scopes.begin(), scopes.end(), s) != scopes.end()) by += (by.empty() ? "" : " and ") + who;
-        }
-        added.push_back(r.name + " relays " + s + " (sealed), so that the feeds of " + by + " reach it whole");
-      }
-    }
-  }
-  auto published = Must(root->PublishPolicy(policy), "publishing the policy");
-  // The administrator carries the signed policy and the key envelopes to the
-  // offices on a USB stick: a bundle, imported through the same checks as sync.
-  const std::string bundle = out + "/policy.bundle";
-  auto exported = Must(ExportBundle(*root, {}, bundle), "exporting the policy bundle");
-  for (Node& n : nodes) Must(ImportBundle(*n.replica, bundle), "importing the policy at " + n.name);
-  std::printf("   county root %.16s signed policy v%" PRIu64 " (%zu members, %zu scopes, %zu grants): %" PRIu64
-              " deltas, %s bundle\n",
-              root->author().ToHex().c_str(), policy.version(), policy.members().size(), policy.scopes().size(),
-              policy.grants().size(), published.last_seq, Bytes(exported.bytes).c_str());
-  for (const std::string& a : added) std::printf("   policy: + %s\n", a.c_str());
-  for (const Node& n : nodes) {
-    const Member* m = policy.FindMember(n.key);
-    std::string roles;
-    for (const std::string& r : m->roles) roles += (roles.empty() ? " roles " : ",") + r;
-    std::printf("   %-9s %.16s  %s%s\n", n.name.c_str(), n.key.ToHex().c_str(), n.label.c_str(), roles.c_str());
-  }
-
-  // --- 2. Four daemons -------------------------------------------------------
-  std::printf("\n2. Four hearthd processes on 127.0.0.1, CURVE, ring hr -> union -> civil -> township -> hr\n");
-  for (Node& n : nodes) {
-    n.port = FreePort();
-    n.metrics_port = FreePort();
-  }
-  for (size_t i = 0; i < nodes.size(); ++i) WriteConfig(nodes[i], nodes[(i + 1) % nodes.size()]);
-  auto t_daemons = Clock::now();
-  for (Node& n : nodes) StartDaemon(n);
-  for (const Node& n : nodes) {
-    std::printf("   %-9s pid %-7d listen :%d  metrics :%d  config %s\n", n.name.c_str(), n.pid, n.port, n.metrics_port,
-                fs::path(n.config).filename().c_str());
-  }
-  std::printf("   all up in %.1f s\n", Since(t_daemons));
-  std::fflush(stdout);
-
-  // --- 3. Load the county through the agencies that own each part -----------
-  std::printf("\n3. Loading the synthetic county through the agencies (scale %.3g), daemons syncing live\n", scale);
-  std::fflush(stdout);
-  county::CountyOptions co;
-  co.seed = seed;
-  co.scale = scale;
-  county::AgencyReplicas ar;
-  ar.hr = hr.replica.get();
-  ar.union_ = un.replica.get();
-  ar.civil = civil.replica.get();
-  ar.township = town.replica.get();
-  Network net(nodes, policy);
-  const std::vector<Heads> before_load = net.Snapshot();
-  auto t_load = Clock::now();
-  county::CountySummary summary = Must(county::GenerateCounty(co, ar), "generating the county");
-  const double load_s = Since(t_load);
+  Clock::time_point t_start;
+  // 1. The county root, the four nodes, the signed policy.
+  std::unique_ptr<Replica> root;
+  std::vector<Node> nodes;
+  Policy policy;
+  // 3. The load.
+  std::unique_ptr<Network> net;  // refers to nodes and policy
+  std::vector<Heads> before_load, after_load;
   uint64_t records = 0;
-  for (const auto& [c, k] : summary.records) records += k;
-  std::printf("   written: %s records, %s ops, %s deltas in %.1f s", Num(records).c_str(), Num(summary.ops).c_str(),
-              Num(summary.deltas).c_str(), load_s);
-  std::string top;
-  {
-    std::vector<std::pair<uint64_t, std::string>> by;
-    for (const auto& [c, k] : summary.records) by.emplace_back(k, c);
-    std::sort(by.rbegin(), by.rend());
-    for (size_t i = 0; i < by.size() && i < 4; ++i) top += (i ? ", " : "") + Num(by[i].first) + " " + by[i].second;
-  }
-  std::printf(" (%s, ...)\n", top.c_str());
-  std::fflush(stdout);
-  const double timeout = 60 + 600 * scale;
-  const double converge_load_s = net.WaitConverged("sync after load", timeout);
-  const std::vector<Heads> after_load = net.Snapshot();
+  double load_s = 0, timeout = 0, converge_load_s = 0;
   Traffic wire_load;  // every daemon's sessions so far: the load
-  for (const Node& n : nodes) {
-    Traffic t = n.Metrics();
-    wire_load.ok = t.ok && (wire_load.ok || &n == &nodes.front());
-    wire_load.bytes_out += t.bytes_out;
-  }
-  std::printf("   converged %.1f s after the load finished (%.1f s after it started)\n", converge_load_s,
-              load_s + converge_load_s);
-  // The township office reads every scope: its report must show exactly what
-  // the generator wrote.
-  {
-    auto rep = Must(county::ComputeReport(*town.replica), "county report at the township");
-    size_t match = 0, total = 0;
-    std::vector<std::string> differ;
-    for (const auto& [key, value] : summary.figures) {
-      const county::Figure* f = rep.Find(key);
-      ++total;
-      if (f && f->available && f->value == value) ++match;
-      else differ.push_back(key);
-    }
-    std::printf("   township report vs generator: %zu of %zu figures equal%s\n", match, total,
-                differ.empty() ? "" : (" (differ: " + differ.front() + (differ.size() > 1 ? ", ..." : "") + ")").c_str());
-  }
-  std::fflush(stdout);
-
-  // --- 4. The township goes offline; everybody keeps writing ----------------
-  std::printf("\n4. The township office goes offline (SIGTERM); everybody keeps writing\n");
-  int code = StopDaemon(town);
-  std::printf("   township hearthd stopped, exit %d\n", code);
-  if (code != 0) throw Failure{"township hearthd exit " + std::to_string(code) + ":\n" + TailOf(town.log)};
-  const size_t kShared = 3;  // workers both the bureau and the township edit
-  auto workers = FirstIds(*hr.replica, "worker", kShared);
-  auto cases = FirstIds(*hr.replica, "wage_case", 1);
-  auto homes = FirstIds(*civil.replica, "companion_home", 1);
-  auto stations = FirstIds(*un.replica, "outdoor_station", 1);
-  if (workers.size() < kShared || cases.empty() || homes.empty() || stations.empty()) {
-    throw Failure{"the county is too small for the outage step (try a larger --scale)"};
-  }
+  // 4. The outage.
+  std::vector<RecordId> workers, cases;
   std::map<RecordId, int64_t> visits_before;
-  for (const RecordId& w : workers) {
-    Record r = Must(hr.replica->Get("worker", w), "reading a worker");
-    visits_before[w] = r.Find("visits") ? r.Find("visits")->count : 0;
-  }
-  const int64_t recovered_before = [&] {
-    auto r = Must(hr.replica->Get("wage_case", cases[0]), "reading a wage case");
-    return r.Find("recovered_fen") ? r.Find("recovered_fen")->count : 0;
-  }();
-  // The bureau, online: the shared workers now work in the city; one home
-  // visit each; a recovered payment on a wage case; a new registration.
-  Must(hr.replica->Write([&](WriteBatch& b) {
-         for (const RecordId& w : workers) {
-           b.Set("worker", w, "work_area", "city").Increment("worker", w, "visits", 1);
-         }
-         b.Increment("wage_case", cases[0], "recovered_fen", 500'000)
-             .Append("wage_case", cases[0], "notes", "labour inspection: employer paid 5,000 yuan");
-         RecordId nw = RecordId::Generate();
-         b.Set("worker", nw, "name", "赵志强").Set("worker", nw, "township", "始阳镇").Set("worker", nw, "date", Timestamp{Now()});
-       }),
-       "hr writes while the township is offline");
-  // The union counts visitors at a station; civil affairs records an activity.
-  Must(un.replica->Write([&](WriteBatch& b) { b.Increment("outdoor_station", stations[0], "visits", 25); }),
-       "union writes");
-  RecordId activity = RecordId::Generate();
-  Must(civil.replica->Write([&](WriteBatch& b) {
-         b.Set("care_activity", activity, "project", "tong_zhi_hu")
-             .Set("care_activity", activity, "home", homes[0])
-             .Set("care_activity", activity, "date", Timestamp{Now()})
-             .Set("care_activity", activity, "topic", "safety lesson during the outage");
-       }),
-       "civil writes");
-  // The township, offline, on its own replica: the same workers, heard
-  // differently (they went out of the province), a visit each too, money it
-  // collected on the same wage case, a new registration.
-  Must(town.replica->Write([&](WriteBatch& b) {
-         for (const RecordId& w : workers) {
-           b.Set("worker", w, "work_area", "out_of_province").Increment("worker", w, "visits", 1);
-         }
-         b.Increment("wage_case", cases[0], "recovered_fen", 300'000)
-             .Append("wage_case", cases[0], "notes", "township mediation: 3,000 yuan handed over");
-         RecordId nw = RecordId::Generate();
-         b.Set("worker", nw, "name", "钱玉兰").Set("worker", nw, "township", "城厢镇").Set("worker", nw, "date", Timestamp{Now()});
-       }),
-       "township writes offline");
-  auto refused = un.replica->Write([&](WriteBatch& b) { b.Increment("wage_case", cases[0], "recovered_fen", 1); });
-  std::printf("   hr: %zu workers set to work_area=city, +1 visit each, +5,000 yuan recovered on a wage case, 1 new worker\n",
-              workers.size());
-  std::printf("   township (offline): the same %zu workers set to out_of_province, +1 visit each, +3,000 yuan on the\n"
-              "     same case, 1 new worker; union: +25 station visits; civil: a care activity\n",
-              workers.size());
-  std::printf("   union writing a wage case: %s\n",
-              refused.ok() ? "ACCEPTED (wrong!)" : refused.status().ToString().c_str());
-  if (refused.ok()) throw Failure{"the policy let the union write a wage case"};
-  const double partial_s = net.WaitConverged("sync without the township", timeout);
-  const std::vector<Heads> before_return = net.Snapshot();
-  {
-    // What the township lacks of the others' feeds, and what only it has.
-    std::map<AuthorId, uint64_t> others;  // the most any online node holds
-    for (size_t i = 0; i < 3; ++i) {
-      for (const auto& [a, h] : before_return[i]) others[a] = std::max(others[a], h.seq);
-    }
-    uint64_t lacks = 0, only = 0;
-    for (const auto& [a, seq] : others) {
-      auto t = before_return[3].find(a);
-      uint64_t mine = t == before_return[3].end() ? 0 : t->second.seq;
-      if (seq > mine) lacks += seq - mine;
-    }
-    for (const auto& [a, h] : before_return[3]) {
-      uint64_t theirs = others.count(a) ? others[a] : 0;
-      if (h.seq > theirs) only += h.seq - theirs;
-    }
-    bool hr_has_activity = before_return[0].count(civil.key) &&
-                           before_return[0].at(civil.key).seq == before_return[2].at(civil.key).seq;
-    std::printf("   hr, union, civil in sync %.1f s after the writes; the township lacks %s of their deltas and\n"
-                "     holds %s they lack; %s\n",
-                partial_s, Num(lacks).c_str(), Num(only).c_str(),
-                hr_has_activity ? "civil's activity reached hr (relayed by the union, sealed)"
-                : net.MayReceive(un, "civil.children")
-                    ? "civil's activity has not reached hr"
-                    : "civil's activity waits for the township to reach hr\n"
-                      "     (the union, the only other way round, may not carry children's records)");
-  }
-  std::fflush(stdout);
-
-  // --- 5. The township comes back -------------------------------------------
-  std::printf("\n5. The township office comes back\n");
-  StartDaemon(town);
-  const double converge_back_s = net.WaitConverged("sync after reconnection", timeout);
-  const Traffic wire_back = town.Metrics();  // a fresh process: only the return's sessions
-  const auto delivered_back = net.Delivered(before_return, net.Snapshot());
-  std::printf("   converged %.1f s after its hearthd started: %s deltas delivered (%s)\n", converge_back_s,
-              Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
-
-  // --- 6. Report -------------------------------------------------------------
-  const auto& scopes = county::CountyScopes();
-  std::printf("\n6. What every node holds, per scope (deltas held, and a digest of the records it can read)\n");
-  std::vector<std::map<std::string, ScopeView>> views;
-  for (Node& n : nodes) views.push_back(ViewOf(n, net, scopes));
-  std::printf("   %-18s", "scope");
-  for (const Node& n : nodes) std::printf(" %-24s", n.name.c_str());
-  std::printf("\n");
+  int64_t recovered_before = 0;
+  double partial_s = 0;
+  std::vector<Heads> before_return;
+  // 5. The township's return.
+  double converge_back_s = 0;
+  Traffic wire_back;
+  std::pair<uint64_t, uint64_t> delivered_back;
+  // 6. The report.
   bool digests_agree = true;
-  for (const std::string& s : scopes) {
-    std::printf("   %-18s", s.c_str());
-    std::optional<uint64_t> first;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const ScopeView& v = views[i].at(s);
-      char cell[64];
-      std::string rights = RightsToString(policy.RightsOf(nodes[i].key, s));
-      if (v.readable) {
-        std::snprintf(cell, sizeof cell, "%5s read   %08" PRIx64, Num(v.held).c_str(), static_cast<uint64_t>(v.digest >> 32));
-        if (first && *first != v.digest) digests_agree = false;
-        first = v.digest;
-      } else if (v.held) {
-        std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
+
+  Demo() = default;
+  Demo(const Demo&) = delete;
+  Demo& operator=(const Demo&) = delete;
+  ~Demo() {
+    for (Node& n : nodes) StopDaemon(n, 10);
+  }
+
+  // The command line. An exit status when Run should return at once
+  // (--help, a wrong option).
+  std::optional<int> ParseOptions(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto next = [&]() -> std::string {
+        if (i + 1 >= argc) throw Failure{"missing value after " + a};
+        return argv[++i];
+      };
+      if (a == "--help" || a == "-h") {
+        Usage(stdout);
+        return 0;
+      } else if (a == "--out") {
+        out = next();
+      } else if (a == "--scale") {
+        std::string v = next();
+        char* end = nullptr;
+        scale = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end != 0 || !(scale > 0) || scale > 4) throw Failure{"--scale: a number in (0, 4]"};
+      } else if (a == "--seed") {
+        seed = std::strtoull(next().c_str(), nullptr, 10);
+      } else if (a == "--keep-running") {
+        keep_running = true;
+      } else if (!a.empty() && a[0] != '-') {
+        out = a;
       } else {
-        std::snprintf(cell, sizeof cell, "%5s %s", "0", rights.empty() ? "(nothing granted)" : "");
+        Usage(stderr);
+        return 2;
       }
+    }
+    return std::nullopt;
+  }
+
+  // Wipe and create the output directory.
+  void PrepareOutput() {
+    t_start = Clock::now();
+    std::error_code ec;
+    fs::remove_all(out, ec);
+    fs::create_directories(out);
+    out = fs::absolute(out).lexically_normal().string();
+    std::printf("Hearth four-agency demo: county scale %.3g, seed %" PRIu64 ", in %s\n\n", scale, seed, out.c_str());
+  }
+
+  void SetUpNodesAndPolicy() {
+    // --- 1. The county root, four nodes, the signed policy ---------------------
+    std::printf("1. County root, four nodes, the signed access policy\n");
+    Schema schema = Must(county::LoadSchemaPack(HEARTH_SCHEMAS_DIR), "loading the schema pack");
+    ReplicaOptions base;
+    base.schema = schema;
+    base.passphrase = kPassphrase;          // identities at rest are Argon2id-protected
+    base.durability = Durability::kNoSync;  // this process's writes (the daemons keep kSync)
+    ReplicaOptions root_opts = base;
+    root_opts.is_root = true;
+    root = Must(Replica::Open(out + "/county-root", root_opts), "creating the county root");
+
+    nodes.resize(4);
+    const char* names[] = {"hr", "union", "civil", "township"};
+    const char* labels[] = {"县人社局 labour bureau", "县总工会 trade union", "县民政局 civil affairs",
+                            "城厢镇 township office"};
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      Node& n = nodes[i];
+      n.name = names[i];
+      n.label = labels[i];
+      n.dir = out + "/" + n.name;
+      ReplicaOptions o = base;
+      o.root = root->author();
+      n.replica = Must(Replica::Open(n.dir, o), "creating the " + n.name + " replica");
+      n.key = n.replica->author();
+      n.config = out + "/" + n.name + ".toml";
+      n.log = out + "/" + n.name + ".log";
+    }
+    Node& hr = nodes[0];
+    Node& un = nodes[1];
+    Node& civil = nodes[2];
+    Node& town = nodes[3];
+
+    policy = Must(Policy::LoadFile(HEARTH_POLICY_TEMPLATE), "loading " HEARTH_POLICY_TEMPLATE);
+    // Members: the bureau's node belongs to its labour inspectors (they write
+    // wage cases); the township office has child-care staff.
+    Must(policy.AddMember({hr.key, "县人社局", "hr", "", {"labour_inspector"}, std::nullopt}), "member hr");
+    Must(policy.AddMember({un.key, "县总工会", "union", "", {}, std::nullopt}), "member union");
+    Must(policy.AddMember({civil.key, "县民政局", "civil", "", {}, std::nullopt}), "member civil");
+    Must(policy.AddMember({town.key, "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}),
+         "member township");
+    // A feed reaches a peer only up to its first delta in a scope the peer may
+    // not receive. Where a node may receive some of an agency's scopes but not
+    // all, grant it relay on the rest (it stores them encrypted), so that it
+    // gets the agency's feed whole. Scopes each node writes here:
+    const std::map<std::string, std::vector<std::string>> writes = {
+        {"hr", {"hr.workers", "hr.wages"}},
+        {"union", {"union.stations"}},
+        {"civil", {"civil.children"}},
+        {"township", {"hr.workers", "hr.wages", "township.services"}}};
+    std::vector<std::string> added;
+    for (const Node& w : nodes) {
+      for (const Node& r : nodes) {
+        const auto& ws = writes.at(w.name);
+        bool some = std::any_of(ws.begin(), ws.end(), [&](auto& s) { return policy.MayReceive(r.key, s); });
+        for (const std::string& s : ws) {
+          if (!some || policy.MayReceive(r.key, s)) continue;
+          Must(policy.AddGrant({r.name, "", s, Right::kRelay}), "adding a relay grant");
+          std::string by;
+          for (const auto& [who, scopes] : writes) {
+            if (std::find(scopes.begin(), scopes.end(), s) != scopes.end()) by += (by.empty() ? "" : " and ") + who;
+          }
+          added.push_back(r.name + " relays " + s + " (sealed), so that the feeds of " + by + " reach it whole");
+        }
+      }
+    }
+    auto published = Must(root->PublishPolicy(policy), "publishing the policy");
+    // The administrator carries the signed policy and the key envelopes to the
+    // offices on a USB stick: a bundle, imported through the same checks as sync.
+    const std::string bundle = out + "/policy.bundle";
+    auto exported = Must(ExportBundle(*root, {}, bundle), "exporting the policy bundle");
+    for (Node& n : nodes) Must(ImportBundle(*n.replica, bundle), "importing the policy at " + n.name);
+    std::printf("   county root %.16s signed policy v%" PRIu64 " (%zu members, %zu scopes, %zu grants): %" PRIu64
+                " deltas, %s bundle\n",
+                root->author().ToHex().c_str(), policy.version(), policy.members().size(), policy.scopes().size(),
+                policy.grants().size(), published.last_seq, Bytes(exported.bytes).c_str());
+    for (const std::string& a : added) std::printf("   policy: + %s\n", a.c_str());
+    for (const Node& n : nodes) {
+      const Member* m = policy.FindMember(n.key);
+      std::string roles;
+      for (const std::string& r : m->roles) roles += (roles.empty() ? " roles " : ",") + r;
+      std::printf("   %-9s %.16s  %s%s\n", n.name.c_str(), n.key.ToHex().c_str(), n.label.c_str(), roles.c_str());
+    }
+  }
+
+  void StartDaemons() {
+    // --- 2. Four daemons -------------------------------------------------------
+    std::printf("\n2. Four hearthd processes on 127.0.0.1, CURVE, ring hr -> union -> civil -> township -> hr\n");
+    for (Node& n : nodes) {
+      n.port = FreePort();
+      n.metrics_port = FreePort();
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) WriteConfig(nodes[i], nodes[(i + 1) % nodes.size()]);
+    auto t_daemons = Clock::now();
+    for (Node& n : nodes) StartDaemon(n);
+    for (const Node& n : nodes) {
+      std::printf("   %-9s pid %-7d listen :%d  metrics :%d  config %s\n", n.name.c_str(), n.pid, n.port, n.metrics_port,
+                  fs::path(n.config).filename().c_str());
+    }
+    std::printf("   all up in %.1f s\n", Since(t_daemons));
+    std::fflush(stdout);
+  }
+
+  void LoadCounty() {
+    Node& hr = nodes[0];
+    Node& un = nodes[1];
+    Node& civil = nodes[2];
+    Node& town = nodes[3];
+    // --- 3. Load the county through the agencies that own each part -----------
+    std::printf("\n3. Loading the synthetic county through the agencies (scale %.3g), daemons syncing live\n", scale);
+    std::fflush(stdout);
+    county::CountyOptions co;
+    co.seed = seed;
+    co.scale = scale;
+    county::AgencyReplicas ar;
+    ar.hr = hr.replica.get();
+    ar.union_ = un.replica.get();
+    ar.civil = civil.replica.get();
+    ar.township = town.replica.get();
+    net = std::make_unique<Network>(nodes, policy);
+    before_load = net->Snapshot();
+    auto t_load = Clock::now();
+    county::CountySummary summary = Must(county::GenerateCounty(co, ar), "generating the county");
+    load_s = Since(t_load);
+    records = 0;
+    for (const auto& [c, k] : summary.records) records += k;
+    std::printf("   written: %s records, %s ops, %s deltas in %.1f s", Num(records).c_str(), Num(summary.ops).c_str(),
+                Num(summary.deltas).c_str(), load_s);
+    std::string top;
+    {
+      std::vector<std::pair<uint64_t, std::string>> by;
+      for (const auto& [c, k] : summary.records) by.emplace_back(k, c);
+      std::sort(by.rbegin(), by.rend());
+      for (size_t i = 0; i < by.size() && i < 4; ++i) top += (i ? ", " : "") + Num(by[i].first) + " " + by[i].second;
+    }
+    std::printf(" (%s, ...)\n", top.c_str());
+    std::fflush(stdout);
+    timeout = 60 + 600 * scale;
+    converge_load_s = net->WaitConverged("sync after load", timeout);
+    after_load = net->Snapshot();
+    for (const Node& n : nodes) {
+      Traffic t = n.Metrics();
+      wire_load.ok = t.ok && (wire_load.ok || &n == &nodes.front());
+      wire_load.bytes_out += t.bytes_out;
+    }
+    std::printf("   converged %.1f s after the load finished (%.1f s after it started)\n", converge_load_s,
+                load_s + converge_load_s);
+    // The township office reads every scope: its report must show exactly what
+    // the generator wrote.
+    {
+      auto rep = Must(county::ComputeReport(*town.replica), "county report at the township");
+      size_t match = 0, total = 0;
+      std::vector<std::string> differ;
+      for (const auto& [key, value] : summary.figures) {
+        const county::Figure* f = rep.Find(key);
+        ++total;
+        if (f && f->available && f->value == value) ++match;
+        else differ.push_back(key);
+      }
+      std::printf("   township report vs generator: %zu of %zu figures equal%s\n", match, total,
+                  differ.empty() ? "" : (" (differ: " + differ.front() + (differ.size() > 1 ? ", ..." : "") + ")").c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  void Outage() {
+    Node& hr = nodes[0];
+    Node& un = nodes[1];
+    Node& civil = nodes[2];
+    Node& town = nodes[3];
+    // --- 4. The township goes offline; everybody keeps writing ----------------
+    std::printf("\n4. The township office goes offline (SIGTERM); everybody keeps writing\n");
+    int code = StopDaemon(town);
+    std::printf("   township hearthd stopped, exit %d\n", code);
+    if (code != 0) throw Failure{"township hearthd exit " + std::to_string(code) + ":\n" + TailOf(town.log)};
+    const size_t kShared = 3;  // workers both the bureau and the township edit
+    workers = FirstIds(*hr.replica, "worker", kShared);
+    cases = FirstIds(*hr.replica, "wage_case", 1);
+    auto homes = FirstIds(*civil.replica, "companion_home", 1);
+    auto stations = FirstIds(*un.replica, "outdoor_station", 1);
+    if (workers.size() < kShared || cases.empty() || homes.empty() || stations.empty()) {
+      throw Failure{"the county is too small for the outage step (try a larger --scale)"};
+    }
+    for (const RecordId& w : workers) {
+      Record r = Must(hr.replica->Get("worker", w), "reading a worker");
+      visits_before[w] = r.Find("visits") ? r.Find("visits")->count : 0;
+    }
+    recovered_before = [&] {
+      auto r = Must(hr.replica->Get("wage_case", cases[0]), "reading a wage case");
+      return r.Find("recovered_fen") ? r.Find("recovered_fen")->count : 0;
+    }();
+    // The bureau, online: the shared workers now work in the city; one home
+    // visit each; a recovered payment on a wage case; a new registration.
+    Must(hr.replica->Write([&](WriteBatch& b) {
+           for (const RecordId& w : workers) {
+             b.Set("worker", w, "work_area", "city").Increment("worker", w, "visits", 1);
+           }
+           b.Increment("wage_case", cases[0], "recovered_fen", 500'000)
+               .Append("wage_case", cases[0], "notes", "labour inspection: employer paid 5,000 yuan");
+           RecordId nw = RecordId::Generate();
+           b.Set("worker", nw, "name", "赵志强").Set("worker", nw, "township", "始阳镇").Set("worker", nw, "date", Timestamp{Now()});
+         }),
+         "hr writes while the township is offline");
+    // The union counts visitors at a station; civil affairs records an activity.
+    Must(un.replica->Write([&](WriteBatch& b) { b.Increment("outdoor_station", stations[0], "visits", 25); }),
+         "union writes");
+    RecordId activity = RecordId::Generate();
+    Must(civil.replica->Write([&](WriteBatch& b) {
+           b.Set("care_activity", activity, "project", "tong_zhi_hu")
+               .Set("care_activity", activity, "home", homes[0])
+               .Set("care_activity", activity, "date", Timestamp{Now()})
+               .Set("care_activity", activity, "topic", "safety lesson during the outage");
+         }),
+         "civil writes");
+    // The township, offline, on its own replica: the same workers, heard
+    // differently (they went out of the province), a visit each too, money it
+    // collected on the same wage case, a new registration.
+    Must(town.replica->Write([&](WriteBatch& b) {
+           for (const RecordId& w : workers) {
+             b.Set("worker", w, "work_area", "out_of_province").Increment("worker", w, "visits", 1);
+           }
+           b.Increment("wage_case", cases[0], "recovered_fen", 300'000)
+               .Append("wage_case", cases[0], "notes", "township mediation: 3,000 yuan handed over");
+           RecordId nw = RecordId::Generate();
+           b.Set("worker", nw, "name", "钱玉兰").Set("worker", nw, "township", "城厢镇").Set("worker", nw, "date", Timestamp{Now()});
+         }),
+         "township writes offline");
+    auto refused = un.replica->Write([&](WriteBatch& b) { b.Increment("wage_case", cases[0], "recovered_fen", 1); });
+    std::printf("   hr: %zu workers set to work_area=city, +1 visit each, +5,000 yuan recovered on a wage case, 1 new worker\n",
+                workers.size());
+    std::printf("   township (offline): the same %zu workers set to out_of_province, +1 visit each, +3,000 yuan on the\n"
+                "     same case, 1 new worker; union: +25 station visits; civil: a care activity\n",
+                workers.size());
+    std::printf("   union writing a wage case: %s\n",
+                refused.ok() ? "ACCEPTED (wrong!)" : refused.status().ToString().c_str());
+    if (refused.ok()) throw Failure{"the policy let the union write a wage case"};
+    partial_s = net->WaitConverged("sync without the township", timeout);
+    before_return = net->Snapshot();
+    {
+      // What the township lacks of the others' feeds, and what only it has.
+      std::map<AuthorId, uint64_t> others;  // the most any online node holds
+      for (size_t i = 0; i < 3; ++i) {
+        for (const auto& [a, h] : before_return[i]) others[a] = std::max(others[a], h.seq);
+      }
+      uint64_t lacks = 0, only = 0;
+      for (const auto& [a, seq] : others) {
+        auto t = before_return[3].find(a);
+        uint64_t mine = t == before_return[3].end() ? 0 : t->second.seq;
+        if (seq > mine) lacks += seq - mine;
+      }
+      for (const auto& [a, h] : before_return[3]) {
+        uint64_t theirs = others.count(a) ? others[a] : 0;
+        if (h.seq > theirs) only += h.seq - theirs;
+      }
+      bool hr_has_activity = before_return[0].count(civil.key) &&
+                             before_return[0].at(civil.key).seq == before_return[2].at(civil.key).seq;
+      std::printf("   hr, union, civil in sync %.1f s after the writes; the township lacks %s of their deltas and\n"
+                  "     holds %s they lack; %s\n",
+                  partial_s, Num(lacks).c_str(), Num(only).c_str(),
+                  hr_has_activity ? "civil's activity reached hr (relayed by the union, sealed)"
+                  : net->MayReceive(un, "civil.children")
+                      ? "civil's activity has not reached hr"
+                      : "civil's activity waits for the township to reach hr\n"
+                        "     (the union, the only other way round, may not carry children's records)");
+    }
+    std::fflush(stdout);
+  }
+
+  void Reconnect() {
+    Node& town = nodes[3];
+    // --- 5. The township comes back -------------------------------------------
+    std::printf("\n5. The township office comes back\n");
+    StartDaemon(town);
+    converge_back_s = net->WaitConverged("sync after reconnection", timeout);
+    wire_back = town.Metrics();  // a fresh process: only the return's sessions
+    delivered_back = net->Delivered(before_return, net->Snapshot());
+    std::printf("   converged %.1f s after its hearthd started: %s deltas delivered (%s)\n", converge_back_s,
+                Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
+  }
+
+  // What every node holds and can read.
+  void ReportHoldings() {
+    Node& hr = nodes[0];
+    Node& civil = nodes[2];
+    // --- 6. Report -------------------------------------------------------------
+    const auto& scopes = county::CountyScopes();
+    std::printf("\n6. What every node holds, per scope (deltas held, and a digest of the records it can read)\n");
+    std::vector<std::map<std::string, ScopeView>> views;
+    for (Node& n : nodes) views.push_back(ViewOf(n, *net, scopes));
+    std::printf("   %-18s", "scope");
+    for (const Node& n : nodes) std::printf(" %-24s", n.name.c_str());
+    std::printf("\n");
+    digests_agree = true;
+    for (const std::string& s : scopes) {
+      std::printf("   %-18s", s.c_str());
+      std::optional<uint64_t> first;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        const ScopeView& v = views[i].at(s);
+        char cell[64];
+        std::string rights = RightsToString(policy.RightsOf(nodes[i].key, s));
+        if (v.readable) {
+          std::snprintf(cell, sizeof cell, "%5s read   %08" PRIx64, Num(v.held).c_str(), static_cast<uint64_t>(v.digest >> 32));
+          if (first && *first != v.digest) digests_agree = false;
+          first = v.digest;
+        } else if (v.held) {
+          std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
+        } else {
+          std::snprintf(cell, sizeof cell, "%5s %s", "0", rights.empty() ? "(nothing granted)" : "");
+        }
+        std::printf(" %-24s", cell);
+      }
+      std::printf("\n");
+    }
+    std::printf("   %-18s", "records readable");
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      uint64_t r = 0;
+      for (const auto& [s, v] : views[i]) r += v.records;
+      std::printf(" %-24s", Num(r).c_str());
+    }
+    std::printf("\n   %-18s", "feeds (authors)");
+    for (const Node& n : nodes) {
+      Heads h = n.replica->GetHeads().value();
+      uint64_t total = 0;
+      for (const auto& [a, x] : h) total += x.seq;
+      char cell[64];
+      std::snprintf(cell, sizeof cell, "%zu, %s deltas", h.size(), Num(total).c_str());
       std::printf(" %-24s", cell);
     }
-    std::printf("\n");
-  }
-  std::printf("   %-18s", "records readable");
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    uint64_t r = 0;
-    for (const auto& [s, v] : views[i]) r += v.records;
-    std::printf(" %-24s", Num(r).c_str());
-  }
-  std::printf("\n   %-18s", "feeds (authors)");
-  for (const Node& n : nodes) {
-    Heads h = n.replica->GetHeads().value();
-    uint64_t total = 0;
-    for (const auto& [a, x] : h) total += x.seq;
-    char cell[64];
-    std::snprintf(cell, sizeof cell, "%zu, %s deltas", h.size(), Num(total).c_str());
-    std::printf(" %-24s", cell);
-  }
-  std::printf("\n   readers of each scope agree on its digest: %s\n", digests_agree ? "yes" : "NO");
+    std::printf("\n   readers of each scope agree on its digest: %s\n", digests_agree ? "yes" : "NO");
 
-  std::printf("\n   What each agency can and cannot read (as the signed policy says, checked on the replicas):\n");
-  {
-    bool leak = false;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      std::string reads, sealed, nothing;
-      for (const std::string& s : scopes) {
-        const ScopeView& v = views[i].at(s);
-        const bool may_read = policy.MayRead(nodes[i].key, s), may_receive = policy.MayReceive(nodes[i].key, s);
-        if ((v.readable && !may_read) || (v.held && !may_receive)) leak = true;
-        if (v.readable) reads += (reads.empty() ? "" : ", ") + s;
-        else if (v.held) sealed += (sealed.empty() ? "" : ", ") + Num(v.held) + " " + s;
-        else if (!may_receive) nothing += (nothing.empty() ? "" : ", ") + s;
+    std::printf("\n   What each agency can and cannot read (as the signed policy says, checked on the replicas):\n");
+    {
+      bool leak = false;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        std::string reads, sealed, nothing;
+        for (const std::string& s : scopes) {
+          const ScopeView& v = views[i].at(s);
+          const bool may_read = policy.MayRead(nodes[i].key, s), may_receive = policy.MayReceive(nodes[i].key, s);
+          if ((v.readable && !may_read) || (v.held && !may_receive)) leak = true;
+          if (v.readable) reads += (reads.empty() ? "" : ", ") + s;
+          else if (v.held) sealed += (sealed.empty() ? "" : ", ") + Num(v.held) + " " + s;
+          else if (!may_receive) nothing += (nothing.empty() ? "" : ", ") + s;
+        }
+        std::printf("   - %-8s reads %s\n", nodes[i].name.c_str(), reads.empty() ? "nothing" : reads.c_str());
+        if (!sealed.empty()) std::printf("              relays, sealed (holds, cannot decrypt): %s deltas\n", sealed.c_str());
+        if (!nothing.empty()) std::printf("              receives nothing of: %s\n", nothing.c_str());
       }
-      std::printf("   - %-8s reads %s\n", nodes[i].name.c_str(), reads.empty() ? "nothing" : reads.c_str());
-      if (!sealed.empty()) std::printf("              relays, sealed (holds, cannot decrypt): %s deltas\n", sealed.c_str());
-      if (!nothing.empty()) std::printf("              receives nothing of: %s\n", nothing.c_str());
-    }
-    // Try it: the bureau asks for a child's record.
-    auto child = FirstIds(*civil.replica, "child", 1);
-    auto at_hr = child.empty() ? Result<Record>(Status::NotFound("")) : hr.replica->Get("child", child[0]);
-    std::printf("   - the bureau asking for a child's record: %s\n",
-                at_hr.ok() ? "READABLE (wrong!)" : std::string(CodeName(at_hr.status().code())).c_str());
-    if (leak || (at_hr.ok() && !policy.MayRead(hr.key, "civil.children"))) {
-      throw Failure{"a node holds or reads a scope the policy does not give it"};
-    }
-  }
-
-  std::printf("\n   Conflicts for a person to review (mv fields edited concurrently):\n");
-  std::set<RecordId> shared(workers.begin(), workers.end());
-  size_t ours = 0;
-  for (Node* n : {&hr, &town}) {
-    auto cs = Conflicts(*n->replica);
-    std::map<std::string, size_t> per;
-    for (const Conflict& c : cs) ++per[c.collection + "." + c.field];
-    std::string list;
-    for (const auto& [k, v] : per) list += (list.empty() ? "" : ", ") + std::to_string(v) + " " + k;
-    std::printf("   - at %s: %zu conflict(s)%s%s\n", n->name.c_str(), cs.size(), list.empty() ? "" : ": ", list.c_str());
-    for (const Conflict& c : cs) {
-      if (!shared.count(c.id) || c.field != "work_area") continue;
-      if (n == &hr) {
-        ++ours;
-        std::string vals;
-        for (const Value& v : c.values) vals += (vals.empty() ? "" : " | ") + v.ToString();
-        std::printf("       worker %s work_area: %s\n", WorkerName(*n->replica, c.id).c_str(), vals.c_str());
+      // Try it: the bureau asks for a child's record.
+      auto child = FirstIds(*civil.replica, "child", 1);
+      auto at_hr = child.empty() ? Result<Record>(Status::NotFound("")) : hr.replica->Get("child", child[0]);
+      std::printf("   - the bureau asking for a child's record: %s\n",
+                  at_hr.ok() ? "READABLE (wrong!)" : std::string(CodeName(at_hr.status().code())).c_str());
+      if (leak || (at_hr.ok() && !policy.MayRead(hr.key, "civil.children"))) {
+        throw Failure{"a node holds or reads a scope the policy does not give it"};
       }
     }
   }
-  std::printf("   Counters edited on both sides keep both increments:\n");
-  bool counters_ok = true;
-  for (const RecordId& w : workers) {
-    int64_t at_hr = Must(hr.replica->Get("worker", w), "reading").Find("visits")->count;
-    int64_t at_town = Must(town.replica->Get("worker", w), "reading").Find("visits")->count;
-    counters_ok = counters_ok && at_hr == visits_before[w] + 2 && at_town == at_hr;
-    std::printf("       worker %s visits: %" PRId64 " -> %" PRId64 " (hr +1, township +1)\n", WorkerName(*hr.replica, w).c_str(),
-                visits_before[w], at_hr);
-  }
-  {
-    auto wc = Must(hr.replica->Get("wage_case", cases[0]), "reading the wage case");
-    int64_t rec = wc.Find("recovered_fen")->count;
-    counters_ok = counters_ok && rec == recovered_before + 800'000;
-    std::printf("       wage case …%s recovered: %.2f -> %.2f yuan (hr +5,000, township +3,000)\n",
-                cases[0].ToHex().substr(24).c_str(), recovered_before / 100.0, rec / 100.0);
-  }
-  if (ours != workers.size() || !counters_ok) throw Failure{"concurrent edits did not merge as expected"};
 
-  for (Node* n : {&hr, &civil}) {
-    std::printf("\n   County report as the %s node sees it (figures from scopes it cannot read are unavailable):\n",
-                n->name.c_str());
-    auto rep = Must(county::ComputeReport(*n->replica), "county report at " + n->name);
-    std::istringstream in(county::ReportText(rep));
-    for (std::string line; std::getline(in, line);) std::printf("   | %s\n", line.c_str());
-  }
-
-  std::printf("\n   Sync timings (scale %.3g):\n", scale);
-  std::printf("   - load: %s records in %.1f s through 4 agencies; all nodes converged %.1f s after it finished\n",
-              Num(records).c_str(), load_s, converge_load_s);
-  std::printf("   - outage: hr/union/civil in sync %.1f s after their writes; after the township's return: %.1f s\n",
-              partial_s, converge_back_s);
-  const auto delivered_load = net.Delivered(before_load, after_load);
-  std::printf("   - deltas delivered to other nodes: load %s (%s of deltas", Num(delivered_load.first).c_str(),
-              Bytes(delivered_load.second).c_str());
-  if (wire_load.ok) std::printf("; the daemons' /metrics count %s sent", Bytes(wire_load.bytes_out).c_str());
-  std::printf(");\n     the township's return %s (%s", Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
-  if (wire_back.ok) {
-    std::printf("; %s in + %s out at the township", Bytes(wire_back.bytes_in).c_str(), Bytes(wire_back.bytes_out).c_str());
-  }
-  std::printf(")\n");
-  if (!digests_agree) throw Failure{"readers of a scope disagree on its records"};
-
-  // --- 7. Stop ---------------------------------------------------------------
-  if (keep_running) {
-    std::printf("\nThe four daemons keep running (configs and logs in %s). Try, in another terminal:\n"
-                "  export HEARTH_PASSPHRASE='%s'\n"
-                "  hearth -C %s/township conflicts\n"
-                "  hearth -C %s/hr put worker --id <worker id> visits+=1   # the daemons push it\n"
-                "  hearth -C %s/union digest\n"
-                "Ctrl-C stops them.\n",
-                out.c_str(), kPassphrase, out.c_str(), out.c_str(), out.c_str());
-    std::fflush(stdout);
-    while (!g_interrupted) {
-      for (Node& n : nodes) {
-        int st = 0;
-        if (n.pid > 0 && waitpid(n.pid, &st, WNOHANG) == n.pid) {
-          n.pid = -1;
-          throw Failure{"hearthd of " + n.name + " died:\n" + TailOf(n.log)};
+  // The conflicts and the counters edited on both sides.
+  void ReportConflicts() {
+    Node& hr = nodes[0];
+    Node& town = nodes[3];
+    std::printf("\n   Conflicts for a person to review (mv fields edited concurrently):\n");
+    std::set<RecordId> shared(workers.begin(), workers.end());
+    size_t ours = 0;
+    for (Node* n : {&hr, &town}) {
+      auto cs = Conflicts(*n->replica);
+      std::map<std::string, size_t> per;
+      for (const Conflict& c : cs) ++per[c.collection + "." + c.field];
+      std::string list;
+      for (const auto& [k, v] : per) list += (list.empty() ? "" : ", ") + std::to_string(v) + " " + k;
+      std::printf("   - at %s: %zu conflict(s)%s%s\n", n->name.c_str(), cs.size(), list.empty() ? "" : ": ", list.c_str());
+      for (const Conflict& c : cs) {
+        if (!shared.count(c.id) || c.field != "work_area") continue;
+        if (n == &hr) {
+          ++ours;
+          std::string vals;
+          for (const Value& v : c.values) vals += (vals.empty() ? "" : " | ") + v.ToString();
+          std::printf("       worker %s work_area: %s\n", WorkerName(*n->replica, c.id).c_str(), vals.c_str());
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    std::printf("\n");
+    std::printf("   Counters edited on both sides keep both increments:\n");
+    bool counters_ok = true;
+    for (const RecordId& w : workers) {
+      int64_t at_hr = Must(hr.replica->Get("worker", w), "reading").Find("visits")->count;
+      int64_t at_town = Must(town.replica->Get("worker", w), "reading").Find("visits")->count;
+      counters_ok = counters_ok && at_hr == visits_before[w] + 2 && at_town == at_hr;
+      std::printf("       worker %s visits: %" PRId64 " -> %" PRId64 " (hr +1, township +1)\n", WorkerName(*hr.replica, w).c_str(),
+                  visits_before[w], at_hr);
+    }
+    {
+      auto wc = Must(hr.replica->Get("wage_case", cases[0]), "reading the wage case");
+      int64_t rec = wc.Find("recovered_fen")->count;
+      counters_ok = counters_ok && rec == recovered_before + 800'000;
+      std::printf("       wage case …%s recovered: %.2f -> %.2f yuan (hr +5,000, township +3,000)\n",
+                  cases[0].ToHex().substr(24).c_str(), recovered_before / 100.0, rec / 100.0);
+    }
+    if (ours != workers.size() || !counters_ok) throw Failure{"concurrent edits did not merge as expected"};
   }
-  std::printf("\n7. Stopping the daemons (SIGTERM)\n  ");
-  bool clean = true;
-  for (Node& n : nodes) {
-    int c = StopDaemon(n);
-    clean = clean && c == 0;
-    std::printf(" %s exit %d;", n.name.c_str(), c);
+
+  // The county report from hr and from civil, and the sync timings.
+  void ReportCountyAndTimings() {
+    Node& hr = nodes[0];
+    Node& civil = nodes[2];
+    for (Node* n : {&hr, &civil}) {
+      std::printf("\n   County report as the %s node sees it (figures from scopes it cannot read are unavailable):\n",
+                  n->name.c_str());
+      auto rep = Must(county::ComputeReport(*n->replica), "county report at " + n->name);
+      std::istringstream in(county::ReportText(rep));
+      for (std::string line; std::getline(in, line);) std::printf("   | %s\n", line.c_str());
+    }
+
+    std::printf("\n   Sync timings (scale %.3g):\n", scale);
+    std::printf("   - load: %s records in %.1f s through 4 agencies; all nodes converged %.1f s after it finished\n",
+                Num(records).c_str(), load_s, converge_load_s);
+    std::printf("   - outage: hr/union/civil in sync %.1f s after their writes; after the township's return: %.1f s\n",
+                partial_s, converge_back_s);
+    const auto delivered_load = net->Delivered(before_load, after_load);
+    std::printf("   - deltas delivered to other nodes: load %s (%s of deltas", Num(delivered_load.first).c_str(),
+                Bytes(delivered_load.second).c_str());
+    if (wire_load.ok) std::printf("; the daemons' /metrics count %s sent", Bytes(wire_load.bytes_out).c_str());
+    std::printf(");\n     the township's return %s (%s", Num(delivered_back.first).c_str(), Bytes(delivered_back.second).c_str());
+    if (wire_back.ok) {
+      std::printf("; %s in + %s out at the township", Bytes(wire_back.bytes_in).c_str(), Bytes(wire_back.bytes_out).c_str());
+    }
+    std::printf(")\n");
+    if (!digests_agree) throw Failure{"readers of a scope disagree on its records"};
   }
-  for (Node& n : nodes) {
-    Status s = inspect::CheckConsistency(*n.replica);
-    if (!s.ok()) throw Failure{n.name + ": " + s.ToString()};
+
+  // The exit status: 0 when every daemon stopped cleanly.
+  int Stop() {
+    // --- 7. Stop ---------------------------------------------------------------
+    if (keep_running) {
+      std::printf("\nThe four daemons keep running (configs and logs in %s). Try, in another terminal:\n"
+                  "  export HEARTH_PASSPHRASE='%s'\n"
+                  "  hearth -C %s/township conflicts\n"
+                  "  hearth -C %s/hr put worker --id <worker id> visits+=1   # the daemons push it\n"
+                  "  hearth -C %s/union digest\n"
+                  "Ctrl-C stops them.\n",
+                  out.c_str(), kPassphrase, out.c_str(), out.c_str(), out.c_str());
+      std::fflush(stdout);
+      while (!g_interrupted) {
+        for (Node& n : nodes) {
+          int st = 0;
+          if (n.pid > 0 && waitpid(n.pid, &st, WNOHANG) == n.pid) {
+            n.pid = -1;
+            throw Failure{"hearthd of " + n.name + " died:\n" + TailOf(n.log)};
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      std::printf("\n");
+    }
+    std::printf("\n7. Stopping the daemons (SIGTERM)\n  ");
+    bool clean = true;
+    for (Node& n : nodes) {
+      int c = StopDaemon(n);
+      clean = clean && c == 0;
+      std::printf(" %s exit %d;", n.name.c_str(), c);
+    }
+    for (Node& n : nodes) {
+      Status s = inspect::CheckConsistency(*n.replica);
+      if (!s.ok()) throw Failure{n.name + ": " + s.ToString()};
+    }
+    std::printf(" replicas consistent. Total %.1f s. Replicas, configs and logs: %s\n", Since(t_start), out.c_str());
+    return clean ? 0 : 1;
   }
-  std::printf(" replicas consistent. Total %.1f s. Replicas, configs and logs: %s\n", Since(t_start), out.c_str());
-  return clean ? 0 : 1;
+};
+
+int Run(int argc, char** argv) {
+  Demo demo;  // stops the daemons on every way out
+  if (std::optional<int> code = demo.ParseOptions(argc, argv)) return *code;
+  demo.PrepareOutput();
+  demo.SetUpNodesAndPolicy();
+  demo.StartDaemons();
+  demo.LoadCounty();
+  demo.Outage();
+  demo.Reconnect();
+  demo.ReportHoldings();
+  demo.ReportConflicts();
+  demo.ReportCountyAndTimings();
+  return demo.Stop();
 }
 
 }  // namespace
