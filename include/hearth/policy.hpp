@@ -95,6 +95,8 @@ struct HEARTH_EXPORT Grant {
 // (their "key" is 32 zero bytes, epoch 0).
 inline constexpr const char* kPolicyScope = "$policy";
 inline constexpr const char* kKeysScope = "$keys";
+// The root-published schema (docs/schema.md, "Publishing under a county root").
+inline constexpr const char* kSchemaScope = "$schema";
 
 class HEARTH_EXPORT Policy {
  public:
