@@ -372,7 +372,7 @@ Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
 
 Result<std::optional<crypto::SecretBytes>> Replica::Impl::ScopeKey(const Txn& t, std::string_view scope,
                                                                    uint32_t epoch) const {
-  // Reserved scopes ($policy, $keys) are public: epoch 0, an all-zero key.
+  // Reserved scopes ($policy, $keys, $schema) are public: epoch 0, an all-zero key.
   if (!scope.empty() && scope[0] == '$') {
     if (epoch != 0) return std::optional<crypto::SecretBytes>();
     return std::optional<crypto::SecretBytes>(crypto::SecretBytes(crypto::kAeadKeyBytes));
