@@ -191,7 +191,7 @@ int Verify(Globals& g) {
   if (g.json) {
     PrintJson({{"ok", rep->ok()}, {"deltas", rep->deltas}, {"authors", rep->authors},
                {"records", rep->records}, {"unreadable", rep->unreadable}, {"denied", rep->denied},
-               {"invalid", rep->invalid}, {"problems", rep->problems}});
+               {"invalid", rep->invalid}, {"waiting_schema", rep->waiting}, {"problems", rep->problems}});
   } else if (rep->ok()) {
     Say(g, "ok: " + std::to_string(rep->deltas) + " deltas from " + std::to_string(rep->authors) +
                " author(s), " + std::to_string(rep->records) + " records" +
@@ -204,6 +204,10 @@ int Verify(Globals& g) {
     if (rep->invalid) {
       Say(g, "note: " + std::to_string(rep->invalid) +
                  " delta(s) with invalid content are kept as evidence, never applied (`hearth denied`)");
+    }
+    if (rep->waiting) {
+      Say(g, "note: " + std::to_string(rep->waiting) +
+                 " delta(s) wait for a newer schema and are applied when it arrives (`hearth pending`)");
     }
   } else {
     std::cout << "FAILED: " << rep->problems.size() << " problem(s) in " << r->dir() << "\n";
