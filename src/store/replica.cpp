@@ -256,7 +256,8 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
       // Under a county root that published a schema, the root's is in force.
       auto root_schema = p->RootSchemaIn(t, nullptr);
       if (!root_schema.ok()) return root_schema.status();
-      if (*root_schema && !(**root_schema == *p->opts.schema)) {
+      if (*root_schema && **root_schema == *p->opts.schema) return true;  // already in force
+      if (*root_schema) {
         return Status::FailedPrecondition(
             "replica " + p->dir + " follows the schema the county root publishes (version " +
             std::to_string((*root_schema)->version()) +

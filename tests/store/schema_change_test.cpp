@@ -247,6 +247,11 @@ TEST_CASE("under a root, a delta written under the root's newer schema waits for
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.status().code() == Code::kFailedPrecondition);
     CHECK(refused.status().message().find("follows the schema the county root publishes") != std::string::npos);
+    // Naming the schema already in force is no change.
+    local.schema = Variant(kV2Fields, 2);
+    auto same = Replica::Open(o.tmp.Sub("b"), local);
+    REQUIRE_MESSAGE(same.ok(), same.status().ToString());
+    CHECK((*same)->schema().version() == 2);
   }
 }
 
