@@ -4,6 +4,8 @@
 // schema than the receiver's waits (listed by inspect::Pending) until that
 // schema arrives, whatever the arrival order.
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "crypto/crypto.hpp"
 #include "hearth/inspect.hpp"
@@ -253,6 +255,26 @@ TEST_CASE("under a root, a delta written under the root's newer schema waits for
     REQUIRE_MESSAGE(same.ok(), same.status().ToString());
     CHECK((*same)->schema().version() == 2);
   }
+}
+
+TEST_CASE("schema() stays valid while another thread's apply adopts a newer schema") {
+  Offices o;
+  REQUIRE(o.root->PublishSchema(Variant(kV2Fields, 2)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    while (!stop.load() || reads.load() == 0) {
+      const Schema& s = o.b->schema();
+      if (s.Find("item") == nullptr || (s.version() != 1 && s.version() != 2)) ++bad;
+      ++reads;
+    }
+  });
+  testing::Sync(*o.root, *o.b);
+  stop = true;
+  reader.join();
+  CHECK(bad.load() == 0);
+  CHECK(o.b->schema().version() == 2);
 }
 
 TEST_CASE("PublishSchema: root only, newer version, compatible") {
