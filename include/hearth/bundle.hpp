@@ -85,6 +85,7 @@ struct BundleImportReport {
   uint64_t fork = 0;
   uint64_t held = 0;
   uint64_t denied = 0;     // stored, but the access policy refuses it (never applied)
+  uint64_t waiting_schema = 0;  // stored, waits for a newer schema (hearth pending)
   uint64_t unblocked = 0;  // earlier pending deltas applied because a gap filled
   std::vector<BundleRejection> rejected;
 };

@@ -44,7 +44,13 @@ struct PendingDelta {
   AuthorId author;
   uint64_t seq = 0;
   uint64_t size = 0;
-  bool held = false;  // true: author frozen by a fork; false: gap
+  bool held = false;  // true: author frozen by a fork; false: gap (or waiting_schema)
+  // Chained and stored, but it names a collection, field or status state
+  // the schema in force lacks: applied once a schema that has them is in
+  // force. `reason` says which ("waiting for a newer schema: field
+  // worker.score2 is not in schema v1").
+  bool waiting_schema = false;
+  std::string reason;
 };
 
 // One operation of a delta, decoded (for logs and inspection).
@@ -84,6 +90,7 @@ struct VerifyReport {
   uint64_t unreadable = 0;   // chained but no key for its scope (not applied)
   uint64_t denied = 0;       // chained, refused by the policy: evidence, not damage
   uint64_t invalid = 0;      // chained, content can never apply ("invalid content: …"), also evidence
+  uint64_t waiting = 0;      // chained, names what the schema in force lacks: waits for a newer schema
   std::vector<std::string> problems;  // empty = all good
   bool ok() const { return problems.empty(); }
 };
@@ -104,7 +111,8 @@ namespace inspect {
 // Entry counts and map use. kIOError and kCorruption from the store.
 HEARTH_EXPORT Result<ReplicaStats> Stats(const Replica& replica);
 
-// Deltas held in `pending` (gap or frozen author), by (author, seq).
+// Deltas held in `pending` (gap or frozen author), then the deltas waiting
+// for a newer schema (waiting_schema), each by (author, seq).
 HEARTH_EXPORT Result<std::vector<PendingDelta>> Pending(const Replica& replica);
 
 // Fork evidence: both deltas of every (author, seq) seen with two contents.

@@ -90,11 +90,13 @@ struct HEARTH_EXPORT Grant {
   bool operator==(const Grant&) const = default;
 };
 
-// Reserved scopes. `$policy` carries policy documents and `$keys` sealed key
-// envelopes; both are written only by the root key and readable by anyone
-// (their "key" is 32 zero bytes, epoch 0).
+// Reserved scopes. `$policy` carries policy documents, `$schema` the
+// county's schema and `$keys` sealed key envelopes; all are written only by
+// the root key and readable by anyone (their "key" is 32 zero bytes, epoch 0).
 inline constexpr const char* kPolicyScope = "$policy";
 inline constexpr const char* kKeysScope = "$keys";
+// The root-published schema (docs/schema.md, "Publishing under a county root").
+inline constexpr const char* kSchemaScope = "$schema";
 
 class HEARTH_EXPORT Policy {
  public:

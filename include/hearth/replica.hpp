@@ -184,6 +184,7 @@ enum class ApplyOutcome : uint8_t {
   kFork,       // same (author, seq) as a held delta, other content: kept as proof
   kHeld,       // author is frozen by an earlier fork: kept, not applied
   kDenied,     // stored and chained, but the policy refuses it: never applied (see reason)
+  kWaitingSchema,  // stored and chained, names what the schema lacks: applied once a newer schema is in force
 };
 
 HEARTH_EXPORT std::string_view ApplyOutcomeName(ApplyOutcome o);
@@ -236,6 +237,11 @@ class HEARTH_EXPORT Replica {
 
   const AuthorId& author() const;
   const std::string& dir() const;
+  // The schema in force: under a county root the newest schema the root
+  // published (PublishSchema) when one is held, else this replica's own
+  // (ReplicaOptions::schema, stored). The reference stays valid for the
+  // Replica's lifetime, also after a newer schema arrives (call again to
+  // see it).
   const Schema& schema() const;
 
   // Commits `batch` as one delta per scope touched. Errors: kInvalidArgument
@@ -304,6 +310,13 @@ class HEARTH_EXPORT Replica {
   // kPermissionDenied (not the root), kInvalidArgument (version not newer
   // than the current policy's).
   Result<CommitInfo> PublishPolicy(const Policy& policy);
+  // Root only: publishes `schema` as the county's schema (a signed delta in
+  // the reserved scope `$schema`, docs/schema.md "Publishing under a county
+  // root"); every replica under the root adopts it when the delta arrives
+  // and re-derives its state. Errors: kPermissionDenied (not the root),
+  // kInvalidArgument (version not newer than the schema in force, or a
+  // change CheckSchemaChange refuses, named).
+  Result<CommitInfo> PublishSchema(const Schema& schema);
 
   // Read by the library's own modules (inspection, sync's identity
   // proofs) through ReplicaAccess (src/store/replica_impl.hpp).

@@ -68,6 +68,9 @@ class HEARTH_EXPORT Schema {
 
   const CollectionSpec* Find(std::string_view collection) const;
   const std::vector<CollectionSpec>& collections() const { return collections_; }  // sorted by name
+  // The schema's version (`version = N`, default 1; docs/schema.md,
+  // "Changing a schema").
+  uint32_t version() const { return version_; }
 
   // Canonical TOML text of this schema (stable; Parse(ToToml()) == *this).
   std::string ToToml() const;
@@ -85,6 +88,16 @@ class HEARTH_EXPORT Schema {
 
  private:
   std::vector<CollectionSpec> collections_;
+  uint32_t version_ = 1;
 };
+
+// Whether `to` may replace `from` (docs/schema.md, "Changing a schema"):
+// adding collections, fields, indexes, status states at the end of an
+// order and changing descriptions are allowed; changing a field's type,
+// value type or ref target, removing (or renaming) a field or collection,
+// reordering or removing status states, moving a collection to another
+// scope and lowering the version are not. Errors: kInvalidArgument naming
+// the first offending change and the migration path.
+HEARTH_EXPORT Status CheckSchemaChange(const Schema& from, const Schema& to);
 
 }  // namespace hearth

@@ -57,7 +57,7 @@ bool ValidName(std::string_view name) {
 }
 
 bool ValidCollectionName(std::string_view name) {
-  return ValidName(name) || name == "$policy" || name == "$keys";
+  return ValidName(name) || name == "$policy" || name == "$keys" || name == "$schema";
 }
 
 bool ValidFieldName(std::string_view name) { return ValidName(name) || name == "$deleted"; }

@@ -24,7 +24,7 @@ bool ValidUtf8(std::string_view s);
 bool ValidName(std::string_view name);
 
 // A collection name a payload may carry: a ValidName, or one of the
-// reserved collections "$policy" and "$keys".
+// reserved collections "$policy", "$keys" and "$schema".
 bool ValidCollectionName(std::string_view name);
 
 // A field name a payload may carry: a ValidName, or the reserved "$deleted".

@@ -231,6 +231,7 @@ void Count(BundleImportReport& rep, const ApplyResult& a) {
     case ApplyOutcome::kFork: ++rep.fork; break;
     case ApplyOutcome::kHeld: ++rep.held; break;
     case ApplyOutcome::kDenied: ++rep.denied; break;
+    case ApplyOutcome::kWaitingSchema: ++rep.waiting_schema; break;
   }
 }
 

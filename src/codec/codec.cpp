@@ -492,7 +492,7 @@ std::vector<RecordOps> DecodePayloadObj(const Obj& root) {
     RecordOps ro;
     std::string_view coll = Str(t[0], "collection must be str");
     if (!ValidCollectionName(coll)) {
-      Fail("collection is not a valid collection name ([a-z0-9_], 1..64, or $policy/$keys)");
+      Fail("collection is not a valid collection name ([a-z0-9_], 1..64, or $policy/$keys/$schema)");
     }
     ro.collection.assign(coll);
     FixedBin(t[1], ro.id.bytes, "record id must be bin 16");

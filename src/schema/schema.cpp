@@ -175,9 +175,9 @@ class Parser {
     return Status::Ok();
   }
 
-  Status Run(const toml::value& root, std::vector<CollectionSpec>* out) {
+  Status Run(const toml::value& root, std::vector<CollectionSpec>* out, uint32_t* version) {
     if (!root.is_table()) return Error(root, "", "a schema must be a TOML table");
-    HEARTH_RETURN_IF_ERROR(CheckKeys(root, "", {"format", "collections"}));
+    HEARTH_RETURN_IF_ERROR(CheckKeys(root, "", {"format", "version", "collections"}));
     const toml::value* format = Get(root, "format");
     if (format == nullptr) {
       return Status::InvalidArgument(source_ + ": missing 'format = 1' at the top of the schema");
@@ -186,6 +186,13 @@ class Parser {
       return Error(
           *format, "format",
           "unsupported schema format " + toml::format(*format) + " (this version reads 1)");
+    }
+    *version = 1;
+    if (const toml::value* v = Get(root, "version")) {
+      if (!v->is_integer() || v->as_integer() < 1 || v->as_integer() > UINT32_MAX) {
+        return Error(*v, "version", "must be a positive integer (1 to 4294967295), got " + toml::format(*v));
+      }
+      *version = static_cast<uint32_t>(v->as_integer());
     }
     if (const toml::value* cols = Get(root, "collections")) {
       if (!cols->is_table()) {
@@ -458,10 +465,12 @@ Result<Schema> Schema::Parse(std::string_view toml_text, std::string_view source
     toml::value root = toml::parse(in, source);
     Parser parser(source);
     std::vector<CollectionSpec> cols;
-    Status st = parser.Run(root, &cols);
+    uint32_t version = 1;
+    Status st = parser.Run(root, &cols, &version);
     if (!st.ok()) return st;
     Schema s;
     s.collections_ = std::move(cols);
+    s.version_ = version;
     return s;
   } catch (const std::exception& e) {
     // toml11 syntax and type errors carry the file, line and a caret.
@@ -501,7 +510,7 @@ Result<Schema> Schema::LoadFile(const std::string& path) {
 }
 
 std::string Schema::ToToml() const {
-  std::string out = "format = 1\n";
+  std::string out = "format = 1\nversion = " + std::to_string(version_) + "\n";
   for (const auto& c : collections_) {
     out += "\n[collections." + c.name + "]\n";
     out += "scope = " + Quoted(c.scope) + "\n";
@@ -604,6 +613,83 @@ Status Schema::CheckValue(std::string_view collection, std::string_view field, F
   return Status::Ok();
 }
 
-bool Schema::operator==(const Schema& other) const { return collections_ == other.collections_; }
+bool Schema::operator==(const Schema& other) const {
+  return version_ == other.version_ && collections_ == other.collections_;
+}
+
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+  return out + "]";
+}
+
+std::string ValueTypeText(const FieldSpec& f) {
+  return f.value_type ? std::string(ValueTypeName(*f.value_type)) : "any";
+}
+
+constexpr const char* kNewField =
+    "; add a new field with the new shape and stop writing the old one, docs/schema.md \"Changing a schema\")";
+constexpr const char* kNewCollection =
+    "; add a new collection with the new shape and stop writing the old one, docs/schema.md \"Changing a schema\")";
+
+}  // namespace
+
+Status CheckSchemaChange(const Schema& from, const Schema& to) {
+  auto refuse = [](std::string what, const char* path) {
+    return Status::InvalidArgument(std::move(what) + path);
+  };
+  for (const CollectionSpec& c : from.collections()) {
+    const CollectionSpec* n = to.Find(c.name);
+    if (n == nullptr) {
+      return refuse("collection " + c.name + " is removed (a collection is never removed or renamed: its records "
+                    "stay in every replica's feeds",
+                    kNewCollection);
+    }
+    if (n->scope != c.scope) {
+      return refuse("collection " + c.name + ": scope " + c.scope + " -> " + n->scope +
+                        " is not allowed (a collection never moves to another scope: its deltas were granted, "
+                        "keyed and sent by scope",
+                    kNewCollection);
+    }
+    for (const FieldSpec& f : c.fields) {
+      const std::string name = c.name + "." + f.name;
+      const FieldSpec* g = n->Find(f.name);
+      if (g == nullptr) {
+        return refuse("field " + name + " is removed (a field is never removed or renamed: replicas hold its ops",
+                      kNewField);
+      }
+      if (g->type != f.type) {
+        return refuse("field " + name + ": type " + std::string(FieldTypeName(f.type)) + " -> " +
+                          std::string(FieldTypeName(g->type)) + " is not allowed (a field's type never changes",
+                      kNewField);
+      }
+      if (g->value_type != f.value_type) {
+        return refuse("field " + name + ": value type " + ValueTypeText(f) + " -> " + ValueTypeText(*g) +
+                          " is not allowed (a field's value type never changes",
+                      kNewField);
+      }
+      if (g->ref_collection != f.ref_collection) {
+        auto target = [](const std::string& s) { return s.empty() ? std::string("any") : s; };
+        return refuse("field " + name + ": ref target " + target(f.ref_collection) + " -> " +
+                          target(g->ref_collection) + " is not allowed (a ref field's target never changes",
+                      kNewField);
+      }
+      if (g->order.size() < f.order.size() || !std::equal(f.order.begin(), f.order.end(), g->order.begin())) {
+        return refuse("field " + name + ": status order " + Join(f.order) + " -> " + Join(g->order) +
+                          " is not allowed (states are only added at the end: a state's rank never changes",
+                      kNewField);
+      }
+    }
+  }
+  if (to.version() < from.version()) {
+    return Status::InvalidArgument("schema version " + std::to_string(to.version()) + " is older than version " +
+                                   std::to_string(from.version()) +
+                                   " in use (a new schema keeps or raises `version`, docs/schema.md \"Changing a "
+                                   "schema\")");
+  }
+  return Status::Ok();
+}
 
 }  // namespace hearth

@@ -54,6 +54,50 @@ RecordId EnvelopeId(std::string_view scope, uint32_t epoch, const AuthorId& reci
 
 }  // namespace
 
+// ---------------------------------------------------------------- schema
+
+Result<std::shared_ptr<const Schema>> Replica::Impl::RootSchemaIn(const Txn& t, const Cache* cache) const {
+  if (!root_key) return std::shared_ptr<const Schema>();
+  const std::string key = store::StateKey(kSchemaScope, kPolicyRecord);
+  std::optional<crdt::RecordState> rec;
+  if (cache != nullptr) {
+    auto it = cache->find(key);
+    if (it != cache->end()) rec = it->second.now;
+  }
+  if (!rec) {
+    auto got = t.Get(state, AsBytes(key));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) return std::shared_ptr<const Schema>();
+    auto decoded = codec::DecodeRecordState(**got);
+    if (!decoded.ok()) return decoded.status().WithContext("schema record");
+    rec = std::move(decoded).value();
+  }
+  const crdt::FieldState* f = rec->Find("doc");
+  if (f == nullptr || f->kind() != FieldKind::kLww) return std::shared_ptr<const Schema>();
+  const auto& lww = f->as<crdt::LwwState>();
+  if (lww.dot.hlc == 0 || lww.value.type() != ValueType::kBytes) return std::shared_ptr<const Schema>();
+  {
+    std::lock_guard lk(schema_mu);
+    if (schema_cache && schema_dot == lww.dot) return schema_cache;
+  }
+  const Bytes& doc = lww.value.as_bytes();
+  // Prepare admits only docs that parse: one that does not is damage.
+  auto sc = Schema::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "schema");
+  if (!sc.ok()) return Status::Corruption("the stored root-published schema does not parse: " + sc.status().message());
+  auto shared = std::make_shared<const Schema>(std::move(sc).value());
+  std::lock_guard lk(schema_mu);
+  schema_cache = shared;
+  schema_dot = lww.dot;
+  return shared;
+}
+
+Result<std::shared_ptr<const Schema>> Replica::Impl::SchemaIn(const Txn& t, const Cache* cache) const {
+  auto root = RootSchemaIn(t, cache);
+  if (!root.ok()) return root.status();
+  if (*root) return *root;
+  return local_schema;
+}
+
 // ---------------------------------------------------------------- policy
 
 Result<std::shared_ptr<const Policy>> Replica::Impl::PolicyIn(const Txn& t, const Cache* cache) const {
@@ -197,7 +241,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
       auto d = feed::ParseDelta(c.value(), UINT64_MAX);
       if (!d.ok()) return d.status().WithContext("stored delta");
       if (!IsReserved(d->header.scope) || is_frozen(d->header)) continue;
-      auto p = Prepare(t, *d, &out->new_keys);
+      auto p = Prepare(t, *d, *local_schema, &out->new_keys);  // reserved: no schema checks
       if (!p.ok()) return p.status().WithContext("re-deriving");
       if (!p->invalid.empty()) {
         out->denied.emplace_back(std::string(c.key().begin(), c.key().end()), p->invalid);
@@ -207,11 +251,17 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
     }
     HEARTH_RETURN_IF_ERROR(c.status());
     Cache view;
-    auto it = out->records.find(store::StateKey(kPolicyScope, kPolicyRecord));
-    if (it != out->records.end()) view[it->first].now = it->second;
+    for (const char* reserved : {kPolicyScope, kSchemaScope}) {
+      auto it = out->records.find(store::StateKey(reserved, kPolicyRecord));
+      if (it != out->records.end()) view[it->first].now = it->second;
+    }
     auto pol = PolicyIn(t, &view);
     if (!pol.ok()) return pol.status();
     policy = *pol;
+    // The schema in force: the root's newest $schema, else the local one.
+    auto sc = SchemaIn(t, &view);
+    if (!sc.ok()) return sc.status();
+    out->schema = *sc;
     // Envelopes addressed to this replica.
     std::vector<crdt::RecordOps> envs;
     for (const auto& [k, r] : out->records) {
@@ -226,6 +276,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
     if (!opened.ok()) return opened.status();
   }
 
+  if (!out->schema) out->schema = local_schema;
   // Pass 2: every other delta, in feed order.
   store::Cursor c(t, feeds);
   for (bool ok = c.First(); ok; ok = c.Next()) {
@@ -240,7 +291,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
       out->denied.emplace_back(fk, permit.message());
       continue;
     }
-    auto p = Prepare(t, *d, &out->new_keys);
+    auto p = Prepare(t, *d, *out->schema, &out->new_keys);
     if (!p.ok()) return p.status().WithContext("re-deriving");
     if (!p->invalid.empty()) {
       out->denied.emplace_back(fk, p->invalid);
@@ -352,6 +403,28 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
   }
   std::string doc = policy.ToToml();
   set(kPolicyRecord, kPolicyScope, "doc", Value(Bytes(doc.begin(), doc.end())));
+  return m.CommitIntents(intents, /*internal=*/true);
+}
+
+Result<CommitInfo> Replica::PublishSchema(const Schema& schema) {
+  Impl& m = *impl_;
+  if (!m.root_key || *m.root_key != m.identity.public_key) {
+    return Status::PermissionDenied("only the county root's replica publishes the schema (this replica is " +
+                                    Short(m.identity.public_key) + "; without a root, use `hearth schema set`)");
+  }
+  auto cur = m.WithRead([&](const Txn& t) { return m.SchemaIn(t, nullptr); });
+  if (!cur.ok()) return cur.status().WithContext("reading the schema in force");
+  const Schema& now = **cur;
+  if (schema.version() <= now.version()) {
+    return Status::InvalidArgument("schema version " + std::to_string(schema.version()) +
+                                   " is not newer than version " + std::to_string(now.version()) +
+                                   " in force (raise `version` in the schema file)");
+  }
+  HEARTH_RETURN_IF_ERROR(CheckSchemaChange(now, schema));
+  std::string doc = schema.ToToml();
+  std::vector<BatchIntent> intents;
+  intents.push_back(
+      BatchIntent{BatchAction::kSet, kSchemaScope, kPolicyRecord, "doc", Value(Bytes(doc.begin(), doc.end())), 0});
   return m.CommitIntents(intents, /*internal=*/true);
 }
 

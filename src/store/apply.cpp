@@ -46,7 +46,7 @@ Result<Hash32> HashOf(ByteView bytes) {
 }  // namespace
 
 Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed::ParsedDelta& d,
-                                                      KeyCache* key_cache) const {
+                                                      const Schema& schema, KeyCache* key_cache) const {
   Prepared out;
   const feed::DeltaHeader& h = d.header;
   // Every check below is a function of the delta, the key of its (scope,
@@ -57,6 +57,13 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
     Prepared bad;
     bad.invalid = kInvalidContentPrefix + s.message();
     return bad;
+  };
+  // Names the schema in force does not know: the delta was written under
+  // a newer schema. The first such name is the reason; a delta that is
+  // also invalid otherwise is invalid (checked to the end first).
+  std::string unknown;
+  auto waiting = [&](std::string what) {
+    if (unknown.empty()) unknown = std::move(what) + " is not in schema v" + std::to_string(schema.version());
   };
   const crypto::SecretBytes* scope_key = nullptr;
   std::optional<crypto::SecretBytes> uncached;
@@ -114,12 +121,30 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
         if (!pol.ok()) return invalid(pol.status());
       }
     }
-    // Every collection outside the reserved ones must be in the schema and
-    // belong to the delta's scope: the scope is what the policy granted.
+    if (r.collection == kSchemaScope) {
+      if (r.id != RecordId{}) return invalid(Status::InvalidArgument("the schema record's id is 16 zero bytes"));
+      for (const crdt::Op& op : r.ops) {
+        if (op.field != "doc" || op.kind != crdt::OpKind::kLwwSet || op.value.type() != ValueType::kBytes) {
+          return invalid(Status::InvalidArgument("a schema record holds only 'doc' (bytes)"));
+        }
+        const Bytes& doc = op.value.as_bytes();
+        auto sc = Schema::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "schema");
+        if (!sc.ok()) return invalid(sc.status());
+      }
+    }
+    // Every collection outside the reserved ones must belong to the
+    // delta's scope (the scope is what the policy granted); one the schema
+    // does not know makes the delta wait for a newer schema.
     const CollectionSpec* spec = reserved_coll ? nullptr : schema.Find(r.collection);
     if (!reserved_coll && spec == nullptr) {
-      return invalid(Status::PermissionDenied("writes collection " + r.collection +
-                                              ", which this replica's schema does not know"));
+      waiting("collection " + r.collection);
+      for (const crdt::Op& op : r.ops) {
+        ++ops;
+        if (op.hlc < h.hlc_min || op.hlc > h.hlc_max) {
+          return invalid(Status::Corruption("op HLC outside the header's range"));
+        }
+      }
+      continue;
     }
     if (spec != nullptr && spec->scope != h.scope) {
       return invalid(Status::PermissionDenied("writes collection " + r.collection + " of scope " + spec->scope +
@@ -138,9 +163,18 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
       }
       if (spec == nullptr) continue;  // reserved collection: checked above
       const FieldSpec* f = spec->Find(op.field);
-      if (f == nullptr) continue;  // field from a newer schema: kept as is
+      if (f == nullptr) {  // field from a newer schema
+        waiting("field " + r.collection + "." + op.field);
+        continue;
+      }
       FieldKind kind = crdt::KindOfOp(op.kind);
       const Value* value = op.kind == crdt::OpKind::kCounter ? nullptr : &op.value;
+      if (op.kind == crdt::OpKind::kStatus && f->type == FieldType::kStatus &&
+          op.value.type() == ValueType::kString && !f->RankOf(op.value.as_string())) {
+        // A state appended to the order by a newer schema.
+        waiting("status state " + r.collection + "." + op.field + " = " + op.value.as_string());
+        continue;
+      }
       if (!ValueCertainlyOk(*f, kind, value)) {
         Status s = schema.CheckValue(r.collection, op.field, kind, value);
         if (!s.ok()) return invalid(s);
@@ -155,6 +189,11 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
   if (ops != h.op_count) {
     return invalid(Status::Corruption("header says " + std::to_string(h.op_count) + " ops, payload has " +
                                       std::to_string(ops)));
+  }
+  if (!unknown.empty()) {
+    Prepared wait;
+    wait.invalid = kWaitingSchemaPrefix + unknown;
+    return wait;
   }
   out.records = std::move(records).value();
   return out;
@@ -177,8 +216,9 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
     (*rec)->dirty = true;
   }
   if (root_key && h.author == *root_key) {
-    // A new policy changes what every other delta's fate is: re-derive.
-    if (h.scope == kPolicyScope) rebuild_pending = true;
+    // A new policy or schema changes what every other delta's fate is:
+    // re-derive.
+    if (h.scope == kPolicyScope || h.scope == kSchemaScope) rebuild_pending = true;
     if (h.scope == kKeysScope) {
       KeyCache fresh;
       auto opened = OpenEnvelopes(t, p.records, cache, &fresh);
@@ -321,11 +361,13 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
     HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(why)));
     HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
     *reason = why;
-    return ApplyOutcome::kDenied;
+    return IsWaitingReason(why) ? ApplyOutcome::kWaitingSchema : ApplyOutcome::kDenied;
   };
   Status permit = Permit(h, policy->get());
   if (!permit.ok()) return deny(permit.message());
-  auto prepared = Prepare(t, d, key_cache);
+  auto schema = SchemaIn(t, &cache);
+  if (!schema.ok()) return schema.status();
+  auto prepared = Prepare(t, d, **schema, key_cache);
   if (!prepared.ok()) return prepared.status();
   if (!prepared->invalid.empty()) return deny(prepared->invalid);
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
@@ -481,7 +523,9 @@ Status Replica::Impl::ApplyUnreadable(Txn& t, Cache& cache, std::string_view sco
     auto d = feed::ParseDelta(bytes, UINT64_MAX);
     if (!d.ok()) return d.status().WithContext("stored delta");
     if (d->header.scope != scope || d->header.epoch != epoch) continue;
-    auto p = Prepare(t, *d);
+    auto schema = SchemaIn(t, &cache);
+    if (!schema.ok()) return schema.status();
+    auto p = Prepare(t, *d, **schema);
     if (!p.ok()) return p.status();
     HEARTH_RETURN_IF_ERROR(t.Del(unreadable, AsBytes(fk)));
     if (!p->invalid.empty()) {

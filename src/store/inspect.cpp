@@ -92,6 +92,24 @@ Result<std::vector<PendingDelta>> Pending(const Replica& replica) {
     });
   });
   if (!r.ok()) return r;
+  // Deltas waiting for a newer schema: in the denied table, by reason.
+  r = m.WithRead([&](const Txn& t) -> Status {
+    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, ByteView v) -> Status {
+      std::string_view reason(reinterpret_cast<const char*>(v.data()), v.size());
+      if (!IsWaitingReason(reason)) return Status::Ok();
+      PendingDelta p;
+      p.author = AuthorOf(k);
+      p.seq = store::ReadU64(k.data() + 32);
+      auto got = t.Get(m.feeds, k);
+      if (!got.ok()) return got.status();
+      if (got->has_value()) p.size = (*got)->size();
+      p.waiting_schema = true;
+      p.reason.assign(reason);
+      out.push_back(std::move(p));
+      return Status::Ok();
+    });
+  });
+  if (!r.ok()) return r;
   return out;
 }
 
@@ -123,6 +141,9 @@ Result<std::vector<DeniedDelta>> Denied(const Replica& replica) {
   std::vector<DeniedDelta> out;
   Status r = m.WithRead([&](const Txn& t) -> Status {
     return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, ByteView v) -> Status {
+      if (IsWaitingReason(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()))) {
+        return Status::Ok();  // listed by Pending
+      }
       DeniedDelta d;
       d.author = AuthorOf(k);
       d.seq = store::ReadU64(k.data() + 32);

@@ -236,32 +236,53 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     } else {
       HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("author"), p->identity.public_key.bytes));
     }
-    if (p->opts.schema) {
-      p->schema = *p->opts.schema;
-      std::string text = p->schema.ToToml();
-      auto before = t.Get(p->meta, AsBytes("schema"));
-      if (!before.ok()) return before.status();
-      const bool changed = before->has_value() && !std::equal((*before)->begin(), (*before)->end(),
+    // The replica's own schema, as stored.
+    std::shared_ptr<const Schema> stored_schema;
+    auto stored = t.Get(p->meta, AsBytes("schema"));
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      ByteView v = **stored;
+      auto schema = Schema::Parse(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()),
+                                  "stored schema");
+      // The stored schema was written by ToToml(): text that does not parse is damage.
+      if (!schema.ok()) {
+        return Status::Corruption("replica " + p->dir + ": the stored schema (meta) is damaged: " +
+                                  schema.status().message());
+      }
+      stored_schema = std::make_shared<const Schema>(std::move(schema).value());
+      p->local_schema = stored_schema;
+    }
+    if (p->opts.schema && !(stored_schema && *stored_schema == *p->opts.schema)) {
+      // Under a county root that published a schema, the root's is in force.
+      auto root_schema = p->RootSchemaIn(t, nullptr);
+      if (!root_schema.ok()) return root_schema.status();
+      if (*root_schema && **root_schema == *p->opts.schema) return true;  // already in force
+      if (*root_schema) {
+        return Status::FailedPrecondition(
+            "replica " + p->dir + " follows the schema the county root publishes (version " +
+            std::to_string((*root_schema)->version()) +
+            "); a new schema is published by the root (`hearth schema publish FILE` on the root's replica)");
+      }
+      // Only compatible changes (docs/schema.md, "Changing a schema").
+      if (stored_schema) {
+        Status compatible = CheckSchemaChange(*stored_schema, *p->opts.schema);
+        if (!compatible.ok()) return compatible.WithContext("replica " + p->dir + ": schema change refused");
+      }
+      p->local_schema = std::make_shared<const Schema>(*p->opts.schema);
+      std::string text = p->local_schema->ToToml();
+      const bool changed = stored->has_value() && !std::equal((*stored)->begin(), (*stored)->end(),
                                                               text.begin(), text.end());
       HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("schema"), AsBytes(text)));
-      // The schema is part of the derivation rule (a delta naming a
-      // collection the schema lacks is invalid content): a new schema
-      // re-derives the state from the feeds, so that what a replica holds
-      // never depends on which schema it had when a delta arrived.
+      // The schema is part of the derivation rule (a delta naming what the
+      // schema lacks waits for a newer one): a new schema re-derives the
+      // state from the feeds, so that what a replica holds never depends on
+      // which schema it had when a delta arrived.
       if (changed) HEARTH_RETURN_IF_ERROR(p->Rebuild(t));
-    } else {
-      auto stored = t.Get(p->meta, AsBytes("schema"));
-      if (!stored.ok()) return stored.status();
-      if (stored->has_value()) {
-        ByteView v = **stored;
-        auto schema = Schema::Parse(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()),
-                                    "stored schema");
-        // The stored schema was written by ToToml(): text that does not parse is damage.
-        if (!schema.ok()) {
-          return Status::Corruption("replica " + p->dir + ": the stored schema (meta) is damaged: " +
-                                    schema.status().message());
-        }
-        p->schema = std::move(schema).value();
+    } else if (p->opts.schema && stored_schema) {
+      // Same schema; the stored text may predate the canonical form.
+      std::string text = stored_schema->ToToml();
+      if (!std::equal((*stored)->begin(), (*stored)->end(), text.begin(), text.end())) {
+        HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("schema"), AsBytes(text)));
       }
     }
     return true;
@@ -277,7 +298,21 @@ Replica::~Replica() = default;
 
 const AuthorId& Replica::author() const { return impl_->identity.public_key; }
 const std::string& Replica::dir() const { return impl_->dir; }
-const Schema& Replica::schema() const { return impl_->schema; }
+const Schema& Replica::schema() const {
+  const Impl& m = *impl_;
+  auto in_force = m.WithRead([&](const Txn& t) { return m.SchemaIn(t, nullptr); });
+  // On a read error, the last schema handed out (else the local one).
+  std::lock_guard lk(m.schema_mu);
+  if (!in_force.ok()) {
+    return m.schemas_handed_out.empty() ? *m.local_schema : *m.schemas_handed_out.back();
+  }
+  std::shared_ptr<const Schema> s = std::move(in_force).value();
+  // Keep every schema handed out alive: callers hold references.
+  if (std::find(m.schemas_handed_out.begin(), m.schemas_handed_out.end(), s) == m.schemas_handed_out.end()) {
+    m.schemas_handed_out.push_back(s);
+  }
+  return *s;
+}
 
 namespace store {
 const crypto::SigningKeyPair& IdentityOf(const Replica& replica) { return ReplicaAccess::Of(replica).identity; }
@@ -309,6 +344,9 @@ Result<Replica::Impl::CachedRecord*> Replica::Impl::Load(const Txn& t, Cache& ca
 }
 
 Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
+  auto in_force = SchemaIn(t, &cache);
+  if (!in_force.ok()) return in_force.status();
+  const Schema& schema = **in_force;
   for (auto& [key, rec] : cache) {
     if (!rec.dirty) continue;
     Bytes enc = codec::EncodeRecordState(rec.now);
@@ -335,7 +373,7 @@ Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
 
 Result<std::optional<crypto::SecretBytes>> Replica::Impl::ScopeKey(const Txn& t, std::string_view scope,
                                                                    uint32_t epoch) const {
-  // Reserved scopes ($policy, $keys) are public: epoch 0, an all-zero key.
+  // Reserved scopes ($policy, $keys, $schema) are public: epoch 0, an all-zero key.
   if (!scope.empty() && scope[0] == '$') {
     if (epoch != 0) return std::optional<crypto::SecretBytes>();
     return std::optional<crypto::SecretBytes>(crypto::SecretBytes(crypto::kAeadKeyBytes));
@@ -470,19 +508,22 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
   info.author = m.identity.public_key;
   if (intents.empty()) return info;
 
-  // Validate everything before touching storage; group intents by scope.
-  // Reserved collections ($policy, $keys) are written only by PublishPolicy.
-  std::map<std::string, std::vector<const BatchIntent*>> by_scope;
-  for (const auto& in : intents) {
-    if (internal && !in.collection.empty() && in.collection[0] == '$') {
-      by_scope[in.collection].push_back(&in);
-      continue;
-    }
-    HEARTH_RETURN_IF_ERROR(CheckIntent(m.schema, in));
-    by_scope[m.schema.Find(in.collection)->scope].push_back(&in);
-  }
-
   return m.WithWrite<CommitInfo>([&](Txn& t) -> Result<CommitInfo> {
+    // Validate everything against the schema in force before writing;
+    // group intents by scope. Reserved collections ($policy, $keys,
+    // $schema) are written only by PublishPolicy and PublishSchema.
+    auto in_force = m.SchemaIn(t, nullptr);
+    if (!in_force.ok()) return in_force.status();
+    const Schema& schema = **in_force;
+    std::map<std::string, std::vector<const BatchIntent*>> by_scope;
+    for (const auto& in : intents) {
+      if (internal && !in.collection.empty() && in.collection[0] == '$') {
+        by_scope[in.collection].push_back(&in);
+        continue;
+      }
+      HEARTH_RETURN_IF_ERROR(CheckIntent(schema, in));
+      by_scope[schema.Find(in.collection)->scope].push_back(&in);
+    }
     const AuthorId& me = m.identity.public_key;
     auto head = m.Head(t, me);
     if (!head.ok()) return head.status();
@@ -547,7 +588,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
         using A = BatchAction;
         switch (in->action) {
           case A::kSet: {
-            const CollectionSpec* c = m.schema.Find(in->collection);
+            const CollectionSpec* c = schema.Find(in->collection);
             const FieldSpec* f = c ? c->Find(in->field) : nullptr;
             if (f && KindOf(f->type) == FieldKind::kMv) {
               op.kind = crdt::OpKind::kMvSet;
@@ -581,7 +622,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
           }
           case A::kAdvance: {
             op.kind = crdt::OpKind::kStatus;
-            const FieldSpec* f = m.schema.Find(in->collection)->Find(in->field);
+            const FieldSpec* f = schema.Find(in->collection)->Find(in->field);
             op.rank = *f->RankOf(in->value.as_string());
             break;
           }
@@ -611,8 +652,8 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
     out.last_seq = h.seq;
     HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, h));
     HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
-    // A new policy decides every delta's fate anew (docs/policy.md).
-    if (by_scope.count(kPolicyScope)) m.rebuild_pending = true;
+    // A new policy or schema decides every delta's fate anew (docs/policy.md).
+    if (by_scope.count(kPolicyScope) || by_scope.count(kSchemaScope)) m.rebuild_pending = true;
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return out;
   });
@@ -676,16 +717,17 @@ bool Matches(const Query& q, const Record& r, const Schema& schema) {
 
 Result<std::vector<Record>> Replica::Find(const Query& q) const {
   const Impl& m = *impl_;
+  const Schema& schema = this->schema();
   std::vector<Record> out;
   if (q.limit == 0) return out;
   if (q.field.empty()) {
     HEARTH_RETURN_IF_ERROR(Scan(q.collection, [&](const Record& r) {
-      if (Matches(q, r, m.schema)) out.push_back(r);
+      if (Matches(q, r, schema)) out.push_back(r);
       return out.size() < q.limit;
     }));
     return out;
   }
-  const CollectionSpec* c = m.schema.Find(q.collection);
+  const CollectionSpec* c = schema.Find(q.collection);
   if (c == nullptr) return Status::InvalidArgument("unknown collection " + q.collection);
   const FieldSpec* f = c->Find(q.field);
   if (f == nullptr) return Status::InvalidArgument("unknown field " + q.collection + "." + q.field);
@@ -730,7 +772,7 @@ Result<std::vector<Record>> Replica::Find(const Query& q) const {
       if (!st.ok()) return st.status();
       Record rec = store::ToRecord(*st);
       // The index may hold truncated long values: confirm on the record.
-      if (Matches(qq, rec, m.schema)) out.push_back(std::move(rec));
+      if (Matches(qq, rec, schema)) out.push_back(std::move(rec));
       if (out.size() >= q.limit) break;
     }
     HEARTH_RETURN_IF_ERROR(c.status());

@@ -23,6 +23,11 @@ inline constexpr uint32_t kStorageFormatVersion = 1;
 
 // Reason of a denied-table entry for a delta with invalid content.
 inline constexpr const char* kInvalidContentPrefix = "invalid content: ";
+// Reason of a denied-table entry for a delta that names a collection, field
+// or status state the schema in force does not know: applied once a schema
+// that knows them is in force (docs/schema.md, "Waiting deltas").
+inline constexpr const char* kWaitingSchemaPrefix = "waiting for a newer schema: ";
+inline bool IsWaitingReason(std::string_view reason) { return reason.starts_with(kWaitingSchemaPrefix); }
 
 // The library's door to a Replica's internals and a WriteBatch's intents
 // (both private in the public headers).
@@ -41,7 +46,17 @@ using BatchAction = ReplicaAccess::Action;
 struct Replica::Impl {
   std::string dir;
   ReplicaOptions opts;
-  Schema schema;
+  // This replica's own schema (meta "schema": init, --schema, schema set);
+  // set once by Open. The schema in force is SchemaIn(): under a county
+  // root the root-published one when held, else this.
+  std::shared_ptr<const Schema> local_schema = std::make_shared<const Schema>();
+  // The root-published schema, parsed once per $schema doc (by its dot),
+  // and every schema Replica::schema() handed out (kept alive so that the
+  // references it returns stay valid).
+  mutable std::mutex schema_mu;
+  mutable std::shared_ptr<const Schema> schema_cache;
+  mutable crdt::Dot schema_dot;
+  mutable std::vector<std::shared_ptr<const Schema>> schemas_handed_out;
   crypto::SigningKeyPair identity;
   store::Env env;
   dev_t dev = 0;
@@ -99,6 +114,13 @@ struct Replica::Impl {
                              const RecordId& id) const;
   Status Flush(store::Txn& t, Cache& cache) const;
 
+  // --- schema (access.cpp) ---
+  // The root-published schema as of this transaction (cache: records not
+  // yet flushed); nullptr when there is no root or none is held.
+  Result<std::shared_ptr<const Schema>> RootSchemaIn(const store::Txn& t, const Cache* cache) const;
+  // The schema in force: RootSchemaIn, else local_schema.
+  Result<std::shared_ptr<const Schema>> SchemaIn(const store::Txn& t, const Cache* cache) const;
+
   // --- keys ---
   Result<std::optional<crypto::SecretBytes>> ScopeKey(const store::Txn& t, std::string_view scope,
                                                       uint32_t epoch) const;
@@ -122,6 +144,9 @@ struct Replica::Impl {
   // under its scope key, breaks the format's limits, names a collection
   // outside its scope or the schema, or fails the schema. Such a delta is
   // kept in its feed and listed with the denied ones, on every replica alike.
+  // `invalid` may instead start with kWaitingSchemaPrefix: the delta names
+  // what `schema` does not know; it is kept like an invalid one and
+  // re-judged whenever the schema in force changes.
   struct Prepared {
     bool unreadable = false;
     std::string invalid;
@@ -132,7 +157,7 @@ struct Replica::Impl {
   // and a sodium_malloc (mmap + mlock) per delta of a batch.
   using KeyCache = std::map<std::pair<std::string, uint32_t>, crypto::SecretBytes, std::less<>>;
   // Decrypts, decodes and validates a chained delta's payload; writes nothing.
-  Result<Prepared> Prepare(const store::Txn& t, const feed::ParsedDelta& d,
+  Result<Prepared> Prepare(const store::Txn& t, const feed::ParsedDelta& d, const Schema& schema,
                            KeyCache* key_cache = nullptr) const;
   Status WriteApplied(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
                       std::span<const uint8_t> bytes, const Prepared& p);
@@ -170,6 +195,7 @@ struct Replica::Impl {
     std::vector<std::string> unreadable;                     // feed keys
     std::vector<std::pair<std::string, std::string>> denied;  // feed key, reason
     KeyCache new_keys;                                       // opened from envelopes
+    std::shared_ptr<const Schema> schema;                    // the schema in force
   };
   Status Derive(const store::Txn& t, Derived* out) const;
   // Replaces the tables state, index, opaque and denied with a fresh derivation.

@@ -193,7 +193,7 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
       std::string text = Str(**schema);
       auto parsed = Schema::Parse(text, "stored schema");
       if (!parsed.ok()) out->push_back("meta: schema record does not parse: " + parsed.status().ToString());
-      else if (parsed->ToToml() != m.schema.ToToml()) out->push_back("meta: schema record differs from the schema in use");
+      else if (parsed->ToToml() != m.local_schema->ToToml()) out->push_back("meta: schema record differs from the schema in use");
     } else {
       // Without a schema no user collection could have been written.
       store::Cursor c(t, m.state);
@@ -333,7 +333,7 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
     // index: from the derived records and the schema.
     std::set<std::string> want;
     for (const auto& [k, rec] : derived.records) {
-      const CollectionSpec* spec = m.schema.Find(rec.collection);
+      const CollectionSpec* spec = derived.schema->Find(rec.collection);
       if (spec == nullptr) continue;
       for (const FieldSpec& f : spec->fields) {
         if (!f.indexed) continue;
@@ -399,6 +399,7 @@ Result<VerifyReport> Verify(const Replica& replica, const std::function<void(uin
     return rep;
   }
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
+    std::shared_ptr<const Schema> in_force;  // read once, at the first delta to check
     auto total = t.Entries(m.feeds);
     if (!total.ok()) return total.status();
     auto records = t.Entries(m.state);
@@ -422,8 +423,12 @@ Result<VerifyReport> Verify(const Replica& replica, const std::function<void(uin
       auto denied = t.Get(m.denied, k);
       HEARTH_RETURN_IF_ERROR(denied.status());
       if (denied->has_value()) {
-        ++rep.denied;
         const std::string reason = Str(**denied);
+        if (IsWaitingReason(reason)) {
+          ++rep.waiting;
+          continue;
+        }
+        ++rep.denied;
         if (reason.rfind(kInvalidContentReason, 0) == 0) ++rep.invalid;
         continue;
       }
@@ -433,7 +438,12 @@ Result<VerifyReport> Verify(const Replica& replica, const std::function<void(uin
         ++rep.unreadable;
         continue;
       }
-      auto p = m.Prepare(t, *d);
+      if (!in_force) {
+        auto sc = m.SchemaIn(t, nullptr);
+        HEARTH_RETURN_IF_ERROR(sc.status());
+        in_force = *sc;
+      }
+      auto p = m.Prepare(t, *d, *in_force);
       if (!p.ok()) rep.problems.push_back("feeds: delta " + KeyName(k) + ": " + p.status().ToString());
     }
     HEARTH_RETURN_IF_ERROR(c.status());

@@ -47,6 +47,7 @@ std::string_view ApplyOutcomeName(ApplyOutcome o) {
     case ApplyOutcome::kFork: return "fork";
     case ApplyOutcome::kHeld: return "held";
     case ApplyOutcome::kDenied: return "denied";
+    case ApplyOutcome::kWaitingSchema: return "waiting_schema";
   }
   return "unknown";
 }

@@ -57,7 +57,7 @@ Hash32 Fingerprint(const Heads& heads, size_t range = kRanges) {
   return h.Final();
 }
 
-bool IsReserved(std::string_view scope) { return scope == kPolicyScope || scope == kKeysScope; }
+bool IsReserved(std::string_view scope) { return scope == kPolicyScope || scope == kKeysScope || scope == kSchemaScope; }
 
 }  // namespace
 

@@ -274,6 +274,119 @@ class PolicyFlowTest(Base):
         self.assertEqual(jrun("-C", root, "policy", "show")["version"], 12)
 
 
+def keyring(*scopes):
+    """A keyring file's bytes (docs/storage-format.md): one shared key per scope, epoch 1."""
+    out = b"\x01" + len(scopes).to_bytes(4, "big")
+    for sc in scopes:
+        out += bytes([len(sc)]) + sc.encode() + (1).to_bytes(4, "big") + bytes([0x5A]) * 32
+    return out
+
+
+class SchemaChangeTest(Base):
+    """docs/schema.md "Changing a schema": refused changes exit 2 and change nothing;
+    the county root publishes the schema; a delta written under a newer schema waits."""
+
+    def schema_text(self):
+        with open(SCHEMA, encoding="utf-8") as f:
+            return f.read()
+
+    def variant(self, name, version, extra_item_fields="", replace=None):
+        text = self.schema_text().replace("format = 1\n", f"format = 1\nversion = {version}\n", 1)
+        text = text.replace("[collections.item.fields]\n", "[collections.item.fields]\n" + extra_item_fields, 1)
+        if replace:
+            self.assertIn(replace[0], text)
+            text = text.replace(replace[0], replace[1], 1)
+        return self.write_file(name, text)
+
+    def test_set_incompatible_exits_2_and_changes_nothing(self):
+        town, _ = self.init("town")
+        kr = self.path("keys.kr")
+        with open(kr, "wb") as f:
+            f.write(keyring("test.a", "test.b"))
+        run("-C", town, "keys", "import", kr)
+        rid = jrun("-C", town, "put", "item", "score=5")["id"]
+        before = run("-C", town, "schema", "show").stdout
+        cases = [
+            ("counter.toml", ('score = { type = "lww", value = "int", index = true }', 'score = { type = "counter" }'),
+             "field item.score: type lww -> counter is not allowed"),
+            ("moved.toml", ('scope = "test.a"', 'scope = "test.b"'), "collection item: scope test.a -> test.b"),
+            ("reordered.toml", ('order = ["new", "open", "done"]', 'order = ["open", "new", "done"]'),
+             "field item.stage: status order [new, open, done] -> [open, new, done] is not allowed"),
+        ]
+        for name, repl, msg in cases:
+            with self.subTest(name):
+                p = run("-C", town, "schema", "set", self.variant(name, 1, replace=repl), expect=2)
+                self.assertIn(msg, p.stderr)
+                self.assertIn("Changing a schema", p.stderr)
+                self.assertEqual(run("-C", town, "schema", "show").stdout, before)
+                self.assertEqual(jrun("-C", town, "verify")["problems"], [])
+                self.assertEqual(jrun("-C", town, "get", "item", rid)["fields"]["score"]["value"], 5)
+        # A compatible change (a new field, version 2) is accepted.
+        run("-C", town, "schema", "set", self.variant("v2.toml", 2, 'score2 = { type = "lww", value = "int" }\n'))
+        self.assertIn("version = 2", run("-C", town, "schema", "show").stdout)
+        # Going back is refused: the field would be removed, and the version is older.
+        p = run("-C", town, "schema", "set", SCHEMA, expect=2)
+        self.assertIn("field item.score2 is removed", p.stderr)
+        older = self.variant("v1.toml", 1, 'score2 = { type = "lww", value = "int" }\n')
+        p = run("-C", town, "schema", "set", older, expect=2)
+        self.assertIn("schema version 1 is older than version 2", p.stderr)
+
+    def test_root_publishes_and_a_newer_delta_waits(self):
+        root, root_key = self.init("root", "--is-root")
+        a, a_key = self.init("a", "--root", root_key)
+        b, b_key = self.init("b", "--root", root_key)
+        run("-C", root, "policy", "add-scope", "test.a")
+        run("-C", root, "policy", "add-scope", "test.b")
+        run("-C", root, "policy", "add-member", a_key, "--name", "office a", "--agency", "a")
+        run("-C", root, "policy", "add-member", b_key, "--name", "office b", "--agency", "b")
+        for agency in ("a", "b"):
+            for scope in ("test.a", "test.b"):
+                run("-C", root, "policy", "grant", "--agency", agency, "--scope", scope, "--rights", "read,write")
+        self.move(root, a)
+        self.move(root, b)
+
+        v2 = self.variant("v2.toml", 2, 'score2 = { type = "lww", value = "int" }\n')
+        p = run("-C", a, "schema", "publish", v2, expect=3)  # not the root
+        self.assertIn("only the county root", p.stderr)
+        out = jrun("-C", root, "schema", "publish", v2)
+        self.assertEqual(out["version"], 2)
+        p = run("-C", root, "schema", "publish", v2, expect=2)
+        self.assertIn("not newer", p.stderr)
+        bad = self.variant("bad.toml", 3, replace=('score = { type = "lww", value = "int", index = true }',
+                                                   'score = { type = "counter" }'))
+        p = run("-C", root, "schema", "publish", bad, expect=2)
+        self.assertIn("field item.score: type lww -> counter is not allowed", p.stderr)
+
+        # Office a gets v2 and writes the new field before office b has v2.
+        self.move(root, a)
+        self.assertIn("version = 2", run("-C", a, "schema", "show").stdout)
+        rid = jrun("-C", a, "put", "item", "score2=42")["id"]
+        jrun("-C", a, "put", "other", "name=later")
+        # Only a's deltas (the root's heads: a's export leaves out what the root wrote).
+        heads = self.write_file("root-heads.json", run("-C", root, "heads", "--json").stdout)
+        bundle = self.path("a-only.bundle")
+        run("-C", a, "export", bundle, "--since-heads", heads)
+        rep = jrun("-C", b, "import", bundle)
+        self.assertEqual((rep["rejected"], rep["waiting_schema"], rep["applied"]), ([], 1, 1))
+        pend = jrun("-C", b, "pending")["pending"]
+        self.assertEqual(len(pend), 1)
+        self.assertTrue(pend[0]["waiting_schema"])
+        self.assertEqual(pend[0]["reason"], "waiting for a newer schema: field item.score2 is not in schema v1")
+        self.assertIn("waiting for a newer schema", run("-C", b, "pending").stdout)
+        v = jrun("-C", b, "verify")
+        self.assertEqual((v["problems"], v["waiting_schema"], v["denied"]), ([], 1, 0))
+        # The root's v2 arrives: the delta is applied; a and b converge.
+        self.move(root, b)
+        self.assertEqual(jrun("-C", b, "pending")["pending"], [])
+        self.assertEqual(jrun("-C", b, "get", "item", rid)["fields"]["score2"]["value"], 42)
+        self.move(b, a)
+        self.assertEqual(jrun("-C", a, "digest"), jrun("-C", b, "digest"))
+        # b follows the root's schema now.
+        p = run("-C", b, "schema", "set", self.variant("v3.toml", 3, 'score2 = { type = "lww", value = "int" }\n'
+                                                       'extra = { type = "lww" }\n'), expect=3)
+        self.assertIn("follows the schema the county root publishes", p.stderr)
+
+
 def main():
     global HEARTH, SCHEMA, TEMPLATE
     ap = argparse.ArgumentParser()

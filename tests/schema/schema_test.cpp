@@ -211,7 +211,7 @@ TEST_CASE("ToToml is canonical") {
   Schema s = MustParse(
       OneField("order = [\"a\", \"b\"], index = true, type = \"status\", description = \"d\""));
   CHECK(s.ToToml() ==
-        "format = 1\n\n[collections.c]\nscope = \"s\"\n\n[collections.c.fields]\n"
+        "format = 1\nversion = 1\n\n[collections.c]\nscope = \"s\"\n\n[collections.c.fields]\n"
         "f = { type = \"status\", order = [\"a\", \"b\"], index = true, description = \"d\" }\n");
   // Sub-table field syntax means the same thing.
   Schema t = MustParse(
@@ -228,7 +228,11 @@ TEST_CASE("errors: TOML syntax and format") {
   ExpectError("[collections.c]\nscope = \"s\"\n", {"missing 'format = 1'"});
   ExpectError("format = 2\n", {"t.toml:1:", "unsupported schema format 2"});
   ExpectError("format = \"1\"\n", {"t.toml:1:", "unsupported schema format"});
-  ExpectError("format = 1\nversion = 3\n", {"t.toml:2:", "unknown key 'version'"});
+  ExpectError("format = 1\nrevision = 3\n", {"t.toml:2:", "unknown key 'revision'"});
+  ExpectError("format = 1\nversion = 0\n", {"t.toml:2:", "version", "positive integer"});
+  ExpectError("format = 1\nversion = -1\n", {"t.toml:2:", "version", "positive integer"});
+  ExpectError("format = 1\nversion = \"2\"\n", {"t.toml:2:", "version", "positive integer"});
+  ExpectError("format = 1\nversion = 4294967296\n", {"t.toml:2:", "version", "positive integer"});
   ExpectError("format = 1\ncollections = 3\n", {"t.toml:2:", "collections", "must be a table"});
 }
 
@@ -468,6 +472,104 @@ TEST_CASE("LoadFile errors") {
   if (::geteuid() != 0) {  // root reads anything
     CHECK(Schema::LoadFile(unreadable).status().code() == Code::kIOError);
   }
+}
+
+}  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// Collection c (scope s) with the given fields, plus collection d; version v.
+std::string Doc(const std::string& c_fields, const std::string& extra = "", uint32_t v = 1,
+                const std::string& c_scope = "s") {
+  return "format = 1\nversion = " + std::to_string(v) + "\n[collections.c]\nscope = \"" + c_scope +
+         "\"\ndescription = \"old\"\n[collections.c.fields]\n" + c_fields +
+         "[collections.d]\nscope = \"s\"\n[collections.d.fields]\nx = { type = \"lww\" }\n" + extra;
+}
+
+const char* kBase =
+    "f = { type = \"lww\", value = \"int\" }\n"
+    "st = { type = \"status\", order = [\"a\", \"b\"] }\n"
+    "r = { type = \"ref\", collection = \"d\" }\n"
+    "m = { type = \"mv\" }\n";
+
+}  // namespace
+
+TEST_CASE("CheckSchemaChange: every allowed and refused change") {
+  const Schema from = MustParse(Doc(kBase));
+  CHECK(from.version() == 1);
+  struct Case {
+    const char* what;
+    std::string to;
+    const char* error;  // nullptr: allowed
+  };
+  const std::string f = "f = { type = \"lww\", value = \"int\" }\n";
+  const std::string st = "st = { type = \"status\", order = [\"a\", \"b\"] }\n";
+  const std::string r = "r = { type = \"ref\", collection = \"d\" }\n";
+  const std::string m = "m = { type = \"mv\" }\n";
+  const Case cases[] = {
+      {"identical", Doc(kBase), nullptr},
+      {"higher version", Doc(kBase, "", 2), nullptr},
+      {"add a collection", Doc(kBase, "[collections.e]\nscope = \"t\"\n"), nullptr},
+      {"add a field", Doc(std::string(kBase) + "g = { type = \"counter\" }\n"), nullptr},
+      {"add an index", Doc("f = { type = \"lww\", value = \"int\", index = true }\n" + st + r + m), nullptr},
+      {"append a status state", Doc(f + "st = { type = \"status\", order = [\"a\", \"b\", \"c\"] }\n" + r + m),
+       nullptr},
+      {"change descriptions",
+       Doc("f = { type = \"lww\", value = \"int\", description = \"new\" }\n" + st + r + m), nullptr},
+      {"lower version", Doc(kBase, "", 1), nullptr},  // same version: allowed (checked below with from v2)
+      {"change a type", Doc("f = { type = \"counter\" }\n" + st + r + m),
+       "field c.f: type lww -> counter is not allowed (a field's type never changes; add a new field"},
+      {"change lww to mv", Doc("f = { type = \"mv\", value = \"int\" }\n" + st + r + m),
+       "field c.f: type lww -> mv is not allowed"},
+      {"change a value type", Doc("f = { type = \"lww\", value = \"string\" }\n" + st + r + m),
+       "field c.f: value type int -> string is not allowed"},
+      {"value type to any", Doc("f = { type = \"lww\" }\n" + st + r + m),
+       "field c.f: value type int -> any is not allowed"},
+      {"change a ref target", Doc(f + st + "r = { type = \"ref\", collection = \"c\" }\n" + m),
+       "field c.r: ref target d -> c is not allowed"},
+      {"ref target to any", Doc(f + st + "r = { type = \"ref\" }\n" + m), "field c.r: ref target d -> any"},
+      {"remove a field", Doc(f + st + r), "field c.m is removed"},
+      {"rename a field", Doc(f + st + r + "m2 = { type = \"mv\" }\n"), "field c.m is removed"},
+      {"reorder states", Doc(f + "st = { type = \"status\", order = [\"b\", \"a\"] }\n" + r + m),
+       "field c.st: status order [a, b] -> [b, a] is not allowed"},
+      {"remove a state", Doc(f + "st = { type = \"status\", order = [\"a\"] }\n" + r + m),
+       "field c.st: status order [a, b] -> [a] is not allowed"},
+      {"insert a state", Doc(f + "st = { type = \"status\", order = [\"a\", \"x\", \"b\"] }\n" + r + m),
+       "field c.st: status order [a, b] -> [a, x, b]"},
+      {"move to another scope", Doc(kBase, "", 1, "t"),
+       "collection c: scope s -> t is not allowed (a collection never moves to another scope"},
+      {"remove a collection",
+       "format = 1\n[collections.d]\nscope = \"s\"\n[collections.d.fields]\nx = { type = \"lww\" }\n",
+       "collection c is removed"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    Schema to = MustParse(c.to);
+    Status s = CheckSchemaChange(from, to);
+    if (c.error == nullptr) {
+      CHECK_MESSAGE(s.ok(), s.ToString());
+    } else {
+      REQUIRE_FALSE(s.ok());
+      CHECK(s.code() == Code::kInvalidArgument);
+      INFO(s.message());
+      CHECK(s.message().find(c.error) != std::string::npos);
+      CHECK(s.message().find("docs/schema.md \"Changing a schema\"") != std::string::npos);
+    }
+  }
+  // A newer schema keeps or raises the version.
+  Status older = CheckSchemaChange(MustParse(Doc(kBase, "", 3)), MustParse(Doc(kBase, "", 2)));
+  CHECK(older.code() == Code::kInvalidArgument);
+  CHECK(older.message().find("schema version 2 is older than version 3") != std::string::npos);
+}
+
+TEST_CASE("version: default 1, canonical, part of equality") {
+  CHECK(MustParse("format = 1\n").version() == 1);
+  Schema v7 = MustParse("format = 1\nversion = 7\n");
+  CHECK(v7.version() == 7);
+  CHECK(v7.ToToml() == "format = 1\nversion = 7\n");
+  CHECK(MustParse(v7.ToToml()) == v7);
+  CHECK_FALSE(v7 == MustParse("format = 1\n"));
 }
 
 }  // namespace hearth

@@ -382,7 +382,7 @@ class Network {
     auto key = std::make_pair(n.name, scope);
     auto it = may_receive_.find(key);
     if (it != may_receive_.end()) return it->second;
-    bool ok = scope == kPolicyScope || scope == kKeysScope || policy_.MayReceive(n.key, scope);
+    bool ok = scope == kPolicyScope || scope == kKeysScope || scope == kSchemaScope || policy_.MayReceive(n.key, scope);
     return may_receive_.emplace(key, ok).first->second;
   }
 

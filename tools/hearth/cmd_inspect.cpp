@@ -191,7 +191,7 @@ int Verify(Globals& g) {
   if (g.json) {
     PrintJson({{"ok", rep->ok()}, {"deltas", rep->deltas}, {"authors", rep->authors},
                {"records", rep->records}, {"unreadable", rep->unreadable}, {"denied", rep->denied},
-               {"invalid", rep->invalid}, {"problems", rep->problems}});
+               {"invalid", rep->invalid}, {"waiting_schema", rep->waiting}, {"problems", rep->problems}});
   } else if (rep->ok()) {
     Say(g, "ok: " + std::to_string(rep->deltas) + " deltas from " + std::to_string(rep->authors) +
                " author(s), " + std::to_string(rep->records) + " records" +
@@ -204,6 +204,10 @@ int Verify(Globals& g) {
     if (rep->invalid) {
       Say(g, "note: " + std::to_string(rep->invalid) +
                  " delta(s) with invalid content are kept as evidence, never applied (`hearth denied`)");
+    }
+    if (rep->waiting) {
+      Say(g, "note: " + std::to_string(rep->waiting) +
+                 " delta(s) wait for a newer schema and are applied when it arrives (`hearth pending`)");
     }
   } else {
     std::cout << "FAILED: " << rep->problems.size() << " problem(s) in " << r->dir() << "\n";
@@ -251,8 +255,13 @@ int ShowPending(Globals& g) {
   for (const auto& p : pend) {
     auto it = heads.find(p.author);
     uint64_t have = it == heads.end() ? 0 : it->second.seq;
-    std::string why = p.held ? "held: author forked" : "gap: waiting for seq " + std::to_string(have + 1);
-    arr.push_back({{"author", p.author.ToHex()}, {"seq", p.seq}, {"size", p.size}, {"held", p.held}, {"head_seq", have}});
+    std::string why = p.waiting_schema ? p.reason
+                      : p.held         ? "held: author forked"
+                                       : "gap: waiting for seq " + std::to_string(have + 1);
+    json j = {{"author", p.author.ToHex()}, {"seq", p.seq},   {"size", p.size},
+              {"held", p.held},            {"head_seq", have}, {"waiting_schema", p.waiting_schema}};
+    if (p.waiting_schema) j["reason"] = p.reason;
+    arr.push_back(j);
     t.Add({p.author.ToHex(), std::to_string(p.seq), std::to_string(p.size), why});
   }
   if (g.json) PrintJson({{"count", pend.size()}, {"pending", arr}});
@@ -292,7 +301,7 @@ void AddInspectCommands(CLI::App& app, Globals& g) {
       ->callback([&g] { g.action = [&g] { return Digest(g); }; });
   app.add_subcommand("forks", "List proofs of authors that signed two deltas at one position")
       ->callback([&g] { g.action = [&g] { return Forks(g); }; });
-  app.add_subcommand("pending", "List deltas waiting for a missing predecessor, or held")
+  app.add_subcommand("pending", "List deltas waiting for a missing predecessor or a newer schema, or held")
       ->callback([&g] { g.action = [&g] { return ShowPending(g); }; });
   {
     auto* b = app.add_subcommand("backup", "Consistent copy of the replica (safe while others write)");

@@ -1,4 +1,4 @@
-// init, keygen, whoami, keys export/import/list, schema show/set.
+// init, keygen, whoami, keys export/import/list, schema show/set/publish.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -193,6 +193,22 @@ int SchemaSet(Globals& g, const std::string& file) {
   return kExitOk;
 }
 
+// Root only: publishes FILE as the county's schema ($schema).
+int SchemaPublish(Globals& g, const std::string& file) {
+  Schema schema = LoadSchema(file);
+  auto r = OpenGlobal(g);
+  CommitInfo ci = Must(r->PublishSchema(schema), "publishing the schema from " + file);
+  if (g.json) {
+    PrintJson({{"dir", g.replica}, {"version", schema.version()}, {"seq", ci.last_seq},
+               {"collections", schema.collections().size()}});
+  } else {
+    Say(g, "Published schema version " + std::to_string(schema.version()) + " from " + file + " (" +
+               std::to_string(schema.collections().size()) + " collections, delta #" + std::to_string(ci.last_seq) +
+               "); every replica under this root adopts it when the delta reaches it");
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddSetupCommands(CLI::App& app, Globals& g) {
@@ -244,13 +260,17 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   auto* klist = keys->add_subcommand("list", "List the scopes and epochs this replica holds keys for");
   klist->callback([&g] { g.action = [&g] { return KeysList(g); }; });
 
-  auto* schema = app.add_subcommand("schema", "Show the stored schema, or set a new one");
-  auto* sshow = schema->add_subcommand("show", "Print the stored schema (canonical TOML)");
+  auto* schema = app.add_subcommand("schema", "Show the schema in force, set a new one, or publish one (county root)");
+  auto* sshow = schema->add_subcommand("show", "Print the schema in force (canonical TOML)");
   sshow->callback([&g] { g.action = [&g] { return SchemaShow(g); }; });
   auto* sset = schema->add_subcommand("set", "Store a new schema in the replica");
   auto sset_file = std::make_shared<std::string>();
   sset->add_option("FILE", *sset_file, "Schema file (TOML)")->required()->check(CLI::ExistingFile);
   sset->callback([&g, sset_file] { g.action = [&g, sset_file] { return SchemaSet(g, *sset_file); }; });
+  auto* spub = schema->add_subcommand("publish", "County root only: publish a new schema version to every replica");
+  auto spub_file = std::make_shared<std::string>();
+  spub->add_option("FILE", *spub_file, "Schema file (TOML) with a higher `version`")->required()->check(CLI::ExistingFile);
+  spub->callback([&g, spub_file] { g.action = [&g, spub_file] { return SchemaPublish(g, *spub_file); }; });
   schema->callback([&g] {
     if (!g.action) g.action = [&g] { return SchemaShow(g); };
   });

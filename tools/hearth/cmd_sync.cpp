@@ -18,7 +18,7 @@ json ReportJson(const BundleImportReport& rep) {
   }
   return {{"applied", rep.applied}, {"duplicate", rep.duplicate}, {"pending", rep.pending},
           {"unreadable", rep.unreadable}, {"fork", rep.fork},           {"held", rep.held},           {"denied", rep.denied},
-          {"unblocked", rep.unblocked}, {"rejected", rej}};
+          {"waiting_schema", rep.waiting_schema}, {"unblocked", rep.unblocked}, {"rejected", rej}};
 }
 
 // Deltas the policy refuses now that it did not refuse before (import/merge
@@ -45,7 +45,8 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
     for (auto& [k, v] : extra.items()) j[k] = v;
     PrintJson(j);
   } else if (!g.quiet) {
-    uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.unreadable + rep.fork + rep.held + rep.denied + rep.rejected.size();
+    uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.unreadable + rep.fork + rep.held + rep.denied +
+                     rep.waiting_schema + rep.rejected.size();
     std::cout << what << ": " << total << " delta(s)\n";
     Table t({"OUTCOME", "COUNT", "MEANING"});
     t.Add({"applied", std::to_string(rep.applied), "new, applied to the records"});
@@ -55,6 +56,8 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
     t.Add({"fork", std::to_string(rep.fork), "author signed two versions (see `hearth forks`)"});
     t.Add({"held", std::to_string(rep.held), "author is frozen by a fork"});
     t.Add({"denied", std::to_string(rep.denied), "kept, but the access policy refuses it"});
+    t.Add({"waiting_schema", std::to_string(rep.waiting_schema),
+           "kept, waits for a newer schema (see `hearth pending`)"});
     t.Add({"rejected", std::to_string(rep.rejected.size()), "failed validation, not applied"});
     t.Print();
     if (rep.unblocked) std::cout << rep.unblocked << " earlier pending delta(s) applied as gaps filled\n";
