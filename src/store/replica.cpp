@@ -34,7 +34,7 @@ Status LostData(const std::string& dir, const AuthorId& author, const std::strin
       ", author " + author.ToHex().substr(0, 16) +
       "): its records and this author's feed are lost here, and writing would restart the feed at seq 1, "
       "which peers holding the old feed see as a fork. Refusing to open it. Restore the whole directory from a "
-      "backup (`hearth backup`), or create a new replica with a new identity (`hearth init NEWDIR`) and sync it "
+      "backup (`hearth backup`, then `hearth restore " + dir + "`), or create a new replica with a new identity (`hearth init NEWDIR`) and sync it "
       "from a peer (docs/reliability.md, \"Damaged storage\")");
 }
 

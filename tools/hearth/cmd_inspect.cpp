@@ -213,7 +213,7 @@ int Verify(Globals& g) {
   } else {
     std::cout << "FAILED: " << rep->problems.size() << " problem(s) in " << r->dir() << "\n";
     for (const auto& pr : rep->problems) std::cout << "  - " << pr << "\n";
-    std::cout << "Restore from a backup (`hearth backup`) or rebuild the replica by syncing from a healthy one.\n";
+    std::cout << "Restore from a backup (`hearth backup`; run `hearth restore DIR` on the restored copy before writing) or rebuild the replica by syncing from a healthy one.\n";
   }
   return rep->ok() ? kExitOk : kExitProblem;
 }
