@@ -438,9 +438,11 @@ Result<RestoreInfo> Replica::Restore(const std::string& dir, const RestoreOption
     if (!c.ok()) return c.status();
     auto l = t.Get(meta, AsBytes(store::kMetaLiveFile));
     if (!l.ok()) return l.status();
-    copy = c->has_value() ||
-           (l->has_value() && !std::equal((*l)->begin(), (*l)->end(), AsBytes(*file_id).begin(),
-                                          AsBytes(*file_id).end()));
+    // No live_file: never opened by a version that records it (a backup
+    // of an older replica); nothing says it is live, and the caller says
+    // it is a copy.
+    copy = c->has_value() || !l->has_value() ||
+           !std::equal((*l)->begin(), (*l)->end(), AsBytes(*file_id).begin(), AsBytes(*file_id).end());
     return Status::Ok();
   }));
   if (!author) return Status::Corruption("replica " + dir + ": meta holds no author record");
@@ -497,7 +499,8 @@ Result<RestoreInfo> Replica::Restore(const std::string& dir, const RestoreOption
   // 3. The identity files. identity.restore still there: identity.key is
   // the old identity.
   if (::access(next_path.c_str(), F_OK) == 0) {
-    if (::link(key_path.c_str(), info.retired_identity_file.c_str()) != 0 && errno != EEXIST) {
+    // (A copy without identity.key: nothing to keep.)
+    if (::link(key_path.c_str(), info.retired_identity_file.c_str()) != 0 && errno != EEXIST && errno != ENOENT) {
       return Status::IOError("keeping the old identity as " + info.retired_identity_file + ": " + std::strerror(errno));
     }
     ::chmod(info.retired_identity_file.c_str(), 0600);

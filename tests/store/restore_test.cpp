@@ -241,6 +241,22 @@ TEST_CASE("keep_identity marks a copy live under its identity") {
   CHECK(WriteTitle(*c, RecordId::Generate(), "x").ok());
 }
 
+TEST_CASE("a copy made before the live-copy record existed is restored when asked") {
+  TempDir tmp;
+  {
+    auto o = OpenReplica(tmp.Sub("o"));
+  }
+  CopyDir(tmp.Sub("o"), tmp.Sub("old-backup"));
+  // As an older Hearth left it: no live_file record.
+  REQUIRE(store::EditMeta(tmp.Sub("old-backup"), [](store::Txn& t, MDB_dbi meta) {
+            return t.Del(meta, store::AsBytes(store::kMetaLiveFile));
+          }).ok());
+  auto info = Replica::Restore(tmp.Sub("old-backup"), Plain());
+  REQUIRE_MESSAGE(info.ok(), info.status().ToString());
+  CHECK(info->new_identity);
+  CHECK_FALSE(OpenReplica(tmp.Sub("old-backup"))->is_copy());
+}
+
 // The states a restore killed between its steps leaves behind: Open
 // refuses (or sees the unchanged copy), and the next Restore finishes.
 TEST_CASE("an interrupted restore is refused by Open and finished by the next Restore") {
