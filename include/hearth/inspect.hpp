@@ -104,6 +104,11 @@ struct HEARTH_EXPORT ReplicaStats {
   uint64_t map_size = 0;
   uint64_t map_used = 0;
   uint32_t format_version = 0;
+  // Not the live copy of its identity (Replica::is_copy); backup_ms: when
+  // inspect::Backup made it (Unix ms; 0 for a copied directory or a live
+  // replica).
+  bool is_copy = false;
+  uint64_t backup_ms = 0;
 };
 
 namespace inspect {
@@ -139,7 +144,9 @@ HEARTH_EXPORT Status CheckConsistency(const Replica& replica);
 
 // A consistent copy of the replica into `dest_dir` (created; must not hold
 // a replica), safe while other processes write. `compact` rewrites the copy
-// without free pages. The identity file is copied too.
+// without free pages. The identity file is copied too. The copy is marked
+// as a backup (meta "copy_of"): it opens and reads, but refuses local
+// writes until Replica::Restore (docs/durability.md, "Restoring a backup").
 HEARTH_EXPORT Status Backup(const Replica& replica, const std::string& dest_dir, bool compact = true);
 
 }  // namespace inspect

@@ -169,6 +169,29 @@ struct ScopeEpoch {
   auto operator<=>(const ScopeEpoch&) const = default;
 };
 
+// Options of Replica::Restore (docs/durability.md, "Restoring a backup").
+struct HEARTH_EXPORT RestoreOptions {
+  // The new identity's passphrase, and the explicit choice of an
+  // unencrypted one: the same rules as creating a replica (ReplicaOptions).
+  std::optional<std::string> passphrase;
+  bool unencrypted_identity = false;
+  // Mark the copy live under its current identity instead of creating a
+  // new one. Only after syncing this identity's own feed back from the
+  // peers, and only when the original is gone for good: if the original
+  // still writes, the two fork. The only way for a copy of the county
+  // root's replica (the root cannot change identity).
+  bool keep_identity = false;
+};
+
+// What Replica::Restore did.
+struct HEARTH_EXPORT RestoreInfo {
+  AuthorId old_author;               // the identity the copy was made under
+  AuthorId author;                   // the identity it writes as from now on
+  bool new_identity = false;         // false with keep_identity
+  std::string retired_identity_file; // the old identity.key, kept (empty with keep_identity)
+  std::optional<AuthorId> root;      // the county root the replica obeys, if any
+};
+
 struct CommitInfo {
   AuthorId author;
   uint64_t first_seq = 0;
@@ -231,6 +254,21 @@ class HEARTH_EXPORT Replica {
   // newer format version), kIOError, kCorruption.
   static Result<std::unique_ptr<Replica>> Open(const std::string& dir, ReplicaOptions options = {});
 
+  // Makes a copy of a replica (a backup, or a directory copied with cp -r,
+  // tar, rsync) the live copy, so that it may write (docs/durability.md,
+  // "Restoring a backup"). By default the replica continues under a fresh
+  // identity: a new identity.key (passphrase rules as for a new replica);
+  // the old one is kept as identity.<old-hex16>.retired; the old author's
+  // feed stays as any other author's; the scope keys held are kept. Under a
+  // county root the new author writes once the root added it as a member
+  // (`hearth policy add-member NEW --like OLD`). Crash-safe: a restore
+  // interrupted at any point is finished by calling Restore again (Open
+  // refuses the directory until then). Errors: kNotFound (not a replica),
+  // kFailedPrecondition (the replica is the live copy; a copy of the county
+  // root's replica without keep_identity; open in this process; another
+  // restore is running; no passphrase), kIOError.
+  static Result<RestoreInfo> Restore(const std::string& dir, const RestoreOptions& options = {});
+
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
@@ -243,10 +281,18 @@ class HEARTH_EXPORT Replica {
   // Replica's lifetime, also after a newer schema arrives (call again to
   // see it).
   const Schema& schema() const;
+  // True when this directory is not the live copy of its identity: a backup
+  // made by inspect::Backup, or a copied directory (its data.mdb is not the
+  // file the replica was created in; docs/durability.md, "Restoring a
+  // backup"). A copy reads, verifies and applies remote deltas, but refuses
+  // every write to its own feed (Commit, Write, PublishPolicy:
+  // kFailedPrecondition) until Restore made it live: its identity may still
+  // be writing elsewhere, and writing here would fork it.
+  bool is_copy() const;
 
   // Commits `batch` as one delta per scope touched. Errors: kInvalidArgument
   // (unknown collection/field, wrong value type, no key for the scope),
-  // kResourceExhausted (map at max_map_size, disk full), kIOError. On error
+  // kFailedPrecondition (is_copy()), kResourceExhausted (map at max_map_size, disk full), kIOError. On error
   // nothing is written.
   Result<CommitInfo> Commit(const WriteBatch& batch);
   // Builds a batch with `fn` and commits it.

@@ -357,6 +357,7 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
     return Status::PermissionDenied("only the county root's replica publishes policy (this replica is " +
                                     Short(m.identity.public_key) + ")");
   }
+  HEARTH_RETURN_IF_ERROR(m.CheckOwnFeedWritable());
   auto cur = m.WithRead([&](const Txn& t) { return m.PolicyIn(t, nullptr); });
   if (!cur.ok()) return cur.status().WithContext("reading the policy in force");
   if (*cur && policy.version() <= (*cur)->version()) {

@@ -3,6 +3,7 @@
 // pass is in verify.cpp).
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -61,6 +62,8 @@ Result<ReplicaStats> Stats(const Replica& replica) {
   s.format_version = kStorageFormatVersion;
   s.map_size = m.env.MapSize();
   s.map_used = m.env.UsedBytes();
+  s.is_copy = m.is_copy;
+  s.backup_ms = m.backup_ms;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
     std::pair<MDB_dbi, uint64_t*> counts[] = {{m.state, &s.records},   {m.feeds, &s.deltas}, {m.heads, &s.authors},
                                               {m.pending, &s.pending}, {m.forks, &s.forks}};
@@ -221,6 +224,19 @@ Status Backup(const Replica& replica, const std::string& dest_dir, bool compact)
   {
     std::shared_lock lk(m.resize_mu);
     HEARTH_RETURN_IF_ERROR(m.env.CopyTo(dest_dir, compact));
+  }
+  // Mark the copy as a backup (docs/durability.md, "Restoring a backup"):
+  // it must not write its author's feed until `hearth restore`, whatever
+  // its data.mdb file's identity says.
+  {
+    std::string copy_of(m.identity.public_key.bytes.begin(), m.identity.public_key.bytes.end());
+    store::AppendU64(copy_of, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count()));
+    Status s = store::EditMeta(dest_dir, [&](Txn& t, MDB_dbi meta) {
+      return t.Put(meta, AsBytes(store::kMetaCopyOf), AsBytes(copy_of));
+    });
+    if (!s.ok()) return s.WithContext("marking the backup in " + dest_dir);
   }
   fs::copy_file(m.dir + "/identity.key", dest_dir + "/identity.key", fs::copy_options::overwrite_existing, ec);
   if (ec) return Status::IOError("copying identity: " + ec.message());

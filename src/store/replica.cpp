@@ -1,10 +1,13 @@
 // Replica: opening, local commits and reads. Remote apply is in apply.cpp.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -31,7 +34,7 @@ Status LostData(const std::string& dir, const AuthorId& author, const std::strin
       ", author " + author.ToHex().substr(0, 16) +
       "): its records and this author's feed are lost here, and writing would restart the feed at seq 1, "
       "which peers holding the old feed see as a fork. Refusing to open it. Restore the whole directory from a "
-      "backup (`hearth backup`), or create a new replica with a new identity (`hearth init NEWDIR`) and sync it "
+      "backup (`hearth backup`, then `hearth restore " + dir + "`), or create a new replica with a new identity (`hearth init NEWDIR`) and sync it "
       "from a peer (docs/reliability.md, \"Damaged storage\")");
 }
 
@@ -62,6 +65,18 @@ Result<crypto::SigningKeyPair> LoadIdentity(const std::string& dir, const Replic
   // Another process creating the same replica won the race: use its key.
   if (!made.ok() && made.status().code() == Code::kAlreadyExists) return identity::ReadFile(path, options.passphrase);
   return made;
+}
+
+Status InterruptedRestore(const std::string& dir) {
+  return Status::FailedPrecondition("replica " + dir + ": a restore was interrupted (" +
+                                    store::kRestoreJournalFile + "); run `hearth restore " + dir +
+                                    "` again to finish it (docs/durability.md, \"Restoring a backup\")");
+}
+
+uint64_t WallMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 // Replica directories open in this process, by (device, inode).
@@ -121,6 +136,11 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   // "Replica marker"): LMDB would take a missing or empty data.mdb for a new one.
   auto marker = store::ReadMarker(dir);
   if (!marker.ok()) return marker.status().WithContext("replica " + dir);
+  // A restore in progress (or interrupted) changes identity.key, the marker
+  // and meta one after the other: never open between two steps.
+  auto journal = store::ReadRestoreJournal(dir);
+  if (!journal.ok()) return journal.status().WithContext("replica " + dir);
+  if (*journal) return InterruptedRestore(dir);
   struct stat dst {};
   const bool have_data = ::stat((dir + "/data.mdb").c_str(), &dst) == 0;
   if (*marker && !have_data) return LostData(dir, **marker, "data.mdb is missing");
@@ -177,6 +197,10 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     Status s = store::CheckEnvTrees(impl->env, dir, store::kTableNames);
     if (!s.ok()) return s.WithContext("replica " + dir + " is damaged");
   }
+
+  // The identity of the data.mdb file: a copied directory has another one.
+  auto file_id = store::DataFileIdentity(dir + "/data.mdb");
+  if (!file_id.ok()) return file_id.status().WithContext("replica " + dir);
 
   // Open (and on first use create) the named tables.
   Impl* p = impl.get();
@@ -235,6 +259,27 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
       if (a != p->identity.public_key) return ForeignIdentity(p->dir, p->identity.public_key, a, "meta author record");
     } else {
       HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("author"), p->identity.public_key.bytes));
+    }
+    // The live copy (docs/durability.md, "Restoring a backup"): a backup is
+    // marked "copy_of"; any other copy has a data.mdb file of another
+    // identity than the one recorded. Recorded at creation, and on the
+    // first open of a replica made before the record existed.
+    p->is_copy = false;
+    p->backup_ms = 0;
+    auto copy_of = t.Get(p->meta, AsBytes(store::kMetaCopyOf));
+    if (!copy_of.ok()) return copy_of.status();
+    if (copy_of->has_value()) {
+      p->is_copy = true;
+      if ((*copy_of)->size() == 40) p->backup_ms = store::ReadU64((*copy_of)->data() + 32);
+    }
+    auto live = t.Get(p->meta, AsBytes(store::kMetaLiveFile));
+    if (!live.ok()) return live.status();
+    if (live->has_value()) {
+      ByteView v = **live;
+      ByteView actual = AsBytes(*file_id);
+      if (!std::equal(v.begin(), v.end(), actual.begin(), actual.end())) p->is_copy = true;
+    } else if (!p->is_copy) {
+      HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes(store::kMetaLiveFile), AsBytes(*file_id)));
     }
     // The replica's own schema, as stored.
     std::shared_ptr<const Schema> stored_schema;
@@ -312,6 +357,210 @@ const Schema& Replica::schema() const {
     m.schemas_handed_out.push_back(s);
   }
   return *s;
+}
+bool Replica::is_copy() const { return impl_->is_copy; }
+
+Status Replica::Impl::CheckOwnFeedWritable() const {
+  if (!is_copy) return Status::Ok();
+  return Status::FailedPrecondition(
+      dir + " is a copy of a replica (a backup or a copied directory): its identity may still be writing "
+      "elsewhere, and writing here would fork it; run `hearth restore " + dir +
+      "` first (docs/durability.md, \"Restoring a backup\")");
+}
+
+namespace store {
+Status EditMeta(const std::string& dir, const std::function<Status(Txn&, MDB_dbi)>& fn) {
+  Env env;
+  HEARTH_RETURN_IF_ERROR(env.Open(dir, MDB_NOTLS, uint64_t{64} << 20, 16));
+  HEARTH_RETURN_IF_ERROR(env.AdoptMapSize());
+  Txn t;
+  HEARTH_RETURN_IF_ERROR(t.Begin(env, /*read_only=*/false));
+  auto dbi = t.OpenTable("meta", 0);
+  if (!dbi.ok()) return dbi.status().WithContext("replica " + dir + ": meta table");
+  HEARTH_RETURN_IF_ERROR(fn(t, *dbi));
+  return t.Commit();
+}
+}  // namespace store
+
+// ---------------------------------------------------------------- restore
+//
+// docs/durability.md, "Restoring a backup". The steps, each durable before
+// the next:
+//   1. write the new identity to identity.restore (temporary file, fsync,
+//      link);
+//   2. write restore.journal (new author, old author): from here on Open
+//      refuses the directory and Restore finishes what is left;
+//   3. link identity.key to identity.<old-hex16>.retired; rename
+//      identity.restore over identity.key;
+//   4. replace replica.mark with the new author;
+//   5. one LMDB transaction: meta author = new, live_file = this data.mdb,
+//      copy_of removed, restored_from = old author + time;
+//   6. remove restore.journal.
+// Killed before 2: the replica is the unchanged copy (a stale
+// identity.restore is replaced by the next Restore). Killed after 2: Open
+// refuses and the next Restore resumes at the first step not done.
+
+namespace {
+
+struct DirLock {
+  int fd = -1;
+  ~DirLock() {
+    if (fd >= 0) ::close(fd);  // releases the flock
+  }
+};
+
+struct OpenSlot {
+  std::pair<dev_t, ino_t> key;
+  bool held = false;
+  ~OpenSlot() {
+    if (held) {
+      std::lock_guard lk(g_open_mu);
+      g_open.erase(key);
+    }
+  }
+};
+
+}  // namespace
+
+Result<RestoreInfo> Replica::Restore(const std::string& dir, const RestoreOptions& options) {
+  HEARTH_RETURN_IF_ERROR(crypto::Init());
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::NotFound(dir + " is not a directory");
+  struct stat dst {};
+  if (::stat((dir + "/data.mdb").c_str(), &dst) != 0 || dst.st_size == 0) {
+    return Status::NotFound(dir + " is not a Hearth replica directory (no data.mdb)");
+  }
+  OpenSlot slot;
+  slot.key = {st.st_dev, st.st_ino};
+  {
+    std::lock_guard lk(g_open_mu);
+    if (!g_open.insert(slot.key).second) {
+      return Status::FailedPrecondition("replica " + dir + " is open in this process; close it before restoring it");
+    }
+    slot.held = true;
+  }
+  DirLock lock;
+  lock.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock.fd < 0) return Status::IOError("opening " + dir + ": " + std::strerror(errno));
+  if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    return Status::FailedPrecondition("another restore of " + dir + " is running");
+  }
+  auto info_data = store::CheckDataFile(dir + "/data.mdb");
+  if (!info_data.ok()) return info_data.status().WithContext("replica " + dir + " is damaged");
+
+  auto journal = store::ReadRestoreJournal(dir);
+  if (!journal.ok()) return journal.status().WithContext("replica " + dir);
+  auto file_id = store::DataFileIdentity(dir + "/data.mdb");
+  if (!file_id.ok()) return file_id.status().WithContext("replica " + dir);
+
+  // What meta says.
+  std::optional<AuthorId> author, root;
+  bool copy = false;
+  HEARTH_RETURN_IF_ERROR(store::EditMeta(dir, [&](Txn& t, MDB_dbi meta) -> Status {
+    auto a = t.Get(meta, AsBytes("author"));
+    if (!a.ok()) return a.status();
+    if (a->has_value() && (*a)->size() == 32) {
+      author.emplace();
+      std::copy((*a)->begin(), (*a)->end(), author->bytes.begin());
+    }
+    auto r = t.Get(meta, AsBytes("root"));
+    if (!r.ok()) return r.status();
+    if (r->has_value() && (*r)->size() == 32) {
+      root.emplace();
+      std::copy((*r)->begin(), (*r)->end(), root->bytes.begin());
+    }
+    auto c = t.Get(meta, AsBytes(store::kMetaCopyOf));
+    if (!c.ok()) return c.status();
+    auto l = t.Get(meta, AsBytes(store::kMetaLiveFile));
+    if (!l.ok()) return l.status();
+    // No live_file: never opened by a version that records it (a backup
+    // of an older replica); nothing says it is live, and the caller says
+    // it is a copy.
+    copy = c->has_value() || !l->has_value() ||
+           !std::equal((*l)->begin(), (*l)->end(), AsBytes(*file_id).begin(), AsBytes(*file_id).end());
+    return Status::Ok();
+  }));
+  if (!author) return Status::Corruption("replica " + dir + ": meta holds no author record");
+
+  RestoreInfo info;
+  info.root = root;
+  const std::string key_path = dir + "/" + identity::kReplicaFileName;
+  const std::string next_path = dir + "/identity.restore";
+
+  if (!*journal) {
+    if (!copy) {
+      return Status::FailedPrecondition("replica " + dir + " is the live copy of its identity (author " +
+                                        author->ToHex().substr(0, 16) +
+                                        "): there is nothing to restore (`hearth restore` is for a backup or a "
+                                        "copied directory)");
+    }
+    info.old_author = info.author = *author;
+    if (options.keep_identity) {
+      HEARTH_RETURN_IF_ERROR(store::EditMeta(dir, [&](Txn& t, MDB_dbi meta) -> Status {
+        HEARTH_RETURN_IF_ERROR(t.Put(meta, AsBytes(store::kMetaLiveFile), AsBytes(*file_id)));
+        HEARTH_RETURN_IF_ERROR(t.Del(meta, AsBytes(store::kMetaCopyOf)));
+        return Status::Ok();
+      }));
+      return info;
+    }
+    if (root && *root == *author) {
+      return Status::FailedPrecondition(
+          "replica " + dir + " is a copy of the county root's replica (author " + author->ToHex().substr(0, 16) +
+          "): the root is the county's trust anchor and cannot change identity. Sync the root's own feed back "
+          "from the peers first (`hearth merge PEER " + dir + "`, or sync), and only if the original root "
+          "replica is gone for good, run `hearth restore --keep-identity " + dir + "`");
+    }
+    if (!options.passphrase && !options.unencrypted_identity) {
+      return Status::FailedPrecondition(
+          "a new identity needs a passphrase: pass a passphrase (RestoreOptions::passphrase), or for an "
+          "unattended node choose an unencrypted identity explicitly (RestoreOptions::unencrypted_identity)");
+    }
+    // A restore killed before its journal left an identity nobody uses.
+    if (::unlink(next_path.c_str()) != 0 && errno != ENOENT) {
+      return Status::IOError("removing " + next_path + ": " + std::strerror(errno));
+    }
+    identity::RemoveStaleTemporaries(next_path);
+    auto kp = identity::CreateFile(next_path, options.passphrase);
+    if (!kp.ok()) return kp.status().WithContext("creating the new identity");
+    journal = std::optional<store::RestoreJournal>(store::RestoreJournal{kp->public_key, *author});
+    HEARTH_RETURN_IF_ERROR(store::WriteRestoreJournal(dir, **journal));
+  }
+  const store::RestoreJournal j = **journal;
+  info.old_author = j.old_author;
+  info.author = j.new_author;
+  info.new_identity = true;
+  info.retired_identity_file = dir + "/identity." + j.old_author.ToHex().substr(0, 16) + ".retired";
+
+  // 3. The identity files. identity.restore still there: identity.key is
+  // the old identity.
+  if (::access(next_path.c_str(), F_OK) == 0) {
+    // (A copy without identity.key: nothing to keep.)
+    if (::link(key_path.c_str(), info.retired_identity_file.c_str()) != 0 && errno != EEXIST && errno != ENOENT) {
+      return Status::IOError("keeping the old identity as " + info.retired_identity_file + ": " + std::strerror(errno));
+    }
+    ::chmod(info.retired_identity_file.c_str(), 0600);
+    if (::rename(next_path.c_str(), key_path.c_str()) != 0) {
+      return Status::IOError("installing the new identity " + key_path + ": " + std::strerror(errno));
+    }
+    if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  // 4. The marker.
+  HEARTH_RETURN_IF_ERROR(store::ReplaceMarker(dir, j.new_author));
+  // 5. Meta.
+  HEARTH_RETURN_IF_ERROR(store::EditMeta(dir, [&](Txn& t, MDB_dbi meta) -> Status {
+    HEARTH_RETURN_IF_ERROR(t.Put(meta, AsBytes("author"), j.new_author.bytes));
+    HEARTH_RETURN_IF_ERROR(t.Put(meta, AsBytes(store::kMetaLiveFile), AsBytes(*file_id)));
+    HEARTH_RETURN_IF_ERROR(t.Del(meta, AsBytes(store::kMetaCopyOf)));
+    std::string from(j.old_author.bytes.begin(), j.old_author.bytes.end());
+    store::AppendU64(from, WallMs());
+    return t.Put(meta, AsBytes(store::kMetaRestoredFrom), AsBytes(from));
+  }));
+  // 6. Done.
+  HEARTH_RETURN_IF_ERROR(store::RemoveRestoreJournal(dir));
+  return info;
 }
 
 namespace store {
@@ -506,6 +755,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
   Impl& m = *this;
   CommitInfo info;
   info.author = m.identity.public_key;
+  HEARTH_RETURN_IF_ERROR(m.CheckOwnFeedWritable());
   if (intents.empty()) return info;
 
   return m.WithWrite<CommitInfo>([&](Txn& t) -> Result<CommitInfo> {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -43,6 +44,17 @@ using ReplicaImpl = ReplicaAccess::Impl;
 using BatchIntent = ReplicaAccess::Intent;
 using BatchAction = ReplicaAccess::Action;
 
+namespace store {
+// Meta records of the live-copy check (docs/storage-format.md, "meta").
+inline constexpr const char* kMetaLiveFile = "live_file";
+inline constexpr const char* kMetaCopyOf = "copy_of";
+inline constexpr const char* kMetaRestoredFrom = "restored_from";
+// Runs fn on the meta table of the (closed) replica environment in `dir`,
+// in one write transaction committed when fn returns ok. REQUIRES: the
+// environment is not open in this process.
+Status EditMeta(const std::string& dir, const std::function<Status(Txn&, MDB_dbi)>& fn);
+}  // namespace store
+
 struct Replica::Impl {
   std::string dir;
   ReplicaOptions opts;
@@ -61,6 +73,13 @@ struct Replica::Impl {
   store::Env env;
   dev_t dev = 0;
   ino_t ino = 0;
+  // Not the live copy of its identity (Replica::is_copy): set by Open from
+  // meta "copy_of" / "live_file"; backup_ms from "copy_of".
+  bool is_copy = false;
+  uint64_t backup_ms = 0;
+  // kFailedPrecondition naming `hearth restore` when is_copy: called by
+  // every write to the own feed before anything is written.
+  Status CheckOwnFeedWritable() const;
 
   // Named sub-databases (docs/storage-format.md).
   MDB_dbi meta = 0, feeds = 0, heads = 0, state = 0, index = 0, pending = 0, forks = 0,

@@ -514,4 +514,111 @@ Status WriteMarker(const std::string& dir, const AuthorId& author) {
   return Status::Ok();
 }
 
+
+namespace {
+
+void SyncDir(const std::string& dir) {
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// Writes `data` to a temporary file in `dir` (mode 0600, fsynced) and
+// renames it to `name` (replacing it), then fsyncs the directory.
+Status ReplaceFile(const std::string& dir, const std::string& name, const uint8_t* data, size_t n) {
+  std::string tmp = dir + "/." + name + ".XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Status::IOError("creating " + tmp + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);
+  bool ok = ::write(fd, data, n) == static_cast<ssize_t>(n) && ::fsync(fd) == 0;
+  int e = errno;
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
+    ok = false;
+    e = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return Status::IOError("writing " + dir + "/" + name + ": " + std::strerror(e));
+  }
+  SyncDir(dir);
+  return Status::Ok();
+}
+
+void PutU64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+}
+
+constexpr char kJournalMagic[6] = {'H', 'R', 'T', 'H', 'R', 'J'};
+constexpr size_t kJournalSize = 6 + 1 + 1 + 32 + 32;
+
+}  // namespace
+
+Status ReplaceMarker(const std::string& dir, const AuthorId& author) {
+  uint8_t buf[kMarkSize] = {};
+  std::memcpy(buf, kMarkMagic, 6);
+  buf[6] = 1;
+  std::memcpy(buf + 8, author.bytes.data(), 32);
+  return ReplaceFile(dir, kMarkerFile, buf, sizeof buf);
+}
+
+Result<std::string> DataFileIdentity(const std::string& path) {
+  uint8_t buf[kFileIdentitySize] = {};
+  struct statx sx {};
+  if (::statx(AT_FDCWD, path.c_str(), 0, STATX_INO | STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_INO) &&
+      (sx.stx_mask & STATX_BTIME)) {
+    buf[0] = 1;
+    PutU64(buf + 1, sx.stx_ino);
+    PutU64(buf + 9, static_cast<uint64_t>(sx.stx_btime.tv_sec));
+    uint32_t ns = sx.stx_btime.tv_nsec;
+    for (int i = 3; i >= 0; --i, ns >>= 8) buf[17 + i] = static_cast<uint8_t>(ns);
+  } else {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return Status::IOError("stat " + path + ": " + std::strerror(errno));
+    buf[0] = 2;
+    PutU64(buf + 1, static_cast<uint64_t>(st.st_dev));
+    PutU64(buf + 9, static_cast<uint64_t>(st.st_ino));
+  }
+  return std::string(reinterpret_cast<const char*>(buf), sizeof buf);
+}
+
+Result<std::optional<RestoreJournal>> ReadRestoreJournal(const std::string& dir) {
+  const std::string path = dir + "/" + kRestoreJournalFile;
+  File f(path);
+  Status s = f.OpenStatus();
+  if (s.code() == Code::kNotFound) return std::optional<RestoreJournal>();
+  HEARTH_RETURN_IF_ERROR(s);
+  uint8_t buf[kJournalSize];
+  auto size = f.Size();
+  if (!size.ok()) return size.status();
+  auto ok = f.Read(0, buf, kJournalSize);
+  if (!ok.ok()) return ok.status();
+  if (!*ok || *size != kJournalSize || std::memcmp(buf, kJournalMagic, 6) != 0 || buf[6] != 1) {
+    return Status::Corruption(path + " is not a Hearth restore journal");
+  }
+  RestoreJournal j;
+  std::memcpy(j.new_author.bytes.data(), buf + 8, 32);
+  std::memcpy(j.old_author.bytes.data(), buf + 40, 32);
+  return std::optional<RestoreJournal>(j);
+}
+
+Status WriteRestoreJournal(const std::string& dir, const RestoreJournal& j) {
+  uint8_t buf[kJournalSize] = {};
+  std::memcpy(buf, kJournalMagic, 6);
+  buf[6] = 1;
+  std::memcpy(buf + 8, j.new_author.bytes.data(), 32);
+  std::memcpy(buf + 40, j.old_author.bytes.data(), 32);
+  return ReplaceFile(dir, kRestoreJournalFile, buf, sizeof buf);
+}
+
+Status RemoveRestoreJournal(const std::string& dir) {
+  const std::string path = dir + "/" + kRestoreJournalFile;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::IOError("removing " + path + ": " + std::strerror(errno));
+  }
+  SyncDir(dir);
+  return Status::Ok();
+}
+
 }  // namespace hearth::store

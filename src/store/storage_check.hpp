@@ -61,5 +61,29 @@ inline constexpr const char* kMarkerFile = "replica.mark";
 // nullopt when there is no marker; kCorruption when it is unreadable.
 Result<std::optional<AuthorId>> ReadMarker(const std::string& dir);
 Status WriteMarker(const std::string& dir, const AuthorId& author);
+// Replaces the marker (Restore: the replica continues under a new author):
+// a temporary file, fsynced, rename()d over the old one, directory fsynced.
+Status ReplaceMarker(const std::string& dir, const AuthorId& author);
+
+// The identity of a replica's data.mdb file (docs/storage-format.md, meta
+// "live_file"): kind u8 | a u64 | b u64 | c u32, big-endian. Kind 1: inode
+// number, birth time seconds, birth time nanoseconds (statx STX_INO |
+// STX_BTIME); kind 2 when the file system gives no birth time: device,
+// inode number, 0. A copied directory (cp -r, tar, rsync, a backup) has a
+// new data.mdb file, hence another identity.
+inline constexpr size_t kFileIdentitySize = 21;
+Result<std::string> DataFileIdentity(const std::string& path);
+
+// The journal of an interrupted Replica::Restore ("restore.journal"):
+// "HRTHRJ" | version 0x01 | 0x00 | new author[32] | old author[32].
+inline constexpr const char* kRestoreJournalFile = "restore.journal";
+struct RestoreJournal {
+  AuthorId new_author;
+  AuthorId old_author;
+};
+// nullopt when there is none; kCorruption when it is unreadable.
+Result<std::optional<RestoreJournal>> ReadRestoreJournal(const std::string& dir);
+Status WriteRestoreJournal(const std::string& dir, const RestoreJournal& j);
+Status RemoveRestoreJournal(const std::string& dir);
 
 }  // namespace hearth::store

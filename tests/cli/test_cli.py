@@ -86,14 +86,14 @@ class UsageTest(Base):
         self.assertIn("Exit codes", p.stdout)
         for cmd in ["init", "keygen", "whoami", "put", "get", "query", "delete", "log", "heads",
                     "inspect", "verify", "export", "import", "bundle-info", "merge", "diff", "digest",
-                    "conflicts", "resolve", "forks", "pending", "backup", "keys", "schema"]:
+                    "conflicts", "resolve", "forks", "pending", "backup", "restore", "keys", "schema"]:
             p = run(cmd, "--help")
             self.assertIn("Usage", p.stdout + p.stderr, cmd)
 
     def test_missing_args_exit_2(self):
         for args in [[], ["bogus"], ["init"], ["keygen"], ["put"], ["get", "item"], ["delete"],
                      ["resolve", "item", "x"], ["export"], ["import"], ["merge", "a"], ["diff"],
-                     ["backup"], ["keys"], ["keys", "export"], ["keys", "import"], ["bundle-info"],
+                     ["backup"], ["restore"], ["keys"], ["keys", "export"], ["keys", "import"], ["bundle-info"],
                      ["log", "--limit", "x"], ["query"]]:
             p = run(*args, expect=2)
             self.assertTrue(p.stderr.strip(), args)
@@ -493,6 +493,108 @@ class SyncTest(Base):
             self.assertIn("no conflicts", run("-C", x, "conflicts").stdout)
         self.assertEqual(self.digest(a), self.digest(b))
         run("merge", a, a, expect=3)  # one process cannot open a replica twice
+
+
+class RestoreTest(Base):
+    """A backup or copied replica refuses to write until `hearth restore` (docs/durability.md)."""
+
+    def keyring(self):
+        """A keyring holding the test scopes' keys (shared by every replica of a test)."""
+        src, kr = self.path("keysrc"), self.path("keys.ring")
+        if os.path.exists(kr):
+            return kr
+        self.init("keysrc")
+        for scope in ("test.a", "test.b"):
+            if run("-C", src, "keys", "new", scope, expect=None).returncode != 0:
+                # No `keys new`: a first write creates the scope's key.
+                self.put(src, "item" if scope == "test.a" else "other",
+                         "title=k" if scope == "test.a" else "name=k")
+        run("-C", src, "keys", "export", kr)
+        return kr
+
+    def replica(self, name):
+        d = self.init(name)
+        run("-C", d, "keys", "import", self.keyring())
+        return d
+
+    def test_backup_and_copy_refuse_writes_until_restore(self):
+        a = self.replica("a")
+        rec = self.put(a, "item", "title=one")["id"]
+        old = run("-C", a, "whoami").stdout.strip()
+        bk = self.path("bk")
+        out = run("-C", a, "backup", bk).stdout
+        self.assertIn(f"hearth restore {bk}", out)
+        cp = self.path("cp")
+        shutil.copytree(a, cp)  # cp -r
+        for d in (bk, cp):
+            before, heads = self.digest(d), run("-C", d, "--json", "heads").stdout
+            p = run("-C", d, "put", "item", "title=forked", "--id", rec, expect=3)
+            self.assertIn("is a copy of a replica", p.stderr)
+            self.assertIn(f"run `hearth restore {d}` first", p.stderr)
+            self.assertEqual(self.digest(d), before)
+            self.assertEqual(run("-C", d, "--json", "heads").stdout, heads)
+            self.assertTrue(jrun("-C", d, "inspect")["is_copy"])
+            self.assertIn("refuses local writes", run("-C", d, "inspect").stdout)
+            run("-C", d, "verify")
+        self.assertGreater(jrun("-C", bk, "inspect")["backup_ms"], 0)
+        self.assertEqual(jrun("-C", cp, "inspect")["backup_ms"], 0)
+        self.assertFalse(jrun("-C", a, "inspect")["is_copy"])
+        self.put(a, "item", "title=two", id=rec)  # the original goes on
+
+        # The live replica has nothing to restore; a new identity needs a passphrase choice.
+        p = run("restore", a, expect=3)
+        self.assertIn("live copy", p.stderr)
+        p = run("restore", bk, expect=3)
+        self.assertIn("passphrase", p.stderr)
+        j = jrun("restore", bk, "--unencrypted-identity")
+        self.assertEqual(j["old_author"], old)
+        self.assertNotEqual(j["author"], old)
+        self.assertTrue(j["new_identity"])
+        self.assertIsNone(j["root_must_run"])
+        self.assertTrue(os.path.exists(os.path.join(bk, f"identity.{old[:16]}.retired")))
+        self.assertEqual(run("-C", bk, "whoami").stdout.strip(), j["author"])
+        self.assertFalse(jrun("-C", bk, "inspect")["is_copy"])
+        self.put(bk, "item", "title=from the restored backup")
+        out = run("restore", cp, "--unencrypted-identity").stdout
+        self.assertIn("under a new identity", out)
+        self.assertIn("It may write now", out)
+        self.put(cp, "other", "name=from the copy")
+
+        # No fork anywhere: merge both ways, everything converges.
+        for src, dst in ((a, bk), (bk, a), (cp, a), (a, cp), (bk, cp), (cp, bk)):
+            self.assertEqual(jrun("merge", src, dst)["forks"], [])
+        self.assertEqual(self.digest(a), self.digest(bk))
+        self.assertEqual(self.digest(a), self.digest(cp))
+        run("diff", a, bk)
+        self.assertEqual(jrun("-C", a, "forks")["count"], 0)
+
+    def test_merge_reports_forks_and_diff_says_what_helps(self):
+        a = self.replica("a")
+        self.put(a, "item", "title=one")
+        author = run("-C", a, "whoami").stdout.strip()
+        c = self.path("c")
+        shutil.copytree(a, c)
+        # Forced live under the same identity while the original lives: the misuse that forks.
+        self.assertIn("identity kept", run("restore", c, "--keep-identity").stdout)
+        self.put(a, "item", "title=two")
+        self.put(c, "item", "title=other two")
+        self.put(c, "item", "title=other three")
+
+        p = run("diff", a, c, expect=1)
+        self.assertIn("forked at seq 2", p.stdout)
+        self.assertIn("hearth restore", p.stdout)
+        self.assertIn("hearth forks", p.stdout)
+        self.assertNotIn("bring both up to date", p.stdout)
+        self.assertEqual(jrun("diff", a, c, expect=1)["forked"], 1)
+
+        p = run("merge", c, a, expect=1)
+        self.assertIn("1 forked feed(s)", p.stdout)
+        self.assertIn(author, p.stdout)
+        self.assertIn("hearth restore", p.stdout)
+        j = jrun("merge", c, a, expect=1)
+        self.assertEqual([(f["author"], f["seq"]) for f in j["forks"]], [(author, 2)])
+        self.assertNotEqual(j["forks"][0]["hash_a"], j["forks"][0]["hash_b"])
+        self.assertRegex(j["forks"][0]["hash_a"], r"^[0-9a-f]{64}$")
 
 
 class InspectTest(Base):

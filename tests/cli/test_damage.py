@@ -105,7 +105,8 @@ def answer(name, p, out_path):
     text = p.stdout
     if name == "inspect" and p.returncode == 0:
         j = json.loads(text)
-        for k in ("dir", "map_size", "map_used"):
+        # is_copy: every damaged replica is a copy of the base (a new data.mdb file).
+        for k in ("dir", "map_size", "map_used", "is_copy", "backup_ms"):
             j.pop(k, None)
         text = json.dumps(j, sort_keys=True)
     if name == "export" and p.returncode == 0:

@@ -387,6 +387,59 @@ class SchemaChangeTest(Base):
         self.assertIn("follows the schema the county root publishes", p.stderr)
 
 
+class RestoreUnderRootTest(Base):
+    """A restored backup under a county root: a new member `--like` the old one (docs/durability.md)."""
+
+    def test_restored_identity_writes_once_added_like_the_old_member(self):
+        root, root_key = self.init("root", "--is-root")
+        hr, hr_key = self.init("hr", "--root", root_key)
+        run("-C", root, "policy", "add-scope", "test.a")
+        run("-C", root, "policy", "add-member", hr_key, "--name", "county HR bureau", "--agency", "hr",
+            "--township", "城厢镇", "--role", "labour_inspector")
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.a", "--rights", "read,write")
+        self.move(root, hr)
+        run("-C", hr, "put", "item", "title=wage case 17")
+        bk = self.path("hr-backup")
+        run("-C", hr, "backup", bk)
+        run("-C", hr, "put", "item", "title=wage case 18")
+
+        j = jrun("restore", bk, "--unencrypted-identity")
+        new = j["author"]
+        self.assertEqual(j["old_author"], hr_key)
+        self.assertEqual(j["root"], root_key)
+        self.assertEqual(j["root_must_run"], f"hearth policy add-member {new} --like {hr_key}")
+        p = run("-C", bk, "put", "item", "title=too early", expect="nonzero")
+        self.assertIn("unknown member", p.stderr)
+
+        # --like: name, agency, township and roles of the old member; the old member stays.
+        run("-C", root, "policy", "add-member", new, expect=2)  # neither --name/--agency nor --like
+        run("-C", root, "policy", "add-member", new, "--like", "ab" * 32, expect=2)  # not a member
+        run("-C", root, "policy", "add-member", new, "--like", hr_key)
+        members = {m["key"]: m for m in jrun("-C", root, "policy", "show")["members"]}
+        m = members[new]
+        self.assertEqual((m["name"], m["agency"], m["township"], m["roles"]),
+                         ("county HR bureau (restored)", "hr", "城厢镇", ["labour_inspector"]))
+        self.assertIsNone(members[hr_key]["revoked_after"])
+        self.move(root, bk)
+        run("-C", bk, "put", "item", "title=from the restored backup")
+        for src, dst in ((bk, hr), (hr, bk), (bk, root), (hr, root)):
+            rep = self.move(src, dst)
+            self.assertEqual((rep["rejected"], rep["fork"]), ([], 0))
+        for d in (hr, bk, root):
+            self.assertEqual(jrun("-C", d, "forks")["count"], 0)
+            self.assertEqual(jrun("-C", d, "denied")["denied"], [], d)
+        self.assertEqual(run("-C", hr, "digest").stdout, run("-C", bk, "digest").stdout)
+
+        # The root's replica cannot change identity: only --keep-identity.
+        rbk = self.path("root-backup")
+        run("-C", root, "backup", rbk)
+        p = run("restore", rbk, "--unencrypted-identity", expect=3)
+        self.assertIn("--keep-identity", p.stderr)
+        run("-C", rbk, "policy", "add-scope", "test.b", expect=3)
+        self.assertIn("identity kept", run("restore", rbk, "--keep-identity").stdout)
+        self.assertFalse(jrun("-C", rbk, "inspect")["is_copy"])
+
+
 def main():
     global HEARTH, SCHEMA, TEMPLATE
     ap = argparse.ArgumentParser()

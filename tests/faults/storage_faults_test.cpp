@@ -56,6 +56,12 @@ void CopyReplica(const std::string& from, const std::string& to) {
   for (const char* f : {"data.mdb", "identity.key"}) {
     fs::copy_file(fs::path(from) / f, fs::path(to) / f);
   }
+  // Each copy stands in for the one live replica of the scenario: mark it
+  // live (docs/durability.md, "Restoring a backup"), or it refuses writes.
+  RestoreOptions keep;
+  keep.keep_identity = true;
+  auto r = Replica::Restore(to, keep);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
 }
 
 struct Observed {

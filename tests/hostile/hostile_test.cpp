@@ -298,6 +298,13 @@ TEST_CASE("a real hearthd withstands hostile peers and keeps serving honest ones
   const std::string m_dir = m->dir();
   m.reset();
   std::filesystem::copy(m_dir, tmp.Sub("m2"), std::filesystem::copy_options::recursive);
+  {
+    // M forces its copy live under the same identity (a copy refuses to
+    // write without this): the equivocation under test.
+    RestoreOptions keep;
+    keep.keep_identity = true;
+    REQUIRE(Replica::Restore(tmp.Sub("m2"), keep).ok());
+  }
   m = Open(m_dir, rk);
   auto m2 = Open(tmp.Sub("m2"), rk);
   CommitInfo branch1 = put(*m, 21, "branch one");

@@ -176,6 +176,11 @@ TEST_CASE("two deltas with one (author, seq) are a fork: kept as proof, author f
   std::string dir_a = tmp.Sub("a"), dir_a2 = tmp.Sub("a2");
   { auto a = OpenReplica(dir_a); }
   std::filesystem::copy(dir_a, dir_a2);  // a laptop restored from a backup
+  // ... and forced live under the same identity while the original lives:
+  // the misuse that forks (a copy refuses to write without this).
+  RestoreOptions keep;
+  keep.keep_identity = true;
+  REQUIRE(Replica::Restore(dir_a2, keep).ok());
   auto a = OpenReplica(dir_a);
   auto a2 = OpenReplica(dir_a2);
   REQUIRE(a->author() == a2->author());

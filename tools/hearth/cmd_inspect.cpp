@@ -141,7 +141,8 @@ int Inspect(Globals& g) {
                {"pending", st.pending}, {"forks", st.forks}, {"map_size", st.map_size},
                {"map_used", st.map_used}, {"collections", cols}, {"scopes", scopes}, {"feeds", feeds},
                {"root", root ? json(root->ToHex()) : json(nullptr)}, {"is_root", root && *root == r->author()},
-               {"policy_version", policy ? policy->version() : 0}, {"denied", denied}});
+               {"policy_version", policy ? policy->version() : 0}, {"denied", denied},
+               {"is_copy", st.is_copy}, {"backup_ms", st.backup_ms}});
     return kExitOk;
   }
   std::cout << "replica         " << r->dir() << "\n"
@@ -152,6 +153,10 @@ int Inspect(Globals& g) {
             << "pending         " << st.pending << (st.pending ? "  (see `hearth pending`)" : "") << "\n"
             << "forks           " << st.forks << (st.forks ? "  (see `hearth forks`)" : "") << "\n"
             << "map             " << HumanBytes(st.map_used) << " used of " << HumanBytes(st.map_size) << "\n";
+  if (st.is_copy) {
+    std::cout << "copy            yes: " << (st.backup_ms ? "a backup (`hearth backup`)" : "a copied directory")
+              << "; it refuses local writes until `hearth restore " << r->dir() << "` (docs/durability.md)\n";
+  }
   if (root) {
     std::cout << "root            " << root->ToHex() << (*root == r->author() ? " (this replica)" : "") << "\n"
               << "policy          " << (policy ? "version " + std::to_string(policy->version()) : "none received yet")
@@ -212,7 +217,7 @@ int Verify(Globals& g) {
   } else {
     std::cout << "FAILED: " << rep->problems.size() << " problem(s) in " << r->dir() << "\n";
     for (const auto& pr : rep->problems) std::cout << "  - " << pr << "\n";
-    std::cout << "Restore from a backup (`hearth backup`) or rebuild the replica by syncing from a healthy one.\n";
+    std::cout << "Restore from a backup (`hearth backup`; run `hearth restore DIR` on the restored copy before writing) or rebuild the replica by syncing from a healthy one.\n";
   }
   return rep->ok() ? kExitOk : kExitProblem;
 }
@@ -275,7 +280,11 @@ int Backup(Globals& g, const std::string& dest, bool no_compact) {
   Must(inspect::Backup(*r, dest, !no_compact), "backup to " + dest,
        "the destination must not already hold a replica");
   if (g.json) PrintJson({{"dest", dest}, {"compact", !no_compact}});
-  else Say(g, "Backed up " + r->dir() + " to " + dest + (no_compact ? "" : " (compacted)"));
+  else {
+    Say(g, "Backed up " + r->dir() + " to " + dest + (no_compact ? "" : " (compacted)"));
+    Say(g, "The copy is marked as a backup: it reads, verifies and syncs, but refuses local writes. To use it "
+           "in place of this replica, run `hearth restore " + dest + "` first (docs/durability.md, \"Restoring a backup\")");
+  }
   return kExitOk;
 }
 

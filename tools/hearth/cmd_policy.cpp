@@ -288,7 +288,7 @@ void MustEdit(const Status& s, const std::string& what) {
 }
 
 struct MemberArgs {
-  std::string key, name, agency, township;
+  std::string key, name, agency, township, like;
   std::vector<std::string> roles;
   bool dry_run = false;
 };
@@ -298,11 +298,24 @@ int AddMember(Globals& g, const MemberArgs& a) {
   return Edit(g, a.dry_run, "added member " + Short(key), [&](Policy& p) {
     if (p.FindMember(key)) Fail(kExitUsage, "member " + key.ToHex() + " is already in the policy");
     Member m;
+    if (!a.like.empty()) {
+      // A restored replica's new identity (docs/durability.md, "Restoring a
+      // backup"): the old member's place; the old member stays.
+      AuthorId old = ParseAuthor(a.like);
+      const Member* o = p.FindMember(old);
+      if (!o) Fail(kExitUsage, "add-member --like: " + old.ToHex() + " is not a member of the policy");
+      m.name = o->name + " (restored)";
+      m.agency = o->agency;
+      m.township = o->township;
+      m.roles = o->roles;
+    } else if (a.name.empty() || a.agency.empty()) {
+      Fail(kExitUsage, "add-member: give --name and --agency (or --like OLDKEY to copy an existing member's)");
+    }
     m.key = key;
-    m.name = a.name;
-    m.agency = a.agency;
-    m.township = a.township;
-    m.roles = a.roles;
+    if (!a.name.empty()) m.name = a.name;
+    if (!a.agency.empty()) m.agency = a.agency;
+    if (!a.township.empty()) m.township = a.township;
+    if (!a.roles.empty()) m.roles = a.roles;
     MustEdit(p.AddMember(std::move(m)), "add-member");
   });
 }
@@ -416,8 +429,11 @@ void AddPolicyCommands(CLI::App& app, Globals& g) {
     auto* c = pol->add_subcommand("add-member", "Add a member (node key) and publish the next version");
     auto a = std::make_shared<MemberArgs>();
     c->add_option("KEY", a->key, "The node's public key (`hearth whoami` there; 64 hex)")->required();
-    c->add_option("--name", a->name, "Name shown to people")->required();
-    c->add_option("--agency", a->agency, "hr | union | civil | township | ...")->required();
+    c->add_option("--name", a->name, "Name shown to people (required without --like)");
+    c->add_option("--agency", a->agency, "hr | union | civil | township | ... (required without --like)");
+    c->add_option("--like", a->like,
+                  "Copy name (+\" (restored)\"), agency, township and roles of this member (64 hex): the new "
+                  "identity of a restored replica (`hearth restore`); the old member stays");
     c->add_option("--township", a->township, "Township of the node");
     c->add_option("--role", a->roles, "Role (repeatable), e.g. child_care, labour_inspector");
     c->add_flag("--dry-run", a->dry_run, kDry);

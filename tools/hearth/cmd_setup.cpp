@@ -87,6 +87,61 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   return kExitOk;
 }
 
+// docs/durability.md, "Restoring a backup".
+int RestoreCmd(Globals& g, const std::string& dir, bool keep_identity, bool unencrypted) {
+  CheckIdentityChoice(unencrypted);
+  if (!IsReplicaDir(dir)) {
+    Fail(kExitRuntime, dir + " is not a Hearth replica directory (no data.mdb); name the backup or copied "
+                             "replica directory to restore");
+  }
+  RestoreOptions o;
+  o.passphrase = EnvPassphrase();
+  o.unencrypted_identity = unencrypted;
+  o.keep_identity = keep_identity;
+  auto r = Replica::Restore(dir, o);
+  if (!r.ok()) {
+    std::string hint;
+    if (r.status().message().find("passphrase") != std::string::npos) {
+      hint = "set HEARTH_PASSPHRASE to protect the new identity, or pass --unencrypted-identity for an unattended node";
+    }
+    FailStatus(r.status(), "restore " + dir, hint);
+  }
+  const RestoreInfo& info = *r;
+  const std::string nk = info.author.ToHex(), ok = info.old_author.ToHex();
+  const bool member_step = info.new_identity && info.root;
+  if (g.json) {
+    json j = {{"dir", dir},
+              {"author", nk},
+              {"old_author", ok},
+              {"new_identity", info.new_identity},
+              {"retired_identity", info.retired_identity_file},
+              {"root", info.root ? json(info.root->ToHex()) : json(nullptr)}};
+    j["root_must_run"] = member_step ? json("hearth policy add-member " + nk + " --like " + ok) : json(nullptr);
+    PrintJson(j);
+    return kExitOk;
+  }
+  if (!info.new_identity) {
+    Say(g, "Marked " + dir + " as the live copy of author " + nk + " (identity kept).");
+    Say(g, "Only safe if this identity's own feed was synced back from the peers first and the original replica "
+           "is gone for good: if the original still writes, the two fork (docs/durability.md, \"Restoring a backup\").");
+    return kExitOk;
+  }
+  Say(g, "Restored " + dir + " under a new identity; it is the live copy now.");
+  Say(g, "author      " + nk + " (new; its feed starts at seq 1)");
+  Say(g, "old author  " + ok + " (its feed stays in the replica; identity kept as " + info.retired_identity_file + ")");
+  if (member_step) {
+    Say(g, "");
+    Say(g, "This replica obeys county root " + info.root->ToHex().substr(0, 16) +
+               ": it may write once the root has added the new identity. On the root's replica run:");
+    Say(g, "  hearth policy add-member " + nk + " --like " + ok);
+    Say(g, "then sync (or merge) the new policy here. Revoke the old member (`hearth policy revoke " + ok +
+               " --after-seq N`, N its newest seq) only when the original replica is gone for good.");
+  } else {
+    Say(g, "It may write now; peers take the new author's deltas as any other author's.");
+  }
+  return kExitOk;
+}
+
 int Keygen(Globals& g, const std::string& out) {
   AuthorId a = Must(CreateIdentityFile(out, EnvPassphrase()), "keygen");
   if (g.json) PrintJson({{"file", out}, {"author", a.ToHex()}});
@@ -234,6 +289,23 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
       return Init(g, *init_dir, *init_schema, *init_identity, *init_plain, *init_root);
     };
   });
+
+  {
+    auto* rs = app.add_subcommand("restore",
+                                  "Make a backup or copied replica directory the live copy (a new identity; docs/durability.md)");
+    auto dir = std::make_shared<std::string>();
+    auto keep = std::make_shared<bool>(false);
+    auto plain = std::make_shared<bool>(false);
+    rs->add_option("DIR", *dir, "The backup or copied replica directory")->required();
+    rs->add_flag("--keep-identity", *keep,
+                 "Keep the identity (the only way for the county root): only after syncing its own feed back from "
+                 "the peers, and only when the original is gone for good");
+    rs->add_flag("--unencrypted-identity", *plain,
+                 "Store the new identity unencrypted (unattended nodes; not with $HEARTH_PASSPHRASE set)");
+    rs->callback([&g, dir, keep, plain] {
+      g.action = [&g, dir, keep, plain] { return RestoreCmd(g, *dir, *keep, *plain); };
+    });
+  }
 
   auto* keygen = app.add_subcommand("keygen", "Write a new node identity file (mode 0600, never overwrites)");
   auto keygen_out = std::make_shared<std::string>();

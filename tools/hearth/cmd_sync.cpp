@@ -74,6 +74,54 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
   return rep.rejected.empty() ? kExitOk : kExitProblem;
 }
 
+// Two replicas holding different deltas at one (author, seq): the author
+// forked (docs/durability.md, "Restoring a backup").
+struct ForkSeen {
+  AuthorId author;
+  uint64_t seq = 0;
+  Hash32 a{}, b{};  // the two deltas' hashes
+};
+
+Hash32 DeltaHash(const Replica& r, const std::string& dir, const AuthorId& au, uint64_t seq) {
+  Bytes d = Must(r.GetDelta(au, seq), "reading " + dir + " delta " + au.ToHex() + "/" + std::to_string(seq));
+  return Must(inspect::Describe(r, d), "reading " + dir + " delta " + au.ToHex() + "/" + std::to_string(seq)).hash;
+}
+
+// The first seq where `a` and `b` hold different deltas of `au`, both
+// holding 1..upto. Feeds chain by hash (each delta names its
+// predecessor's), so equal deltas at k mean equal deltas below k: a binary
+// search over the positions.
+std::optional<ForkSeen> FindFork(const Replica& a, const std::string& a_dir, const Replica& b,
+                                 const std::string& b_dir, const AuthorId& au, uint64_t upto) {
+  if (upto == 0) return std::nullopt;
+  auto differ = [&](uint64_t seq) { return DeltaHash(a, a_dir, au, seq) != DeltaHash(b, b_dir, au, seq); };
+  if (!differ(upto)) return std::nullopt;
+  uint64_t lo = 1, hi = upto;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (differ(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return ForkSeen{au, lo, DeltaHash(a, a_dir, au, lo), DeltaHash(b, b_dir, au, lo)};
+}
+
+// Every author both replicas hold, forked.
+std::vector<ForkSeen> FindForks(const Replica& a, const std::string& a_dir, const Heads& ha, const Replica& b,
+                                const std::string& b_dir, const Heads& hb) {
+  std::vector<ForkSeen> out;
+  for (const auto& [au, h] : ha) {
+    auto it = hb.find(au);
+    if (it == hb.end()) continue;
+    if (auto f = FindFork(a, a_dir, b, b_dir, au, std::min(h.seq, it->second.seq))) out.push_back(*f);
+  }
+  return out;
+}
+
+const char* kForkAdvice =
+    "the author forked: two copies of one identity wrote (a backup or copied directory written to without "
+    "`hearth restore`). Merging cannot mend it. Run `hearth restore DIR` on the copy that is not the live one "
+    "(docs/durability.md, \"Restoring a backup\"); peers keep both versions as proof (`hearth forks`)";
+
 struct ExportArgs {
   std::string out, since_file, for_dir;
 };
@@ -168,6 +216,11 @@ int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
   const auto denied_before = Must(inspect::Denied(*dst), "listing the denied deltas");
   Heads want = Must(src->GetHeads(), "reading the heads");
   Heads have = Must(dst->GetHeads(), "reading the heads");
+  // Forks: SRC and DST differ at one (author, seq), or applying stores a
+  // fork proof in DST.
+  std::vector<ForkSeen> forks = FindForks(*src, src_dir, want, *dst, dst_dir, have);
+  std::set<std::pair<AuthorId, uint64_t>> proofs_before;
+  for (const auto& f : Must(inspect::Forks(*dst), "listing the fork proofs")) proofs_before.insert({f.author, f.seq});
   uint64_t total = 0;
   for (const auto& [au, h] : want) {
     auto it = have.find(au);
@@ -199,8 +252,29 @@ int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
   }
   if (!chunk.empty()) flush();
   p.Done();
-  return PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep, {{"src", src_dir}, {"dst", dst_dir}},
-                     NewlyDenied(denied_before, *dst));
+  for (const auto& f : Must(inspect::Forks(*dst), "listing the fork proofs")) {
+    if (proofs_before.count({f.author, f.seq})) continue;
+    bool known = false;
+    for (const auto& k : forks) known = known || (k.author == f.author && k.seq == f.seq);
+    if (known) continue;
+    forks.push_back({f.author, f.seq, Must(inspect::Describe(*dst, f.first), "reading a fork proof").hash,
+                     Must(inspect::Describe(*dst, f.second), "reading a fork proof").hash});
+  }
+  json fj = json::array();
+  for (const auto& f : forks) {
+    fj.push_back({{"author", f.author.ToHex()}, {"seq", f.seq}, {"hash_a", Hex(f.a)}, {"hash_b", Hex(f.b)}});
+  }
+  int rc = PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep,
+                       {{"src", src_dir}, {"dst", dst_dir}, {"forks", fj}}, NewlyDenied(denied_before, *dst));
+  if (forks.empty()) return rc;
+  if (!g.json && !g.quiet) {
+    std::cout << "\n" << forks.size() << " forked feed(s):\n";
+    Table t({"AUTHOR", "SEQ", "HASH (SRC)", "HASH (DST)"});
+    for (const auto& f : forks) t.Add({f.author.ToHex(), std::to_string(f.seq), Hex(f.a), Hex(f.b)});
+    t.Print();
+    std::cout << kForkAdvice << "\n";
+  }
+  return kExitProblem;
 }
 
 // Each record as MessagePack of its JSON form: exact bytes, so strings that
@@ -223,14 +297,18 @@ int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t 
   for (const auto& [au, h] : ha) authors.insert(au);
   for (const auto& [au, h] : hb) authors.insert(au);
   json feeds = json::array();
+  uint64_t forked = 0;
   Table tf({"AUTHOR", "A_SEQ", "B_SEQ", "STATE"});
   for (const auto& au : authors) {
     auto ia = ha.find(au), ib = hb.find(au);
     uint64_t sa = ia == ha.end() ? 0 : ia->second.seq, sb = ib == hb.end() ? 0 : ib->second.seq;
     std::string state;
-    if (sa == sb) {
-      if (ia->second.hash == ib->second.hash) continue;
-      state = "forked (same seq, different hash)";
+    std::optional<ForkSeen> fork;
+    if (sa && sb && !(sa == sb && ia->second.hash == ib->second.hash)) fork = FindFork(*a, a_dir, *b, b_dir, au, std::min(sa, sb));
+    if (sa == sb && !fork) continue;
+    if (fork) {
+      state = "forked at seq " + std::to_string(fork->seq) + " (different deltas)";
+      ++forked;
     } else {
       state = sa > sb ? "A ahead by " + std::to_string(sa - sb) : "B ahead by " + std::to_string(sb - sa);
     }
@@ -272,7 +350,7 @@ int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t 
   bool same = feeds.empty() && record_diffs == 0;
   if (g.json) {
     PrintJson({{"same", same}, {"a", a_dir}, {"b", b_dir}, {"a_digest", da}, {"b_digest", db},
-               {"feeds", feeds}, {"record_differences", record_diffs}, {"records", records}});
+               {"feeds", feeds}, {"forked", forked}, {"record_differences", record_diffs}, {"records", records}});
   } else if (same) {
     Say(g, "no differences (digest " + da + ")");
   } else if (!g.quiet) {
@@ -285,8 +363,12 @@ int Diff(Globals& g, const std::string& a_dir, const std::string& b_dir, size_t 
       tr.Print();
       if (record_diffs > records.size()) std::cout << "... and " << record_diffs - records.size() << " more\n";
     }
-    std::cout << feeds.size() << " feed(s) and " << record_diffs << " record(s) differ; "
-              << "`hearth merge A B` and `hearth merge B A` bring both up to date\n";
+    std::cout << feeds.size() << " feed(s) and " << record_diffs << " record(s) differ";
+    if (forked) {
+      std::cout << "; " << forked << " feed(s) forked: " << kForkAdvice << "\n";
+    } else {
+      std::cout << "; `hearth merge A B` and `hearth merge B A` bring both up to date\n";
+    }
   }
   return same ? kExitOk : kExitProblem;
 }

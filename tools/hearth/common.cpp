@@ -73,13 +73,16 @@ std::unique_ptr<Replica> OpenReplica(const std::string& dir) {
   if (!r.ok()) {
     std::string hint;
     if (r.status().code() == Code::kFailedPrecondition) hint = "is another command of this process using it, or is it from a newer Hearth?";
+    if (r.status().code() == Code::kFailedPrecondition && r.status().message().find("hearth restore") != std::string::npos) {
+      hint = "";  // an interrupted restore: the message says what to run
+    }
     if (r.status().code() == Code::kFailedPrecondition && r.status().message().find("passphrase") != std::string::npos) {
       hint = "set HEARTH_PASSPHRASE to the identity's passphrase";
     }
     if (r.status().code() == Code::kNotFound) hint = "is the identity file (identity.key) missing?";
     if (r.status().code() == Code::kPermissionDenied) hint = "check the directory's owner and permissions";
     if (r.status().code() == Code::kCorruption) {
-      hint = "the replica is damaged: restore it from a backup (`hearth backup`) or rebuild it by syncing a new "
+      hint = "the replica is damaged: restore it from a backup (`hearth backup`, then `hearth restore DIR`) or rebuild it by syncing a new "
              "replica from a healthy one (docs/reliability.md, \"Damaged storage\")";
     }
     Fail(kExitRuntime, "cannot open replica " + dir + ": " + r.status().ToString() +
