@@ -38,6 +38,10 @@ using ReplicaImpl = ReplicaAccess::Impl;
 using BatchIntent = ReplicaAccess::Intent;
 using BatchAction = ReplicaAccess::Action;
 
+// Why a delta is held unreadable although a key of its (scope, epoch) is
+// held (no root: a different key was created elsewhere).
+std::string UnopenedReason(std::string_view scope, uint32_t epoch);
+
 struct Replica::Impl {
   std::string dir;
   ReplicaOptions opts;
@@ -102,8 +106,13 @@ struct Replica::Impl {
   // --- keys ---
   Result<std::optional<crypto::SecretBytes>> ScopeKey(const store::Txn& t, std::string_view scope,
                                                       uint32_t epoch) const;
-  // Newest epoch's key for `scope`; generates epoch 1 when none.
+  // The newest epoch whose key is held for `scope`, nullopt when none.
+  Result<std::optional<uint32_t>> NewestEpoch(const store::Txn& t, std::string_view scope) const;
+  // Newest epoch's key for `scope`; kFailedPrecondition naming the ways
+  // forward when none is held (no implicit generation).
   Result<std::pair<uint32_t, crypto::SecretBytes>> WriteKey(store::Txn& t, std::string_view scope);
+  // Without a root: a new random key for `scope` at `epoch`.
+  Result<ScopeEpoch> NewScopeKey(std::string_view scope, bool rotate);
 
   // --- feeds ---
   Result<FeedHead> Head(const store::Txn& t, const AuthorId& a) const;
@@ -124,6 +133,7 @@ struct Replica::Impl {
   // kept in its feed and listed with the denied ones, on every replica alike.
   struct Prepared {
     bool unreadable = false;
+    std::string unreadable_reason;  // why (no key, or a held key that does not open it)
     std::string invalid;
     std::vector<crdt::RecordOps> records;
   };
