@@ -35,12 +35,15 @@ inline std::array<uint8_t, 32> TestScopeKey(std::string_view scope, uint32_t epo
 }
 
 // Gives a replica WITHOUT a root the shared test key (epoch 1) of every scope
-// of its schema; a replica under a root is left alone (its keys come from
-// the root's envelopes). Idempotent.
+// of its schema that has no key yet; a replica under a root is left alone
+// (its keys come from the root's envelopes). Idempotent.
 inline Status GiveTestKeys(Replica& r) {
   if (r.root()) return Status::Ok();
+  auto held = r.ListKeys();
+  if (!held.ok()) return held.status();
   std::set<std::string> scopes;
   for (const CollectionSpec& c : r.schema().collections()) scopes.insert(c.scope);
+  for (const ScopeEpoch& k : *held) scopes.erase(k.scope);
   for (const std::string& s : scopes) {
     auto k = TestScopeKey(s);
     Status st = r.AddScopeKey(s, 1, k);
