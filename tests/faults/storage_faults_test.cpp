@@ -444,7 +444,7 @@ TEST_CASE("storage faults: HEARTH_FAULT arms a subprocess") {
   for (const char* err : {"EIO", "ENOSPC"}) {
     CAPTURE(err);
     auto run = testing::RunChild({HEARTH_CRASH_WRITER, dir, schema, "7"},
-                                 {std::string("HEARTH_FAULT=op=6,err=") + err + ",kind=commit"},
+                                 {std::string("HEARTH_FAULT=op=8,err=") + err + ",kind=commit"},  // 2 key commits first
                                  tmp.Sub(std::string(err) + ".out"));
     INFO("crash_writer output:\n", run.output);
     CHECK(run.exit_code() == 2);
