@@ -128,7 +128,8 @@ struct Replica::Impl {
   // What a chained delta's payload holds. `invalid` (non-empty: the
   // reason, starting with kInvalidContentPrefix) when the delta is signed
   // and chained but its content can never be applied: it does not decrypt
-  // under its scope key, breaks the format's limits, names a collection
+  // under its scope key (under a root; without one it is `unreadable`: the
+  // key held may be another replica's separate key), breaks the format's limits, names a collection
   // outside its scope or the schema, or fails the schema. Such a delta is
   // kept in its feed and listed with the denied ones, on every replica alike.
   struct Prepared {
