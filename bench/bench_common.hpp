@@ -19,6 +19,7 @@
 
 #include "hearth/replica.hpp"
 #include "hearth/schema.hpp"
+#include "../tests/support/test_keys.hpp"
 
 namespace hearth::bench {
 
@@ -108,7 +109,11 @@ inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, Durability d
   o.schema = BenchSchema();
   o.durability = d;
   o.unencrypted_identity = true;
-  return Check(Replica::Open(dir, o), "opening replica");
+  auto r = Check(Replica::Open(dir, o), "opening replica");
+  // No key is made implicitly without a root: every bench replica holds the
+  // same fixed keyring, as if copied by hand (tests/support/test_keys.hpp).
+  Check(hearth::testing::GiveTestKeys(*r), "giving the bench replica its scope keys");
+  return r;
 }
 
 // Op `k` (0..7) of record `i`: one op on each of the 8 fields, in the order

@@ -41,6 +41,18 @@ T Check(Result<T> r, const char* what) {
   return std::move(r).value();
 }
 
+// Without a county root no key is ever made implicitly: a scope's key is
+// created once, on ONE replica, and copied to the others (ExportKeyring /
+// ImportKeyring; docs/policy.md, "Keys without a root"). A reopened replica
+// already holds it (kAlreadyExists).
+void EnsureScopeKey(Replica& r, const char* scope) {
+  auto k = r.CreateScopeKey(scope);
+  if (!k.ok() && k.status().code() != Code::kAlreadyExists) {
+    std::fprintf(stderr, "creating the key of scope %s: %s\n", scope, k.status().ToString().c_str());
+    std::exit(1);
+  }
+}
+
 Timestamp Now() {
   using namespace std::chrono;
   return Timestamp{duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
@@ -58,6 +70,7 @@ int main(int argc, char** argv) {
   options.schema = Check(Schema::LoadFile(schema_path), "loading the schema pack");
   options.unencrypted_identity = true;  // example only: real nodes set options.passphrase
   auto replica = Check(Replica::Open(dir, options), "opening the replica");
+  EnsureScopeKey(*replica, "civil.children");
 
   // 1. The home, its companion mother and three children (one transaction).
   const RecordId home = RecordId::Generate(), mother = RecordId::Generate();

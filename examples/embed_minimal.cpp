@@ -17,6 +17,11 @@ int main(int argc, char** argv) {
   options.unencrypted_identity = true;  // example only: real nodes set options.passphrase
   auto replica = hearth::Replica::Open(dir, options);
   if (!replica.ok()) return std::fprintf(stderr, "%s\n", replica.status().ToString().c_str()), 1;
+  // Without a county root, a scope's key is created once (then copied to
+  // other replicas with ExportKeyring/ImportKeyring); never implicitly.
+  if (auto k = (*replica)->CreateScopeKey("demo.notes"); !k.ok() && k.status().code() != hearth::Code::kAlreadyExists) {
+    return std::fprintf(stderr, "%s\n", k.status().ToString().c_str()), 1;
+  }
 
   // One transaction = one signed, encrypted delta in this node's feed.
   hearth::RecordId id = hearth::RecordId::Generate();

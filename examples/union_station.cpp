@@ -38,6 +38,18 @@ T Check(Result<T> r, const char* what) {
   return std::move(r).value();
 }
 
+// Without a county root no key is ever made implicitly: a scope's key is
+// created once, on ONE replica, and copied to the others (ExportKeyring /
+// ImportKeyring; docs/policy.md, "Keys without a root"). A reopened replica
+// already holds it (kAlreadyExists).
+void EnsureScopeKey(Replica& r, const char* scope) {
+  auto k = r.CreateScopeKey(scope);
+  if (!k.ok() && k.status().code() != Code::kAlreadyExists) {
+    std::fprintf(stderr, "creating the key of scope %s: %s\n", scope, k.status().ToString().c_str());
+    std::exit(1);
+  }
+}
+
 void Check(const Status& s, const char* what) {
   if (!s.ok()) {
     std::fprintf(stderr, "union_station: %s: %s\n", what, s.ToString().c_str());
@@ -75,9 +87,10 @@ int main(int argc, char** argv) {
   auto office = Check(Replica::Open(dir + "/union", options), "opening the union replica");
   auto host = Check(Replica::Open(dir + "/host", options), "opening the host's replica");
 
-  // 1. The union office opens the station. Its first write to the scope
-  //    creates the scope key; the host receives a copy of it (in a county
-  //    network the root's policy seals scope keys to every reader instead).
+  // 1. The union office creates the scope key and opens the station; the
+  //    host receives a copy of the key (in a county network the root's
+  //    policy seals scope keys to every reader instead).
+  EnsureScopeKey(*office, "union.stations");
   const RecordId station = RecordId::Generate();
   Check(office->Write([&](WriteBatch& b) {
           b.Set("outdoor_station", station, "name", "城厢镇户外劳动者服务站")

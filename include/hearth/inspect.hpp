@@ -31,6 +31,17 @@ struct DeniedDelta {
   std::string reason;
 };
 
+// Deltas stored chained but not applied because no key held opens them,
+// grouped by the (scope, epoch) they were written under.
+struct UnreadableKey {
+  ScopeEpoch key;          // the key that would open them
+  uint64_t deltas = 0;
+  // A key of this (scope, epoch) is held but does not open them: it was
+  // created separately from the writer's (no root; see `hearth keys
+  // rotate`). False: no key of (scope, epoch) is held here.
+  bool other_key_held = false;
+};
+
 struct ForkProof {
   AuthorId author;
   uint64_t seq = 0;
@@ -125,6 +136,10 @@ HEARTH_EXPORT Result<std::vector<ForkProof>> Forks(const Replica& replica);
 
 // Deltas refused by the policy or holding invalid content, with reasons.
 HEARTH_EXPORT Result<std::vector<DeniedDelta>> Denied(const Replica& replica);
+
+// Unreadable deltas by (scope, epoch), sorted. `scope` non-empty: only that
+// scope. Reads the header of each unreadable delta (table "opaque").
+HEARTH_EXPORT Result<std::vector<UnreadableKey>> Unreadable(const Replica& replica, std::string_view scope = {});
 
 // Decodes a delta (held or not): header, signature check, and the ops when
 // the key for its scope is held. kCorruption for malformed bytes.

@@ -217,7 +217,10 @@ struct ApplyResult {
   AuthorId author;
   uint64_t seq = 0;
   uint64_t unblocked = 0;  // pending deltas applied because this one filled a gap
-  std::string reason;      // kDenied: why (unknown member, no write grant, revoked, ...)
+  std::string reason;      // kDenied: why (unknown member, no write grant, revoked, ...);
+                           // kUnreadable: why (no key held, or the held key does not open it)
+  // kUnreadable: the (scope, epoch) whose key would open it.
+  std::optional<ScopeEpoch> missing_key;
 };
 
 // What Replica::ApplyBatch did: the deltas [0, results.size()) are
@@ -290,9 +293,12 @@ class HEARTH_EXPORT Replica {
   // be writing elsewhere, and writing here would fork it.
   bool is_copy() const;
 
-  // Commits `batch` as one delta per scope touched. Errors: kInvalidArgument
-  // (unknown collection/field, wrong value type, no key for the scope),
-  // kFailedPrecondition (is_copy()), kResourceExhausted (map at max_map_size, disk full), kIOError. On error
+  // Commits `batch` as one delta per scope touched, each under the newest
+  // epoch of its scope's key. Errors: kInvalidArgument (unknown
+  // collection/field, wrong value type), kFailedPrecondition (no key for a
+  // scope: no key is ever made implicitly, see CreateScopeKey; or
+  // is_copy()),
+  // kPermissionDenied (under a root: no grant or no envelope), kResourceExhausted (map at max_map_size, disk full), kIOError. On error
   // nothing is written.
   Result<CommitInfo> Commit(const WriteBatch& batch);
   // Builds a batch with `fn` and commits it.
@@ -333,12 +339,32 @@ class HEARTH_EXPORT Replica {
   Result<Hash32> Digest() const;
 
   // Scope keys (XChaCha20-Poly1305, 32 bytes) for (scope, epoch). A local
-  // write to a scope with no key generates one (epoch 1).
+  // write needs its scope's key: none is ever generated implicitly. Under a
+  // county root keys come from the root's envelopes; without one, create a
+  // scope's key on ONE replica (CreateScopeKey) and copy it to the others
+  // (ExportKeyring / ImportKeyring). AddScopeKey: kAlreadyExists when a
+  // different key of (scope, epoch) is held.
   Status AddScopeKey(std::string_view scope, uint32_t epoch, std::span<const uint8_t> key);
+  // Without a root: a new random key for `scope` at epoch 1. Errors:
+  // kFailedPrecondition (under a root: the root's policy creates keys),
+  // kAlreadyExists (the scope has a key: RotateScopeKey makes a new epoch),
+  // kInvalidArgument (a scope the schema does not declare).
+  Result<ScopeEpoch> CreateScopeKey(std::string_view scope);
+  // Without a root: a new random key for `scope` at its newest epoch + 1;
+  // later writes use it, older epochs stay held for reading. The way out
+  // when two replicas created different keys for one (scope, epoch)
+  // (docs/policy.md). Errors: kFailedPrecondition (under a root, or no key
+  // for the scope yet: CreateScopeKey), kInvalidArgument.
+  Result<ScopeEpoch> RotateScopeKey(std::string_view scope);
   // The keyring as bytes (for copying to another replica that may read the
   // same scopes); `scopes` empty = every scope. Secret material: keep it safe.
   Result<Bytes> ExportKeyring(const std::vector<std::string>& scopes = {}) const;
-  Status ImportKeyring(std::span<const uint8_t> keyring);
+  // Imports every key of `keyring` that is not held yet (applying the
+  // deltas it unlocks) in one transaction. A key that differs from the one
+  // held for its (scope, epoch) is not imported and does not stop the
+  // others: it is listed in `conflicts` (when not null). Errors:
+  // kCorruption / kInvalidArgument (malformed keyring: nothing imported).
+  Status ImportKeyring(std::span<const uint8_t> keyring, std::vector<ScopeEpoch>* conflicts = nullptr);
   // The (scope, epoch) pairs whose keys this replica holds, sorted; no key
   // material.
   Result<std::vector<ScopeEpoch>> ListKeys() const;

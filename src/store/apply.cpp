@@ -45,6 +45,13 @@ Result<Hash32> HashOf(ByteView bytes) {
 
 }  // namespace
 
+std::string UnopenedReason(std::string_view scope, uint32_t epoch) {
+  const std::string s(scope);
+  return "the key held for scope " + s + " epoch " + std::to_string(epoch) +
+         " does not open it: a different key was created elsewhere (way out: `hearth keys rotate " + s +
+         "` on one replica, then export/import the new epoch)";
+}
+
 Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed::ParsedDelta& d,
                                                       const Schema& schema, KeyCache* key_cache) const {
   Prepared out;
@@ -75,6 +82,7 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
     if (!key.ok()) return key.status();
     if (!key->has_value()) {
       out.unreadable = true;
+      out.unreadable_reason = "no key for scope " + h.scope + " epoch " + std::to_string(h.epoch) + " is held";
       return out;
     }
     if (key_cache != nullptr) {
@@ -93,10 +101,14 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
     // Under a county root the key of (scope, epoch) is the root's, the same
     // on every replica: a body it does not open is the delta's fault. A
     // replica without a root may hold a key of its own making for the same
-    // (scope, epoch) (keys are shared by hand there): refuse the delta,
-    // store nothing, as before.
+    // (scope, epoch) (keys are shared by hand there): the delta is stored
+    // chained and unreadable, so the author's feed goes on; whoever holds
+    // the key it was written under reads it (docs/policy.md, "Keys without
+    // a root").
     if (!root_key && plain.status().code() == Code::kUnauthenticated) {
-      return plain.status().WithContext(Where(h) + " (scope " + h.scope + ")");
+      out.unreadable = true;
+      out.unreadable_reason = UnopenedReason(h.scope, h.epoch);
+      return out;
     }
     return invalid(plain.status());
   }
@@ -338,6 +350,7 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
   if (!outcome.ok()) return outcome.status();
   if (place.waiting_copy) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
   res.outcome = *outcome;
+  if (res.outcome == ApplyOutcome::kUnreadable) res.missing_key = ScopeEpoch{h.scope, h.epoch};
   auto drained = Drain(t, cache, h.author, key_cache);
   if (!drained.ok()) return drained.status();
   res.unblocked = *drained;
@@ -371,6 +384,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   if (!prepared.ok()) return prepared.status();
   if (!prepared->invalid.empty()) return deny(prepared->invalid);
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
+  if (prepared->unreadable) *reason = prepared->unreadable_reason;
   return prepared->unreadable ? ApplyOutcome::kUnreadable : ApplyOutcome::kApplied;
 }
 
@@ -527,6 +541,7 @@ Status Replica::Impl::ApplyUnreadable(Txn& t, Cache& cache, std::string_view sco
     if (!schema.ok()) return schema.status();
     auto p = Prepare(t, *d, **schema);
     if (!p.ok()) return p.status();
+    if (p->unreadable) continue;  // written under another key of this (scope, epoch)
     HEARTH_RETURN_IF_ERROR(t.Del(unreadable, AsBytes(fk)));
     if (!p->invalid.empty()) {
       // Readable now, and not applicable: evidence, like a denied delta.
@@ -625,7 +640,7 @@ Result<std::vector<ScopeEpoch>> Replica::ListKeys() const {
 
 // One write transaction for the whole keyring: a storage failure part-way
 // leaves none of its keys (and none of the deltas they unlock) behind.
-Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
+Status Replica::ImportKeyring(std::span<const uint8_t> kr, std::vector<ScopeEpoch>* conflicts) {
   if (kr.size() < 5 || kr[0] != 0x01) return Status::Corruption("not a Hearth keyring (version byte)");
   uint32_t count = store::ReadU32(kr.data() + 1);
   struct Entry {
@@ -650,17 +665,18 @@ Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
   if (off != kr.size()) return Status::Corruption("keyring has trailing bytes");
   if (entries.empty()) return Status::Ok();
   Impl& m = *impl_;
+  std::vector<ScopeEpoch> clashes;
   auto r = m.WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    clashes.clear();  // WithWrite may run this again after growing the map
     Impl::Cache cache;
     for (const Entry& e : entries) {
       std::string kk = store::ScopeKeyKey(e.scope, e.epoch);
       auto held = t.Get(m.keys, AsBytes(kk));
       if (!held.ok()) return held.status();
       if (held->has_value()) {
-        if (!crypto::ConstantTimeEqual(**held, e.key)) {
-          return Status::AlreadyExists("a different key for scope " + e.scope + " epoch " +
-                                       std::to_string(e.epoch) + " is already held");
-        }
+        // One key per (scope, epoch): a different one is reported, not
+        // imported, and the others go on (docs/policy.md, "Keys without a root").
+        if (!crypto::ConstantTimeEqual(**held, e.key)) clashes.push_back(ScopeEpoch{e.scope, e.epoch});
         continue;
       }
       HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(kk), e.key));
@@ -669,7 +685,52 @@ Status Replica::ImportKeyring(std::span<const uint8_t> kr) {
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return true;
   });
+  if (r.ok() && conflicts != nullptr) *conflicts = std::move(clashes);
   return r.status();
 }
+
+Result<ScopeEpoch> Replica::Impl::NewScopeKey(std::string_view scope, bool rotate) {
+  const std::string s(scope);
+  if (root_key) {
+    return Status::FailedPrecondition("this replica obeys county root " + root_key->ToHex().substr(0, 16) +
+                                      ": the root's policy creates and rotates the keys of scope " + s +
+                                      " (a new policy version from the root: `hearth policy sign` or `policy revoke`)");
+  }
+  if (scope.empty() || scope.size() > feed::kMaxScopeBytes || scope[0] == '$') {
+    return Status::InvalidArgument("bad scope name '" + s + "'");
+  }
+  bool declared = false;
+  for (const CollectionSpec& c : schema.collections()) declared = declared || c.scope == scope;
+  if (!declared) {
+    return Status::InvalidArgument("scope " + s + " is not declared by any collection of this replica's schema");
+  }
+  return WithWrite<ScopeEpoch>([&](Txn& t) -> Result<ScopeEpoch> {
+    auto newest = NewestEpoch(t, scope);
+    if (!newest.ok()) return newest.status();
+    uint32_t epoch = 1;
+    if (!rotate && *newest) {
+      return Status::AlreadyExists("scope " + s + " already has a key (epoch " + std::to_string(**newest) +
+                                   "); `hearth keys rotate " + s +
+                                   "` (Replica::RotateScopeKey) makes a new epoch");
+    }
+    if (rotate) {
+      if (!*newest) {
+        return Status::FailedPrecondition("no key for scope " + s + " to rotate: create it with `hearth keys new " +
+                                          s + "` (Replica::CreateScopeKey) or import it");
+      }
+      if (**newest == UINT32_MAX) return Status::ResourceExhausted("scope " + s + " has no epoch left");
+      epoch = **newest + 1;
+    }
+    crypto::SecretBytes key = crypto::RandomAeadKey();
+    HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(scope, epoch)), key.span()));
+    Cache cache;
+    HEARTH_RETURN_IF_ERROR(ApplyUnreadable(t, cache, scope, epoch));  // none expected; cheap
+    HEARTH_RETURN_IF_ERROR(FinishWrite(t, cache));
+    return ScopeEpoch{s, epoch};
+  });
+}
+
+Result<ScopeEpoch> Replica::CreateScopeKey(std::string_view scope) { return impl_->NewScopeKey(scope, false); }
+Result<ScopeEpoch> Replica::RotateScopeKey(std::string_view scope) { return impl_->NewScopeKey(scope, true); }
 
 }  // namespace hearth

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "store/keys.hpp"
 #include "store/replica_impl.hpp"
@@ -164,6 +165,40 @@ Result<std::vector<DeniedDelta>> Denied(const Replica& replica) {
     });
   });
   if (!r.ok()) return r;
+  return out;
+}
+
+Result<std::vector<UnreadableKey>> Unreadable(const Replica& replica, std::string_view scope) {
+  const ReplicaImpl& m = ReplicaAccess::Of(replica);
+  std::map<ScopeEpoch, UnreadableKey> by;
+  Status r = m.WithRead([&](const Txn& t) -> Status {
+    by.clear();
+    Status s = ScanByFeedKey(t, m.unreadable, "opaque", [&](ByteView k, ByteView) -> Status {
+      auto got = t.Get(m.feeds, k);
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) {
+        return Status::Corruption("opaque: " + AuthorOf(k).ToHex() + "#" + std::to_string(store::ReadU64(k.data() + 32)) +
+                                  " is not in its feed");
+      }
+      auto pd = feed::ParseDelta(**got, UINT64_MAX);
+      if (!pd.ok()) return pd.status().WithContext("stored delta");
+      if (!scope.empty() && pd->header.scope != scope) return Status::Ok();
+      UnreadableKey& u = by[ScopeEpoch{pd->header.scope, pd->header.epoch}];
+      u.key = ScopeEpoch{pd->header.scope, pd->header.epoch};
+      ++u.deltas;
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    for (auto& [se, u] : by) {
+      auto held = t.Get(m.keys, AsBytes(store::ScopeKeyKey(se.scope, se.epoch)));
+      if (!held.ok()) return held.status();
+      u.other_key_held = held->has_value();
+    }
+    return Status::Ok();
+  });
+  if (!r.ok()) return r;
+  std::vector<UnreadableKey> out;
+  for (auto& [se, u] : by) out.push_back(std::move(u));
   return out;
 }
 

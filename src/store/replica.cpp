@@ -634,7 +634,7 @@ Result<std::optional<crypto::SecretBytes>> Replica::Impl::ScopeKey(const Txn& t,
   return std::optional<crypto::SecretBytes>(crypto::SecretBytes::Copy(**got));
 }
 
-Result<std::pair<uint32_t, crypto::SecretBytes>> Replica::Impl::WriteKey(Txn& t, std::string_view scope) {
+Result<std::optional<uint32_t>> Replica::Impl::NewestEpoch(const Txn& t, std::string_view scope) const {
   // Newest epoch: the last key with prefix scope || 0x00.
   std::string prefix(scope);
   prefix.push_back('\0');
@@ -650,14 +650,25 @@ Result<std::pair<uint32_t, crypto::SecretBytes>> Replica::Impl::WriteKey(Txn& t,
     }
   }
   HEARTH_RETURN_IF_ERROR(c.status());
-  if (epoch) {
-    auto key = ScopeKey(t, scope, *epoch);
-    if (!key.ok()) return key.status();
-    return std::make_pair(*epoch, std::move(**key));
+  return epoch;
+}
+
+Result<std::pair<uint32_t, crypto::SecretBytes>> Replica::Impl::WriteKey(Txn& t, std::string_view scope) {
+  auto epoch = NewestEpoch(t, scope);
+  if (!epoch.ok()) return epoch.status();
+  if (!*epoch) {
+    // No implicit key: two replicas that each made their own key for a
+    // scope could never read each other (docs/policy.md, "Keys without a root").
+    const std::string s(scope);
+    return Status::FailedPrecondition(
+        "no key for scope " + s + ": create it on ONE replica with `hearth keys new " + s +
+        "` (Replica::CreateScopeKey) and copy it to the others with `hearth keys export`/`import`, "
+        "or import the keyring of a replica that has it");
   }
-  crypto::SecretBytes key = crypto::RandomAeadKey();
-  HEARTH_RETURN_IF_ERROR(t.Put(keys, AsBytes(store::ScopeKeyKey(scope, 1)), key.span()));
-  return std::make_pair(uint32_t{1}, std::move(key));
+  auto key = ScopeKey(t, scope, **epoch);
+  if (!key.ok()) return key.status();
+  if (!key->has_value()) return Status::Corruption("scope key of " + std::string(scope) + " vanished");
+  return std::make_pair(**epoch, std::move(**key));
 }
 
 Result<FeedHead> Replica::Impl::Head(const Txn& t, const AuthorId& a) const {

@@ -44,6 +44,9 @@ using ReplicaImpl = ReplicaAccess::Impl;
 using BatchIntent = ReplicaAccess::Intent;
 using BatchAction = ReplicaAccess::Action;
 
+// Why a delta is held unreadable although a key of its (scope, epoch) is
+// held (no root: a different key was created elsewhere).
+std::string UnopenedReason(std::string_view scope, uint32_t epoch);
 namespace store {
 // Meta records of the live-copy check (docs/storage-format.md, "meta").
 inline constexpr const char* kMetaLiveFile = "live_file";
@@ -143,8 +146,13 @@ struct Replica::Impl {
   // --- keys ---
   Result<std::optional<crypto::SecretBytes>> ScopeKey(const store::Txn& t, std::string_view scope,
                                                       uint32_t epoch) const;
-  // Newest epoch's key for `scope`; generates epoch 1 when none.
+  // The newest epoch whose key is held for `scope`, nullopt when none.
+  Result<std::optional<uint32_t>> NewestEpoch(const store::Txn& t, std::string_view scope) const;
+  // Newest epoch's key for `scope`; kFailedPrecondition naming the ways
+  // forward when none is held (no implicit generation).
   Result<std::pair<uint32_t, crypto::SecretBytes>> WriteKey(store::Txn& t, std::string_view scope);
+  // Without a root: a new random key for `scope` at `epoch`.
+  Result<ScopeEpoch> NewScopeKey(std::string_view scope, bool rotate);
 
   // --- feeds ---
   Result<FeedHead> Head(const store::Txn& t, const AuthorId& a) const;
@@ -160,7 +168,8 @@ struct Replica::Impl {
   // What a chained delta's payload holds. `invalid` (non-empty: the
   // reason, starting with kInvalidContentPrefix) when the delta is signed
   // and chained but its content can never be applied: it does not decrypt
-  // under its scope key, breaks the format's limits, names a collection
+  // under its scope key (under a root; without one it is `unreadable`: the
+  // key held may be another replica's separate key), breaks the format's limits, names a collection
   // outside its scope or the schema, or fails the schema. Such a delta is
   // kept in its feed and listed with the denied ones, on every replica alike.
   // `invalid` may instead start with kWaitingSchemaPrefix: the delta names
@@ -168,6 +177,7 @@ struct Replica::Impl {
   // re-judged whenever the schema in force changes.
   struct Prepared {
     bool unreadable = false;
+    std::string unreadable_reason;  // why (no key, or a held key that does not open it)
     std::string invalid;
     std::vector<crdt::RecordOps> records;
   };

@@ -59,7 +59,8 @@ class Chaos:
     def setup(self):
         for r in self.reps:
             h.run("init", r, "--schema", h.SCHEMA, "--unencrypted-identity")
-        # Scope keys come from node 0's first writes; everyone shares them.
+        # Scope keys are created on node 0 (never implicitly); everyone shares them.
+        h.run("-C", self.reps[0], "keys", "new", "--all")
         self.shared = h.run("-C", self.reps[0], "put", "item", "title=shared", "count+=0").stdout.split()[0]
         keys = os.path.join(self.d, "keys")
         h.run("-C", self.reps[0], "keys", "export", keys)

@@ -19,6 +19,23 @@ import unittest
 
 HEARTH = None
 SCHEMA = None
+KEYRING = None  # one keyring shared by the replicas of every test (see shared_keyring)
+
+
+def shared_keyring():
+    """A keyring with a key for every scope of the test schema, made once.
+
+    No key is made implicitly without a county root (docs/policy.md, "Keys
+    without a root"): replicas that write a scope must hold its key, and
+    replicas that read each other must hold the same one."""
+    global KEYRING
+    if KEYRING is None:
+        d = tempfile.mkdtemp(prefix="hearth-cli-keys-")
+        run("init", os.path.join(d, "k"), "--unencrypted-identity", "--schema", SCHEMA)
+        run("-C", os.path.join(d, "k"), "keys", "new", "--all")
+        KEYRING = os.path.join(d, "keyring")
+        run("-C", os.path.join(d, "k"), "keys", "export", KEYRING)
+    return KEYRING
 
 
 def run(*args, expect=0, input=None, env_extra=None):
@@ -53,9 +70,12 @@ class Base(unittest.TestCase):
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
 
-    def init(self, name, schema=True):
+    def init(self, name, schema=True, keys=True):
+        """A new replica; with `keys`, holding the shared keyring (init --keys)."""
         d = self.path(name)
         args = ["init", d, "--unencrypted-identity"] + (["--schema", SCHEMA] if schema else [])
+        if keys and schema:
+            args += ["--keys", shared_keyring()]
         run(*args)
         return d
 
@@ -207,6 +227,7 @@ class SetupTest(Base):
         self.assertIn("[collections.item", run("-C", d, "schema", "show").stdout)
         cols = [c["name"] for c in jrun("-C", d, "schema")["collections"]]
         self.assertEqual(cols, ["item", "other"])
+        run("-C", d, "keys", "new", "test.a")
         self.put(d, "item", "title=x")
         keys = jrun("-C", d, "keys", "list")["keys"]
         self.assertEqual(keys, [{"scope": "test.a", "epoch": 1}])
@@ -218,6 +239,107 @@ class SetupTest(Base):
         with open(self.path("garbage"), "wb") as f:
             f.write(b"\x07garbage")
         run("-C", d, "keys", "import", self.path("garbage"), expect=3)
+
+
+class KeysTest(Base):
+    """Scope keys without a county root (docs/policy.md, "Keys without a root")."""
+
+    def test_no_implicit_key_and_keys_new(self):
+        a = self.init("a", keys=False)
+        # Nothing to export: exit 1 with the way forward.
+        p = run("-C", a, "keys", "export", self.path("none.keys"), expect=1)
+        self.assertIn("nothing to export", p.stderr)
+        self.assertIn("hearth keys new", p.stderr)
+        self.assertFalse(os.path.exists(self.path("none.keys")))
+        # A write without the scope's key fails, names both ways forward, writes nothing.
+        p = run("-C", a, "put", "item", "title=x", expect=3)
+        self.assertIn("no key for scope test.a", p.stderr)
+        self.assertIn("`hearth keys new test.a`", p.stderr)
+        self.assertIn("import the keyring", p.stderr)
+        self.assertEqual(jrun("-C", a, "keys", "list")["keys"], [])
+        self.assertEqual(jrun("-C", a, "keys", "new", "--all")["created"],
+                         [{"scope": "test.a", "epoch": 1}, {"scope": "test.b", "epoch": 1}])
+        p = run("-C", a, "keys", "new", "test.a", expect=3)
+        self.assertIn("hearth keys rotate test.a", p.stderr)
+        run("-C", a, "keys", "new", "--all", expect=1)  # nothing left to create
+        self.put(a, "item", "title=x")
+        # init --keys: a second replica starts with A's keyring and reads A.
+        k = self.path("a.keys")
+        run("-C", a, "keys", "export", k)
+        b = self.path("b")
+        j = jrun("init", b, "--unencrypted-identity", "--schema", SCHEMA, "--keys", k)
+        self.assertEqual(j["keys_imported"], 2)
+        self.assertEqual(jrun("-C", b, "keys", "list")["keys"], jrun("-C", a, "keys", "list")["keys"])
+        self.put(b, "item", "title=from b")
+        bun = self.path("b.bundle")
+        run("-C", b, "export", bun)
+        self.assertEqual(jrun("-C", a, "import", bun)["applied"], 1)
+
+    def test_missing_key_is_named_by_import_and_get(self):
+        a = self.init("a")
+        rid = self.put(a, "item", "title=secret")["id"]
+        bun = self.path("a.bundle")
+        run("-C", a, "export", bun)
+        b = self.init("b", keys=False)
+        p = run("-C", b, "import", bun)
+        self.assertIn("1 delta(s) of scope test.a epoch 1 are held without its key: import it with `hearth keys import`",
+                      p.stdout)
+        p = run("-C", b, "get", "item", rid, expect=1)
+        self.assertIn("not found here; 1 delta(s) of scope test.a are held without a key and may contain it: "
+                      "import the key", p.stderr)
+        j = jrun("-C", b, "get", "item", rid, expect=1)
+        self.assertEqual(j["without_key"], [{"scope": "test.a", "epoch": 1, "deltas": 1, "other_key_held": False}])
+        # A record of another scope: a plain "not found".
+        p = run("-C", b, "get", "other", rid, expect=1)
+        self.assertNotIn("without a key", p.stderr)
+        run("-C", b, "keys", "import", shared_keyring())
+        self.assertIn("secret", run("-C", b, "get", "item", rid).stdout)
+
+    def test_two_keys_diverged_rotate_and_share(self):
+        # A creates the key; B creates its own before importing A's.
+        a = self.init("a", keys=False)
+        b = self.init("b", keys=False)
+        run("-C", a, "keys", "new", "test.a")
+        run("-C", b, "keys", "new", "test.a")
+        ra = self.put(a, "item", "title=from a")["id"]
+        rb = self.put(b, "item", "title=from b")["id"]
+        ab, bb = self.path("a1.bundle"), self.path("b1.bundle")
+        run("-C", a, "export", ab)
+        run("-C", b, "export", bb)
+        # Stored unreadable, not refused: the feeds go on.
+        for d, bun in ((b, ab), (a, bb)):
+            p = run("-C", d, "import", bun)
+            self.assertIn("1 delta(s) of scope test.a epoch 1 are held unreadable: the key held here for it is a "
+                          "different one", p.stdout)
+        self.assertEqual(jrun("-C", a, "heads")["heads"], jrun("-C", b, "heads")["heads"])
+        # Importing the other's keyring does not fail the import; the clash is named, exit 1.
+        ka = self.path("a.keys")
+        run("-C", a, "keys", "export", ka)
+        p = run("-C", b, "keys", "import", ka, expect=1)
+        self.assertIn("not imported: scope test.a epoch 1", p.stderr)
+        self.assertIn("hearth keys rotate test.a", p.stderr)
+        # The way out: A rotates, B imports the new epoch; both then write under epoch 2.
+        self.assertEqual(jrun("-C", a, "keys", "rotate", "test.a"), {"scope": "test.a", "epoch": 2})
+        k2 = self.path("a2.keys")
+        run("-C", a, "keys", "export", "--scope", "test.a", k2)
+        j = jrun("-C", b, "keys", "import", k2, expect=1)  # epoch 1 still differs
+        self.assertEqual((j["added"], j["conflicts"]), (1, [{"scope": "test.a", "epoch": 1}]))
+        shared = self.put(a, "item", "title=shared")["id"]
+        self.put(b, "item", "count+=2", id=shared)
+        ab, bb = self.path("a2.bundle"), self.path("b2.bundle")
+        run("-C", a, "export", ab)
+        run("-C", b, "export", bb)
+        self.assertEqual(jrun("-C", b, "import", ab)["applied"], 1)
+        self.assertEqual(jrun("-C", a, "import", bb)["applied"], 1)
+        for d in (a, b):
+            rec = jrun("-C", d, "get", "item", shared)
+            self.assertEqual(rec["fields"]["title"]["value"], "shared")
+            self.assertIn("count", rec["fields"])
+        # Old deltas: readable by whoever holds each old key.
+        run("-C", a, "get", "item", ra)
+        run("-C", b, "get", "item", rb)
+        run("-C", a, "get", "item", rb, expect=1)
+        run("-C", b, "get", "item", ra, expect=1)
 
 
 class RecordTest(Base):
@@ -456,9 +578,10 @@ class SyncTest(Base):
         self.assertEqual(jrun("-C", c, "pending")["count"], 0)
         self.assertEqual(self.digest(a), self.digest(c))
         # A replica without the key stores (relays) without reading.
-        relay = self.init("relay")
+        relay = self.init("relay", keys=False)
         r = jrun("-C", relay, "import", full)
         self.assertEqual(r["unreadable"], 6)
+        self.assertEqual(r["without_key"], [{"scope": "test.a", "epoch": 1, "deltas": 6, "other_key_held": False}])
         self.assertEqual(jrun("-C", relay, "verify")["ok"], True)
         log = jrun("-C", relay, "log", "--ops")["deltas"]
         self.assertTrue(all(not d["readable"] for d in log if d["author"] != jrun("-C", relay, "whoami")["author"]))

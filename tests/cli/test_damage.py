@@ -63,6 +63,8 @@ def build_base(tmp):
     a, b, c = (os.path.join(tmp, n) for n in "abc")
     for d in (a, b, c):
         run(["init", d, "--unencrypted-identity", "--schema", SCHEMA])
+    run(["-C", a, "keys", "new", "test.a"])
+    run(["-C", c, "keys", "new", "test.b"])  # C's own key, never shared
     ids = []
     for i in range(60):
         p = run(["-C", a, "--json", "put", "item", f"title=t{i % 17}", f"score={i * 7 % 23}",

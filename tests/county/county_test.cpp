@@ -10,6 +10,7 @@
 #include "hearth/inspect.hpp"
 #include "county.hpp"
 #include "support/support.hpp"
+#include "support/test_keys.hpp"
 
 using namespace hearth;
 namespace county = hearth::county;
@@ -24,13 +25,15 @@ Schema Pack() {
   return *s;
 }
 
-std::unique_ptr<Replica> Open(const std::string& dir, const Schema& schema) {
+// Without a root: the shared test keyring unless `keys` is false.
+std::unique_ptr<Replica> Open(const std::string& dir, const Schema& schema, bool keys = true) {
   ReplicaOptions o;
   o.schema = schema;
   o.durability = Durability::kNoSync;
   o.unencrypted_identity = true;
   auto r = Replica::Open(dir, o);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  if (keys) REQUIRE(testing::GiveTestKeys(**r).ok());
   return std::move(r).value();
 }
 
@@ -323,7 +326,7 @@ TEST_CASE("county report: a replica without the civil.children key") {
   auto full = Open(tmp.Sub("full"), schema);
   county::CountySummary sum = Generate(*full, 5, kSmall);
   // A second replica receives every delta, but the keys of four scopes only.
-  auto partial = Open(tmp.Sub("partial"), schema);
+  auto partial = Open(tmp.Sub("partial"), schema, /*keys=*/false);
   auto keys = full->ExportKeyring({"hr.workers", "hr.wages", "union.stations", "township.services"});
   REQUIRE(keys.ok());
   REQUIRE(partial->ImportKeyring(*keys).ok());
@@ -355,11 +358,11 @@ TEST_CASE("county report: a replica without the civil.children key") {
 TEST_CASE("county generator: each agency writes its own part") {
   testing::TempDir tmp;
   Schema schema = Pack();
-  auto hr = Open(tmp.Sub("hr"), schema);
-  auto un = Open(tmp.Sub("union"), schema);
-  auto civil = Open(tmp.Sub("civil"), schema);
-  auto town = Open(tmp.Sub("township"), schema);
-  auto merged = Open(tmp.Sub("merged"), schema);
+  auto hr = Open(tmp.Sub("hr"), schema, false);
+  auto un = Open(tmp.Sub("union"), schema, false);
+  auto civil = Open(tmp.Sub("civil"), schema, false);
+  auto town = Open(tmp.Sub("township"), schema, false);
+  auto merged = Open(tmp.Sub("merged"), schema, false);
   // Without a county root there are no key envelopes: give every replica the
   // same scope keys (hr and the township both write hr.workers).
   for (Replica* r : {hr.get(), un.get(), civil.get(), town.get(), merged.get()}) {

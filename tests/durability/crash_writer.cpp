@@ -54,6 +54,7 @@
 #include "hearth/inspect.hpp"
 #include "hearth/schema.hpp"
 #include "store/fault.hpp"
+#include "../support/test_keys.hpp"
 
 namespace {
 
@@ -232,6 +233,9 @@ int main(int argc, char** argv) {
   std::printf("# map %" PRIu64 "\n", map_size);
   std::fflush(stdout);
   if (mode == "import") return RunImport(*replica, argv[5]);
+  // No key is made implicitly without a root: the writer holds the shared
+  // test keyring (under a root, in mode rotate, keys come from envelopes).
+  if (hearth::Status k = hearth::testing::GiveTestKeys(*replica); !k.ok()) Die("scope keys: " + k.ToString());
   const int large_every = mode == "grow" ? 6 : kLargeEvery;
 
   for (uint64_t txn = 1;; ++txn) {

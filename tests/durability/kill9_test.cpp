@@ -545,6 +545,8 @@ TEST_CASE("kill -9 during bundle import loses no acknowledged delta; imports con
   auto src_open = Replica::Open(tmp.Sub("source"), so);
   REQUIRE(src_open.ok());
   std::unique_ptr<Replica> src = std::move(src_open).value();
+  REQUIRE(src->CreateScopeKey("test.a").ok());  // exported below as the keyring
+  REQUIRE(src->CreateScopeKey("test.b").ok());
   const int kBundles = 60, kPerBundle = 20;
   Heads since;
   for (int b = 0; b < kBundles; ++b) {

@@ -170,7 +170,7 @@ TEST_CASE("clock skew: a write stamped in year 2200 wins concurrent writes but n
   auto a = testing::OpenReplica(tmp.Sub("a"), &ca);
   auto b = testing::OpenReplica(tmp.Sub("b"), &cb);
   auto f = testing::OpenReplica(tmp.Sub("f"), &cf);
-  auto c = testing::OpenReplica(tmp.Sub("c"), &cc);  // receives F's write before its key
+  auto c = testing::OpenReplica(tmp.Sub("c"), &cc, {}, /*keys=*/false);  // receives F's write before its key
   REQUIRE(a->Write([](WriteBatch& w) { w.Set("item", Rid(1), "title", "a0"); }).ok());
   testing::ShareKeys(*a, *b);
   testing::ShareKeys(*a, *f);
@@ -261,7 +261,7 @@ TEST_CASE("clock skew: stamps beyond 9999-12-31 are refused by every replica, wh
   FakeClock clocks[3] = {FakeClock(kNow), FakeClock(kYear2200), FakeClock(crdt::kHlcMaxPhysicalMs)};
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
-    auto r = testing::OpenReplica(tmp.Sub("r" + std::to_string(i)), &clocks[i]);
+    auto r = testing::OpenReplica(tmp.Sub("r" + std::to_string(i)), &clocks[i], {}, /*keys=*/false);
     REQUIRE(r->AddScopeKey("test.a", 1, key.span()).ok());
     for (const Bytes* d : {&too_late, &overflow}) {
       auto res = r->Apply(*d);
@@ -336,6 +336,7 @@ TEST_CASE("clock skew: a process under faketime 10 days ahead merges with one on
   {
     auto r = Replica::Open(here, o);
     REQUIRE(r.ok());
+    REQUIRE((*r)->CreateScopeKey("test.a").ok());
     REQUIRE((*r)->Write([](WriteBatch& w) { w.Set("item", Rid(3), "title", "real clock"); }).ok());
     keyring_hex = testing::ToHex(*(*r)->ExportKeyring());
   }

@@ -84,6 +84,7 @@ TEST_CASE("disk full: child (runs only when re-executed)") {
   auto opened = Replica::Open(dir, ChildOptions());
   REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
   std::unique_ptr<Replica> r = std::move(opened).value();
+  REQUIRE(testing::GiveTestKeys(*r).ok());  // no key is made implicitly
   const AuthorId me = r->author();
 
   // Commit until the disk is full. Every acknowledged commit is remembered.

@@ -289,7 +289,7 @@ TEST_CASE("storage faults: every LMDB operation of a write fails in turn; nothin
   // A: own records, B's keys, B's deltas 1..4 applied, 6 pending (gap at 5).
   const std::string a_dir = w.tmp.Sub("a");
   {
-    auto a = testing::OpenReplica(a_dir, &w.clock);
+    auto a = testing::OpenReplica(a_dir, &w.clock, {}, /*keys=*/false);
     REQUIRE(a->ImportKeyring(w.b_keyring).ok());
     WriteSome(*a, 1, 4);
     for (int i = 0; i < 4; ++i) REQUIRE(a->Apply(w.b_deltas[i]).ok());
@@ -297,11 +297,10 @@ TEST_CASE("storage faults: every LMDB operation of a write fails in turn; nothin
     REQUIRE(p.ok());
     REQUIRE(p->outcome == ApplyOutcome::kPending);
   }
-  // C: no keys (and no writes of its own, which would create them); B's
-  // deltas all stored unreadable (opaque).
+  // C: no keys; B's deltas all stored unreadable (opaque).
   const std::string c_dir = w.tmp.Sub("c");
   {
-    auto c = testing::OpenReplica(c_dir, &w.clock);
+    auto c = testing::OpenReplica(c_dir, &w.clock, {}, /*keys=*/false);
     for (const Bytes& d : w.b_deltas) REQUIRE(c->Apply(d).ok());
   }
   // R: a county root with policy v1 and records; M: a member that has
@@ -451,7 +450,7 @@ TEST_CASE("storage faults: HEARTH_FAULT arms a subprocess") {
   for (const char* err : {"EIO", "ENOSPC"}) {
     CAPTURE(err);
     auto run = testing::RunChild({HEARTH_CRASH_WRITER, dir, schema, "7"},
-                                 {std::string("HEARTH_FAULT=op=6,err=") + err + ",kind=commit"},
+                                 {std::string("HEARTH_FAULT=op=8,err=") + err + ",kind=commit"},  // 2 key commits first
                                  tmp.Sub(std::string(err) + ".out"));
     INFO("crash_writer output:\n", run.output);
     CHECK(run.exit_code() == 2);

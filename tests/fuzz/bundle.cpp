@@ -35,6 +35,7 @@ struct World {
   World() {
     target = fuzz::OpenReplica("target");
     source = fuzz::OpenReplica("source");
+    for (const char* s : {"test.a", "test.b"}) FUZZ_CHECK(source->CreateScopeKey(s).ok());
     for (int i = 0; i < 3; ++i) {
       auto c = source->Write([&](WriteBatch& w) {
         RecordId id = RecordId::Generate();

@@ -258,6 +258,8 @@ void Session() {
 
 void BundleSeeds() {
   auto src = fuzz::OpenReplica("seed_src");
+  // No key is made implicitly without a root.
+  for (const char* s : {"test.a", "test.b"}) FUZZ_CHECK(src->CreateScopeKey(s).ok());
   for (int i = 0; i < 3; ++i) {
     auto c = src->Write([&](WriteBatch& w) {
       w.Set("item", RecordId::Generate(), "title", "b" + std::to_string(i));

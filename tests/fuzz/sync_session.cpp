@@ -50,6 +50,7 @@ struct World {
       }
     };
     // B makes the scope keys and shares them; then both write.
+    for (const char* s : {"test.a", "test.b"}) FUZZ_CHECK(b->CreateScopeKey(s).ok());
     seed(*b, 4);
     auto kr = b->ExportKeyring();
     FUZZ_CHECK(kr.ok());

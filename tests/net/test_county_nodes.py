@@ -527,6 +527,7 @@ class BacklogMemoryTest(unittest.TestCase):
         s, r = os.path.join(self.tmp, "sender"), os.path.join(self.tmp, "receiver")
         ks = jrun("init", s, "--schema", SCHEMA, "--unencrypted-identity")["author"]
         jrun("init", r, "--schema", SCHEMA, "--unencrypted-identity")
+        run("-C", s, "keys", "new", "--all")  # exported to the receiver below
         # 4-8 KiB random bytes per record, 16 records per commit (one ~98 KB
         # delta), no fsync: ~86,000 records in ~5,400 deltas.
         n = (self.TARGET_BYTES // 6144) + 1000

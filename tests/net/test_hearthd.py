@@ -221,7 +221,8 @@ class TwoNodesTest(unittest.TestCase):
         self.b = os.path.join(d, "b")
         run("init", self.a, "--schema", SCHEMA, "--unencrypted-identity")
         run("init", self.b, "--schema", SCHEMA, "--unencrypted-identity")
-        # Scope keys: A's first writes create them; B gets a copy.
+        # Scope keys: created on A (never implicitly), B gets a copy.
+        run("-C", self.a, "keys", "new", "--all")
         run("-C", self.a, "put", "item", "title=seed", "score=0")
         run("-C", self.a, "put", "other", "name=seed")
         keys = os.path.join(d, "a.keys")

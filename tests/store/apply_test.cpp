@@ -97,29 +97,37 @@ TEST_CASE("forged, tampered, truncated and random deltas are rejected and change
 }
 
 // Without a county root, keys are shared by hand and a replica may hold a
-// key of its own for the same (scope, epoch): such a delta is refused, not
-// stored. (Under a root the key is the root's, and a body that does not open
-// under it is invalid content: tests/trust/attacks_test.cpp.)
-TEST_CASE("a delta under the wrong scope key is rejected") {
+// key of its own for the same (scope, epoch): such a delta is stored chained
+// and unreadable (the author's feed goes on), never applied with the wrong
+// key. (Under a root the key is the root's, and a body that does not open
+// under it is invalid content: tests/trust/attacks_test.cpp.) The whole
+// divergence and its way out: tests/store/keys_test.cpp.
+TEST_CASE("a delta under another key of the same (scope, epoch) is stored unreadable, not refused") {
   TempDir tmp;
-  auto a = OpenReplica(tmp.Sub("a"));
-  auto b = OpenReplica(tmp.Sub("b"));
+  auto a = OpenReplica(tmp.Sub("a"), nullptr, {}, /*keys=*/false);
+  auto b = OpenReplica(tmp.Sub("b"), nullptr, {}, /*keys=*/false);
+  REQUIRE(a->CreateScopeKey("test.a").ok());
+  REQUIRE(b->CreateScopeKey("test.a").ok());  // its own, different key
   RecordId id = RecordId::Generate();
   REQUIRE(a->Write([&](WriteBatch& w) { w.Set("item", id, "title", "x"); }).ok());
-  // b makes its own, different key for the same scope and epoch.
   REQUIRE(b->Write([&](WriteBatch& w) { w.Set("item", RecordId::Generate(), "title", "y"); }).ok());
   auto before = b->Digest().value();
   auto r = b->Apply(AllDeltas(*a).at(0));
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code() == Code::kUnauthenticated);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->outcome == ApplyOutcome::kUnreadable);
+  REQUIRE(r->missing_key.has_value());
+  CHECK(*r->missing_key == ScopeEpoch{"test.a", 1});
+  CHECK(r->reason.find("does not open it: a different key was created elsewhere") != std::string::npos);
   CHECK(b->Digest().value() == before);
-  CHECK(b->GetHeads().value().count(a->author()) == 0);
+  CHECK(b->GetHeads().value().at(a->author()).seq == 1);
+  CHECK(b->Get("item", id).status().code() == Code::kNotFound);
+  CHECK(inspect::CheckConsistency(*b).ok());
 }
 
 TEST_CASE("without the key a delta is stored and chained, and applied once the key arrives") {
   TempDir tmp;
   auto a = OpenReplica(tmp.Sub("a"));
-  auto relay = OpenReplica(tmp.Sub("relay"));
+  auto relay = OpenReplica(tmp.Sub("relay"), nullptr, {}, /*keys=*/false);
   RecordId id = RecordId::Generate();
   REQUIRE(a->Write([&](WriteBatch& w) { w.Set("item", id, "title", "for readers only"); }).ok());
   REQUIRE(a->Write([&](WriteBatch& w) { w.Increment("item", id, "count", 4); }).ok());
@@ -128,11 +136,19 @@ TEST_CASE("without the key a delta is stored and chained, and applied once the k
     auto r = relay->Apply(d);
     REQUIRE(r.ok());
     CHECK(r->outcome == ApplyOutcome::kUnreadable);
+    CHECK(r->missing_key == std::optional<ScopeEpoch>(ScopeEpoch{"test.a", 1}));
+    CHECK(r->reason == "no key for scope test.a epoch 1 is held");
   }
+  auto missing = inspect::Unreadable(*relay);
+  REQUIRE(missing.ok());
+  REQUIRE(missing->size() == 1);
+  CHECK((*missing)[0].key == ScopeEpoch{"test.a", 1});
+  CHECK((*missing)[0].deltas == 2);
+  CHECK_FALSE((*missing)[0].other_key_held);
   CHECK(relay->GetHeads().value() == a->GetHeads().value());
   CHECK(relay->Get("item", id).status().code() == Code::kNotFound);
   // It can forward what it cannot read.
-  auto c = OpenReplica(tmp.Sub("c"));
+  auto c = OpenReplica(tmp.Sub("c"), nullptr, {}, /*keys=*/false);
   ShareKeys(*a, *c);
   CHECK(Sync(*relay, *c) == 2);
   CHECK(c->Digest().value() == a->Digest().value());
@@ -140,6 +156,7 @@ TEST_CASE("without the key a delta is stored and chained, and applied once the k
   ShareKeys(*a, *relay);
   CHECK(relay->Get("item", id)->Find("count")->count == 4);
   CHECK(relay->Digest().value() == a->Digest().value());
+  CHECK(inspect::Unreadable(*relay)->empty());
   CHECK(inspect::CheckConsistency(*relay).ok());
 }
 

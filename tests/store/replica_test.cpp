@@ -121,7 +121,7 @@ TEST_CASE("a batch touching two scopes makes one delta per scope") {
   keys = r->ListKeys();
   REQUIRE(keys.ok());
   CHECK(*keys == std::vector<ScopeEpoch>{{"test.a", 1}, {"test.a", 2}, {"test.b", 1}});
-  auto other = OpenReplica(tmp.Sub("other"));
+  auto other = OpenReplica(tmp.Sub("other"), nullptr, {}, /*keys=*/false);
   REQUIRE(other->ImportKeyring(r->ExportKeyring({"test.a"}).value()).ok());
   CHECK(other->ListKeys().value() == std::vector<ScopeEpoch>{{"test.a", 1}, {"test.a", 2}});
 }

@@ -9,6 +9,7 @@
 
 #include "hearth/replica.hpp"
 #include "support/support.hpp"
+#include "support/test_keys.hpp"
 
 namespace hearth::testing {
 
@@ -18,14 +19,21 @@ inline Schema TestSchema() {
   return s.value();
 }
 
+// Opens a test replica. Without a root it gets the shared test keyring
+// (support/test_keys.hpp) unless `keys` is false (a replica that must
+// start without keys).
 inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, FakeClock* clock = nullptr,
-                                            ReplicaOptions opts = {}) {
+                                            ReplicaOptions opts = {}, bool keys = true) {
   if (!opts.schema) opts.schema = TestSchema();
   opts.durability = Durability::kNoSync;
   opts.unencrypted_identity = true;
   if (clock != nullptr) opts.clock_ms = [clock] { return clock->Now(); };
   auto r = Replica::Open(dir, opts);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  if (keys) {
+    Status k = GiveTestKeys(**r);
+    REQUIRE_MESSAGE(k.ok(), k.ToString());
+  }
   return std::move(r).value();
 }
 

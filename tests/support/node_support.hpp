@@ -22,6 +22,7 @@
 #include "base/bytes.hpp"
 #include "hearth/replica.hpp"
 #include "identity/identity.hpp"
+#include "support/test_keys.hpp"
 
 namespace hearth::testing {
 
@@ -43,6 +44,9 @@ inline std::unique_ptr<Replica> OpenMember(const std::string& dir, std::optional
   o.is_root = is_root;
   auto r = Replica::Open(dir, o);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  // Without a root: the shared test keyring (no key is made implicitly).
+  Status k = GiveTestKeys(**r);
+  REQUIRE_MESSAGE(k.ok(), k.ToString());
   return std::move(r).value();
 }
 

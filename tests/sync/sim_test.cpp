@@ -87,7 +87,10 @@ std::vector<std::string> RunPlainSeed(uint64_t seed, int nodes) {
     auto r = Replica::Open(dirs.back(), setup);
     REQUIRE(r.ok());
     if (i == 0) {
-      // The scope keys of the test schema: one write in each scope.
+      // The scope keys of the test schema, made on node 0 and copied to the
+      // others; then one write in each scope.
+      REQUIRE((*r)->CreateScopeKey("test.a").ok());
+      REQUIRE((*r)->CreateScopeKey("test.b").ok());
       auto c = (*r)->Write([&](WriteBatch& w) {
         w.Set("item", testing::SeededRecordId(id_rng), "title", "seed");
         w.Set("other", testing::SeededRecordId(id_rng), "name", "seed");

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "common.hpp"
 #include "county.hpp"
@@ -74,6 +75,21 @@ int SeedCounty(Globals& g, const SeedArgs& a) {
     Fail(kExitRuntime, dir + " already holds county records; seeding twice would add every counter twice. "
                              "Seed a new replica (-C NEW_DIR)");
   }
+  // Without a root, the scopes the county writes need keys: seeding creates
+  // the missing ones explicitly, as `hearth keys new --all` would, and says so
+  // (under a root they come from the root's envelopes).
+  std::vector<std::string> created_keys;
+  if (!r->root()) {
+    std::set<std::string> held;
+    for (const auto& k : Must(r->ListKeys(), "listing the scope keys")) held.insert(k.scope);
+    std::set<std::string> scopes;
+    for (const CollectionSpec& c : pack->collections()) scopes.insert(c.scope);
+    for (const std::string& s : scopes) {
+      if (held.count(s)) continue;
+      Must(r->CreateScopeKey(s), "creating the key of scope " + s);
+      created_keys.push_back(s);
+    }
+  }
   county::CountyOptions co;
   co.seed = a.seed;
   co.scale = a.scale;
@@ -88,11 +104,18 @@ int SeedCounty(Globals& g, const SeedArgs& a) {
               {"scale", a.scale},    {"records", records},      {"ops", sum.ops},
               {"deltas", sum.deltas}, {"seconds", sum.seconds}, {"author", r->author().ToHex()}};
     j["collections"] = sum.records;
+    j["keys_created"] = created_keys;
     j["figures"] = sum.figures;
     PrintJson(j);
     return kExitOk;
   }
   if (create) Say(g, "Created replica " + dir + " with the county schema pack");
+  if (!created_keys.empty()) {
+    std::string list;
+    for (const auto& s : created_keys) list += " " + s;
+    Say(g, "Created scope keys (no county root):" + list + "; copy them to other replicas with `hearth -C " + dir +
+               " keys export FILE` and `hearth keys import FILE`");
+  }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", sum.seconds);
   Say(g, "Seeded the county (seed " + std::to_string(a.seed) + ", scale " + Dump(json(a.scale)) + ") into " + dir +

@@ -1,5 +1,6 @@
 // put, get, query, delete, conflicts, resolve.
 #include "common.hpp"
+#include "hearth/inspect.hpp"
 #include "values.hpp"
 
 namespace hcli {
@@ -144,8 +145,28 @@ int Get(Globals& g, const std::string& c, const std::string& id_hex) {
   auto rec = r->Get(c, id);
   if (!rec.ok()) {
     if (rec.status().code() == Code::kNotFound) {
-      if (g.json) PrintJson({{"collection", c}, {"id", id.ToHex()}, {"found", false}});
-      else std::cerr << "hearth: no record " << id.ToHex() << " in " << c << "\n";
+      // Deltas of the collection's scope held without a key may contain it.
+      const CollectionSpec* spec = r->schema().Find(c);
+      uint64_t held = 0;
+      std::string scope = spec ? spec->scope : "";
+      json without = json::array();
+      if (!scope.empty()) {
+        for (const auto& u : Must(inspect::Unreadable(*r, scope), "listing the unreadable deltas")) {
+          held += u.deltas;
+          without.push_back({{"scope", u.key.scope}, {"epoch", u.key.epoch}, {"deltas", u.deltas},
+                             {"other_key_held", u.other_key_held}});
+        }
+      }
+      if (g.json) {
+        PrintJson({{"collection", c}, {"id", id.ToHex()}, {"found", false}, {"without_key", without}});
+      } else if (held > 0) {
+        std::cerr << "hearth: no record " << id.ToHex() << " in " << c << ": not found here; " << held
+                  << " delta(s) of scope " << scope
+                  << " are held without a key and may contain it: import the key (`hearth keys import FILE`; "
+                     "`hearth keys list` shows the keys held)\n";
+      } else {
+        std::cerr << "hearth: no record " << id.ToHex() << " in " << c << "\n";
+      }
       return kExitProblem;
     }
     FailStatus(rec.status(), "reading " + c + "/" + id.ToHex());

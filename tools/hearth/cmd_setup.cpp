@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <set>
 
 #include "common.hpp"
 
@@ -41,8 +42,28 @@ json RootJson(const Replica& r) {
   return {{"root", root ? json(root->ToHex()) : json(nullptr)}, {"is_root", root && *root == r.author()}};
 }
 
+// Imports a keyring file into `r`; returns (new keys, held after). Keys
+// that differ from held ones are reported on stderr, not imported.
+std::pair<size_t, size_t> ImportKeysFile(Globals& g, Replica& r, const std::string& file, const std::string& data,
+                                         std::vector<ScopeEpoch>* conflicts) {
+  auto before = Must(r.ListKeys(), "listing the scope keys").size();
+  Status s = r.ImportKeyring({reinterpret_cast<const uint8_t*>(data.data()), data.size()}, conflicts);
+  if (!s.ok()) FailStatus(s, "importing keyring " + file, "the file must come from `hearth keys export`");
+  auto after = Must(r.ListKeys(), "listing the scope keys").size();
+  if (!g.json) {
+    for (const ScopeEpoch& c : *conflicts) {
+      std::cerr << "not imported: scope " << c.scope << " epoch " << c.epoch
+                << ": this replica holds a different key for it (created separately). Deltas written under "
+                   "either key stay unreadable to the other side; way out: `hearth keys rotate "
+                << c.scope << "` on ONE replica, then `hearth keys export --scope " << c.scope
+                << "` and `hearth keys import` on the other (docs/policy.md, \"Keys without a root\")\n";
+    }
+  }
+  return {after - before, after};
+}
+
 int Init(Globals& g, const std::string& dir, const std::string& schema_path, const std::string& identity,
-         bool unencrypted, const RootArgs& ra) {
+         bool unencrypted, const RootArgs& ra, const std::string& keys_file) {
   CheckIdentityChoice(unencrypted);
   std::optional<AuthorId> root_key;
   if (!ra.root.empty()) root_key = ParseAuthor(ra.root);
@@ -56,6 +77,14 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   }
   std::optional<Schema> schema;
   if (!schema_path.empty()) schema = LoadSchema(schema_path);
+  std::string keyring;
+  if (!keys_file.empty()) {
+    if (root_key || ra.is_root) {
+      Fail(kExitUsage, "--keys is for replicas without a county root (under a root, keys come from the root's "
+                       "key envelopes)");
+    }
+    keyring = ReadSmallFile(keys_file, "keyring");
+  }
   if (!identity.empty()) {
     Must(ReadIdentityFile(identity, EnvPassphrase()), "identity", "create one with `hearth keygen FILE`");
     fs::create_directories(dir, ec);
@@ -73,9 +102,13 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
   o.is_root = ra.is_root;
   auto r = Must(Replica::Open(dir, o), "creating replica " + dir,
                 "set HEARTH_PASSPHRASE to protect the identity, or pass --unencrypted-identity for an unattended node");
+  std::vector<ScopeEpoch> conflicts;
+  size_t imported = 0;
+  if (!keys_file.empty()) imported = ImportKeysFile(g, *r, keys_file, keyring, &conflicts).first;
   if (g.json) {
     json j = {{"dir", dir}, {"author", r->author().ToHex()}, {"collections", r->schema().collections().size()}};
     j.update(RootJson(*r));
+    if (!keys_file.empty()) j["keys_imported"] = imported;
     PrintJson(j);
   } else {
     Say(g, "Initialised Hearth replica in " + dir);
@@ -83,6 +116,7 @@ int Init(Globals& g, const std::string& dir, const std::string& schema_path, con
     Say(g, "collections " + std::to_string(r->schema().collections().size()) +
                (schema_path.empty() ? " (no schema: set one with `hearth -C " + dir + " schema set FILE`)" : ""));
     if (std::string line = RootLine(*r); !line.empty()) Say(g, line);
+    if (!keys_file.empty()) Say(g, "keys        " + std::to_string(imported) + " scope key(s) imported from " + keys_file);
   }
   return kExitOk;
 }
@@ -172,6 +206,10 @@ int KeysExport(Globals& g, const std::string& out, const std::vector<std::string
   if (!scopes.empty() && count == 0) {
     Fail(kExitUsage, "no key held for the scope(s) given; see `hearth keys list`");
   }
+  if (count == 0) {
+    Fail(kExitProblem, "nothing to export: this replica holds no scope key; create one with `hearth keys new "
+                       "SCOPE` (or `keys new --all`), or import a keyring with `hearth keys import`");
+  }
   WriteNewFile(out, {reinterpret_cast<const char*>(kr.data()), kr.size()}, 0600, "keyring");
   if (g.json) PrintJson({{"file", out}, {"keys", count}});
   else Say(g, "Exported " + std::to_string(count) + " scope key(s) to " + out +
@@ -182,17 +220,60 @@ int KeysExport(Globals& g, const std::string& out, const std::vector<std::string
 int KeysImport(Globals& g, const std::string& file) {
   std::string data = ReadSmallFile(file, "keyring");
   auto r = OpenGlobal(g);
-  auto before = Must(r->ListKeys(), "listing the scope keys").size();
-  Status s = r->ImportKeyring({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
-  if (!s.ok()) {
-    FailStatus(s, "importing keyring " + file,
-               s.code() == Code::kAlreadyExists ? "this replica holds a different key for that scope and epoch"
-                                                : "");
+  std::vector<ScopeEpoch> conflicts;
+  auto [added, after] = ImportKeysFile(g, *r, file, data, &conflicts);
+  if (g.json) {
+    json c = json::array();
+    for (const auto& [scope, epoch] : conflicts) c.push_back({{"scope", scope}, {"epoch", epoch}});
+    PrintJson({{"file", file}, {"added", added}, {"keys", after}, {"conflicts", c}});
+  } else {
+    Say(g, "Imported " + file + ": " + std::to_string(added) + " new scope key(s), " + std::to_string(after) +
+               " held" + (conflicts.empty() ? "" : ", " + std::to_string(conflicts.size()) + " not imported (a different key is held)"));
   }
-  auto after = Must(r->ListKeys(), "listing the scope keys").size();
-  if (g.json) PrintJson({{"file", file}, {"added", after - before}, {"keys", after}});
-  else Say(g, "Imported " + file + ": " + std::to_string(after - before) + " new scope key(s), " +
-                  std::to_string(after) + " held");
+  return conflicts.empty() ? kExitOk : kExitProblem;
+}
+
+int KeysNew(Globals& g, const std::vector<std::string>& scopes, bool all) {
+  auto r = OpenGlobal(g);
+  std::vector<std::string> todo = scopes;
+  if (all) {
+    if (!scopes.empty()) Fail(kExitUsage, "give SCOPE... or --all, not both");
+    std::set<std::string> declared;
+    for (const auto& c : r->schema().collections()) declared.insert(c.scope);
+    std::set<std::string> held;
+    for (const auto& k : Must(r->ListKeys(), "listing the scope keys")) held.insert(k.scope);
+    for (const std::string& s : declared) {
+      if (!held.count(s)) todo.push_back(s);
+    }
+    if (todo.empty() && !r->root()) {
+      Fail(kExitProblem, declared.empty() ? "the schema declares no scope (set one with `hearth schema set FILE`)"
+                                          : "every scope of the schema already has a key (`hearth keys list`)");
+    }
+  } else if (scopes.empty()) {
+    Fail(kExitUsage, "give SCOPE... or --all");
+  }
+  json made = json::array();
+  for (const std::string& s : todo) {
+    ScopeEpoch se = Must(r->CreateScopeKey(s), "creating the key of scope " + s);
+    made.push_back({{"scope", se.scope}, {"epoch", se.epoch}});
+    if (!g.json) Say(g, "Created key for scope " + se.scope + " epoch " + std::to_string(se.epoch));
+  }
+  if (g.json) PrintJson({{"created", made}});
+  else Say(g, "Copy it to the other replicas: `hearth keys export FILE`, then `hearth keys import FILE` there");
+  return kExitOk;
+}
+
+int KeysRotate(Globals& g, const std::string& scope) {
+  auto r = OpenGlobal(g);
+  ScopeEpoch se = Must(r->RotateScopeKey(scope), "rotating the key of scope " + scope);
+  if (g.json) {
+    PrintJson({{"scope", se.scope}, {"epoch", se.epoch}});
+  } else {
+    Say(g, "New key for scope " + se.scope + " epoch " + std::to_string(se.epoch) +
+               "; writes use it from now on (older epochs stay held for reading)");
+    Say(g, "Copy it to the other replicas: `hearth keys export --scope " + se.scope +
+               " FILE`, then `hearth keys import FILE` there");
+  }
   return kExitOk;
 }
 
@@ -284,9 +365,13 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   auto* is_root_opt = init->add_flag("--is-root", init_root->is_root,
                                      "This replica is the county root (the administrator's): it signs policy");
   root_opt->excludes(is_root_opt);
-  init->callback([&g, init_dir, init_schema, init_identity, init_plain, init_root] {
-    g.action = [&g, init_dir, init_schema, init_identity, init_plain, init_root] {
-      return Init(g, *init_dir, *init_schema, *init_identity, *init_plain, *init_root);
+  auto init_keys = std::make_shared<std::string>();
+  init->add_option("--keys", *init_keys,
+                   "Import this keyring (from `hearth keys export`) into the new replica (no county root only)")
+      ->check(CLI::ExistingFile);
+  init->callback([&g, init_dir, init_schema, init_identity, init_plain, init_root, init_keys] {
+    g.action = [&g, init_dir, init_schema, init_identity, init_plain, init_root, init_keys] {
+      return Init(g, *init_dir, *init_schema, *init_identity, *init_plain, *init_root, *init_keys);
     };
   });
 
@@ -315,7 +400,7 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   auto* whoami = app.add_subcommand("whoami", "Print the replica's author id (hex); its county root on stderr");
   whoami->callback([&g] { g.action = [&g] { return Whoami(g); }; });
 
-  auto* keys = app.add_subcommand("keys", "Scope keys: list, export, import");
+  auto* keys = app.add_subcommand("keys", "Scope keys: new, rotate, list, export, import");
   keys->require_subcommand(1);
   auto* kexp = keys->add_subcommand("export", "Write scope keys to a file (secret; mode 0600)");
   auto kexp_out = std::make_shared<std::string>();
@@ -329,6 +414,18 @@ void AddSetupCommands(CLI::App& app, Globals& g) {
   auto kimp_file = std::make_shared<std::string>();
   kimp->add_option("FILE", *kimp_file, "Keyring file from `hearth keys export`")->required()->check(CLI::ExistingFile);
   kimp->callback([&g, kimp_file] { g.action = [&g, kimp_file] { return KeysImport(g, *kimp_file); }; });
+  auto* knew = keys->add_subcommand("new", "Create the key of a scope (no county root; on ONE replica, then export it)");
+  auto knew_scopes = std::make_shared<std::vector<std::string>>();
+  auto knew_all = std::make_shared<bool>(false);
+  knew->add_option("SCOPE", *knew_scopes, "Scope(s) of the schema");
+  knew->add_flag("--all", *knew_all, "Every scope of the schema that has no key yet");
+  knew->callback([&g, knew_scopes, knew_all] {
+    g.action = [&g, knew_scopes, knew_all] { return KeysNew(g, *knew_scopes, *knew_all); };
+  });
+  auto* krot = keys->add_subcommand("rotate", "New key for a scope at the next epoch (no county root)");
+  auto krot_scope = std::make_shared<std::string>();
+  krot->add_option("SCOPE", *krot_scope, "Scope to rotate")->required();
+  krot->callback([&g, krot_scope] { g.action = [&g, krot_scope] { return KeysRotate(g, *krot_scope); }; });
   auto* klist = keys->add_subcommand("list", "List the scopes and epochs this replica holds keys for");
   klist->callback([&g] { g.action = [&g] { return KeysList(g); }; });
 

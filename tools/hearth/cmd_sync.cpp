@@ -34,7 +34,10 @@ std::vector<DeniedDelta> NewlyDenied(const std::vector<DeniedDelta>& before, con
 
 // Prints an import/merge report; exit 1 when something was rejected.
 int PrintReport(const Globals& g, const std::string& what, const BundleImportReport& rep, json extra,
-                const std::vector<DeniedDelta>& denied = {}) {
+                const std::vector<DeniedDelta>& denied, const Replica& r) {
+  // The scopes held without a key (whole replica), when this run stored some.
+  std::vector<UnreadableKey> missing;
+  if (rep.unreadable > 0) missing = Must(inspect::Unreadable(r), "listing the unreadable deltas");
   if (g.json) {
     json j = ReportJson(rep);
     json dj = json::array();
@@ -42,6 +45,12 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
       dj.push_back({{"author", d.author.ToHex()}, {"seq", d.seq}, {"scope", d.scope}, {"reason", d.reason}});
     }
     j["denied_deltas"] = dj;
+    json mj = json::array();
+    for (const auto& u : missing) {
+      mj.push_back({{"scope", u.key.scope}, {"epoch", u.key.epoch}, {"deltas", u.deltas},
+                    {"other_key_held", u.other_key_held}});
+    }
+    j["without_key"] = mj;
     for (auto& [k, v] : extra.items()) j[k] = v;
     PrintJson(j);
   } else if (!g.quiet) {
@@ -70,6 +79,16 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
                 << "\n";
     }
     if (rep.denied) std::cout << "see `hearth denied` for every refused delta\n";
+    for (const auto& u : missing) {
+      std::cout << u.deltas << " delta(s) of scope " << u.key.scope << " epoch " << u.key.epoch;
+      if (u.other_key_held) {
+        std::cout << " are held unreadable: the key held here for it is a different one, created elsewhere; way "
+                     "out: `hearth keys rotate "
+                  << u.key.scope << "` on one replica, then export/import the new epoch\n";
+      } else {
+        std::cout << " are held without its key: import it with `hearth keys import`\n";
+      }
+    }
   }
   return rep.rejected.empty() ? kExitOk : kExitProblem;
 }
@@ -185,7 +204,7 @@ int Import(Globals& g, const std::string& file) {
   }
   return PrintReport(g, "Imported " + file, *rep,
                      {{"file", file}, {"entries", rep->info.entries}, {"bytes", rep->info.bytes}},
-                     NewlyDenied(denied_before, *r));
+                     NewlyDenied(denied_before, *r), *r);
 }
 
 int BundleInfoCmd(Globals& g, const std::string& file) {
@@ -265,7 +284,7 @@ int Merge(Globals& g, const std::string& src_dir, const std::string& dst_dir) {
     fj.push_back({{"author", f.author.ToHex()}, {"seq", f.seq}, {"hash_a", Hex(f.a)}, {"hash_b", Hex(f.b)}});
   }
   int rc = PrintReport(g, "Merged " + src_dir + " into " + dst_dir, rep,
-                       {{"src", src_dir}, {"dst", dst_dir}, {"forks", fj}}, NewlyDenied(denied_before, *dst));
+                       {{"src", src_dir}, {"dst", dst_dir}, {"forks", fj}}, NewlyDenied(denied_before, *dst), *dst);
   if (forks.empty()) return rc;
   if (!g.json && !g.quiet) {
     std::cout << "\n" << forks.size() << " forked feed(s):\n";

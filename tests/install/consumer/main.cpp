@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   o.unencrypted_identity = true;
   auto r = hearth::Replica::Open(argv[1], o);
   if (!r.ok()) return std::puts(r.status().ToString().c_str()), 1;
+  auto k = (*r)->CreateScopeKey("s");  // no implicit key without a root
+  if (!k.ok()) return std::puts(k.status().ToString().c_str()), 1;
   auto c = (*r)->Write([](hearth::WriteBatch& b) { b.Increment("x", hearth::RecordId::Generate(), "n", 1); });
   if (!c.ok()) return std::puts(c.status().ToString().c_str()), 1;
   auto id = hearth::ReadIdentityFile(std::string(argv[1]) + "/identity.key");

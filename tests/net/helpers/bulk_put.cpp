@@ -24,6 +24,7 @@
 #include <string>
 
 #include "hearth/replica.hpp"
+#include "../../support/test_keys.hpp"
 
 namespace {
 
@@ -71,6 +72,11 @@ int main(int argc, char** argv) {
   auto r = hearth::Replica::Open(dir, std::move(o));
   if (!r.ok()) Die("cannot open " + dir + ": " + r.status().ToString());
   hearth::Replica& rep = **r;
+  // Without a root no key is made implicitly: hold the shared test keyring
+  // (tests/support/test_keys.hpp; a key already held for a scope is kept).
+  if (hearth::Status k = hearth::testing::GiveTestKeys(rep); !k.ok() && k.code() != hearth::Code::kAlreadyExists) {
+    Die("scope keys: " + k.ToString());
+  }
 
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<uint64_t> len(min_bytes, max_bytes);
