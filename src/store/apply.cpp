@@ -700,7 +700,8 @@ Result<ScopeEpoch> Replica::Impl::NewScopeKey(std::string_view scope, bool rotat
     return Status::InvalidArgument("bad scope name '" + s + "'");
   }
   bool declared = false;
-  for (const CollectionSpec& c : schema.collections()) declared = declared || c.scope == scope;
+  // No root here: the schema in force is the replica's own.
+  for (const CollectionSpec& c : local_schema->collections()) declared = declared || c.scope == scope;
   if (!declared) {
     return Status::InvalidArgument("scope " + s + " is not declared by any collection of this replica's schema");
   }

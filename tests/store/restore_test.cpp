@@ -23,12 +23,9 @@ using testing::TempDir;
 const char* kScopeA = "test.a";
 const char* kScopeB = "test.b";
 
-// Every replica of a test without a root holds the same scope keys.
-void GiveKeys(Replica& r) {
-  std::vector<uint8_t> ka(32, 0x11), kb(32, 0x22);
-  REQUIRE(r.AddScopeKey(kScopeA, 1, ka).ok());
-  REQUIRE(r.AddScopeKey(kScopeB, 1, kb).ok());
-}
+// Every replica of a test without a root holds the same scope keys (the
+// shared test keyring; OpenReplica already gives it, this is idempotent).
+void GiveKeys(Replica& r) { REQUIRE(testing::GiveTestKeys(r).ok()); }
 
 Status WriteTitle(Replica& r, const RecordId& id, const std::string& title) {
   return r.Write([&](WriteBatch& w) { w.Set("item", id, "title", Value(title)); }).status();
