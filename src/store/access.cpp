@@ -54,41 +54,68 @@ RecordId EnvelopeId(std::string_view scope, uint32_t epoch, const AuthorId& reci
 
 }  // namespace
 
-// ---------------------------------------------------------------- schema
+// ------------------------------------------------- root-published documents
 
-Result<std::shared_ptr<const Schema>> Replica::Impl::RootSchemaIn(const Txn& t, const Cache* cache) const {
-  if (!root_key) return std::shared_ptr<const Schema>();
-  const std::string key = store::StateKey(kSchemaScope, kPolicyRecord);
+namespace {
+
+// The `doc` of a reserved record the root publishes ($policy, $schema), as
+// the lww rule derives it from the root's deltas held; nullopt before the
+// first one. `cache` (a write in progress) is consulted before the table.
+Result<std::optional<crdt::LwwState>> RootDocIn(const ReplicaImpl& m, const Txn& t, const ReplicaImpl::Cache* cache,
+                                                const char* scope) {
+  const std::string key = store::StateKey(scope, kPolicyRecord);
   std::optional<crdt::RecordState> rec;
   if (cache != nullptr) {
     auto it = cache->find(key);
     if (it != cache->end()) rec = it->second.now;
   }
   if (!rec) {
-    auto got = t.Get(state, AsBytes(key));
+    auto got = t.Get(m.state, AsBytes(key));
     if (!got.ok()) return got.status();
-    if (!got->has_value()) return std::shared_ptr<const Schema>();
+    if (!got->has_value()) return std::optional<crdt::LwwState>();
     auto decoded = codec::DecodeRecordState(**got);
-    if (!decoded.ok()) return decoded.status().WithContext("schema record");
+    if (!decoded.ok()) return decoded.status().WithContext(std::string(scope) + " record");
     rec = std::move(decoded).value();
   }
   const crdt::FieldState* f = rec->Find("doc");
-  if (f == nullptr || f->kind() != FieldKind::kLww) return std::shared_ptr<const Schema>();
+  if (f == nullptr || f->kind() != FieldKind::kLww) return std::optional<crdt::LwwState>();
   const auto& lww = f->as<crdt::LwwState>();
-  if (lww.dot.hlc == 0 || lww.value.type() != ValueType::kBytes) return std::shared_ptr<const Schema>();
+  if (lww.dot.hlc == 0 || lww.value.type() != ValueType::kBytes) return std::optional<crdt::LwwState>();
+  return std::optional<crdt::LwwState>(lww);
+}
+
+// The parsed document of `doc`, parsed once per dot: `parse` runs only when
+// the winning write changed since the cached one.
+template <typename T, typename Parse>
+Result<std::shared_ptr<const T>> ParsedDoc(const crdt::LwwState& doc, std::mutex& mu,
+                                           std::shared_ptr<const T>& cached, crdt::Dot& cached_dot, Parse parse) {
   {
-    std::lock_guard lk(schema_mu);
-    if (schema_cache && schema_dot == lww.dot) return schema_cache;
+    std::lock_guard lk(mu);
+    if (cached && cached_dot == doc.dot) return cached;
   }
-  const Bytes& doc = lww.value.as_bytes();
-  // Prepare admits only docs that parse: one that does not is damage.
-  auto sc = Schema::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "schema");
-  if (!sc.ok()) return Status::Corruption("the stored root-published schema does not parse: " + sc.status().message());
-  auto shared = std::make_shared<const Schema>(std::move(sc).value());
-  std::lock_guard lk(schema_mu);
-  schema_cache = shared;
-  schema_dot = lww.dot;
+  const Bytes& bytes = doc.value.as_bytes();
+  Result<T> parsed = parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (!parsed.ok()) return parsed.status();
+  auto shared = std::make_shared<const T>(std::move(parsed).value());
+  std::lock_guard lk(mu);
+  cached = shared;
+  cached_dot = doc.dot;
   return shared;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Schema>> Replica::Impl::RootSchemaIn(const Txn& t, const Cache* cache) const {
+  if (!root_key) return std::shared_ptr<const Schema>();
+  auto doc = RootDocIn(*this, t, cache, kSchemaScope);
+  if (!doc.ok()) return doc.status();
+  if (!*doc) return std::shared_ptr<const Schema>();
+  return ParsedDoc<Schema>(**doc, schema_mu, schema_cache, schema_dot, [](std::string_view text) -> Result<Schema> {
+    // Prepare admits only docs that parse: one that does not is damage.
+    auto sc = Schema::Parse(text, "schema");
+    if (!sc.ok()) return Status::Corruption("the stored root-published schema does not parse: " + sc.status().message());
+    return sc;
+  });
 }
 
 Result<std::shared_ptr<const Schema>> Replica::Impl::SchemaIn(const Txn& t, const Cache* cache) const {
@@ -98,40 +125,16 @@ Result<std::shared_ptr<const Schema>> Replica::Impl::SchemaIn(const Txn& t, cons
   return local_schema;
 }
 
-// ---------------------------------------------------------------- policy
-
 Result<std::shared_ptr<const Policy>> Replica::Impl::PolicyIn(const Txn& t, const Cache* cache) const {
   if (!root_key) return std::shared_ptr<const Policy>();
-  const std::string key = store::StateKey(kPolicyScope, kPolicyRecord);
-  std::optional<crdt::RecordState> rec;
-  if (cache != nullptr) {
-    auto it = cache->find(key);
-    if (it != cache->end()) rec = it->second.now;
-  }
-  if (!rec) {
-    auto got = t.Get(state, AsBytes(key));
-    if (!got.ok()) return got.status();
-    if (!got->has_value()) return std::shared_ptr<const Policy>();
-    auto decoded = codec::DecodeRecordState(**got);
-    if (!decoded.ok()) return decoded.status().WithContext("policy record");
-    rec = std::move(decoded).value();
-  }
-  const crdt::FieldState* f = rec->Find("doc");
-  if (f == nullptr || f->kind() != FieldKind::kLww) return std::shared_ptr<const Policy>();
-  const auto& lww = f->as<crdt::LwwState>();
-  if (lww.dot.hlc == 0 || lww.value.type() != ValueType::kBytes) return std::shared_ptr<const Policy>();
-  {
-    std::lock_guard lk(policy_mu);
-    if (policy_cache && policy_dot == lww.dot) return policy_cache;
-  }
-  const Bytes& doc = lww.value.as_bytes();
-  auto p = Policy::Parse(std::string_view(reinterpret_cast<const char*>(doc.data()), doc.size()), "policy");
-  if (!p.ok()) return p.status().WithContext("stored policy");
-  auto shared = std::make_shared<const Policy>(std::move(p).value());
-  std::lock_guard lk(policy_mu);
-  policy_cache = shared;
-  policy_dot = lww.dot;
-  return shared;
+  auto doc = RootDocIn(*this, t, cache, kPolicyScope);
+  if (!doc.ok()) return doc.status();
+  if (!*doc) return std::shared_ptr<const Policy>();
+  return ParsedDoc<Policy>(**doc, policy_mu, policy_cache, policy_dot, [](std::string_view text) -> Result<Policy> {
+    auto p = Policy::Parse(text, "policy");
+    if (!p.ok()) return p.status().WithContext("stored policy");
+    return p;
+  });
 }
 
 Status Replica::Impl::Permit(const feed::DeltaHeader& h, const Policy* policy) const {

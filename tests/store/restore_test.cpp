@@ -317,15 +317,7 @@ TEST_CASE("an interrupted restore is refused by Open and finished by the next Re
 // identity.
 TEST_CASE("under a county root the restored identity writes once the root added it like the old member") {
   TempDir tmp;
-  auto opts = [](std::optional<AuthorId> root, bool is_root) {
-    ReplicaOptions o;
-    o.schema = testing::TestSchema();
-    o.durability = Durability::kNoSync;
-    o.unencrypted_identity = true;
-    o.root = root;
-    o.is_root = is_root;
-    return o;
-  };
+  auto opts = testing::TestOptions;
   auto root = Replica::Open(tmp.Sub("root"), opts(std::nullopt, true)).value();
   const AuthorId rk = root->author();
   auto hr = Replica::Open(tmp.Sub("hr"), opts(rk, false)).value();

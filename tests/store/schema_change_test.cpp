@@ -46,13 +46,7 @@ Schema Changed(const std::string& field, const std::string& field_line) {
 }
 
 ReplicaOptions Opts(std::optional<AuthorId> root = std::nullopt, bool is_root = false) {
-  ReplicaOptions o;
-  o.schema = testing::TestSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  o.root = root;
-  o.is_root = is_root;
-  return o;
+  return testing::TestOptions(root, is_root);
 }
 
 std::unique_ptr<Replica> MustOpen(const std::string& dir, const ReplicaOptions& o) {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hearth/replica.hpp"
@@ -17,6 +18,18 @@ inline Schema TestSchema() {
   auto s = Schema::LoadFile(std::string(HEARTH_TEST_DATA_DIR) + "/data/test_schema.toml");
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   return s.value();
+}
+
+// Options of a test replica under an optional county root (the test
+// schema, no fsync, an unencrypted identity).
+inline ReplicaOptions TestOptions(std::optional<AuthorId> root = std::nullopt, bool is_root = false) {
+  ReplicaOptions o;
+  o.schema = TestSchema();
+  o.durability = Durability::kNoSync;
+  o.unencrypted_identity = true;
+  o.root = root;
+  o.is_root = is_root;
+  return o;
 }
 
 // Opens a test replica. Without a root it gets the shared test keyring

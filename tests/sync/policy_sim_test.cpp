@@ -23,13 +23,7 @@ using testing::Sim;
 using testing::TempDir;
 
 ReplicaOptions CountyOptions(std::optional<AuthorId> root, bool is_root) {
-  ReplicaOptions o;
-  o.schema = testing::TestSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  o.root = root;
-  o.is_root = is_root;
-  return o;
+  return testing::TestOptions(root, is_root);
 }
 
 enum { kRoot, kHr, kUnion, kCivil, kTown };

@@ -10,13 +10,7 @@ using testing::Pipe;
 using testing::TempDir;
 
 ReplicaOptions Options(std::optional<AuthorId> root, bool is_root) {
-  ReplicaOptions o;
-  o.schema = testing::TestSchema();
-  o.durability = Durability::kNoSync;
-  o.unencrypted_identity = true;
-  o.root = root;
-  o.is_root = is_root;
-  return o;
+  return testing::TestOptions(root, is_root);
 }
 
 TEST_CASE("a member with no grant on any scope still receives the root's schema over sync") {
