@@ -73,8 +73,21 @@ class [[nodiscard]] HEARTH_EXPORT Status {
   std::shared_ptr<const Rep> rep_;
 };
 
-// Either a T or a non-ok Status. Accessing value() of an error is a caller
-// bug (asserts).
+// Reports a Result accessed as a value while it holds an error:
+// prints "hearth: Result::value() on an error: <code>: <message>" to stderr
+// and calls std::abort(). Out of line so that value() stays one branch.
+[[noreturn]] HEARTH_EXPORT void AbortOnErrorValue(const Status& status);
+
+// Either a T or a non-ok Status.
+//
+// Calling value(), operator* or operator-> on an error is a bug in the
+// caller: it throws nothing (no exception crosses the API) but aborts the
+// process after printing the error's message to stderr. Check ok() (or
+// status()) first:
+//
+//   auto r = hearth::Replica::Open(dir, options);
+//   if (!r.ok()) { std::fprintf(stderr, "%s\n", r.status().ToString().c_str()); return 1; }
+//   auto replica = std::move(r).value();
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -89,17 +102,32 @@ class [[nodiscard]] Result {
     static const Status kOk;
     return ok() ? kOk : std::get<1>(v_);
   }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
+  T& value() & {
+    CheckValue();
+    return *std::get_if<0>(&v_);
+  }
+  const T& value() const& {
+    CheckValue();
+    return *std::get_if<0>(&v_);
+  }
   // By value, not T&&: `for (auto& x : F().value())` and `auto&& v =
   // F().value()` would otherwise refer into a destroyed temporary.
-  T value() && { return std::get<0>(std::move(v_)); }
+  T value() && {
+    CheckValue();
+    return std::move(*std::get_if<0>(&v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void CheckValue() const {
+    if (v_.index() != 0) [[unlikely]] {
+      const Status* s = std::get_if<1>(&v_);
+      AbortOnErrorValue(s ? *s : Status::Internal("Result holds neither a value nor a Status"));
+    }
+  }
   std::variant<T, Status> v_;
 };
 

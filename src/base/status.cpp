@@ -1,5 +1,8 @@
 #include "hearth/status.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace hearth {
 
 std::string_view CodeName(Code code) {
@@ -45,6 +48,13 @@ Status Status::WithContext(std::string_view context) const {
   m += ": ";
   m += rep_->message;
   return Status(code(), std::move(m));
+}
+
+void AbortOnErrorValue(const Status& status) {
+  std::string s = status.ToString();
+  std::fprintf(stderr, "hearth: Result::value() on an error: %s\n", s.c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 }  // namespace hearth

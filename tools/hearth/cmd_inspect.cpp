@@ -90,7 +90,7 @@ int ShowHeads(Globals& g) {
   auto r = OpenGlobal(g);
   Heads h = Must(r->GetHeads(), "reading the heads");
   if (g.json) {
-    PrintJson({{"author", r->author().ToHex()}, {"heads", HeadsToJson(h)}});
+    PrintJson({{"author", r->author().ToHex()}, {"heads", HeadsJson(h)}});
     return kExitOk;
   }
   Table t({"AUTHOR", "SEQ", "HASH"});

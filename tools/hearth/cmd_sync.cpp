@@ -4,6 +4,7 @@
 #include "common.hpp"
 #include "hearth/inspect.hpp"
 #include "hearth/bundle.hpp"
+#include "hearth/heads.hpp"
 
 namespace hcli {
 
@@ -155,13 +156,9 @@ int Export(Globals& g, const ExportArgs& a) {
   } else if (!a.since_file.empty()) {
     std::string text = a.since_file == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
                                            : ReadSmallFile(a.since_file, "heads file");
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::exception& e) {
-      Fail(kExitUsage, a.since_file + " is not JSON (expected `hearth heads --json` output): " + e.what());
-    }
-    since = HeadsFromJson(j, a.since_file);
+    auto parsed = hearth::HeadsFromJson(text);  // the library's heads format
+    if (!parsed.ok()) FailStatus(parsed.status(), a.since_file);
+    since = std::move(parsed).value();
     basis = "since the heads in " + a.since_file;
   }
   auto r = OpenGlobal(g);
@@ -173,7 +170,7 @@ int Export(Globals& g, const ExportArgs& a) {
   if (!rep.ok()) FailStatus(rep.status(), "export to " + a.out);
   if (g.json) {
     PrintJson({{"file", a.out}, {"entries", rep->entries}, {"bytes", rep->bytes},
-               {"since", HeadsToJson(since)}, {"covers", HeadsToJson(rep->covers)}});
+               {"since", HeadsJson(since)}, {"covers", HeadsJson(rep->covers)}});
   } else {
     Say(g, "Wrote " + std::to_string(rep->entries) + " delta(s), " + HumanBytes(rep->bytes) + ", to " + a.out +
                " (" + basis + "; covers " + std::to_string(rep->covers.size()) + " feed(s))");
@@ -213,8 +210,8 @@ int BundleInfoCmd(Globals& g, const std::string& file) {
   if (!info.ok()) FailStatus(info.status(), "bundle " + file);
   if (g.json) {
     PrintJson({{"file", file}, {"version", info->version}, {"entries", info->entries}, {"bytes", info->bytes},
-               {"checksum", Hex(info->checksum)}, {"since", HeadsToJson(info->since)},
-               {"covers", HeadsToJson(info->covers)}});
+               {"checksum", Hex(info->checksum)}, {"since", HeadsJson(info->since)},
+               {"covers", HeadsJson(info->covers)}});
     return kExitOk;
   }
   std::cout << "bundle    " << file << " (version " << int(info->version) << ", " << HumanBytes(info->bytes) << ")\n"

@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "hearth/heads.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -280,38 +282,9 @@ std::string FieldText(const FieldValue& f) {
   return "?";
 }
 
-json HeadsToJson(const Heads& h) {
-  json a = json::array();
-  for (const auto& [author, head] : h) {
-    a.push_back({{"author", author.ToHex()}, {"seq", head.seq}, {"hash", Hex(head.hash)}});
-  }
-  return a;
-}
-
-Heads HeadsFromJson(const json& j, const std::string& source) {
-  const json* arr = &j;
-  if (j.is_object() && j.contains("heads")) arr = &j["heads"];
-  if (!arr->is_array()) {
-    Fail(kExitUsage, source + ": expected the output of `hearth heads --json` ({\"heads\": [...]})");
-  }
-  Heads h;
-  for (const auto& e : *arr) {
-    if (!e.is_object() || !e.contains("author") || !e.contains("seq") || !e["author"].is_string() ||
-        !e["seq"].is_number_unsigned()) {
-      Fail(kExitUsage, source + ": each head needs \"author\" (hex) and \"seq\" (number): " + Dump(e));
-    }
-    FeedHead fh;
-    fh.seq = e["seq"].get<uint64_t>();
-    if (e.contains("hash") && e["hash"].is_string()) {
-      if (!hearth::base::FromHexInto(e["hash"].get<std::string>(), fh.hash)) {
-        Fail(kExitUsage, source + ": bad hash in " + Dump(e));
-      }
-    }
-    auto a = AuthorId::FromHex(e["author"].get<std::string>());
-    if (!a.ok()) Fail(kExitUsage, source + ": bad author in " + Dump(e));
-    h[*a] = fh;
-  }
-  return h;
+json HeadsJson(const Heads& h) {
+  // One format: the library's (include/hearth/heads.hpp), as a JSON array.
+  return json::parse(hearth::HeadsToJson(h))["heads"];
 }
 
 Progress::Progress(const Globals& g, std::string label)

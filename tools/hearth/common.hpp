@@ -118,8 +118,8 @@ json ValueToJson(const hearth::Value& v);
 json FieldToJson(const hearth::FieldValue& f);
 json RecordToJson(const hearth::Record& r);
 std::string FieldText(const hearth::FieldValue& f);  // one-line human form
-json HeadsToJson(const hearth::Heads& h);
-hearth::Heads HeadsFromJson(const json& j, const std::string& source);  // exit 2 on bad input
+// The "heads" array of a heads file (hearth/heads.hpp, docs/bundle-format.md).
+json HeadsJson(const hearth::Heads& h);
 
 // Progress on stderr, only when stderr is a terminal and not -q.
 class Progress {

@@ -1,5 +1,6 @@
 // A program outside the Hearth tree: finds the installed library with
 // find_package(hearth) or pkg-config, opens a replica and commits one write.
+#include <hearth/heads.hpp>
 #include <hearth/identity.hpp>
 #include <hearth/inspect.hpp>
 #include <hearth/replica.hpp>
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
   if (!id.ok() || *id != (*r)->author()) return std::puts("ReadIdentityFile does not give the replica's author"), 1;
   auto st = hearth::inspect::Stats(**r);
   if (!st.ok() || st->deltas != 1) return std::puts("inspect::Stats does not count the one delta"), 1;
+  // Heads files: the library's JSON (nlohmann-json stays inside the library).
+  auto heads = (*r)->GetHeads();
+  if (!heads.ok()) return std::puts(heads.status().ToString().c_str()), 1;
+  auto back = hearth::HeadsFromJson(hearth::HeadsToJson(*heads));
+  if (!back.ok() || *back != *heads) return std::puts("HeadsFromJson(HeadsToJson(h)) != h"), 1;
   std::printf("installed hearth works: seq %llu\n", static_cast<unsigned long long>(c->last_seq));
   return 0;
 }
