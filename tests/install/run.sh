@@ -16,5 +16,5 @@ g++ -std=c++20 "$src/main.cpp" -o "$tmp/c2" \
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/c2" "$tmp/r2"
 if [ -e "$build/tools/hearth" ]; then  # built with HEARTH_BUILD_TOOLS
   env -u LD_LIBRARY_PATH "$tmp/prefix/bin/hearth" --version | grep -q '^hearth [0-9]'
-  env -u LD_LIBRARY_PATH "$tmp/prefix/bin/hearthd" --help | grep -q -- '--config'
+  env -u LD_LIBRARY_PATH "$tmp/prefix/bin/hearthd" --version | grep -q '^hearthd [0-9]'
 fi

@@ -151,6 +151,13 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn("--config", p.stdout)
 
+    def test_version(self):
+        # Same format as `hearth --version`: "<tool> <version>".
+        p = subprocess.run([HEARTHD, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = run("--version").stdout.split()
+        self.assertEqual(p.stdout.split(), ["hearthd", v[1]])
+
     def test_no_args(self):
         p = subprocess.run([HEARTHD], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2)

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.fallthrough();  // global options may follow the sub-command
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hearth 0.1.0");
+  app.set_version_flag("--version", "hearth " HEARTH_VERSION_STRING);
   app.add_option("-C,--replica", g.replica, "Replica directory (default $HEARTH_REPLICA or .)");
   app.add_flag("--json", g.json, "Print stable JSON instead of tables");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors (exit code tells the result)");

@@ -324,6 +324,7 @@ int Run(const hearthd::Config& cfg) {
 
 int main(int argc, char** argv) {
   CLI::App app{"hearthd: Hearth sync daemon (docs/hearthd.md)", "hearthd"};
+  app.set_version_flag("--version", "hearthd " HEARTH_VERSION_STRING);
   std::string config, check;
   auto* run_opt = app.add_option("--config", config, "Run with this TOML configuration file");
   auto* check_opt = app.add_option("--check-config", check, "Validate the configuration file and exit (0 ok, 2 bad)");
