@@ -70,8 +70,29 @@ class ConfigTest(unittest.TestCase):
 
     def test_ok(self):
         key = VALID_KEY
+        run("init", os.path.join(self.d, "r"), "--schema", SCHEMA, "--unencrypted-identity")
         p = self.check(f'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n[[peers]]\nendpoint = "tcp://127.0.0.1:7401"\nkey = "{key}"\n', 0)
         self.assertIn("ok", p.stdout)
+
+    def test_replica_must_exist_and_open(self):
+        # --check-config said ok for a replica directory that did not exist.
+        conf = 'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n'
+        r = os.path.join(self.d, "r")
+        p = self.check(conf, 2, "does not exist")
+        self.assertIn("hearth -C", p.stderr)
+        self.assertFalse(os.path.exists(r), "--check-config created the replica directory")
+        os.mkdir(r)  # a directory, but no replica in it
+        self.check(conf, 2, "not a Hearth replica")
+        self.assertEqual(os.listdir(r), [], "--check-config wrote into the directory")
+        os.rmdir(r)
+        run("init", r, "--schema", SCHEMA, "--unencrypted-identity")
+        before = {n: (os.stat(os.path.join(r, n)).st_mtime_ns, os.stat(os.path.join(r, n)).st_size) for n in os.listdir(r)}
+        self.check(conf, 0)
+        after = {n: (os.stat(os.path.join(r, n)).st_mtime_ns, os.stat(os.path.join(r, n)).st_size) for n in os.listdir(r)}
+        self.assertEqual(before, after, "--check-config changed the replica")
+        with open(os.path.join(r, "data.mdb"), "r+b") as f:  # not LMDB any more
+            f.write(b"\0" * 32)
+        self.check(conf, 2, "not an LMDB file")
 
     def test_syntax_error(self):
         self.check('replica = "r\nlisten = 3\n', 2, "c.toml")

@@ -11,7 +11,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -186,6 +189,43 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
   return o.str();
 }
 
+// --check-config: the replica directory exists and holds a replica that
+// can be opened, checked with reads only (nothing is created or written,
+// not even LMDB's lock file): the directory, a readable identity.key, and a
+// readable data.mdb whose first page carries LMDB's magic (0xBEEFC0DE at
+// offset 16). Returns an empty string when it is, else what is wrong.
+std::string CheckReplicaDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto st = fs::status(dir, ec);
+  if (ec || !fs::exists(st)) {
+    return "replica " + dir + " does not exist: create it with `hearth -C " + dir + " init` (or fix `replica`)";
+  }
+  if (!fs::is_directory(st)) return "replica " + dir + " is not a directory";
+  auto readable = [](const std::string& path, std::string* head) -> bool {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    char buf[20];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    if (head) head->assign(buf, n);
+    return true;
+  };
+  const std::string data = dir + "/data.mdb", id = dir + "/identity.key";
+  std::string head;
+  if (!fs::is_regular_file(data, ec) || !fs::is_regular_file(id, ec)) {
+    return "replica " + dir + " is not a Hearth replica (no data.mdb or identity.key): create one with `hearth -C " +
+           dir + " init`";
+  }
+  if (!readable(id, nullptr)) return "replica " + dir + ": cannot read identity.key: " + std::strerror(errno);
+  if (!readable(data, &head)) return "replica " + dir + ": cannot read data.mdb: " + std::strerror(errno);
+  static const unsigned char kMagic[4] = {0xDE, 0xC0, 0xEF, 0xBE};  // 0xBEEFC0DE, little-endian
+  if (head.size() < 20 || std::memcmp(head.data() + 16, kMagic, 4) != 0) {
+    return "replica " + dir + ": data.mdb is not an LMDB file (damaged? see `hearth -C " + dir + " verify`)";
+  }
+  return "";
+}
+
 int Run(const hearthd::Config& cfg) {
   // Signals are taken synchronously by the main thread: block them before
   // any thread starts so every thread inherits the mask.
@@ -342,6 +382,10 @@ int main(int argc, char** argv) {
     auto c = hearthd::LoadConfig(check);
     if (!c.ok()) {
       std::fprintf(stderr, "hearthd: %s\n", c.status().message().c_str());
+      return 2;
+    }
+    if (std::string why = CheckReplicaDir(c->replica); !why.empty()) {
+      std::fprintf(stderr, "hearthd: %s: %s\n", check.c_str(), why.c_str());
       return 2;
     }
     std::printf("%s: ok (replica %s, %zu listen, %zu peer(s))\n", check.c_str(), c->replica.c_str(), c->listen.size(),
