@@ -5,6 +5,7 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -139,6 +140,7 @@ struct SyncNode::Impl {
   mutable std::mutex stats_mu;
   NodeStats snapshot;
   NodeStats counters;  // zap/handshake/bad message counters (thread-owned)
+  std::map<AuthorId, PeerStats> closed;  // gone inbound connections, per key (thread-owned)
   Heads last_heads;
   uint64_t next_heads_poll = 0;
   uint64_t next_tick = 0;
@@ -363,6 +365,11 @@ struct SyncNode::Impl {
     c.stats.deltas_applied += appl;
     c.stats.deltas_rejected += rej;
     c.stats.caught_up = s.caught_up;
+    if (s.caught_up) {
+      c.stats.last_sync_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::system_clock::now().time_since_epoch())
+                                                            .count());
+    }
     if (sent) Emit(K::kDeltasSent, c.stats.endpoint, key, "", sent);
     if (recv) Emit(K::kDeltasReceived, c.stats.endpoint, key, "", recv);
     if (appl) Emit(K::kDeltasApplied, c.stats.endpoint, key, "", appl);
@@ -411,6 +418,11 @@ struct SyncNode::Impl {
       holds.push_back(std::move(h));
     }
     if (!s.ok()) {
+      // Ended with an error before the hello exchange named the peer: the
+      // session handshake failed (not a transport that merely went away).
+      if (c.session && c.session->peer() == AuthorId{} && s.message() != "disconnected") {
+        counters.handshake_failures++;
+      }
       c.stats.session_failures++;
       c.stats.last_error = s.ToString();
       Emit(K::kSessionFailed, c.stats.endpoint, c.stats.peer.ToHex(), s.ToString());
@@ -602,6 +614,24 @@ struct SyncNode::Impl {
   }
 
   void Bury(Listener& l, const std::string& rid) {
+    if (auto it = l.conns.find(rid); it != l.conns.end() && it->second->conn.stats.peer != AuthorId{}) {
+      const PeerStats& g = it->second->conn.stats;
+      PeerStats& t = closed[g.peer];
+      t.endpoint = "in:closed";
+      t.peer = g.peer;
+      t.sessions += g.sessions;
+      t.session_failures += g.session_failures;
+      if (!g.last_error.empty()) t.last_error = g.last_error;
+      t.bytes_in += g.bytes_in;
+      t.bytes_out += g.bytes_out;
+      t.messages_in += g.messages_in;
+      t.messages_out += g.messages_out;
+      t.deltas_sent += g.deltas_sent;
+      t.deltas_received += g.deltas_received;
+      t.deltas_applied += g.deltas_applied;
+      t.deltas_rejected += g.deltas_rejected;
+      t.last_sync_unix_ms = std::max(t.last_sync_unix_ms, g.last_sync_unix_ms);
+    }
     if (l.dead_set.insert(rid).second) l.dead.push_back(rid);
     while (l.dead.size() > kMaxDeadIds) {
       l.dead_set.erase(l.dead.front());
@@ -772,6 +802,7 @@ struct SyncNode::Impl {
     s.bad_messages = counters.bad_messages;
     s.loop_iterations = ++counters.loop_iterations;
     for (auto& o : outbound) s.peers.push_back(o->conn.stats);
+    for (auto& [k, t] : closed) s.closed.push_back(t);
     for (auto& l : listeners) {
       for (auto& [rid, in] : l->conns) s.peers.push_back(in->conn.stats);
     }

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -115,7 +117,13 @@ void LogEvent(const NodeOptions::Event& e) {
       spdlog::debug("session start {} peer {} ({})", e.peer_endpoint, key, e.detail);
       break;
     case K::kSessionFailed:
-      spdlog::warn("session failed {} peer {}: {}", e.peer_endpoint, key, e.detail);
+      // The peer went away (stopped, its laptop closed, the network
+      // dropped): normal for an offline-first node, not a failure to warn of.
+      if (e.detail.ends_with(": disconnected")) {
+        spdlog::info("session ended {} peer {}: peer disconnected", e.peer_endpoint, key);
+      } else {
+        spdlog::warn("session failed {} peer {}: {}", e.peer_endpoint, key, e.detail);
+      }
       break;
     case K::kSessionDone:
       spdlog::info("session done {} peer {}", e.peer_endpoint, key);
@@ -138,27 +146,79 @@ void LogEvent(const NodeOptions::Event& e) {
   }
 }
 
-std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
+// Prometheus label value: backslash, double quote and newline escaped.
+std::string LabelValue(const std::string& v) {
+  std::string o;
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') o += '\\', o += ch;
+    else if (ch == '\n') o += "\\n";
+    else o += ch;
+  }
+  return o;
+}
+
+// One peer key's series: every connection of the key (outbound, inbound,
+// and inbound ones that are gone) summed, so that the series keeps its
+// labels and its counters across reconnects.
+struct KeySeries {
+  std::string name;
+  bool connected = false;
+  uint64_t bytes_in = 0, bytes_out = 0, deltas_sent = 0, deltas_applied = 0, deltas_rejected = 0;
+  uint64_t session_failures = 0, last_sync_unix_ms = 0;
+};
+
+std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hearthd::Config& cfg) {
   std::ostringstream o;
   hearth::NodeStats ns = node.Stats();
   auto stats = hearth::inspect::Stats(replica);
   auto gauge = [&](const char* name, const char* help, const char* type) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
   };
-  gauge("hearth_peer_bytes_in_total", "Bytes received from the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_bytes_in_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_in << "\n";
-  gauge("hearth_peer_bytes_out_total", "Bytes sent to the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_bytes_out_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_out << "\n";
-  gauge("hearth_peer_deltas_sent_total", "Deltas sent to the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_sent_total{peer=\"" << p.endpoint << "\"} " << p.deltas_sent << "\n";
-  gauge("hearth_peer_deltas_applied_total", "Deltas from the peer applied", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_applied_total{peer=\"" << p.endpoint << "\"} " << p.deltas_applied << "\n";
-  gauge("hearth_peer_deltas_rejected_total", "Deltas from the peer rejected", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_rejected_total{peer=\"" << p.endpoint << "\"} " << p.deltas_rejected << "\n";
-  gauge("hearth_peer_connected", "1 while a session runs with the peer", "gauge");
-  for (auto& p : ns.peers) o << "hearth_peer_connected{peer=\"" << p.endpoint << "\"} " << (p.connected ? 1 : 0) << "\n";
-  gauge("hearth_peer_session_failures_total", "Sessions that ended with an error", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_session_failures_total{peer=\"" << p.endpoint << "\"} " << p.session_failures << "\n";
+  gauge("hearth_build_info", "Version of this hearthd (always 1)", "gauge");
+  o << "hearth_build_info{version=\"" << HEARTH_VERSION_STRING << "\"} 1\n";
+
+  // Peer names: the config's [[peers]] name, else the member's name in the policy.
+  std::map<hearth::AuthorId, std::string> names;
+  if (replica.root()) {
+    if (auto pol = replica.CurrentPolicy(); pol.ok() && *pol) {
+      for (const auto& m : (*pol)->members()) names[m.key] = m.name;
+    }
+  }
+  for (const auto& p : cfg.peers) {
+    if (!p.name.empty()) names[p.key] = p.name;
+  }
+  std::map<std::string, KeySeries> keys;  // by key hex16 (the label), sorted
+  auto add = [&](const hearth::PeerStats& p) {
+    if (p.peer == hearth::AuthorId{}) return;  // an inbound connection before its hello
+    KeySeries& k = keys[p.peer.ToHex().substr(0, 16)];
+    if (auto n = names.find(p.peer); n != names.end()) k.name = n->second;
+    k.connected = k.connected || p.connected;
+    k.bytes_in += p.bytes_in;
+    k.bytes_out += p.bytes_out;
+    k.deltas_sent += p.deltas_sent;
+    k.deltas_applied += p.deltas_applied;
+    k.deltas_rejected += p.deltas_rejected;
+    k.session_failures += p.session_failures;
+    k.last_sync_unix_ms = std::max(k.last_sync_unix_ms, p.last_sync_unix_ms);
+  };
+  for (const auto& p : ns.peers) add(p);
+  for (const auto& p : ns.closed) add(p);
+  for (const auto& p : cfg.peers) keys[p.key.ToHex().substr(0, 16)].name = p.name;  // configured: always a series
+  auto series = [&](const char* metric, const char* help, const char* type, auto value) {
+    gauge(metric, help, type);
+    for (const auto& [key, k] : keys) {
+      o << metric << "{key=\"" << key << "\",name=\"" << LabelValue(k.name) << "\"} " << value(k) << "\n";
+    }
+  };
+  series("hearth_peer_bytes_in_total", "Bytes received from the peer", "counter", [](const KeySeries& k) { return k.bytes_in; });
+  series("hearth_peer_bytes_out_total", "Bytes sent to the peer", "counter", [](const KeySeries& k) { return k.bytes_out; });
+  series("hearth_peer_deltas_sent_total", "Deltas sent to the peer", "counter", [](const KeySeries& k) { return k.deltas_sent; });
+  series("hearth_peer_deltas_applied_total", "Deltas from the peer applied", "counter", [](const KeySeries& k) { return k.deltas_applied; });
+  series("hearth_peer_deltas_rejected_total", "Deltas from the peer rejected", "counter", [](const KeySeries& k) { return k.deltas_rejected; });
+  series("hearth_peer_connected", "1 while a session runs with the peer", "gauge", [](const KeySeries& k) { return k.connected ? 1 : 0; });
+  series("hearth_peer_session_failures_total", "Sessions with the peer that ended with an error", "counter", [](const KeySeries& k) { return k.session_failures; });
+  series("hearth_peer_last_sync_timestamp_seconds", "Unix time the peer and this node were last caught up (0: never)", "gauge",
+         [](const KeySeries& k) { return k.last_sync_unix_ms / 1000; });
   gauge("hearth_zap_refused_total", "CURVE keys refused by the ZAP handler", "counter");
   o << "hearth_zap_refused_total " << ns.zap_refused << "\n";
   gauge("hearth_handshake_failures_total", "Failed ZMTP/CURVE handshakes", "counter");
@@ -310,8 +370,8 @@ int Run(const hearthd::Config& cfg) {
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "ok\n" : "node loop stopped\n", "text/plain");
     });
-    http->Get("/metrics", [rp, np](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(*rp, *np), "text/plain; version=0.0.4");
+    http->Get("/metrics", [rp, np, &cfg](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(*rp, *np, cfg), "text/plain; version=0.0.4");
     });
     auto colon = cfg.metrics.rfind(':');
     int port = std::stoi(cfg.metrics.substr(colon + 1));
