@@ -37,6 +37,7 @@ std::string_view NodeEventName(NodeOptions::EventKind kind) {
     case K::kDeltasApplied: return "deltas_applied";
     case K::kDeltasRejected: return "deltas_rejected";
     case K::kBadMessage: return "bad_message";
+    case K::kDeltasUnreadable: return "deltas_unreadable";
   }
   return "?";
 }
@@ -141,6 +142,7 @@ struct SyncNode::Impl {
   NodeStats snapshot;
   NodeStats counters;  // zap/handshake/bad message counters (thread-owned)
   std::map<AuthorId, PeerStats> closed;  // gone inbound connections, per key (thread-owned)
+  std::set<std::string> unreadable_scopes;  // scopes already reported by kDeltasUnreadable
   Heads last_heads;
   uint64_t next_heads_poll = 0;
   uint64_t next_tick = 0;
@@ -364,6 +366,12 @@ struct SyncNode::Impl {
     c.stats.deltas_received += recv;
     c.stats.deltas_applied += appl;
     c.stats.deltas_rejected += rej;
+    uint64_t unread = delta(s.deltas_unreadable, l.deltas_unreadable);
+    c.stats.deltas_unreadable += unread;
+    counters.deltas_unreadable += unread;
+    for (const std::string& scope : s.unreadable_scopes) {
+      if (unreadable_scopes.insert(scope).second) Emit(K::kDeltasUnreadable, c.stats.endpoint, key, scope, unread);
+    }
     c.stats.caught_up = s.caught_up;
     if (s.caught_up) {
       c.stats.last_sync_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -630,6 +638,7 @@ struct SyncNode::Impl {
       t.deltas_received += g.deltas_received;
       t.deltas_applied += g.deltas_applied;
       t.deltas_rejected += g.deltas_rejected;
+      t.deltas_unreadable += g.deltas_unreadable;
       t.last_sync_unix_ms = std::max(t.last_sync_unix_ms, g.last_sync_unix_ms);
     }
     if (l.dead_set.insert(rid).second) l.dead.push_back(rid);
@@ -800,6 +809,7 @@ struct SyncNode::Impl {
     s.zap_refused = counters.zap_refused;
     s.handshake_failures = counters.handshake_failures;
     s.bad_messages = counters.bad_messages;
+    s.deltas_unreadable = counters.deltas_unreadable;
     s.loop_iterations = ++counters.loop_iterations;
     for (auto& o : outbound) s.peers.push_back(o->conn.stats);
     for (auto& [k, t] : closed) s.closed.push_back(t);

@@ -408,6 +408,26 @@ class MetricsTest(unittest.TestCase):
         self.assertIn("peer disconnected", log)
         self.assertNotIn("unavailable: disconnected", log.lower())
 
+    def test_deltas_without_key_counted_and_logged_once_per_scope(self):
+        # C holds no scope key: A's deltas are stored unreadable. They were
+        # neither counted nor logged.
+        c = os.path.join(self.tmp.name, "c")
+        run("init", c, "--schema", SCHEMA, "--unencrypted-identity")
+        ka = run("-C", self.a, "whoami").stdout.strip()
+        dc = Daemon("C", self.tmp.name, c, free_port(), [(f"tcp://127.0.0.1:{self.pa}", ka)], free_port())
+        self.addCleanup(dc.cleanup)
+        self.da.start()
+        dc.start()
+        for i in range(3):
+            self.put(self.a, f"more-{i}", i)
+        unread = ("hearth_deltas_unreadable_total", frozenset())
+        wait_for(lambda: parse_metrics(dc.metrics()).get(unread, 0) >= 5, "C counts 5 deltas without their key")
+        log = dc.read_log()
+        for scope in ("test.a", "test.b"):
+            lines = [x for x in log.splitlines() if f"of scope {scope} from" in x]
+            self.assertEqual(len(lines), 1, f"scope {scope}:\n{log}")
+            self.assertIn("warn", lines[0])
+
 
 def main():
     global HEARTHD, HEARTH, SCHEMA

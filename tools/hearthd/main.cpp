@@ -143,6 +143,11 @@ void LogEvent(const NodeOptions::Event& e) {
     case K::kBadMessage:
       spdlog::warn("bad message on {}: {}", e.peer_endpoint, e.detail);
       break;
+    case K::kDeltasUnreadable:  // once per scope
+      spdlog::warn("stored delta(s) of scope {} from {} without the scope's key: they apply once the key arrives "
+                   "(`hearth keys import`, or the root's key envelope)",
+                   e.detail, key);
+      break;
   }
 }
 
@@ -225,6 +230,8 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hear
   o << "hearth_handshake_failures_total " << ns.handshake_failures << "\n";
   gauge("hearth_bad_messages_total", "Malformed transport messages dropped", "counter");
   o << "hearth_bad_messages_total " << ns.bad_messages << "\n";
+  gauge("hearth_deltas_unreadable_total", "Deltas stored without their scope's key", "counter");
+  o << "hearth_deltas_unreadable_total " << ns.deltas_unreadable << "\n";
   // A failed read leaves the replica's gauges out of this scrape (absent,
   // not zero: an alert on absence fires); the log says why.
   if (!stats.ok()) {
