@@ -86,6 +86,8 @@ struct HEARTH_EXPORT NodeOptions {
     kDeltasApplied,
     kDeltasRejected,
     kBadMessage,     // malformed transport message (not a session message)
+    kDeltasUnreadable,  // deltas stored without their scope's key (count); detail = the
+                        // scope, once per scope while the node runs
   };
   struct Event {
     EventKind kind;
@@ -112,14 +114,23 @@ struct HEARTH_EXPORT PeerStats {
   uint64_t bytes_in = 0, bytes_out = 0;
   uint64_t messages_in = 0, messages_out = 0;
   uint64_t deltas_sent = 0, deltas_received = 0, deltas_applied = 0, deltas_rejected = 0;
+  uint64_t deltas_unreadable = 0;  // stored without their scope's key (ApplyOutcome::kUnreadable)
   bool caught_up = false;
+  // Wall-clock ms (Unix epoch) when a session with this peer was last
+  // caught up in both directions (0: never). For monitoring only.
+  uint64_t last_sync_unix_ms = 0;
 };
 
 struct HEARTH_EXPORT NodeStats {
   std::vector<PeerStats> peers;
+  // Inbound connections that are gone, summed per peer key (endpoint
+  // "in:closed", connected false): with `peers`, totals per key that do not
+  // restart when a peer reconnects.
+  std::vector<PeerStats> closed;
   uint64_t zap_admitted = 0, zap_refused = 0;
-  uint64_t handshake_failures = 0;  // protocol errors, bad keys, garbage
+  uint64_t handshake_failures = 0;  // protocol errors, bad keys, garbage; sessions failed before the hello exchange
   uint64_t bad_messages = 0;        // transport-level malformed messages
+  uint64_t deltas_unreadable = 0;   // deltas stored without their scope's key, from every peer
   uint64_t loop_iterations = 0;
 };
 

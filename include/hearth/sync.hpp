@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -65,6 +66,10 @@ struct SyncStats {
   uint64_t bytes_in = 0, bytes_out = 0;
   uint64_t deltas_sent = 0, deltas_received = 0, deltas_applied = 0;
   uint64_t deltas_rejected = 0;
+  // Stored without their scope's key (ApplyOutcome::kUnreadable), and the
+  // scopes they belong to (names, sorted).
+  uint64_t deltas_unreadable = 0;
+  std::set<std::string> unreadable_scopes;
   uint64_t faults = 0;
   uint64_t handshake_bytes = 0;  // both directions, until in sync
   bool caught_up = false;        // both sides have everything the other offered

@@ -5,6 +5,7 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -36,6 +37,7 @@ std::string_view NodeEventName(NodeOptions::EventKind kind) {
     case K::kDeltasApplied: return "deltas_applied";
     case K::kDeltasRejected: return "deltas_rejected";
     case K::kBadMessage: return "bad_message";
+    case K::kDeltasUnreadable: return "deltas_unreadable";
   }
   return "?";
 }
@@ -139,6 +141,8 @@ struct SyncNode::Impl {
   mutable std::mutex stats_mu;
   NodeStats snapshot;
   NodeStats counters;  // zap/handshake/bad message counters (thread-owned)
+  std::map<AuthorId, PeerStats> closed;  // gone inbound connections, per key (thread-owned)
+  std::set<std::string> unreadable_scopes;  // scopes already reported by kDeltasUnreadable
   Heads last_heads;
   uint64_t next_heads_poll = 0;
   uint64_t next_tick = 0;
@@ -362,7 +366,18 @@ struct SyncNode::Impl {
     c.stats.deltas_received += recv;
     c.stats.deltas_applied += appl;
     c.stats.deltas_rejected += rej;
+    uint64_t unread = delta(s.deltas_unreadable, l.deltas_unreadable);
+    c.stats.deltas_unreadable += unread;
+    counters.deltas_unreadable += unread;
+    for (const std::string& scope : s.unreadable_scopes) {
+      if (unreadable_scopes.insert(scope).second) Emit(K::kDeltasUnreadable, c.stats.endpoint, key, scope, unread);
+    }
     c.stats.caught_up = s.caught_up;
+    if (s.caught_up) {
+      c.stats.last_sync_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::system_clock::now().time_since_epoch())
+                                                            .count());
+    }
     if (sent) Emit(K::kDeltasSent, c.stats.endpoint, key, "", sent);
     if (recv) Emit(K::kDeltasReceived, c.stats.endpoint, key, "", recv);
     if (appl) Emit(K::kDeltasApplied, c.stats.endpoint, key, "", appl);
@@ -411,6 +426,11 @@ struct SyncNode::Impl {
       holds.push_back(std::move(h));
     }
     if (!s.ok()) {
+      // Ended with an error before the hello exchange named the peer: the
+      // session handshake failed (not a transport that merely went away).
+      if (c.session && c.session->peer() == AuthorId{} && s.message() != "disconnected") {
+        counters.handshake_failures++;
+      }
       c.stats.session_failures++;
       c.stats.last_error = s.ToString();
       Emit(K::kSessionFailed, c.stats.endpoint, c.stats.peer.ToHex(), s.ToString());
@@ -602,6 +622,25 @@ struct SyncNode::Impl {
   }
 
   void Bury(Listener& l, const std::string& rid) {
+    if (auto it = l.conns.find(rid); it != l.conns.end() && it->second->conn.stats.peer != AuthorId{}) {
+      const PeerStats& g = it->second->conn.stats;
+      PeerStats& t = closed[g.peer];
+      t.endpoint = "in:closed";
+      t.peer = g.peer;
+      t.sessions += g.sessions;
+      t.session_failures += g.session_failures;
+      if (!g.last_error.empty()) t.last_error = g.last_error;
+      t.bytes_in += g.bytes_in;
+      t.bytes_out += g.bytes_out;
+      t.messages_in += g.messages_in;
+      t.messages_out += g.messages_out;
+      t.deltas_sent += g.deltas_sent;
+      t.deltas_received += g.deltas_received;
+      t.deltas_applied += g.deltas_applied;
+      t.deltas_rejected += g.deltas_rejected;
+      t.deltas_unreadable += g.deltas_unreadable;
+      t.last_sync_unix_ms = std::max(t.last_sync_unix_ms, g.last_sync_unix_ms);
+    }
     if (l.dead_set.insert(rid).second) l.dead.push_back(rid);
     while (l.dead.size() > kMaxDeadIds) {
       l.dead_set.erase(l.dead.front());
@@ -770,8 +809,10 @@ struct SyncNode::Impl {
     s.zap_refused = counters.zap_refused;
     s.handshake_failures = counters.handshake_failures;
     s.bad_messages = counters.bad_messages;
+    s.deltas_unreadable = counters.deltas_unreadable;
     s.loop_iterations = ++counters.loop_iterations;
     for (auto& o : outbound) s.peers.push_back(o->conn.stats);
+    for (auto& [k, t] : closed) s.closed.push_back(t);
     for (auto& l : listeners) {
       for (auto& [rid, in] : l->conns) s.peers.push_back(in->conn.stats);
     }

@@ -637,6 +637,10 @@ struct SyncSession::Impl {
 
   void CountOutcome(const ApplyResult& res) {
     if (res.outcome == ApplyOutcome::kApplied) stats.deltas_applied += 1 + res.unblocked;
+    if (res.outcome == ApplyOutcome::kUnreadable) {
+      stats.deltas_unreadable++;
+      if (res.missing_key) stats.unreadable_scopes.insert(res.missing_key->scope);
+    }
     MergePeerHead(res.author, res.seq);
   }
 

@@ -118,6 +118,16 @@ class UsageTest(Base):
             p = run(*args, expect=2)
             self.assertTrue(p.stderr.strip(), args)
 
+    def test_typo_suggests_nearest_command(self):
+        # `hearth gte` said only "A subcommand is required".
+        for args, want in [(["gte"], "did you mean get?"), (["-C", "x", "imprt", "f"], "did you mean import?"),
+                           (["verfy", "--json"], "did you mean verify?")]:
+            p = run(*args, expect=2)
+            self.assertIn(f"unknown command '{args[2] if args[0] == '-C' else args[0]}'", p.stderr)
+            self.assertIn(want, p.stderr, args)
+        p = run("zzzzzzzz", expect=2)
+        self.assertIn("unknown command 'zzzzzzzz'; run `hearth --help`", p.stderr)
+
     def test_non_replica_dir_exit_3_creates_nothing(self):
         empty = self.path("empty")
         os.mkdir(empty)

@@ -7,6 +7,7 @@ Every wait is bounded (<= 60 s); every daemon is killed in tearDown.
 """
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -70,8 +71,29 @@ class ConfigTest(unittest.TestCase):
 
     def test_ok(self):
         key = VALID_KEY
+        run("init", os.path.join(self.d, "r"), "--schema", SCHEMA, "--unencrypted-identity")
         p = self.check(f'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n[[peers]]\nendpoint = "tcp://127.0.0.1:7401"\nkey = "{key}"\n', 0)
         self.assertIn("ok", p.stdout)
+
+    def test_replica_must_exist_and_open(self):
+        # --check-config said ok for a replica directory that did not exist.
+        conf = 'replica = "r"\nlisten = "tcp://127.0.0.1:7400"\n'
+        r = os.path.join(self.d, "r")
+        p = self.check(conf, 2, "does not exist")
+        self.assertIn("hearth -C", p.stderr)
+        self.assertFalse(os.path.exists(r), "--check-config created the replica directory")
+        os.mkdir(r)  # a directory, but no replica in it
+        self.check(conf, 2, "not a Hearth replica")
+        self.assertEqual(os.listdir(r), [], "--check-config wrote into the directory")
+        os.rmdir(r)
+        run("init", r, "--schema", SCHEMA, "--unencrypted-identity")
+        before = {n: (os.stat(os.path.join(r, n)).st_mtime_ns, os.stat(os.path.join(r, n)).st_size) for n in os.listdir(r)}
+        self.check(conf, 0)
+        after = {n: (os.stat(os.path.join(r, n)).st_mtime_ns, os.stat(os.path.join(r, n)).st_size) for n in os.listdir(r)}
+        self.assertEqual(before, after, "--check-config changed the replica")
+        with open(os.path.join(r, "data.mdb"), "r+b") as f:  # not LMDB any more
+            f.write(b"\0" * 32)
+        self.check(conf, 2, "not an LMDB file")
 
     def test_syntax_error(self):
         self.check('replica = "r\nlisten = 3\n', 2, "c.toml")
@@ -150,6 +172,13 @@ class ConfigTest(unittest.TestCase):
         p = subprocess.run([HEARTHD, "--help"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0)
         self.assertIn("--config", p.stdout)
+
+    def test_version(self):
+        # Same format as `hearth --version`: "<tool> <version>".
+        p = subprocess.run([HEARTHD, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = run("--version").stdout.split()
+        self.assertEqual(p.stdout.split(), ["hearthd", v[1]])
 
     def test_no_args(self):
         p = subprocess.run([HEARTHD], capture_output=True, text=True, timeout=30)
@@ -310,6 +339,94 @@ class TwoNodesTest(unittest.TestCase):
         self.assertIn("stopped", log_a)
         run("-C", self.a, "verify")
         run("-C", self.b, "verify")
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text scrape."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        if m:
+            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+class MetricsTest(unittest.TestCase):
+    """Peer series keep their labels and counters across a reconnect (issue
+    #17): an inbound peer was labelled in:tcp://...#0, #1, ... per connection."""
+    setUp = TwoNodesTest.setUp
+    tearDown = TwoNodesTest.tearDown
+    digest = TwoNodesTest.digest
+    converge = TwoNodesTest.converge
+    put = TwoNodesTest.put
+
+    def peer_series(self, scrape, key16):
+        return {(n, l): v for (n, l), v in scrape.items() if n.startswith("hearth_peer_") and ("key", key16) in l}
+
+    def test_peer_series_stable_across_reconnect(self):
+        kb = run("-C", self.b, "whoami").stdout.strip()[:16]
+        self.da.start()
+        self.db.start()
+        self.converge("initial sync")
+        self.put(self.b, "from-b", 1)
+        self.converge("live push B -> A")
+        wait_for(lambda: parse_metrics(self.da.metrics()).get(
+            ("hearth_peer_deltas_applied_total", frozenset({("key", kb), ("name", "")})), 0) >= 1,
+            "A counts B's delta")
+        before = parse_metrics(self.da.metrics())
+        self.assertEqual(before.get(("hearth_build_info", frozenset({("version", run("--version").stdout.split()[1])}))), 1)
+        self.assertNotIn("in:", self.da.metrics(), "peer series labelled by connection")
+        b_before = self.peer_series(before, kb)
+        labels_before = set(b_before)
+        self.assertIn(("hearth_peer_connected", frozenset({("key", kb), ("name", "")})), labels_before)
+        fail_key = ("hearth_peer_session_failures_total", frozenset({("key", kb), ("name", "")}))
+        applied_key = ("hearth_peer_deltas_applied_total", frozenset({("key", kb), ("name", "")}))
+        sync_key = ("hearth_peer_last_sync_timestamp_seconds", frozenset({("key", kb), ("name", "")}))
+        self.assertGreater(b_before[sync_key], 0)
+
+        # kill -9 B: its session fails on A; B comes back on a new connection.
+        self.db.kill9()
+        wait_for(lambda: parse_metrics(self.da.metrics()).get(fail_key, 0) > b_before[fail_key],
+                 "A counts the failed session")
+        self.db.start()
+        self.put(self.b, "again", 2)
+        self.converge("sync after the reconnect")
+        conn_key = ("hearth_peer_connected", frozenset({("key", kb), ("name", "")}))
+        wait_for(lambda: parse_metrics(self.da.metrics()).get(conn_key) == 1, "B connected again")
+        after = parse_metrics(self.da.metrics())
+        b_after = self.peer_series(after, kb)
+        self.assertEqual(set(b_after), labels_before, "B's series changed labels across the reconnect")
+        for k in b_before:  # counters carry on from before the reconnect
+            if k[0].endswith("_total"):
+                self.assertGreaterEqual(b_after[k], b_before[k], k)
+        self.assertGreater(b_after[fail_key], b_before[fail_key])
+        self.assertGreater(b_after[applied_key], b_before[applied_key])
+        self.assertNotIn("in:", self.da.metrics())
+        # B went away: logged at info, not as a failed session warning.
+        log = self.da.read_log()
+        self.assertIn("peer disconnected", log)
+        self.assertNotIn("unavailable: disconnected", log.lower())
+
+    def test_deltas_without_key_counted_and_logged_once_per_scope(self):
+        # C holds no scope key: A's deltas are stored unreadable. They were
+        # neither counted nor logged.
+        c = os.path.join(self.tmp.name, "c")
+        run("init", c, "--schema", SCHEMA, "--unencrypted-identity")
+        ka = run("-C", self.a, "whoami").stdout.strip()
+        dc = Daemon("C", self.tmp.name, c, free_port(), [(f"tcp://127.0.0.1:{self.pa}", ka)], free_port())
+        self.addCleanup(dc.cleanup)
+        self.da.start()
+        dc.start()
+        for i in range(3):
+            self.put(self.a, f"more-{i}", i)
+        unread = ("hearth_deltas_unreadable_total", frozenset())
+        wait_for(lambda: parse_metrics(dc.metrics()).get(unread, 0) >= 5, "C counts 5 deltas without their key")
+        log = dc.read_log()
+        for scope in ("test.a", "test.b"):
+            lines = [x for x in log.splitlines() if f"of scope {scope} from" in x]
+            self.assertEqual(len(lines), 1, f"scope {scope}:\n{log}")
+            self.assertIn("warn", lines[0])
 
 
 def main():

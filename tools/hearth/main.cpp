@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <vector>
 #include <iostream>
 
 #include "common.hpp"
@@ -41,6 +44,62 @@ void OnSigbus(int) {
   _exit(hcli::kExitRuntime);
 }
 
+// Optimal string alignment distance (a transposition counts 1: gte -> get).
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The command word of argv (the first argument that is not an option or
+// the value of -C/--replica), or empty.
+std::string CommandWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-C" || a == "--replica") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    return a;
+  }
+  return "";
+}
+
+// An unknown command: names the nearest ones (edit distance <= 2, or at
+// most a third of the word) or points to --help. Empty when `word` is a
+// command.
+std::string UnknownCommand(CLI::App& app, const std::string& word) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+  if (word.empty() || std::find(names.begin(), names.end(), word) != names.end()) return "";
+  size_t best = std::max<size_t>(2, word.size() / 3) + 1;
+  std::vector<std::string> nearest;
+  for (const auto& n : names) {
+    size_t dist = EditDistance(word, n);
+    if (dist < best) {
+      best = dist;
+      nearest = {n};
+    } else if (dist == best) {
+      nearest.push_back(n);
+    }
+  }
+  std::string msg = "unknown command '" + word + "'";
+  if (nearest.empty()) return msg + "; run `hearth --help` for the commands";
+  std::sort(nearest.begin(), nearest.end());
+  msg += "; did you mean ";
+  for (size_t i = 0; i < nearest.size(); ++i) msg += (i ? i + 1 == nearest.size() ? " or " : ", " : "") + nearest[i];
+  return msg + "?";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,7 +114,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.fallthrough();  // global options may follow the sub-command
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hearth 0.1.0");
+  app.set_version_flag("--version", "hearth " HEARTH_VERSION_STRING);
   app.add_option("-C,--replica", g.replica, "Replica directory (default $HEARTH_REPLICA or .)");
   app.add_flag("--json", g.json, "Print stable JSON instead of tables");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors (exit code tells the result)");
@@ -76,6 +135,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (std::string why = UnknownCommand(app, CommandWord(argc, argv)); !why.empty()) {
+      std::cerr << "hearth: " << why << "\n";
+      return hcli::kExitUsage;
+    }
     std::cerr << "hearth: " << e.what() << "\n";
     std::cerr << "Run `hearth --help` or `hearth COMMAND --help` for usage.\n";
     return hcli::kExitUsage;

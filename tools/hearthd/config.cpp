@@ -188,7 +188,10 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
         // CURVE uses the X25519 form of the Ed25519 key: a key that is not
         // a valid curve point would only fail when hearthd starts.
         std::string who = "peer " + pc.endpoint;
-        if (auto n = pt.find("name"); n != pt.end()) who += " (" + Str(c, n->second, "name") + ")";
+        if (auto n = pt.find("name"); n != pt.end()) {
+          pc.name = Str(c, n->second, "name");
+          who += " (" + pc.name + ")";
+        }
         unsigned char x25519[crypto_scalarmult_curve25519_BYTES];
         if (sodium_init() < 0) Fail(c, k->second, "cannot initialise libsodium");
         if (crypto_sign_ed25519_pk_to_curve25519(x25519, pc.key.bytes.data()) != 0) {

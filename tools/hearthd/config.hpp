@@ -14,6 +14,7 @@ namespace hearthd {
 struct PeerConfig {
   std::string endpoint;
   hearth::AuthorId key;
+  std::string name;  // optional, for people (metrics label `name`)
 };
 
 struct Config {

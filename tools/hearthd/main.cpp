@@ -11,10 +11,15 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -112,7 +117,13 @@ void LogEvent(const NodeOptions::Event& e) {
       spdlog::debug("session start {} peer {} ({})", e.peer_endpoint, key, e.detail);
       break;
     case K::kSessionFailed:
-      spdlog::warn("session failed {} peer {}: {}", e.peer_endpoint, key, e.detail);
+      // The peer went away (stopped, its laptop closed, the network
+      // dropped): normal for an offline-first node, not a failure to warn of.
+      if (e.detail.ends_with(": disconnected")) {
+        spdlog::info("session ended {} peer {}: peer disconnected", e.peer_endpoint, key);
+      } else {
+        spdlog::warn("session failed {} peer {}: {}", e.peer_endpoint, key, e.detail);
+      }
       break;
     case K::kSessionDone:
       spdlog::info("session done {} peer {}", e.peer_endpoint, key);
@@ -132,36 +143,95 @@ void LogEvent(const NodeOptions::Event& e) {
     case K::kBadMessage:
       spdlog::warn("bad message on {}: {}", e.peer_endpoint, e.detail);
       break;
+    case K::kDeltasUnreadable:  // once per scope
+      spdlog::warn("stored delta(s) of scope {} from {} without the scope's key: they apply once the key arrives "
+                   "(`hearth keys import`, or the root's key envelope)",
+                   e.detail, key);
+      break;
   }
 }
 
-std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
+// Prometheus label value: backslash, double quote and newline escaped.
+std::string LabelValue(const std::string& v) {
+  std::string o;
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') o += '\\', o += ch;
+    else if (ch == '\n') o += "\\n";
+    else o += ch;
+  }
+  return o;
+}
+
+// One peer key's series: every connection of the key (outbound, inbound,
+// and inbound ones that are gone) summed, so that the series keeps its
+// labels and its counters across reconnects.
+struct KeySeries {
+  std::string name;
+  bool connected = false;
+  uint64_t bytes_in = 0, bytes_out = 0, deltas_sent = 0, deltas_applied = 0, deltas_rejected = 0;
+  uint64_t session_failures = 0, last_sync_unix_ms = 0;
+};
+
+std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hearthd::Config& cfg) {
   std::ostringstream o;
   hearth::NodeStats ns = node.Stats();
   auto stats = hearth::inspect::Stats(replica);
   auto gauge = [&](const char* name, const char* help, const char* type) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
   };
-  gauge("hearth_peer_bytes_in_total", "Bytes received from the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_bytes_in_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_in << "\n";
-  gauge("hearth_peer_bytes_out_total", "Bytes sent to the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_bytes_out_total{peer=\"" << p.endpoint << "\",key=\"" << p.peer.ToHex().substr(0, 16) << "\"} " << p.bytes_out << "\n";
-  gauge("hearth_peer_deltas_sent_total", "Deltas sent to the peer", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_sent_total{peer=\"" << p.endpoint << "\"} " << p.deltas_sent << "\n";
-  gauge("hearth_peer_deltas_applied_total", "Deltas from the peer applied", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_applied_total{peer=\"" << p.endpoint << "\"} " << p.deltas_applied << "\n";
-  gauge("hearth_peer_deltas_rejected_total", "Deltas from the peer rejected", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_deltas_rejected_total{peer=\"" << p.endpoint << "\"} " << p.deltas_rejected << "\n";
-  gauge("hearth_peer_connected", "1 while a session runs with the peer", "gauge");
-  for (auto& p : ns.peers) o << "hearth_peer_connected{peer=\"" << p.endpoint << "\"} " << (p.connected ? 1 : 0) << "\n";
-  gauge("hearth_peer_session_failures_total", "Sessions that ended with an error", "counter");
-  for (auto& p : ns.peers) o << "hearth_peer_session_failures_total{peer=\"" << p.endpoint << "\"} " << p.session_failures << "\n";
+  gauge("hearth_build_info", "Version of this hearthd (always 1)", "gauge");
+  o << "hearth_build_info{version=\"" << HEARTH_VERSION_STRING << "\"} 1\n";
+
+  // Peer names: the config's [[peers]] name, else the member's name in the policy.
+  std::map<hearth::AuthorId, std::string> names;
+  if (replica.root()) {
+    if (auto pol = replica.CurrentPolicy(); pol.ok() && *pol) {
+      for (const auto& m : (*pol)->members()) names[m.key] = m.name;
+    }
+  }
+  for (const auto& p : cfg.peers) {
+    if (!p.name.empty()) names[p.key] = p.name;
+  }
+  std::map<std::string, KeySeries> keys;  // by key hex16 (the label), sorted
+  auto add = [&](const hearth::PeerStats& p) {
+    if (p.peer == hearth::AuthorId{}) return;  // an inbound connection before its hello
+    KeySeries& k = keys[p.peer.ToHex().substr(0, 16)];
+    if (auto n = names.find(p.peer); n != names.end()) k.name = n->second;
+    k.connected = k.connected || p.connected;
+    k.bytes_in += p.bytes_in;
+    k.bytes_out += p.bytes_out;
+    k.deltas_sent += p.deltas_sent;
+    k.deltas_applied += p.deltas_applied;
+    k.deltas_rejected += p.deltas_rejected;
+    k.session_failures += p.session_failures;
+    k.last_sync_unix_ms = std::max(k.last_sync_unix_ms, p.last_sync_unix_ms);
+  };
+  for (const auto& p : ns.peers) add(p);
+  for (const auto& p : ns.closed) add(p);
+  for (const auto& p : cfg.peers) keys[p.key.ToHex().substr(0, 16)].name = p.name;  // configured: always a series
+  auto series = [&](const char* metric, const char* help, const char* type, auto value) {
+    gauge(metric, help, type);
+    for (const auto& [key, k] : keys) {
+      o << metric << "{key=\"" << key << "\",name=\"" << LabelValue(k.name) << "\"} " << value(k) << "\n";
+    }
+  };
+  series("hearth_peer_bytes_in_total", "Bytes received from the peer", "counter", [](const KeySeries& k) { return k.bytes_in; });
+  series("hearth_peer_bytes_out_total", "Bytes sent to the peer", "counter", [](const KeySeries& k) { return k.bytes_out; });
+  series("hearth_peer_deltas_sent_total", "Deltas sent to the peer", "counter", [](const KeySeries& k) { return k.deltas_sent; });
+  series("hearth_peer_deltas_applied_total", "Deltas from the peer applied", "counter", [](const KeySeries& k) { return k.deltas_applied; });
+  series("hearth_peer_deltas_rejected_total", "Deltas from the peer rejected", "counter", [](const KeySeries& k) { return k.deltas_rejected; });
+  series("hearth_peer_connected", "1 while a session runs with the peer", "gauge", [](const KeySeries& k) { return k.connected ? 1 : 0; });
+  series("hearth_peer_session_failures_total", "Sessions with the peer that ended with an error", "counter", [](const KeySeries& k) { return k.session_failures; });
+  series("hearth_peer_last_sync_timestamp_seconds", "Unix time the peer and this node were last caught up (0: never)", "gauge",
+         [](const KeySeries& k) { return k.last_sync_unix_ms / 1000; });
   gauge("hearth_zap_refused_total", "CURVE keys refused by the ZAP handler", "counter");
   o << "hearth_zap_refused_total " << ns.zap_refused << "\n";
   gauge("hearth_handshake_failures_total", "Failed ZMTP/CURVE handshakes", "counter");
   o << "hearth_handshake_failures_total " << ns.handshake_failures << "\n";
   gauge("hearth_bad_messages_total", "Malformed transport messages dropped", "counter");
   o << "hearth_bad_messages_total " << ns.bad_messages << "\n";
+  gauge("hearth_deltas_unreadable_total", "Deltas stored without their scope's key", "counter");
+  o << "hearth_deltas_unreadable_total " << ns.deltas_unreadable << "\n";
   // A failed read leaves the replica's gauges out of this scrape (absent,
   // not zero: an alert on absence fires); the log says why.
   if (!stats.ok()) {
@@ -184,6 +254,43 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node) {
     o << "hearth_lmdb_map_size_bytes " << rs.map_size << "\n";
   }
   return o.str();
+}
+
+// --check-config: the replica directory exists and holds a replica that
+// can be opened, checked with reads only (nothing is created or written,
+// not even LMDB's lock file): the directory, a readable identity.key, and a
+// readable data.mdb whose first page carries LMDB's magic (0xBEEFC0DE at
+// offset 16). Returns an empty string when it is, else what is wrong.
+std::string CheckReplicaDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto st = fs::status(dir, ec);
+  if (ec || !fs::exists(st)) {
+    return "replica " + dir + " does not exist: create it with `hearth -C " + dir + " init` (or fix `replica`)";
+  }
+  if (!fs::is_directory(st)) return "replica " + dir + " is not a directory";
+  auto readable = [](const std::string& path, std::string* head) -> bool {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    char buf[20];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    if (head) head->assign(buf, n);
+    return true;
+  };
+  const std::string data = dir + "/data.mdb", id = dir + "/identity.key";
+  std::string head;
+  if (!fs::is_regular_file(data, ec) || !fs::is_regular_file(id, ec)) {
+    return "replica " + dir + " is not a Hearth replica (no data.mdb or identity.key): create one with `hearth -C " +
+           dir + " init`";
+  }
+  if (!readable(id, nullptr)) return "replica " + dir + ": cannot read identity.key: " + std::strerror(errno);
+  if (!readable(data, &head)) return "replica " + dir + ": cannot read data.mdb: " + std::strerror(errno);
+  static const unsigned char kMagic[4] = {0xDE, 0xC0, 0xEF, 0xBE};  // 0xBEEFC0DE, little-endian
+  if (head.size() < 20 || std::memcmp(head.data() + 16, kMagic, 4) != 0) {
+    return "replica " + dir + ": data.mdb is not an LMDB file (damaged? see `hearth -C " + dir + " verify`)";
+  }
+  return "";
 }
 
 int Run(const hearthd::Config& cfg) {
@@ -270,8 +377,8 @@ int Run(const hearthd::Config& cfg) {
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "ok\n" : "node loop stopped\n", "text/plain");
     });
-    http->Get("/metrics", [rp, np](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(*rp, *np), "text/plain; version=0.0.4");
+    http->Get("/metrics", [rp, np, &cfg](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(*rp, *np, cfg), "text/plain; version=0.0.4");
     });
     auto colon = cfg.metrics.rfind(':');
     int port = std::stoi(cfg.metrics.substr(colon + 1));
@@ -324,6 +431,7 @@ int Run(const hearthd::Config& cfg) {
 
 int main(int argc, char** argv) {
   CLI::App app{"hearthd: Hearth sync daemon (docs/hearthd.md)", "hearthd"};
+  app.set_version_flag("--version", "hearthd " HEARTH_VERSION_STRING);
   std::string config, check;
   auto* run_opt = app.add_option("--config", config, "Run with this TOML configuration file");
   auto* check_opt = app.add_option("--check-config", check, "Validate the configuration file and exit (0 ok, 2 bad)");
@@ -341,6 +449,10 @@ int main(int argc, char** argv) {
     auto c = hearthd::LoadConfig(check);
     if (!c.ok()) {
       std::fprintf(stderr, "hearthd: %s\n", c.status().message().c_str());
+      return 2;
+    }
+    if (std::string why = CheckReplicaDir(c->replica); !why.empty()) {
+      std::fprintf(stderr, "hearthd: %s: %s\n", check.c_str(), why.c_str());
       return 2;
     }
     std::printf("%s: ok (replica %s, %zu listen, %zu peer(s))\n", check.c_str(), c->replica.c_str(), c->listen.size(),
