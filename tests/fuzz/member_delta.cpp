@@ -7,13 +7,14 @@
 // plaintext, sealed and signed by M, chained onto M's feed as the observer
 // holds it. Mode bits: 0-1 scope (test.b, test.a, $policy, $keys); 2 epoch 2
 // instead of 1 (2 does not exist); 3 a random key instead of M's real one;
-// 4 version 2 (zstd) instead of version 1.
+// 4 version 2 (zstd) instead of version 1; 5 scope $schema (overrides 0-1).
 //
 // Oracles, for every input: Apply succeeds (a signed, chained delta gets a
 // verdict, never an error of the replica); nothing outside "other" changes
 // (the observer's "item" records and its record count outside "other" are
-// as before); the observer's policy is unchanged; and every 16th input an
-// honest delta of hr written afterwards applies (kApplied).
+// as before); the observer's policy and schema in force are unchanged; and
+// every 16th input an honest delta of hr written afterwards applies
+// (kApplied).
 #include <cstdint>
 #include <string>
 
@@ -117,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const FeedHead head = heads.count(h.author) ? heads.at(h.author) : FeedHead{};
   h.seq = head.seq + 1;
   h.prev = head.hash;
-  h.scope = kScopes[mode & 3];
+  h.scope = (mode & 32) ? "$schema" : kScopes[mode & 3];
   h.epoch = (mode & 4) ? 2 : 1;
   h.hlc_min = 1;
   h.hlc_max = crdt::MakeHlc(1'900'000'000'000ull, 0);
@@ -139,12 +140,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   const uint64_t other_before = other_count();
   const auto policy_before = obs.CurrentPolicy().value();
+  const std::string schema_before = obs.schema().ToToml();
 
   auto r = obs.Apply(*sealed);
   FUZZ_CHECK_MSG(r.ok(), r.status().ToString());
   FUZZ_CHECK(Items(obs, &items_after) == before);
   FUZZ_CHECK(inspect::Stats(obs).value().records - other_count() == outside_before - other_before);
   FUZZ_CHECK(obs.CurrentPolicy().value() == policy_before);
+  FUZZ_CHECK(obs.schema().ToToml() == schema_before);
 
   // Liveness: an honest author's next delta still applies.
   if (++w.inputs % 16 == 0) {

@@ -60,7 +60,7 @@ struct County {
   }
   // A delta signed by the union, chained onto its feed as `holder` holds it.
   Bytes Forge(Replica& holder, uint32_t epoch, const Bytes& plain, uint32_t op_count,
-              const crypto::SecretBytes& key) {
+              const crypto::SecretBytes& key, std::string scope = "test.b") {
     auto id = testing::MemberIdentity(*un);
     Heads heads = holder.GetHeads().value();
     FeedHead head = heads.count(un->author()) ? heads.at(un->author()) : FeedHead{};
@@ -68,7 +68,7 @@ struct County {
     h.author = un->author();
     h.seq = head.seq + 1;
     h.prev = head.hash;
-    h.scope = "test.b";
+    h.scope = std::move(scope);
     h.epoch = epoch;
     h.hlc_min = h.hlc_max = crdt::MakeHlc(1'800'000'000'000ull, 7);
     h.op_count = op_count;
@@ -127,6 +127,34 @@ TEST_CASE("attack 1: a collection name with a NUL writes nothing beyond the memb
   REQUIRE(c.un->ImportKeyring(*c.un->ExportKeyring()).ok());
   testing::CopyDeltas(*c.civil, *c.un);
   REQUIRE(c.un->Write([&](WriteBatch& w) { w.Set("other", st, "name", Value("outdoor station 3")); }).ok());
+  testing::CopyDeltas(*c.un, *c.civil);
+  CHECK(c.civil->Get("other", st).ok());
+}
+
+TEST_CASE("attack 4: a member cannot publish a schema: its $schema delta is denied and the schema in force stays") {
+  County c;
+  const std::string before = c.civil->schema().ToToml();
+  // A valid, compatible, newer schema, exactly as the root would publish it.
+  std::string text = before;
+  if (size_t at = text.find("version = 1\n"); at != std::string::npos) text.erase(at, 12);
+  auto newer = Schema::Parse("version = 2\n" + text);
+  REQUIRE_MESSAGE(newer.ok(), newer.status().ToString());
+  REQUIRE(newer->version() == 2);
+  REQUIRE(CheckSchemaChange(c.civil->schema(), *newer).ok());
+  const std::string doc = newer->ToToml();
+  const RecordId zero{};
+  Bytes plain = County::OneSet("$schema", zero, "doc", Value(Bytes(doc.begin(), doc.end())));
+  Bytes d = c.Forge(*c.civil, 0, plain, 1, crypto::SecretBytes::Copy(Bytes(32, 0)), "$schema");
+  auto r = c.civil->Apply(d);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->outcome == ApplyOutcome::kDenied);
+  CHECK_MESSAGE(r->reason.find("only the county root key writes $schema") != std::string::npos, r->reason);
+  CHECK(c.civil->schema().ToToml() == before);
+  // The union's feed goes on: its next honest write applies.
+  RecordId st = RecordId::Generate();
+  REQUIRE(c.un->ImportKeyring(*c.un->ExportKeyring()).ok());
+  testing::CopyDeltas(*c.civil, *c.un);
+  REQUIRE(c.un->Write([&](WriteBatch& w) { w.Set("other", st, "name", Value("outdoor station 4")); }).ok());
   testing::CopyDeltas(*c.un, *c.civil);
   CHECK(c.civil->Get("other", st).ok());
 }

@@ -103,7 +103,7 @@ struct Forger {
   }
 
   std::string Collection() {
-    static const char* const kPool[] = {"item",    "other",    "$policy", "$keys", "Item", "zz_unknown",
+    static const char* const kPool[] = {"item",    "other",    "$policy", "$keys", "$schema", "Item", "zz_unknown",
                                         "other2",  "",         "a-b",     "item ", "x"};
     switch (Pick(14)) {
       case 0: return std::string("item\0", 5);
@@ -156,7 +156,7 @@ struct Forger {
   // One forged delta, signed and chained (or, rarely, equivocating).
   // `keys`: the scope keys M really holds.
   std::optional<Bytes> Next(Replica& m_replica) {
-    static const char* const kScopes[] = {"test.b", "test.b", "test.b", "test.a", "$policy", "$keys", "test.zz"};
+    static const char* const kScopes[] = {"test.b", "test.b", "test.b", "test.a", "$policy", "$keys", "$schema", "test.zz"};
     feed::DeltaHeader h;
     h.author = id.public_key;
     h.scope = kScopes[Pick(std::size(kScopes))];
@@ -392,6 +392,7 @@ void RunCase(uint64_t seed, Totals& totals) {
     REQUIRE(p.has_value());
     CHECK(p->version() == 2);
     CHECK(*p == bed.policy);
+    CHECK(v->schema() == ref.schema());  // nobody but the root publishes a schema
     // Nothing outside M's grant differs from the reference.
     CHECK(DumpCollection(*v, "item") == DumpCollection(ref, "item"));
     size_t other_v = 0, other_ref = 0;
