@@ -41,8 +41,12 @@ struct HEARTH_EXPORT NodeOptions {
   SyncOptions sync;
   // Main loop period: OnTick of every session.
   uint64_t tick_ms = 100;
-  // How often the replica's heads are compared to spot commits made by
-  // other processes (the CLI, an app) and offer them to the peers.
+  // New deltas (a commit by this or another process, or deltas a session
+  // applied) are offered to the peers as soon as the loop sees LMDB's
+  // transaction id move: at once for this process's sessions, and through
+  // inotify on data.mdb for other processes (docs/hearthd.md, "How fast a
+  // write travels"). This is the fallback: how often the heads are compared
+  // anyway (no inotify, or a missed event).
   uint64_t heads_poll_ms = 200;
   // ZeroMQ: reconnect backoff (DEALER), ZMTP heartbeats, CURVE handshake
   // deadline, queue lengths (messages), linger on close.

@@ -3,6 +3,8 @@
 // Status or an event.
 #include "hearth/node.hpp"
 
+#include <sys/inotify.h>
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "hearth/inspect.hpp"
 #include "crypto/seal.hpp"
 #include "store/replica_identity.hpp"
+#include "store/replica_impl.hpp"
 #include "sync/wire.hpp"
 
 namespace hearth {
@@ -146,6 +149,23 @@ struct SyncNode::Impl {
   Heads last_heads;
   uint64_t next_heads_poll = 0;
   uint64_t next_tick = 0;
+
+  // --- noticing new deltas (docs/hearthd.md, "How fast a write travels") ---
+  // Every commit to the replica, by this node's sessions or by another
+  // process (the CLI, an app), moves LMDB's last transaction id; reading it
+  // costs no system call. The loop compares it after each wake-up and, when
+  // it moved, compares heads and offers new deltas to every session at
+  // once (at most every kMinNotifyGapMs). Another process's commit writes
+  // data.mdb, which wakes the loop through inotify; LMDB publishes the new
+  // transaction id just after its last write, so after an inotify wake-up
+  // the loop looks again every 1 ms for kRecheckMs. Without inotify, or if
+  // it fails, heads_poll_ms still catches every commit.
+  static constexpr uint64_t kMinNotifyGapMs = 2;
+  static constexpr uint64_t kRecheckMs = 20;
+  int inotify_fd = -1;
+  uint64_t seen_txn = 0;
+  uint64_t last_heads_check = 0;
+  uint64_t recheck_until = 0;
 
   // Resource bounds (NodeOptions::max_sessions_per_key, max_send_bytes_total).
   std::shared_ptr<SendBudget> total_budget = std::make_shared<SendBudget>();
@@ -744,17 +764,47 @@ struct SyncNode::Impl {
   }
 
   // --- ticks ---
+  uint64_t LastTxn() const { return ReplicaAccess::Of(replica).env.LastTxnId(); }
+
+  // True when the replica has new heads since the last look (then every
+  // session is offered its new deltas).
+  bool HeadsMoved(uint64_t now) {
+    const bool poll = now >= next_heads_poll;
+    if (LastTxn() == seen_txn && !poll) return false;
+    if (poll) next_heads_poll = now + opts.heads_poll_ms;
+    // What the heads read below sees at least: while LastTxn() is ahead of
+    // it, the loop keeps looking.
+    const uint64_t txn = ReplicaAccess::Of(replica).env.ReadableTxnId();
+    if (txn != 0) seen_txn = txn;
+    last_heads_check = now;
+    // A read failure is retried at the next poll (the sessions meet it too).
+    if (auto h = replica.GetHeads(); h.ok() && *h != last_heads) {
+      last_heads = std::move(h).value();
+      return true;
+    }
+    return false;
+  }
+
+  void WatchReplicaFile() {
+    inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd < 0) return;
+    const std::string data = replica.dir() + "/data.mdb";
+    if (inotify_add_watch(inotify_fd, data.c_str(), IN_MODIFY) < 0) {
+      ::close(inotify_fd);
+      inotify_fd = -1;
+    }
+  }
+
+  void DrainInotify(uint64_t now) {
+    alignas(struct inotify_event) char buf[4096];
+    while (::read(inotify_fd, buf, sizeof buf) > 0) {
+    }
+    recheck_until = now + kRecheckMs;
+  }
+
   void Tick(uint64_t now) {
     ReleaseHolds(now, -1);
-    bool notify = false;
-    if (now >= next_heads_poll) {
-      next_heads_poll = now + opts.heads_poll_ms;
-      // A read failure is retried at the next poll (the sessions meet it too).
-      if (auto h = replica.GetHeads(); h.ok() && *h != last_heads) {
-        last_heads = std::move(h).value();
-        notify = true;
-      }
-    }
+    const bool notify = HeadsMoved(now);
     for (auto& o : outbound) {
       if (!o->sock) {
         if (now >= o->recreate_at) CreateDealer(*o);
@@ -823,8 +873,12 @@ struct SyncNode::Impl {
   void Loop() {
     uint64_t now = NowMs();
     for (auto& o : outbound) CreateDealer(*o);
+    WatchReplicaFile();
+    seen_txn = LastTxn();
     while (!stop.load()) {
       std::vector<zmq::pollitem_t> items;
+      if (inotify_fd >= 0) items.push_back({nullptr, inotify_fd, ZMQ_POLLIN, 0});
+      const size_t first_zmq = items.size();
       items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
       for (auto& l : listeners) {
         items.push_back({l->mon->handle(), 0, ZMQ_POLLIN, 0});
@@ -837,8 +891,11 @@ struct SyncNode::Impl {
       }
       now = NowMs();
       long wait = next_tick > now ? static_cast<long>(next_tick - now) : 0;
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(std::min<long>(wait, opts.tick_ms)));
+      wait = std::min<long>(wait, static_cast<long>(opts.tick_ms));
+      if (now < recheck_until || (LastTxn() != seen_txn)) wait = std::min<long>(wait, 1);
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait));
       now = NowMs();
+      if (first_zmq > 0 && (items[0].revents & ZMQ_POLLIN)) DrainInotify(now);
       ServeZap();
       for (auto& l : listeners) {
         ListenerEvents(*l, now);
@@ -851,6 +908,8 @@ struct SyncNode::Impl {
       if (now >= next_tick) {
         next_tick = now + opts.tick_ms;
         Tick(now);
+      } else if (LastTxn() != seen_txn && now >= last_heads_check + kMinNotifyGapMs) {
+        Tick(now);  // new deltas (a commit, or a session applied some): offer them now
       }
       PublishStats();
     }
@@ -869,6 +928,10 @@ struct SyncNode::Impl {
       CloseMonitored(l->sock, l->mon);
     }
     if (zap) zap->close();
+    if (inotify_fd >= 0) {
+      ::close(inotify_fd);
+      inotify_fd = -1;
+    }
     PublishStats();
   }
 

@@ -95,6 +95,20 @@ uint64_t Env::MapSize() const {
   return info.me_mapsize;
 }
 
+uint64_t Env::LastTxnId() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_last_txnid;
+}
+
+uint64_t Env::ReadableTxnId() const {
+  MDB_txn* t = nullptr;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t) != 0) return 0;
+  const uint64_t id = mdb_txn_id(t);
+  mdb_txn_abort(t);
+  return id;
+}
+
 uint64_t Env::UsedBytes() const {
   MDB_envinfo info;
   MDB_stat st;

@@ -63,6 +63,14 @@ class Env {
   Status CopyTo(const std::string& dest, bool compact) const;
   uint64_t MapSize() const;
   uint64_t UsedBytes() const;
+  // Id of the newest committed write transaction, by any process (read
+  // from the shared lock file: no system call, no transaction). It changes
+  // on every commit, so a cheap "did anything change" probe.
+  uint64_t LastTxnId() const;
+  // Id of the transaction a read transaction begun now would see. It can
+  // lag LastTxnId() for a moment: a writer publishes its id to readers
+  // just after writing the meta page that LastTxnId() reads. 0 on error.
+  uint64_t ReadableTxnId() const;
 
  private:
   MDB_env* env_ = nullptr;
