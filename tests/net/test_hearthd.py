@@ -186,7 +186,7 @@ class ConfigTest(unittest.TestCase):
 
 
 class Daemon:
-    def __init__(self, name, d, replica, listen_port, peers, metrics_port):
+    def __init__(self, name, d, replica, listen_port, peers, metrics_port, sync=None):
         self.name = name
         self.cfg = os.path.join(d, name + ".toml")
         self.log = os.path.join(d, name + ".log")
@@ -196,7 +196,8 @@ class Daemon:
                  f'metrics = "127.0.0.1:{metrics_port}"']
         for ep, key in peers:  # tables after every top-level key
             lines += ["[[peers]]", f'endpoint = "{ep}"', f'key = "{key}"']
-        lines += ["[sync]", "idle_timeout_ms = 10000", "heartbeat_ms = 1000"]
+        settings = {"idle_timeout_ms": 10000, "heartbeat_ms": 1000, **(sync or {})}
+        lines += ["[sync]"] + [f"{k} = {v}" for k, v in settings.items()]
         with open(self.cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
@@ -427,6 +428,49 @@ class MetricsTest(unittest.TestCase):
             lines = [x for x in log.splitlines() if f"of scope {scope} from" in x]
             self.assertEqual(len(lines), 1, f"scope {scope}:\n{log}")
             self.assertIn("warn", lines[0])
+
+
+class WakeTest(unittest.TestCase):
+    """New deltas travel without waiting for a poll or a tick (docs/hearthd.md,
+    "How fast a write travels"): with heads_poll_ms at 60 s, tick_ms at 10 s
+    and heartbeats every 60 s, a commit by the CLI on A reaches C through B
+    within 5 s only if A noticed it through inotify and B forwarded what it
+    applied at once. Speed itself is measured by bench/latency_bench.py."""
+
+    def test_commit_by_another_process_travels_two_hops_without_polling(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        d = tmp.name
+        dirs = [os.path.join(d, n) for n in "abc"]
+        for r in dirs:
+            run("init", r, "--schema", SCHEMA, "--unencrypted-identity")
+        run("-C", dirs[0], "keys", "new", "--all")
+        keys = os.path.join(d, "keys")
+        run("-C", dirs[0], "keys", "export", keys)
+        for r in dirs[1:]:
+            run("-C", r, "keys", "import", keys)
+        ids = [run("-C", r, "whoami").stdout.strip() for r in dirs]
+        ports = [free_port() for _ in dirs]
+        daemons = []
+        for i, r in enumerate(dirs):
+            peers = [(f"tcp://127.0.0.1:{ports[i - 1]}", ids[i - 1])] if i else []
+            dm = Daemon("ABC"[i], d, r, ports[i], peers, free_port(),
+                        {"heads_poll_ms": 60000, "tick_ms": 10000, "heartbeat_ms": 60000,
+                         "idle_timeout_ms": 180000})
+            self.addCleanup(dm.cleanup)
+            dm.start()
+            daemons.append(dm)
+        # Sessions up and caught up (the first heads poll is behind us).
+        seed = run("-C", dirs[0], "put", "item", "title=seed", "score=0").stdout.strip()
+        wait_for(lambda: run("-C", dirs[2], "get", "item", seed, expect=None).returncode == 0, "first write at C")
+        for n in range(3):
+            rid = run("-C", dirs[0], "put", "item", f"title=wake-{n}", f"score={n}").stdout.strip()
+            deadline = time.monotonic() + 5
+            while run("-C", dirs[2], "get", "item", rid, expect=None).returncode != 0:
+                if time.monotonic() > deadline:
+                    self.fail(f"write {n} did not reach C within 5 s (poll 60 s, tick 10 s):\n"
+                              + daemons[0].read_log()[-3000:])
+                time.sleep(0.1)
 
 
 def main():
