@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "service.hpp"
 #include "hearth/inspect.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
@@ -300,15 +301,21 @@ int Run(const hearthd::Config& cfg) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);  // reload (service.hpp, docs/hearthd.md)
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  // The library reads no environment: the passphrase comes from the
-  // variable the config names (passphrase_env), the only place it is read.
-  std::optional<std::string> passphrase;
-  if (const char* p = std::getenv(cfg.passphrase_env.c_str()); p != nullptr) passphrase = p;
+  // The library reads no environment: the passphrase comes from the systemd
+  // credential or the variable the config names (service.hpp), read here only.
+  std::string passphrase_source;
+  auto passphrase = hearthd::ReadPassphrase(cfg, &passphrase_source);
+  if (!passphrase.ok()) {
+    spdlog::error("identity passphrase: {}", passphrase.status().message());
+    return 3;
+  }
+  spdlog::debug("identity passphrase from: {}", passphrase_source);
   hearth::ReplicaOptions ro;
   ro.create_if_missing = false;
-  ro.passphrase = passphrase;
+  ro.passphrase = *passphrase;
   ro.unencrypted_identity = cfg.unencrypted_identity;
   auto replica = hearth::Replica::Open(cfg.replica, ro);
   if (!replica.ok()) {
@@ -395,6 +402,10 @@ int Run(const hearthd::Config& cfg) {
 #endif
 
   spdlog::info("hearthd running (pid {})", static_cast<long>(getpid()));
+  // Type=notify: the replica is open, every listen socket is bound (Listen
+  // binds before it returns), the node loop and /metrics run.
+  hearthd::Notify("READY=1\nSTATUS=running: " + std::to_string(cfg.listen.size()) + " listen, " +
+                  std::to_string(cfg.peers.size()) + " peer(s)\nMAINPID=" + std::to_string(getpid()));
   int exit_code = 0;
   while (true) {
     timespec ts{1, 0};
@@ -403,12 +414,19 @@ int Run(const hearthd::Config& cfg) {
       spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
+    if (sig == SIGHUP) {
+      hearthd::Notify("RELOADING=1");
+      hearthd::Reload(cfg);
+      hearthd::Notify("READY=1");
+      continue;
+    }
     if (!(*node)->running()) {
       spdlog::error("sync loop stopped unexpectedly");
       exit_code = 3;
       break;
     }
   }
+  hearthd::Notify("STOPPING=1");
 #ifdef HEARTHD_HAVE_HTTPLIB
   if (http) {
     http->stop();
