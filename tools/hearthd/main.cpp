@@ -450,6 +450,29 @@ int Run(const hearthd::Config& cfg) {
 int main(int argc, char** argv) {
   CLI::App app{"hearthd: Hearth sync daemon (docs/hearthd.md)", "hearthd"};
   app.set_version_flag("--version", "hearthd " HEARTH_VERSION_STRING);
+  // Also the man page hearthd(8) (help2man, cmake/Packaging.cmake).
+  app.footer(
+      "Signals:\n"
+      "  SIGTERM, SIGINT  stop cleanly (exit 0)\n"
+      "  SIGHUP           re-read the config: log_level applies, other changes need a restart\n"
+      "\n"
+      "Environment:\n"
+      "  CREDENTIALS_DIRECTORY  systemd credentials: the identity passphrase is read from\n"
+      "                         $CREDENTIALS_DIRECTORY/passphrase when that file exists\n"
+      "  HEARTH_PASSPHRASE      else the passphrase, from the variable the config's\n"
+      "                         passphrase_env names (this one by default)\n"
+      "  NOTIFY_SOCKET          systemd Type=notify: READY=1 once the replica is open and\n"
+      "                         the listen sockets accept, STOPPING=1 on shutdown\n"
+      "\n"
+      "Files:\n"
+      "  /etc/hearth/hearthd.toml, /etc/hearth/NAME.toml  config of hearthd.service, hearthd@NAME.service\n"
+      "  /etc/hearth/passphrase                          identity passphrase (LoadCredential=)\n"
+      "  /var/lib/hearth/                                replicas\n"
+      "\n"
+      "Exit status: 0 stopped cleanly or config ok; 2 bad configuration; 3 cannot open the\n"
+      "replica, bind, or the sync loop died.\n"
+      "\n"
+      "See docs/hearthd.md (/usr/share/doc/hearth-tools/hearthd.md).");
   std::string config, check;
   auto* run_opt = app.add_option("--config", config, "Run with this TOML configuration file");
   auto* check_opt = app.add_option("--check-config", check, "Validate the configuration file and exit (0 ok, 2 bad)");
