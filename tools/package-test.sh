@@ -91,7 +91,7 @@ hearth --version
 hearthd --version
 ls -l /usr/share/man/man1/hearth.1.gz /usr/share/man/man8/hearthd.8.gz
 zcat /usr/share/man/man8/hearthd.8.gz | grep -q -- 'check-config'
-ls /lib/systemd/system/hearthd.service /lib/systemd/system/hearthd@.service /usr/lib/sysusers.d/hearth.conf
+ls /usr/lib/systemd/system/hearthd.service /usr/lib/systemd/system/hearthd@.service /usr/lib/sysusers.d/hearth.conf
 ls /usr/share/hearth/schemas/county.toml /usr/share/hearth/policies/county.toml
 getent passwd hearth
 ldd /usr/bin/hearthd | grep libhearth
