@@ -61,7 +61,8 @@ if(TARGET hearthd)
 endif()
 
 # ---- Debian metadata: copyright and changelog in each package's doc dir ----
-set(hearth_deb_changelog ${PROJECT_BINARY_DIR}/debian/changelog.gz)
+# changelog.Debian.gz: the version has a Debian revision (-1), i.e. not native.
+set(hearth_deb_changelog ${PROJECT_BINARY_DIR}/debian/changelog.Debian.gz)
 add_custom_command(OUTPUT ${hearth_deb_changelog}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/debian
   COMMAND sh -c "gzip -9n -c '${PROJECT_SOURCE_DIR}/packaging/debian/changelog' > '${hearth_deb_changelog}'"
@@ -76,6 +77,8 @@ while(hearth_deb_packages)
   list(POP_FRONT hearth_deb_packages component package)
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/copyright ${hearth_deb_changelog}
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package} COMPONENT ${component})
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/lintian/${package}
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides COMPONENT ${component})
 endwhile()
 
 # ---- CPack -----------------------------------------------------------------
@@ -83,6 +86,9 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME hearth)
 set(CPACK_PACKAGE_VENDOR "The Hearth authors")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+# Each package's description starts with its own synopsis line: no shared
+# summary prepended (CPackDeb prepends CPACK_PACKAGE_DESCRIPTION_SUMMARY).
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGE_CONTACT "Hearth maintainers <hearth@example.org>")
 set(CPACK_PACKAGE_HOMEPAGE_URL "https://github.com/hearth-sync/hearth")
 set(CPACK_STRIP_FILES ON)
@@ -105,37 +111,42 @@ set(hearth_deb_version "${PROJECT_VERSION}-1")
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME libhearth0)
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+# ldconfig by dpkg trigger; the no-op postinst/postrm keep CPack from
+# writing its own, which call ldconfig (lintian: maintscript-calls-ldconfig).
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/packaging/debian/lib/triggers
+    ${PROJECT_SOURCE_DIR}/packaging/debian/lib/postinst ${PROJECT_SOURCE_DIR}/packaging/debian/lib/postrm)
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_COMPONENT_LIB_DESCRIPTION "peer-to-peer, offline-first sync of shared records (library)
- Hearth keeps records shared between agencies in sync without a central
- server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
- (CURVE), libsodium for the cryptography.
- .
- This package contains the shared library.")
+Hearth keeps records shared between agencies in sync without a central
+server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
+(CURVE), libsodium for the cryptography.
+
+This package contains the shared library.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libhearth-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libhearth0 (= ${hearth_deb_version})")
 set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)  # no ELF files
-set(CPACK_COMPONENT_DEV_DESCRIPTION "peer-to-peer, offline-first sync of shared records (development files)
- Hearth keeps records shared between agencies in sync without a central
- server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
- (CURVE), libsodium for the cryptography.
- .
- This package contains the C++20 headers, the CMake package (find_package(hearth))
- and the pkg-config file.")
+set(CPACK_COMPONENT_DEV_DESCRIPTION "peer-to-peer, offline-first sync of shared records (development)
+Hearth keeps records shared between agencies in sync without a central
+server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
+(CURVE), libsodium for the cryptography.
+
+This package contains the C++20 headers, the CMake package
+(find_package(hearth)) and the pkg-config file.")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME hearth-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "libhearth0 (= ${hearth_deb_version}), adduser")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/packaging/debian/postinst)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-set(CPACK_COMPONENT_TOOLS_DESCRIPTION "peer-to-peer, offline-first sync of shared records (tools and daemon)
- Hearth keeps records shared between agencies in sync without a central
- server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
- (CURVE), libsodium for the cryptography.
- .
- This package contains hearth, the command-line tool, and hearthd, the sync
- daemon, with systemd units (hearthd.service, hearthd@.service), an example
- configuration, the county schema pack and policy template.")
+set(CPACK_COMPONENT_TOOLS_DESCRIPTION "peer-to-peer, offline-first sync of shared records (tools, daemon)
+Hearth keeps records shared between agencies in sync without a central
+server: CRDT records in LMDB, signed and encrypted deltas over ZeroMQ
+(CURVE), libsodium for the cryptography.
+
+This package contains hearth, the command-line tool, and hearthd, the sync
+daemon, with systemd units (hearthd.service, hearthd@.service), an example
+configuration, the county schema pack and policy template.")
 
 include(CPack)

@@ -90,7 +90,7 @@ step "versions, man pages, units, user"
 hearth --version
 hearthd --version
 ls -l /usr/share/man/man1/hearth.1.gz /usr/share/man/man8/hearthd.8.gz
-zcat /usr/share/man/man8/hearthd.8.gz | grep -q -- 'check-config'
+zcat /usr/share/man/man8/hearthd.8.gz >/tmp/hearthd.8 && grep -q 'CREDENTIALS_DIRECTORY' /tmp/hearthd.8
 ls /usr/lib/systemd/system/hearthd.service /usr/lib/systemd/system/hearthd@.service /usr/lib/sysusers.d/hearth.conf
 ls /usr/share/hearth/schemas/county.toml /usr/share/hearth/policies/county.toml
 getent passwd hearth
