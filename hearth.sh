@@ -356,7 +356,7 @@ cpack_debs() {
 
 # lintian's tags, one per line; those explained in docs/packaging.md are expected.
 run_lintian() {
-  lintian --info --display-info --pedantic out/packages/*.deb | tee out/packages/lintian.txt
+  lintian --info --display-info --pedantic --show-overrides out/packages/*.deb | tee out/packages/lintian.txt
   say "lintian: $(grep -c '^[EWIP]: ' out/packages/lintian.txt || true) tag(s); docs/packaging.md explains each"
   ! grep -q '^E: ' out/packages/lintian.txt
 }

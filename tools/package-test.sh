@@ -135,18 +135,20 @@ runuser -u hearth -- hearthd --config /etc/hearth/b.toml >/tmp/b.log 2>&1 &
 echo $! >/run/hearth-test-b.pid
 
 step "a record written on A reaches B"
-as_hearth hearth -C /var/lib/hearth/node put worker 'name=Li Ming' 'township=城厢镇' 'phone=13800000000'
+ID=$(as_hearth hearth -C /var/lib/hearth/node put worker 'name=Li Ming' 'township=城厢镇' 'phone=13800000000' | head -1)
+echo "record $ID written on A"
 digest() { as_hearth hearth -C "$1" digest; }
 ok=0
 for i in $(seq 1 60); do
   if [ "$(digest /var/lib/hearth/node)" = "$(digest /var/lib/hearth/b)" ]; then ok=1; break; fi
   sleep 1
 done
-runuser -u hearth -- hearth -C /var/lib/hearth/b list worker || true
+runuser -u hearth -- hearth -C /var/lib/hearth/b get worker "$ID" || true
 echo "---- A log"; tail -n 12 /tmp/a.log
 echo "---- B log"; tail -n 12 /tmp/b.log
 [ $ok = 1 ] || { echo "FAILED: B did not converge with A within 60 s"; exit 1; }
-echo "converged after $i s: digest $(digest /var/lib/hearth/b)"
+runuser -u hearth -- hearth -C /var/lib/hearth/b get worker "$ID" | grep -q 'Li Ming' || { echo "FAILED: B has not the record"; exit 1; }
+echo "converged after $i s: digest $(digest /var/lib/hearth/b); B reads record $ID"
 kill "$(cat /run/hearth-test-a.pid)" "$(cat /run/hearth-test-b.pid)"
 wait || true
 rm -f /run/hearth-test-*.pid
