@@ -15,6 +15,14 @@
 #                       seeds, kill -9 loops, chaos schedules, every fuzz
 #                       target) for MINUTES (default 120) on two lanes, then
 #                       one table; outside CI (tools/soak.sh, docs/reliability.md)
+#   ./hearth.sh package build the Debian packages (libhearth0, libhearth-dev,
+#                       hearth-tools) in build-package/ into out/packages/
+#                       and run lintian on them; docs/packaging.md
+#   ./hearth.sh package-test
+#                       install those packages into a fresh Debian 12 root
+#                       (debootstrap, chroot; downloads; outside CI) and run
+#                       hearth, hearthd --check-config and a two-node sync
+#                       there (tools/package-test.sh)
 #   ./hearth.sh preflight [PHASE...]
 #                       check that each build phase's toolchain is present and
 #                       comes from the packages below (main, tests, asan,
@@ -46,7 +54,12 @@ PACKAGES=(
   doctest-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libtoml11-dev
   libbenchmark-dev lmdb-utils faketime python3 libcpp-httplib-dev
   libzstd-dev clang libfuzzer-14-dev libclang-rt-14-dev
+  libsystemd-dev systemd
 )
+# Only for `package` / `package-test` (not CI): dpkg-shlibdeps, lintian,
+# man pages from --help, and the chroot of the install test.
+PACKAGING_PACKAGES=(dpkg-dev fakeroot lintian help2man)
+PACKAGE_TEST_PACKAGES=(debootstrap)
 # Every package a phase needs must be named above: tools/preflight.sh checks,
 # before any build, that each phase's toolchain works and that every file it
 # uses comes from these packages (or Debian's required ones), so a package
@@ -309,6 +322,60 @@ cmd_soak() {
   phase "soak (${minutes} min)" bash tools/soak.sh "$minutes" || exit 1
 }
 
+# ---- Debian packages (cmake/Packaging.cmake, docs/packaging.md) -----------
+
+PACKAGE_DIR=build-package
+
+install_extra() {
+  local p missing=()
+  for p in "$@"; do is_installed "$p" || missing+=("$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  say "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# Installed to /usr: the tools find libhearth on the system path (no
+# RPATH); Debian's build flags (hardening) as dpkg-buildflags gives them.
+configure_package() {
+  local -x DEB_BUILD_MAINT_OPTIONS=hardening=+all
+  CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+  LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
+    cmake -S . -B "$PACKAGE_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_SKIP_INSTALL_RPATH=ON -DHEARTH_MANPAGES=ON \
+      -DHEARTH_BUILD_TESTS=OFF -DHEARTH_BUILD_BENCH=OFF -DHEARTH_BUILD_EXAMPLES=OFF
+}
+build_package() { cmake --build "$PACKAGE_DIR" -j"$JOBS"; }
+
+cpack_debs() {
+  rm -rf out/packages
+  mkdir -p out/packages
+  (cd "$PACKAGE_DIR" && cpack -G DEB -B "$ROOT/$PACKAGE_DIR/_cpack") || return 1
+  cp "$PACKAGE_DIR"/_cpack/*.deb out/packages/
+  ls -l out/packages/
+}
+
+# lintian's tags, one per line; those explained in docs/packaging.md are expected.
+run_lintian() {
+  lintian --info --display-info --pedantic --show-overrides out/packages/*.deb | tee out/packages/lintian.txt
+  say "lintian: $(grep -c '^[EWIP]: ' out/packages/lintian.txt || true) tag(s); docs/packaging.md explains each"
+  ! grep -q '^E: ' out/packages/lintian.txt
+}
+
+cmd_package() {
+  phase "install dependencies" install_deps || exit 1
+  phase "install packaging tools" install_extra "${PACKAGING_PACKAGES[@]}" || exit 1
+  phase "configure ($PACKAGE_DIR)" configure_package || exit 1
+  phase "build ($PACKAGE_DIR)" build_package || exit 1
+  phase "cpack" cpack_debs || exit 1
+  phase "lintian" run_lintian || exit 1
+}
+
+cmd_package_test() {
+  compgen -G "out/packages/*.deb" >/dev/null || die "no out/packages/*.deb: run ./hearth.sh package first"
+  phase "install debootstrap" install_extra "${PACKAGE_TEST_PACKAGES[@]}" || exit 1
+  phase "package test (chroot)" as_root bash tools/package-test.sh out/packages || exit 1
+}
+
 cmd_help() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
   echo
@@ -330,6 +397,8 @@ main() {
     test) cmd_test "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
     soak) cmd_soak "$@" ;;
+    package) cmd_package "$@" ;;
+    package-test) cmd_package_test "$@" ;;
     preflight) preflight "$@" ;;
     help | -h | --help) cmd_help ;;
     *)

@@ -125,6 +125,7 @@ probe_main() {
   need_pkgconfig main libzmq libzmq3-dev
   need_pkgconfig main libzstd libzstd-dev
   need_pkgconfig main cpp-httplib libcpp-httplib-dev
+  need_pkgconfig main libsystemd libsystemd-dev
   need_header main zmq.hpp cppzmq-dev
   need_header main msgpack.hpp libmsgpack-cxx-dev -DMSGPACK_NO_BOOST
   need_header main toml.hpp libtoml11-dev
@@ -147,6 +148,7 @@ int main() { return sodium_init() < 0 || !mdb_version(nullptr, nullptr, nullptr)
 probe_tests() {
   need_program tests faketime faketime
   need_program tests unshare util-linux
+  need_program tests systemd-analyze systemd
   need_program tests python3 python3
 }
 

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "service.hpp"
 #include "hearth/inspect.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
@@ -300,15 +301,21 @@ int Run(const hearthd::Config& cfg) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);  // reload (service.hpp, docs/hearthd.md)
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  // The library reads no environment: the passphrase comes from the
-  // variable the config names (passphrase_env), the only place it is read.
-  std::optional<std::string> passphrase;
-  if (const char* p = std::getenv(cfg.passphrase_env.c_str()); p != nullptr) passphrase = p;
+  // The library reads no environment: the passphrase comes from the systemd
+  // credential or the variable the config names (service.hpp), read here only.
+  std::string passphrase_source;
+  auto passphrase = hearthd::ReadPassphrase(cfg, &passphrase_source);
+  if (!passphrase.ok()) {
+    spdlog::error("identity passphrase: {}", passphrase.status().message());
+    return 3;
+  }
+  spdlog::debug("identity passphrase from: {}", passphrase_source);
   hearth::ReplicaOptions ro;
   ro.create_if_missing = false;
-  ro.passphrase = passphrase;
+  ro.passphrase = *passphrase;
   ro.unencrypted_identity = cfg.unencrypted_identity;
   auto replica = hearth::Replica::Open(cfg.replica, ro);
   if (!replica.ok()) {
@@ -395,6 +402,10 @@ int Run(const hearthd::Config& cfg) {
 #endif
 
   spdlog::info("hearthd running (pid {})", static_cast<long>(getpid()));
+  // Type=notify: the replica is open, every listen socket is bound (Listen
+  // binds before it returns), the node loop and /metrics run.
+  hearthd::Notify("READY=1\nSTATUS=running: " + std::to_string(cfg.listen.size()) + " listen, " +
+                  std::to_string(cfg.peers.size()) + " peer(s)\nMAINPID=" + std::to_string(getpid()));
   int exit_code = 0;
   while (true) {
     timespec ts{1, 0};
@@ -403,12 +414,19 @@ int Run(const hearthd::Config& cfg) {
       spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
+    if (sig == SIGHUP) {
+      hearthd::Notify("RELOADING=1");
+      hearthd::Reload(cfg);
+      hearthd::Notify("READY=1");
+      continue;
+    }
     if (!(*node)->running()) {
       spdlog::error("sync loop stopped unexpectedly");
       exit_code = 3;
       break;
     }
   }
+  hearthd::Notify("STOPPING=1");
 #ifdef HEARTHD_HAVE_HTTPLIB
   if (http) {
     http->stop();
@@ -432,6 +450,29 @@ int Run(const hearthd::Config& cfg) {
 int main(int argc, char** argv) {
   CLI::App app{"hearthd: Hearth sync daemon (docs/hearthd.md)", "hearthd"};
   app.set_version_flag("--version", "hearthd " HEARTH_VERSION_STRING);
+  // Also the man page hearthd(8) (help2man, cmake/Packaging.cmake).
+  app.footer(
+      "Signals:\n"
+      "  SIGTERM, SIGINT  stop cleanly (exit 0)\n"
+      "  SIGHUP           re-read the config: log_level applies, other changes need a restart\n"
+      "\n"
+      "Environment:\n"
+      "  CREDENTIALS_DIRECTORY  systemd credentials: the identity passphrase is read from\n"
+      "                         $CREDENTIALS_DIRECTORY/passphrase when that file exists\n"
+      "  HEARTH_PASSPHRASE      else the passphrase, from the variable the config's\n"
+      "                         passphrase_env names (this one by default)\n"
+      "  NOTIFY_SOCKET          systemd Type=notify: READY=1 once the replica is open and\n"
+      "                         the listen sockets accept, STOPPING=1 on shutdown\n"
+      "\n"
+      "Files:\n"
+      "  /etc/hearth/hearthd.toml, /etc/hearth/NAME.toml  config of hearthd.service, hearthd@NAME.service\n"
+      "  /etc/hearth/passphrase                          identity passphrase (LoadCredential=)\n"
+      "  /var/lib/hearth/                                replicas\n"
+      "\n"
+      "Exit status: 0 stopped cleanly or config ok; 2 bad configuration; 3 cannot open the\n"
+      "replica, bind, or the sync loop died.\n"
+      "\n"
+      "See docs/hearthd.md (/usr/share/doc/hearth-tools/hearthd.md).");
   std::string config, check;
   auto* run_opt = app.add_option("--config", config, "Run with this TOML configuration file");
   auto* check_opt = app.add_option("--check-config", check, "Validate the configuration file and exit (0 ok, 2 bad)");
