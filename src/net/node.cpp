@@ -550,7 +550,16 @@ struct SyncNode::Impl {
 
   void OutboundEvents(Outbound& o, uint64_t now) {
     if (!o.mon) return;
-    for (auto [ev, val] : ReadEvents(*o.mon)) {
+    auto events = ReadEvents(*o.mon);
+    // A peer's last messages (its BYE) come before its disconnect: read
+    // them first, or a clean goodbye would look like a vanished peer.
+    for (const auto& e : events) {
+      if (e.first == ZMQ_EVENT_DISCONNECTED && o.sock && o.conn.session) {
+        OutboundMessages(o, now);
+        break;
+      }
+    }
+    for (auto [ev, val] : events) {
       if (!o.sock) break;
       if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         o.backoff = 0;
@@ -608,7 +617,14 @@ struct SyncNode::Impl {
 
   // --- inbound (ROUTER) ---
   void ListenerEvents(Listener& l, uint64_t now) {
-    for (auto [ev, val] : ReadEvents(*l.mon)) {
+    auto events = ReadEvents(*l.mon);
+    for (const auto& e : events) {  // last messages before the disconnect (as OutboundEvents)
+      if (e.first == ZMQ_EVENT_DISCONNECTED) {
+        ListenerMessages(l, now);
+        break;
+      }
+    }
+    for (auto [ev, val] : events) {
       if (ev == ZMQ_EVENT_DISCONNECTED) {
         ReleaseHolds(now, val);
         lingering.erase(val);
