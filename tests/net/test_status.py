@@ -143,6 +143,24 @@ class ExpositionCheckerTest(unittest.TestCase):
             self.assertNotEqual(check_exposition(bad), [], bad)
 
 
+class ConfigUiTest(unittest.TestCase):
+    def test_ui_needs_metrics_and_a_bool(self):
+        with tempfile.TemporaryDirectory() as d:
+            rep = os.path.join(d, "r")
+            run("init", rep, "--schema", th.SCHEMA, "--unencrypted-identity")
+            cfg = os.path.join(d, "c.toml")
+            for body, want in [('ui = true\n', "needs `metrics"), ('ui = "yes"\nmetrics = "127.0.0.1:9400"\n', "true or false")]:
+                with open(cfg, "w") as f:
+                    f.write(f'replica = "{rep}"\nlisten = "tcp://127.0.0.1:7400"\n' + body)
+                p = subprocess.run([th.HEARTHD, "--check-config", cfg], capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(want, p.stderr)
+            with open(cfg, "w") as f:
+                f.write(f'replica = "{rep}"\nlisten = "tcp://127.0.0.1:7400"\nmetrics = "127.0.0.1:9400"\nui = true\n')
+            p = subprocess.run([th.HEARTHD, "--check-config", cfg], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+
 class StatusTest(unittest.TestCase):
     setUp = th.TwoNodesTest.setUp
     digest = th.TwoNodesTest.digest

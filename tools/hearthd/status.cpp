@@ -228,7 +228,7 @@ std::string StatusPage(const hearth::Replica& replica, const hearth::SyncNode& n
        "padding-bottom:.2em}\n"
     << "table{border-collapse:collapse;width:100%;font-size:.92em}th,td{text-align:left;padding:.35em .6em;"
        "border-bottom:1px solid #ddd;vertical-align:top}th{background:#f0ece4}\n"
-    << "td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.9em}\n"
+    << "td.n{text-align:right;font-variant-numeric:tabular-nums}td.t,td.p{white-space:nowrap}code{font-size:.9em}\n"
     << ".ok{color:#1e7d32;font-weight:600}.bad{color:#b3261e;font-weight:600}.muted{color:#777}\n"
     << ".cards{display:flex;gap:.8em;flex-wrap:wrap}.card{background:#fff;border:1px solid #ddd;border-radius:6px;"
        "padding:.6em 1em;min-width:8em}.card b{display:block;font-size:1.5em}.card.warn b{color:#b3261e}\n"
@@ -244,10 +244,10 @@ std::string StatusPage(const hearth::Replica& replica, const hearth::SyncNode& n
        "<th>Last seen</th><th>Last sync</th><th>They lack (deltas)</th><th>We lack (deltas)</th></tr>\n";
   const auto views = PeerViews(ns, replica, cfg);
   for (const PeerView& v : views) {
-    o << "<tr class=\"peer\" data-key=\"" << v.key.ToHex() << "\"><td>" << Esc(v.name.empty() ? "-" : v.name)
+    o << "<tr class=\"peer\" data-key=\"" << v.key.ToHex() << "\"><td class=\"p\">" << Esc(v.name.empty() ? "-" : v.name)
       << "</td><td><code>" << v.key.ToHex().substr(0, 16) << "</code></td><td>" << Esc(v.endpoint) << "</td><td>"
-      << (v.connected ? "<span class=\"ok\">yes</span>" : "<span class=\"bad\">no</span>") << "</td><td>"
-      << UtcText(v.last_seen_ms) << "</td><td>" << UtcText(v.last_sync_ms) << "</td><td class=\"n\">"
+      << (v.connected ? "<span class=\"ok\">yes</span>" : "<span class=\"bad\">no</span>") << "</td><td class=\"t\">"
+      << UtcText(v.last_seen_ms) << "</td><td class=\"t\">" << UtcText(v.last_sync_ms) << "</td><td class=\"n\">"
       << (v.lag_known ? std::to_string(v.behind_out) : "?") << "</td><td class=\"n\">"
       << (v.lag_known ? std::to_string(v.behind_in) : "?") << "</td></tr>\n";
   }
