@@ -123,6 +123,13 @@ struct HEARTH_EXPORT PeerStats {
   // Wall-clock ms (Unix epoch) when a session with this peer was last
   // caught up in both directions (0: never). For monitoring only.
   uint64_t last_sync_unix_ms = 0;
+  // Lag of the current or last session (SyncStats::behind_out/behind_in):
+  // deltas the peer lacks from us, and we from it. lag_known: a session's
+  // handshake compared heads.
+  bool lag_known = false;
+  uint64_t behind_out = 0, behind_in = 0;
+  // Wall-clock ms of the last message from the peer (0: never). Monitoring only.
+  uint64_t last_seen_unix_ms = 0;
 };
 
 struct HEARTH_EXPORT NodeStats {

@@ -78,6 +78,14 @@ struct SyncStats {
   uint64_t in_flight_bytes = 0;      // the same, now
   uint64_t max_message_bytes = 0;    // largest message queued
   uint64_t max_queued_bytes = 0;     // largest outgoing queue between TakeOutgoing calls
+  // Lag (docs/hearthd.md, "Status"): deltas each side lacks, from the
+  // handshake's heads comparison (lag_known once it ran), then counted down
+  // as deltas move: behind_out to 0 when nothing is left to send to the
+  // peer, behind_in to 0 when the peer says it has nothing left for us.
+  // Deltas committed after the handshake are not counted (they move live).
+  bool lag_known = false;
+  uint64_t behind_out = 0;  // deltas the peer lacks that this side holds
+  uint64_t behind_in = 0;   // deltas this side lacks that the peer holds
 };
 
 class HEARTH_EXPORT SyncSession {

@@ -393,6 +393,16 @@ struct SyncNode::Impl {
       if (unreadable_scopes.insert(scope).second) Emit(K::kDeltasUnreadable, c.stats.endpoint, key, scope, unread);
     }
     c.stats.caught_up = s.caught_up;
+    if (s.lag_known) {
+      c.stats.lag_known = true;
+      c.stats.behind_out = s.behind_out;
+      c.stats.behind_in = s.behind_in;
+    }
+    if (s.messages_in != l.messages_in) {
+      c.stats.last_seen_unix_ms = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
+    }
     if (s.caught_up) {
       c.stats.last_sync_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                             std::chrono::system_clock::now().time_since_epoch())
@@ -560,7 +570,16 @@ struct SyncNode::Impl {
 
   void OutboundEvents(Outbound& o, uint64_t now) {
     if (!o.mon) return;
-    for (auto [ev, val] : ReadEvents(*o.mon)) {
+    auto events = ReadEvents(*o.mon);
+    // A peer's last messages (its BYE) come before its disconnect: read
+    // them first, or a clean goodbye would look like a vanished peer.
+    for (const auto& e : events) {
+      if (e.first == ZMQ_EVENT_DISCONNECTED && o.sock && o.conn.session) {
+        OutboundMessages(o, now);
+        break;
+      }
+    }
+    for (auto [ev, val] : events) {
       if (!o.sock) break;
       if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         o.backoff = 0;
@@ -618,7 +637,14 @@ struct SyncNode::Impl {
 
   // --- inbound (ROUTER) ---
   void ListenerEvents(Listener& l, uint64_t now) {
-    for (auto [ev, val] : ReadEvents(*l.mon)) {
+    auto events = ReadEvents(*l.mon);
+    for (const auto& e : events) {  // last messages before the disconnect (as OutboundEvents)
+      if (e.first == ZMQ_EVENT_DISCONNECTED) {
+        ListenerMessages(l, now);
+        break;
+      }
+    }
+    for (auto [ev, val] : events) {
       if (ev == ZMQ_EVENT_DISCONNECTED) {
         ReleaseHolds(now, val);
         lingering.erase(val);
@@ -660,6 +686,12 @@ struct SyncNode::Impl {
       t.deltas_rejected += g.deltas_rejected;
       t.deltas_unreadable += g.deltas_unreadable;
       t.last_sync_unix_ms = std::max(t.last_sync_unix_ms, g.last_sync_unix_ms);
+      if (g.lag_known) {  // the last session's lag
+        t.lag_known = true;
+        t.behind_out = g.behind_out;
+        t.behind_in = g.behind_in;
+      }
+      t.last_seen_unix_ms = std::max(t.last_seen_unix_ms, g.last_seen_unix_ms);
     }
     if (l.dead_set.insert(rid).second) l.dead.push_back(rid);
     while (l.dead.size() > kMaxDeadIds) {
@@ -915,13 +947,26 @@ struct SyncNode::Impl {
     }
   }
 
+  // A clean stop says goodbye: the peer logs a BYE (info), not a transport
+  // that vanished. Best effort: the linger on close gives it time to leave.
+  void SayBye(Conn& c, zmq::socket_t* sock, const std::string* rid) {
+    if (!c.session || !sock || c.session->done()) return;
+    c.session->Close();
+    try {
+      Flush(c, *sock, rid);
+    } catch (const zmq::error_t&) {
+    }
+  }
+
   void Shutdown() {
     for (auto& o : outbound) {
+      SayBye(o->conn, o->sock.get(), nullptr);
       if (o->conn.session) EndSession(o->conn, Status::Ok());
       CloseMonitored(o->sock, o->mon);
     }
     for (auto& l : listeners) {
       for (auto& [rid, in] : l->conns) {
+        SayBye(in->conn, l->sock.get(), &rid);
         if (in->conn.session) EndSession(in->conn, Status::Ok());
       }
       l->conns.clear();

@@ -101,6 +101,15 @@ struct SyncSession::Impl {
   uint64_t last_credit_ms = 0;   // last credit progress (or first byte in flight)
   bool self_announced = false;
   bool peer_caught_up = false;
+  // Sum of the seqs of the peer's heads for feeds this side does not hold
+  // (HEADS chunks keep no entry for those): deltas behind_in counts.
+  uint64_t unknown_feeds_seq = 0;
+  // Lag out = deltas not sent yet (from the handshake, counted down) + deltas
+  // sent and not credited yet: (sent_bytes after a DELTAS message, its
+  // deltas), oldest first; at most a window's worth of messages.
+  uint64_t unsent_lag = 0, inflight_deltas = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> inflight_msgs;
+  void UpdateBehindOut() { stats.behind_out = unsent_lag + inflight_deltas; }
 
   std::vector<Bytes> outgoing;
   uint64_t queued_bytes = 0;
@@ -287,6 +296,25 @@ struct SyncSession::Impl {
   void GoLive() {
     st = St::kLive;
     dirty = true;
+    ComputeLag();
+  }
+
+  // SyncStats::behind_out/behind_in from the heads the handshake compared
+  // (peer_heads: the peer's, for the feeds this side holds).
+  void ComputeLag() {
+    auto h = replica.GetHeads();
+    if (!h.ok()) return;  // monitoring only: a failed read leaves the lag unknown
+    uint64_t out = 0, in = unknown_feeds_seq;
+    for (const auto& [a, mh] : *h) {
+      auto p = peer_heads.find(a);
+      const uint64_t ps = p == peer_heads.end() ? 0 : p->second.seq;
+      if (mh.seq > ps) out += mh.seq - ps;
+      if (ps > mh.seq) in += ps - mh.seq;
+    }
+    unsent_lag = out;
+    UpdateBehindOut();
+    stats.behind_in = in;
+    stats.lag_known = true;
   }
 
   // --- scope filter (docs/protocol.md, "What is sent to whom") ---
@@ -339,6 +367,8 @@ struct SyncSession::Impl {
       auto got = replica.DeltasSince(since, budget);
       if (!got.ok()) return Fail(got.status().WithContext("sync: reading deltas"));
       if (got->empty()) {
+        unsent_lag = 0;  // nothing left for this peer but what is in flight
+        UpdateBehindOut();
         dirty = false;
         return Status::Ok();
       }
@@ -382,6 +412,10 @@ struct SyncSession::Impl {
         Charge(bytes);
         stats.in_flight_bytes = sent_bytes - acked_bytes;
         stats.deltas_sent += batch.size();
+        unsent_lag -= std::min<uint64_t>(unsent_lag, batch.size());
+        inflight_msgs.emplace_back(sent_bytes, batch.size());
+        inflight_deltas += batch.size();
+        UpdateBehindOut();
         stats.max_in_flight_bytes = std::max(stats.max_in_flight_bytes, sent_bytes - acked_bytes);
         self_announced = false;
         Queue(w.Take());
@@ -407,6 +441,11 @@ struct SyncSession::Impl {
     if (received_total > acked_bytes) {
       Release(received_total - acked_bytes);
       acked_bytes = received_total;
+      while (!inflight_msgs.empty() && inflight_msgs.front().first <= acked_bytes) {
+        inflight_deltas -= std::min(inflight_deltas, inflight_msgs.front().second);
+        inflight_msgs.pop_front();
+      }
+      UpdateBehindOut();
       last_credit_ms = now;
       stats.in_flight_bytes = sent_bytes - acked_bytes;
     }
@@ -577,7 +616,11 @@ struct SyncSession::Impl {
       auto seq = r.Uint();
       if (!a.ok() || !seq.ok()) return Fault(Status::Corruption("sync: malformed HEADS entry"));
       const AuthorId author{*a};
-      if (heads_filter->count(author)) got[author].seq = *seq;
+      if (heads_filter->count(author)) {
+        got[author].seq = *seq;
+      } else if (*seq <= UINT64_MAX - unknown_feeds_seq) {
+        unknown_feeds_seq += *seq;  // a feed this side lacks entirely (lag only)
+      }
     }
     if (!r.Finish().ok()) return Fault(Status::Corruption("sync: trailing bytes in HEADS"));
     heads_chunk_next++;
@@ -622,6 +665,7 @@ struct SyncSession::Impl {
     }
     peer_caught_up = false;
     stats.deltas_received += deltas.size();
+    stats.behind_in -= std::min<uint64_t>(stats.behind_in, deltas.size());
     HEARTH_RETURN_IF_ERROR(ApplyAll(deltas));
     credited_bytes = recv_bytes;
     Writer w(sync::kCredit);
@@ -700,6 +744,7 @@ struct SyncSession::Impl {
     }
     HEARTH_RETURN_IF_ERROR(OnAck(*total));
     peer_caught_up = *cu;
+    if (peer_caught_up) stats.behind_in = 0;  // the peer has nothing left for us
     return Status::Ok();
   }
 

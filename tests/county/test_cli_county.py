@@ -94,6 +94,23 @@ class CountyCli(unittest.TestCase):
         self.assertNotIn("http", html)
         run("-C", self.rep, "report", "--html", out, expect=3)  # never overwritten
 
+    def test_unknown_township_lists_known_ones(self):
+        p = run("-C", self.rep, "report", "--township", "城厢", expect=2)
+        self.assertIn("unknown township '城厢'", p.stderr)
+        for t in TOWNSHIPS:
+            self.assertIn(t, p.stderr)
+
+    def test_report_says_when_and_where(self):
+        me = run("-C", self.rep, "whoami").stdout.strip()
+        r = jrun("-C", self.rep, "report")
+        self.assertEqual(r["node"], me)
+        self.assertGreater(r["generated_ms"], 1_700_000_000_000)
+        self.assertIn(f"on node {me[:16]}", run("-C", self.rep, "report").stdout.splitlines()[1])
+        out = os.path.join(self.tmp, "when.html")
+        run("-C", self.rep, "report", "--html", out, "-q")
+        with open(out, encoding="utf-8") as f:
+            self.assertIn(f'id="generated">generated ', f.read())
+
     def test_seed_twice_refused(self):
         run("-C", self.rep, "seed-county", "--scale", 0.02, expect=3)
 

@@ -127,6 +127,46 @@ TEST_CASE("resumable: a new session sends only what the receiver still lacks") {
   CHECK(DigestOf(*t.a) == DigestOf(*t.b));
 }
 
+TEST_CASE("lag: the handshake counts what each side lacks; it goes to 0 after the catch-up") {
+  Two t;
+  t.Write(*t.a, 12, "a");
+  t.Write(*t.b, 7, "b");
+  auto total = [](Replica& r) {
+    uint64_t n = 0;
+    for (const auto& [a, h] : r.GetHeads().value()) n += h.seq;
+    return n;
+  };
+  const uint64_t na = total(*t.a), nb = total(*t.b);
+  {
+    // Every DELTAS message is lost: after the handshake each side still
+    // counts all it sent (never credited) and all it lacks.
+    Pipe p(*t.a, *t.b);
+    CHECK_FALSE(p.a->stats().lag_known);
+    p.Run(100000, [](bool, Bytes& m) { return m[0] != sync::kDeltas; });
+    REQUIRE(p.a->stats().lag_known);
+    REQUIRE(p.b->stats().lag_known);
+    CHECK(p.a->stats().deltas_sent == na);
+    CHECK(p.a->stats().behind_out == na);
+    CHECK(p.a->stats().behind_in == nb);
+    CHECK(p.b->stats().behind_out == nb);
+    CHECK(p.b->stats().behind_in == na);
+    CHECK_FALSE(p.caught_up());
+  }
+  Pipe q(*t.a, *t.b);
+  q.Run();
+  REQUIRE(q.caught_up());
+  for (auto* s : {q.a.get(), q.b.get()}) {
+    CHECK(s->stats().lag_known);
+    CHECK(s->stats().behind_out == 0);
+    CHECK(s->stats().behind_in == 0);
+  }
+  CHECK(q.a->stats().deltas_received == nb);
+  // In sync: the next session's handshake finds nothing to count.
+  Pipe r(*t.a, *t.b);
+  r.Run();
+  CHECK((r.a->stats().lag_known && r.a->stats().behind_out == 0 && r.a->stats().behind_in == 0));
+}
+
 TEST_CASE("a lost DELTAS message is detected and ends the session") {
   Two t;
   t.Write(*t.a, 50);

@@ -104,6 +104,10 @@ struct CountyReport {
   std::string county;
   std::vector<Figure> figures;  // in display order
   ReportFilter filter;          // what it was computed over
+  // When and where it was computed (shown by every rendering): Unix ms, and
+  // the replica's author key (64 hex) and member name in the policy ("" if none).
+  int64_t generated_ms = 0;
+  std::string node, node_name;
   std::vector<std::string> unreadable_scopes;  // of CountyScopes(), in that order
   // The same figures per township (township -> key -> value), for the
   // charts; records without a township are left out. Only available figures.

@@ -2,6 +2,7 @@
 // self-contained HTML page (inline CSS and SVG, no external resources).
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -99,9 +100,22 @@ std::string BarChart(const std::string& title, const std::vector<std::pair<std::
 
 }  // namespace
 
+// "generated 2026-12-07 11:20:55 UTC on node 4c17a0e2d3b1f9a8 (城厢镇)".
+static std::string GeneratedText(const CountyReport& r) {
+  std::time_t t = static_cast<std::time_t>(r.generated_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  std::string s = std::string("generated ") + buf + " on node " + r.node.substr(0, 16);
+  if (!r.node_name.empty()) s += " (" + r.node_name + ")";
+  return s;
+}
+
 std::string ReportText(const CountyReport& report) {
   std::ostringstream o;
   o << report.county << " county report: " << FilterText(report.filter) << "\n";
+  o << GeneratedText(report) << "\n";
   if (!report.unreadable_scopes.empty()) {
     o << "not readable on this replica (no key):";
     for (const auto& s : report.unreadable_scopes) o << " " << s;
@@ -132,6 +146,9 @@ std::string ReportJson(const CountyReport& report) {
   using nlohmann::json;
   json j;
   j["county"] = report.county;
+  j["generated_ms"] = report.generated_ms;
+  j["node"] = report.node;
+  j["node_name"] = report.node_name;
   json f = json::object();
   f["township"] = report.filter.township ? json(*report.filter.township) : json(nullptr);
   f["from"] = report.filter.from_ms ? json(FormatDate(*report.filter.from_ms)) : json(nullptr);
@@ -178,6 +195,7 @@ std::string ReportHtml(const CountyReport& report) {
     << "</style>\n</head>\n<body>\n";
   o << "<h1>" << Escape(title) << "</h1>\n";
   o << "<p class=\"filter\">" << Escape(FilterText(report.filter)) << "</p>\n";
+  o << "<p class=\"generated\" id=\"generated\">" << Escape(GeneratedText(report)) << "</p>\n";
   if (!report.unreadable_scopes.empty()) {
     o << "<p class=\"warn\">This replica holds no key for:";
     for (const auto& s : report.unreadable_scopes) o << " <code>" << Escape(s) << "</code>";

@@ -1,5 +1,6 @@
 // ComputeReport: the seed's headline figures from whatever one replica can
 // read. Definitions of every figure: docs/domain.md, "Report".
+#include <chrono>
 #include <set>
 
 #include "county_internal.hpp"
@@ -129,8 +130,17 @@ class Reader {
 Result<CountyReport> ComputeReport(const Replica& replica, const ReportFilter& filter) {
   CountyReport rep;
   rep.filter = filter;
+  rep.generated_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  rep.node = replica.author().ToHex();
   auto policy = replica.CurrentPolicy();
   if (!policy.ok()) return policy.status();
+  if (const auto& p = *policy) {
+    for (const auto& m : p->members()) {
+      if (m.key == replica.author()) rep.node_name = m.name;
+    }
+  }
   if (const auto& p = *policy; p && !p->county().empty()) rep.county = p->county();
   else rep.county = "天全县";
   auto held = ScopesWithKeys(replica);

@@ -1,5 +1,6 @@
 // seed-county, report: the synthetic county and its headline figures
 // (tools/county, docs/domain.md).
+#include <algorithm>
 #include <sys/stat.h>
 
 #include <cmath>
@@ -136,7 +137,15 @@ struct ReportArgs {
 
 int Report(Globals& g, const ReportArgs& a) {
   county::ReportFilter f;
-  if (!a.township.empty()) f.township = a.township;
+  if (!a.township.empty()) {
+    const auto& known = county::Townships();
+    if (std::find(known.begin(), known.end(), a.township) == known.end()) {
+      std::string list;
+      for (const auto& t : known) list += (list.empty() ? "" : ", ") + t;
+      Fail(kExitUsage, "--township: unknown township '" + a.township + "'; the county's townships: " + list);
+    }
+    f.township = a.township;
+  }
   auto date = [](const std::string& s, const char* opt) {
     auto d = county::ParseDate(s);
     if (!d.ok()) Fail(kExitUsage, std::string(opt) + ": " + d.status().message());

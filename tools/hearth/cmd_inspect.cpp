@@ -17,7 +17,7 @@ struct LogArgs {
 
 json OpToJson(const OpInfo& op) {
   json j = {{"collection", op.collection}, {"id", op.id.ToHex()}, {"field", op.field},
-            {"op", op.op}, {"hlc", op.hlc}, {"value", ValueToJson(op.value)}};
+            {"op", op.op}, {"hlc", std::to_string(op.hlc)}, {"value", ValueToJson(op.value)}};
   if (op.op == "counter") {
     j["p"] = op.p;
     j["n"] = op.n;
@@ -48,7 +48,7 @@ int Log(Globals& g, const LogArgs& a) {
       DeltaInfo info = Must(inspect::Describe(*r, d), "decoding delta " + au.ToHex() + "/" + std::to_string(seq));
       ++shown;
       if (g.json) {
-        json j = {{"author", au.ToHex()}, {"seq", seq}, {"hlc_min", info.hlc_min}, {"hlc_max", info.hlc_max},
+        json j = {{"author", au.ToHex()}, {"seq", seq}, {"hlc_min", std::to_string(info.hlc_min)}, {"hlc_max", std::to_string(info.hlc_max)},
                   {"scope", info.scope}, {"epoch", info.epoch}, {"op_count", info.op_count},
                   {"size", info.size}, {"hash", Hex(info.hash)}, {"prev", Hex(info.prev)},
                   {"signature_ok", info.signature_ok}, {"readable", info.readable}};

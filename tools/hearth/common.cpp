@@ -228,7 +228,7 @@ json FieldToJson(const FieldValue& f) {
   switch (f.kind) {
     case FieldKind::kLww:
       j["value"] = ValueToJson(f.value);
-      j["hlc"] = f.hlc;
+      j["hlc"] = std::to_string(f.hlc);  // a string: 64 bits lose precision in JavaScript and jq
       j["author"] = f.author.ToHex();
       break;
     case FieldKind::kMv:
@@ -244,7 +244,7 @@ json FieldToJson(const FieldValue& f) {
     case FieldKind::kLog: {
       json a = json::array();
       for (const auto& e : f.log) {
-        a.push_back({{"hlc", e.hlc}, {"author", e.author.ToHex()}, {"value", ValueToJson(e.value)}});
+        a.push_back({{"hlc", std::to_string(e.hlc)}, {"author", e.author.ToHex()}, {"value", ValueToJson(e.value)}});
       }
       j["entries"] = a;
       break;
@@ -293,6 +293,30 @@ Progress::Progress(const Globals& g, std::string label)
 
 Progress::~Progress() { Done(); }
 
+// "12.3 MB/s" for bytes, else "1,234 deltas/s"; "" before a rate is known.
+static std::string ProgressRate(double per_sec, const std::string& unit) {
+  char buf[64];
+  if (unit == "bytes") {
+    std::snprintf(buf, sizeof buf, "%.1f MB/s", per_sec / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f %s/s", per_sec, unit.empty() ? "items" : unit.c_str());
+  }
+  return buf;
+}
+
+// "1h02m", "3m05s", "42s".
+static std::string ProgressEta(double secs) {
+  if (!(secs >= 0) || secs > 360'000) return "?";
+  auto s = static_cast<uint64_t>(secs + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                               static_cast<unsigned long long>(s / 60 % 60));
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                                  static_cast<unsigned long long>(s % 60));
+  else std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+  return buf;
+}
+
 void Progress::Update(uint64_t done, uint64_t total, std::string_view unit) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
@@ -301,17 +325,23 @@ void Progress::Update(uint64_t done, uint64_t total, std::string_view unit) {
   shown_ = true;
   double secs = std::chrono::duration<double>(now - start_).count();
   double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
-  char buf[256];
+  char buf[320];
   std::string u(unit);
+  const std::string r = ProgressRate(rate, u);
   if (total > 0) {
     int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
     int bars = pct / 5;
-    std::snprintf(buf, sizeof buf, "\r%s [%-20s] %3d%% %llu/%llu%s%s  %.0f/s ", label_.c_str(),
-                  std::string(bars, '#').c_str(), pct, static_cast<unsigned long long>(done),
-                  static_cast<unsigned long long>(total), u.empty() ? "" : " ", u.c_str(), rate);
+    // Time left at the rate so far (shown once there is a rate).
+    std::string eta = done >= total ? "done" : rate > 0 ? ProgressEta(static_cast<double>(total - done) / rate) + " left" : "";
+    std::snprintf(buf, sizeof buf, "\r%s [%-20s] %3d%% %s/%s%s%s  %s  %s ", label_.c_str(),
+                  std::string(bars, '#').c_str(), pct,
+                  u == "bytes" ? HumanBytes(done).c_str() : std::to_string(done).c_str(),
+                  u == "bytes" ? HumanBytes(total).c_str() : std::to_string(total).c_str(),
+                  u.empty() || u == "bytes" ? "" : " ", u == "bytes" ? "" : u.c_str(), r.c_str(), eta.c_str());
   } else {
-    std::snprintf(buf, sizeof buf, "\r%s %llu%s%s  %.0f/s ", label_.c_str(),
-                  static_cast<unsigned long long>(done), u.empty() ? "" : " ", u.c_str(), rate);
+    std::snprintf(buf, sizeof buf, "\r%s %s%s%s  %s ", label_.c_str(),
+                  u == "bytes" ? HumanBytes(done).c_str() : std::to_string(done).c_str(),
+                  u.empty() || u == "bytes" ? "" : " ", u == "bytes" ? "" : u.c_str(), r.c_str());
   }
   std::fputs(buf, stderr);
   std::fflush(stderr);

@@ -14,6 +14,7 @@
 
 namespace hcli {
 void AddCountyCommands(CLI::App& app, Globals& g);  // seed-county report (cmd_county.cpp)
+void AddStatusCommands(CLI::App& app, Globals& g);  // status (cmd_status.cpp)
 }  // namespace hcli
 
 namespace {
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
   hcli::AddSyncCommands(app, g);
   hcli::AddPolicyCommands(app, g);
   hcli::AddCountyCommands(app, g);
+  hcli::AddStatusCommands(app, g);
 
   try {
     app.parse(argc, argv);

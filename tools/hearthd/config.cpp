@@ -143,7 +143,7 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
   try {
     if (!root.is_table()) throw Bad{path + ":1: not a TOML table"};
     Unknown(c, root,
-            {"replica", "listen", "peers", "log_level", "passphrase_env", "unencrypted_identity", "metrics", "sync"},
+            {"replica", "listen", "peers", "log_level", "passphrase_env", "unencrypted_identity", "metrics", "ui", "sync"},
             "");
     const auto& t = root.as_table();
     auto r = t.find("replica");
@@ -223,6 +223,11 @@ hearth::Result<Config> LoadConfig(const std::string& path) {
           std::stoul(port) > 65535) {
         Fail(c, it->second, "metrics: bad port");
       }
+    }
+    if (auto it = t.find("ui"); it != t.end()) {
+      if (!it->second.is_boolean()) Fail(c, it->second, "ui must be true or false");
+      c.ui = it->second.as_boolean();
+      if (c.ui && c.metrics.empty()) Fail(c, it->second, "ui = true needs `metrics = \"127.0.0.1:PORT\"` (the page is served there)");
     }
     if (auto it = t.find("sync"); it != t.end()) {
       if (!it->second.is_table()) Fail(c, it->second, "[sync] must be a table");

@@ -26,6 +26,7 @@ struct Config {
   std::string passphrase_env = "HEARTH_PASSPHRASE";
   bool unencrypted_identity = false;
   std::string metrics;  // "127.0.0.1:PORT" or empty
+  bool ui = false;      // serve the read-only web page "/" and "/report" on the metrics listener
   // [sync]
   uint64_t max_message_bytes = uint64_t{4} << 20;
   uint64_t idle_timeout_ms = 30'000;

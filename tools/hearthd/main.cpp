@@ -27,6 +27,7 @@
 
 #include "config.hpp"
 #include "service.hpp"
+#include "status.hpp"
 #include "hearth/inspect.hpp"
 #include "hearth/node.hpp"
 #include "hearth/replica.hpp"
@@ -180,8 +181,8 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hear
   auto gauge = [&](const char* name, const char* help, const char* type) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
   };
-  gauge("hearth_build_info", "Version of this hearthd (always 1)", "gauge");
-  o << "hearth_build_info{version=\"" << HEARTH_VERSION_STRING << "\"} 1\n";
+  gauge("hearth_build_info", "Version and source commit of this hearthd (always 1)", "gauge");
+  o << "hearth_build_info{commit=\"" << HEARTH_GIT_COMMIT << "\",version=\"" << HEARTH_VERSION_STRING << "\"} 1\n";
 
   // Peer names: the config's [[peers]] name, else the member's name in the policy.
   std::map<hearth::AuthorId, std::string> names;
@@ -225,6 +226,45 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hear
   series("hearth_peer_session_failures_total", "Sessions with the peer that ended with an error", "counter", [](const KeySeries& k) { return k.session_failures; });
   series("hearth_peer_last_sync_timestamp_seconds", "Unix time the peer and this node were last caught up (0: never)", "gauge",
          [](const KeySeries& k) { return k.last_sync_unix_ms / 1000; });
+  {
+    // Lag per peer key, from the last handshake's heads comparison (a
+    // running session's, else the last one's); keys whose lag is not known
+    // yet have no series.
+    const auto views = hearthd::PeerViews(ns, replica, cfg);
+    const uint64_t mean = hearthd::MeanDeltaBytes(ns, replica);
+    auto lag = [&](const char* metric, const char* help, auto value) {
+      gauge(metric, help, "gauge");
+      for (const auto& v : views) {
+        if (!v.lag_known) continue;
+        o << metric << "{key=\"" << v.key.ToHex().substr(0, 16) << "\",name=\"" << LabelValue(v.name) << "\"} "
+          << value(v) << "\n";
+      }
+    };
+    lag("hearth_peer_behind_out_deltas", "Deltas the peer lacks from this node (last handshake, counted down)",
+        [](const hearthd::PeerView& v) { return v.behind_out; });
+    lag("hearth_peer_behind_in_deltas", "Deltas this node lacks from the peer (last handshake, counted down)",
+        [](const hearthd::PeerView& v) { return v.behind_in; });
+    lag("hearth_peer_behind_out_bytes", "Estimate: behind_out deltas times the mean delta size",
+        [mean](const hearthd::PeerView& v) { return v.behind_out * mean; });
+    lag("hearth_peer_behind_in_bytes", "Estimate: behind_in deltas times the mean delta size",
+        [mean](const hearthd::PeerView& v) { return v.behind_in * mean; });
+    gauge("hearth_peer_last_seen_timestamp_seconds", "Unix time of the last message from the peer (0: never)", "gauge");
+    for (const auto& v : views) {
+      o << "hearth_peer_last_seen_timestamp_seconds{key=\"" << v.key.ToHex().substr(0, 16) << "\",name=\""
+        << LabelValue(v.name) << "\"} " << v.last_seen_ms / 1000 << "\n";
+    }
+    uint64_t denied = 0;
+    for (const auto* list : {&ns.peers, &ns.closed}) {
+      for (const auto& p : *list) denied += p.deltas_rejected;
+    }
+    gauge("hearth_deltas_denied_total", "Deltas from peers refused (policy, invalid content, bad signature)", "counter");
+    o << "hearth_deltas_denied_total " << denied << "\n";
+    // Deltas not sent to a peer because the policy withholds their scope
+    // from it: not counted by the sync session yet, so always 0 (the name is
+    // kept for dashboards).
+    gauge("hearth_deltas_withheld_total", "Deltas withheld from peers by the policy (not counted yet: 0)", "counter");
+    o << "hearth_deltas_withheld_total 0\n";
+  }
   gauge("hearth_zap_refused_total", "CURVE keys refused by the ZAP handler", "counter");
   o << "hearth_zap_refused_total " << ns.zap_refused << "\n";
   gauge("hearth_handshake_failures_total", "Failed ZMTP/CURVE handshakes", "counter");
@@ -387,6 +427,22 @@ int Run(const hearthd::Config& cfg) {
     http->Get("/metrics", [rp, np, &cfg](const httplib::Request&, httplib::Response& res) {
       res.set_content(Metrics(*rp, *np, cfg), "text/plain; version=0.0.4");
     });
+    http->Get("/status", [rp, np, &cfg](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(hearthd::StatusJson(*rp, *np, cfg), "application/json");
+    });
+    if (cfg.ui) {  // the read-only web page (docs/hearthd.md, "Web page")
+      http->Get("/", [rp, np, &cfg](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-store");
+        res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+        res.set_content(hearthd::StatusPage(*rp, *np, cfg), "text/html; charset=utf-8");
+      });
+      http->Get("/report", [rp](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-store");
+        res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+        res.set_content(hearthd::ReportPage(*rp), "text/html; charset=utf-8");
+      });
+    }
     auto colon = cfg.metrics.rfind(':');
     int port = std::stoi(cfg.metrics.substr(colon + 1));
     if (!http->bind_to_port("127.0.0.1", port)) {
@@ -395,7 +451,8 @@ int Run(const hearthd::Config& cfg) {
       return 3;
     }
     http_thread = std::thread([&http] { http->listen_after_bind(); });
-    spdlog::info("metrics on http://127.0.0.1:{}/metrics, health on /healthz", port);
+    spdlog::info("metrics on http://127.0.0.1:{}/metrics, health on /healthz, status on /status{}", port,
+                 cfg.ui ? ", web page on /" : "");
   }
 #else
   if (!cfg.metrics.empty()) spdlog::warn("metrics requested but hearthd was built without cpp-httplib; ignored");
