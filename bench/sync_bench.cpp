@@ -599,16 +599,23 @@ int PayloadBreakdown(uint64_t records) {
   };
   std::printf("Payload breakdown: %" PRIu64 " records x %d fields in %zu payloads of <= 1,000 ops\n", records,
               kFieldsPerRecord, payloads.size());
-  std::printf("%-40s %12s %12s %8s\n", "Encoding", "raw B", "zstd-1 B", "B/op");
+  std::printf("%-40s %12s %12s %8s %10s %10s\n", "Encoding", "raw B", "zstd-1 B", "B/op", "encode s", "decode s");
   const double ops = static_cast<double>(records) * kFieldsPerRecord;
   for (const Row& row : rows) {
     uint64_t raw = 0, z = 0;
+    double enc_s = 0, dec_s = 0;
     for (const auto& p : payloads) {
+      auto t0 = Clock::now();
       Bytes b = row.enc(p);
+      enc_s += Since(t0);
       raw += b.size();
       z += Check(feed::CompressPayload(b), "CompressPayload").size();
+      auto t1 = Clock::now();
+      auto back = codec::DecodePayload(b);
+      dec_s += Since(t1);
+      if (!back.ok()) Die("payload does not decode: " + back.status().ToString());
     }
-    std::printf("%-40s %12" PRIu64 " %12" PRIu64 " %8.2f\n", row.what, raw, z, z / ops);
+    std::printf("%-40s %12" PRIu64 " %12" PRIu64 " %8.2f %10.3f %10.3f\n", row.what, raw, z, z / ops, enc_s, dec_s);
   }
   return 0;
 }

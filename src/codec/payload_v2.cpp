@@ -216,6 +216,7 @@ class Decoder {
     std::vector<RecordOps> out;
     out.reserve(n_records);
     RecordId prev_id{};
+    std::vector<uint32_t> field_of_op;
     for (uint64_t r = 0; r < n_records; ++r) {
       RecordOps ro;
       std::string_view coll = Name(c_.Varint("collection index"));
@@ -237,10 +238,21 @@ class Decoder {
       // Each op: field/kind varint, hlc varint, one more byte at least.
       const uint64_t n_ops = c_.Count(lim_.max_items, 3, "ops");
       ro.ops.reserve(n_ops);
-      for (uint64_t i = 0; i < n_ops; ++i) ro.ops.push_back(DecodeOp());
+      for (uint64_t i = 0; i < n_ops; ++i) {
+        ro.ops.push_back(DecodeOpHead(&field_of_op));
+        ops_.push_back({static_cast<uint32_t>(r), static_cast<uint32_t>(i)});
+      }
       out.push_back(std::move(ro));
     }
     if (used_ != names_.size()) Fail("payload v2 name table has an unused name");
+    // The items: field by field in name-table order, each field's ops in
+    // payload order (a stable counting sort of the ops by field index).
+    std::vector<uint32_t> start(names_.size() + 1, 0);
+    for (uint32_t f : field_of_op) ++start[f + 1];
+    for (size_t f = 0; f < names_.size(); ++f) start[f + 1] += start[f];
+    std::vector<uint32_t> order(ops_.size());
+    for (size_t i = 0; i < ops_.size(); ++i) order[start[field_of_op[i]]++] = static_cast<uint32_t>(i);
+    for (uint32_t i : order) DecodeItems(out[ops_[i].first].ops[ops_[i].second]);
     if (!c_.AtEnd()) Fail("trailing bytes after payload v2");
     return out;
   }
@@ -321,17 +333,24 @@ class Decoder {
     return vv;
   }
 
-  Op DecodeOp() {
+  // field/kind and hlc of one op; its field's index goes to *field_of_op.
+  Op DecodeOpHead(std::vector<uint32_t>* field_of_op) {
     Op op;
     const uint64_t fk = c_.Varint("field/kind");
     const uint64_t kind = fk & 7;
     if (kind < 1) Fail("unknown op kind");
     std::string_view field = Name(fk >> 3);
     if (!ValidFieldName(field)) Fail("op field name is not a valid field name ([a-z0-9_], 1..64, or $deleted)");
+    field_of_op->push_back(static_cast<uint32_t>(fk >> 3));
     op.field.assign(field);
     op.kind = static_cast<OpKind>(kind);
     op.hlc = prev_hlc_ + static_cast<uint64_t>(UnZigZag(c_.Varint("hlc")));
     prev_hlc_ = op.hlc;
+    return op;
+  }
+
+  // The kind-specific items of `op`.
+  void DecodeItems(Op& op) {
     switch (op.kind) {
       case OpKind::kLwwSet:
       case OpKind::kSetAdd:
@@ -359,13 +378,13 @@ class Decoder {
         break;
       }
     }
-    return op;
   }
 
   Cursor c_;
   const DecodeLimits& lim_;
   std::vector<std::string_view> names_;
   std::unordered_map<std::string_view, uint64_t> seen_;
+  std::vector<std::pair<uint32_t, uint32_t>> ops_;  // (record, op) in payload order
   uint64_t used_ = 0;
   Hlc prev_hlc_ = 0;
 };
@@ -396,6 +415,7 @@ Bytes EncodePayloadV2(const std::vector<crdt::RecordOps>& records) {
   w.Varint(records.size());
   const RecordId* prev = nullptr;
   Hlc prev_hlc = 0;
+  std::vector<std::vector<const Op*>> by_field(names.size());
   for (const auto& r : records) {
     w.Varint(index.find(r.collection)->second);
     uint8_t shared = 0;
@@ -407,9 +427,18 @@ Bytes EncodePayloadV2(const std::vector<crdt::RecordOps>& records) {
     prev = &r.id;
     w.Varint(r.ops.size());
     for (const Op& op : r.ops) {
-      w.Varint(index.find(op.field)->second << 3 | static_cast<uint8_t>(op.kind));
+      const uint64_t f = index.find(op.field)->second;
+      w.Varint(f << 3 | static_cast<uint8_t>(op.kind));
       w.Varint(ZigZag(static_cast<int64_t>(op.hlc - prev_hlc)));
       prev_hlc = op.hlc;
+      by_field[f].push_back(&op);
+    }
+  }
+  // The items, field by field: a field's values sit together, so zstd finds
+  // the previous one at a short, often repeated distance.
+  for (const auto& ops_of_field : by_field) {
+    for (const Op* opp : ops_of_field) {
+      const Op& op = *opp;
       switch (op.kind) {
         case OpKind::kLwwSet:
         case OpKind::kSetAdd:
