@@ -2,7 +2,7 @@
 // 127.0.0.1, in two processes.
 //
 //   hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]
-//                     [--payload-version 1|2] [--compare-payload]
+//                     [--payload-version 1|2] [--compare-payload] [--receiver-sync]
 //   hearth_sync_bench --payload-breakdown [--records N]
 //
 // Node A runs in a child process (this program re-executed in its internal
@@ -13,7 +13,7 @@
 // keyring (no root), connecting to A.
 //
 // 1. Full sync: from B's Start() until B's heads equal A's (polled every
-//    10 ms, bounded by 120 s). Wire bytes = B's PeerStats bytes_in+bytes_out
+//    10 ms, bounded by 120 s per 100,000 records). Wire bytes = B's PeerStats bytes_in+bytes_out
 //    (session messages, not ZMTP/CURVE framing). Peak RSS = VmHWM of each
 //    process (reset via /proc/<pid>/clear_refs after setup when allowed).
 // 2. Incremental: A and B each change 1% of the records (2 ops per record,
@@ -28,6 +28,9 @@
 // step 1 alone with a second child A writing payload version 1 (same
 // workload, same seed, fresh B) and prints both, so the two versions are
 // compared within one run.
+//
+// --receiver-sync: B's replica uses Durability::kSync (every ApplyBatch
+// fsyncs) instead of kNoSync, for the cost of durable receiving.
 //
 // --payload-breakdown: no sync; builds the workload's ops in memory, in
 // 1,000-op payloads as the commits do, and prints where the payload bytes
@@ -160,6 +163,10 @@ uint64_t MutateOnePercent(Replica& r, const std::vector<RecordId>& ids, const ch
 uint64_t g_max_message = 0;
 // --payload-version: ReplicaOptions::payload_version of A.
 uint8_t g_payload_version = 2;
+// --receiver-sync: Durability of B.
+Durability g_receiver_durability = Durability::kNoSync;
+// Bound of a full sync: 120 s per 100,000 records (set in main).
+double g_full_sync_bound_s = 120.0;
 
 NodeOptions BenchNodeOptions() {
   NodeOptions o;
@@ -361,8 +368,8 @@ void PrintTable(const Report& r) {
   std::printf("hearth_sync_bench  %s  build %s  nproc %u  CPU %s\n", NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE,
               std::thread::hardware_concurrency(), CpuModel().c_str());
   std::printf("Two processes: A = child (--serve), B = this process; ZeroMQ + CURVE on 127.0.0.1;\n"
-              "tick 10 ms, heads poll 20 ms; replicas nosync; max message %s.\n\n",
-              g_max_message == 0 ? "4 MiB (default)" : (std::to_string(g_max_message) + " B").c_str());
+              "tick 10 ms, heads poll 20 ms; A nosync, B %s; max message %s.\n\n",
+              g_receiver_durability == Durability::kSync ? "sync" : "nosync", g_max_message == 0 ? "4 MiB (default)" : (std::to_string(g_max_message) + " B").c_str());
   std::printf("%-44s %s\n", "Figure", "Value");
   std::printf("%-44s %" PRIu64 " records, %" PRIu64 " ops, %" PRIu64 " deltas, %.1f MB (built in %.2f s)\n",
               "Data on A", r.records, r.ops, r.deltas, r.delta_bytes / 1e6, r.gen_seconds);
@@ -417,7 +424,8 @@ void PrintJson(const Report& r) {
                 ", \"delta_bytes\": %" PRIu64 ", \"rss_b_kb\": %ld, \"rss_a_kb\": %ld},\n",
                 r.v1_seconds, r.v1_in, r.v1_out, r.v1_delta_bytes, r.v1_rss_b_kb, r.v1_rss_a_kb);
   }
-  std::printf("  \"payload_version\": %d,\n", g_payload_version);
+  std::printf("  \"payload_version\": %d, \"receiver_sync\": %s,\n", g_payload_version,
+              g_receiver_durability == Durability::kSync ? "true" : "false");
   std::printf("  \"digests_equal\": %s\n}\n", r.digests_equal ? "true" : "false");
 }
 
@@ -477,7 +485,7 @@ void CompareFullSync(const std::string& base, uint64_t records, Report& r) {
   const AuthorId author_a = Check(AuthorId::FromHex(author_hex), "A's author");
   const Heads heads_a = HeadsFromLine(child.Ask("heads"));
   {
-    auto b = OpenReplica(dir_b);
+    auto b = OpenReplica(dir_b, g_receiver_durability);
     std::ifstream kin(keyring, std::ios::binary);
     Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
     Check(b->ImportKeyring(kr), "ImportKeyring");
@@ -486,8 +494,8 @@ void CompareFullSync(const std::string& base, uint64_t records, Report& r) {
     Check(nb->Connect(endpoint, author_a), "Connect");
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B, v1)");
-    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, 120.0)) {
-      Die("full sync (payload v1) did not finish in 120 s");
+    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
+      Die("full sync (payload v1) did not finish in time");
     }
     r.v1_seconds = Since(t0);
     Settle(*nb);
@@ -655,17 +663,20 @@ int main(int argc, char** argv) {
       g_payload_version = static_cast<uint8_t>(v[0] - '0');
     } else if (a == "--compare-payload") {
       compare_payload = true;
+    } else if (a == "--receiver-sync") {
+      g_receiver_durability = Durability::kSync;
     } else if (a == "--payload-breakdown") {
       breakdown = true;
     } else if (a == "-h" || a == "--help") {
       std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]\n"
-                "                         [--payload-version 1|2] [--compare-payload]\n"
+                "                         [--payload-version 1|2] [--compare-payload] [--receiver-sync]\n"
                 "       hearth_sync_bench --payload-breakdown [--records N]");
       return 0;
     } else {
       Die("unknown option " + a + " (try --help)");
     }
   }
+  g_full_sync_bound_s = 120.0 * std::max<double>(1.0, static_cast<double>(records) / 100000.0);
   if (!serve_dir.empty()) return Serve(serve_dir, keyring_path, records);
   if (breakdown) return PayloadBreakdown(records);
 
@@ -701,7 +712,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   {
-    auto b = OpenReplica(dir_b);
+    auto b = OpenReplica(dir_b, g_receiver_durability);
     {
       std::ifstream kin(keyring, std::ios::binary);
       Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
@@ -715,7 +726,9 @@ int main(int argc, char** argv) {
     Check(nb->Connect(endpoint, author_a), "Connect");
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B)");
-    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, 120.0)) Die("full sync did not finish in 120 s");
+    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
+      Die("full sync did not finish in time");
+    }
     r.full_seconds = Since(t0);
     Settle(*nb);
     NodeBytes(*nb, &r.full_in, &r.full_out);
