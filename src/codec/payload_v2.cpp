@@ -7,8 +7,10 @@
 // op, 16-byte ids sharing their time prefix with the previous record). Here
 // names are indexes into one table per payload, HLCs are zigzag deltas from
 // the previous op, ids share a prefix with the previous record and integers
-// are LEB128. zstd (version 2 deltas) still runs on top; these bytes simply
-// give it less to do.
+// are LEB128; the ops' values come after all the records, field by field,
+// so that each value follows the previous one of its field (zstd finds it
+// at a short, repeated distance). zstd (version 2 deltas) still runs on
+// top; these bytes simply give it less to do.
 //
 // The decoder is a bounded cursor over the input: every count is checked
 // against the remaining bytes and the limits before anything is reserved,
@@ -237,6 +239,7 @@ class Decoder {
       prev_id = ro.id;
       // Each op: field/kind varint, hlc varint, one more byte at least.
       const uint64_t n_ops = c_.Count(lim_.max_items, 3, "ops");
+      if (ops_.size() + n_ops > std::numeric_limits<uint32_t>::max()) Fail("payload v2 has too many ops");
       ro.ops.reserve(n_ops);
       for (uint64_t i = 0; i < n_ops; ++i) {
         ro.ops.push_back(DecodeOpHead(&field_of_op));
