@@ -104,10 +104,13 @@ inline constexpr const char* kColl = "case";
 inline constexpr int kFieldsPerRecord = 8;
 inline const char* const kStages[] = {"reported", "verifying", "mediating", "filed", "resolved", "closed"};
 
-inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, Durability d = Durability::kNoSync) {
+// payload_version: ReplicaOptions::payload_version of the deltas it writes.
+inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, Durability d = Durability::kNoSync,
+                                            uint8_t payload_version = 2) {
   ReplicaOptions o;
   o.schema = BenchSchema();
   o.durability = d;
+  o.payload_version = payload_version;
   o.unencrypted_identity = true;
   auto r = Check(Replica::Open(dir, o), "opening replica");
   // No key is made implicitly without a root: every bench replica holds the

@@ -2,6 +2,8 @@
 // 127.0.0.1, in two processes.
 //
 //   hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]
+//                     [--payload-version 1|2] [--compare-payload] [--receiver-sync]
+//   hearth_sync_bench --payload-breakdown [--records N]
 //
 // Node A runs in a child process (this program re-executed in its internal
 // "--serve" mode): it builds N records x 8 fields in 1,000-op commits with
@@ -11,7 +13,7 @@
 // keyring (no root), connecting to A.
 //
 // 1. Full sync: from B's Start() until B's heads equal A's (polled every
-//    10 ms, bounded by 120 s). Wire bytes = B's PeerStats bytes_in+bytes_out
+//    10 ms, bounded by 120 s per 100,000 records). Wire bytes = B's PeerStats bytes_in+bytes_out
 //    (session messages, not ZMTP/CURVE framing). Peak RSS = VmHWM of each
 //    process (reset via /proc/<pid>/clear_refs after setup when allowed).
 // 2. Incremental: A and B each change 1% of the records (2 ops per record,
@@ -20,6 +22,20 @@
 // 3. Handshake when in sync: (a) a fresh SyncNode for B reconnects to A,
 //    bytes until caught_up; (b) SyncStats::handshake_bytes of an in-process
 //    SyncSession pair between B and a copy C of B's data.
+//
+// --payload-version: the payload version of A's deltas (default 2,
+// docs/delta-format.md "Payload version 2"). --compare-payload first runs
+// step 1 alone with a second child A writing payload version 1 (same
+// workload, same seed, fresh B) and prints both, so the two versions are
+// compared within one run.
+//
+// --receiver-sync: B's replica uses Durability::kSync (every ApplyBatch
+// fsyncs) instead of kNoSync, for the cost of durable receiving.
+//
+// --payload-breakdown: no sync; builds the workload's ops in memory, in
+// 1,000-op payloads as the commits do, and prints where the payload bytes
+// go: versions 1 and 2, raw and as zstd frames (what a version 2 delta
+// carries), and version 2 with one kind of item left out at a time.
 //
 // Exit status 1 when a result is wrong (timeout, digests differ), never
 // because of speed.
@@ -38,6 +54,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -46,6 +63,9 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "codec/codec.hpp"
+#include "crdt/op.hpp"
+#include "feed/compress.hpp"
 #include "hearth/node.hpp"
 #include "bench_common.hpp"
 #include "hearth/replica.hpp"
@@ -141,6 +161,12 @@ uint64_t MutateOnePercent(Replica& r, const std::vector<RecordId>& ids, const ch
 // default, 4 MiB). A DELTAS message is applied in one ApplyBatch, so this
 // also bounds the deltas per write transaction on the receiver.
 uint64_t g_max_message = 0;
+// --payload-version: ReplicaOptions::payload_version of A.
+uint8_t g_payload_version = 2;
+// --receiver-sync: Durability of B.
+Durability g_receiver_durability = Durability::kNoSync;
+// Bound of a full sync: 120 s per 100,000 records (set in main).
+double g_full_sync_bound_s = 120.0;
 
 NodeOptions BenchNodeOptions() {
   NodeOptions o;
@@ -186,7 +212,7 @@ void WriteLine(int fd, const std::string& s) {
 
 int Serve(const std::string& dir, const std::string& keyring_path, uint64_t records) {
   g_prog = "hearth_sync_bench[serve]";
-  auto a = OpenReplica(dir);
+  auto a = OpenReplica(dir, Durability::kNoSync, g_payload_version);
   std::mt19937_64 rng(7);
   const uint64_t per_txn = 1000 / kFieldsPerRecord;
   WriteBatch b;
@@ -330,6 +356,10 @@ struct Report {
   uint64_t handshake_bytes = 0;
   uint64_t session_pair_bytes = 0;
   bool digests_equal = false;
+  // --compare-payload: step 1 with payload version 1 on A (0 = not run).
+  uint64_t v1_delta_bytes = 0, v1_in = 0, v1_out = 0;
+  double v1_seconds = 0;
+  long v1_rss_b_kb = 0, v1_rss_a_kb = 0;
 };
 
 void PrintTable(const Report& r) {
@@ -338,8 +368,8 @@ void PrintTable(const Report& r) {
   std::printf("hearth_sync_bench  %s  build %s  nproc %u  CPU %s\n", NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE,
               std::thread::hardware_concurrency(), CpuModel().c_str());
   std::printf("Two processes: A = child (--serve), B = this process; ZeroMQ + CURVE on 127.0.0.1;\n"
-              "tick 10 ms, heads poll 20 ms; replicas nosync; max message %s.\n\n",
-              g_max_message == 0 ? "4 MiB (default)" : (std::to_string(g_max_message) + " B").c_str());
+              "tick 10 ms, heads poll 20 ms; A nosync, B %s; max message %s.\n\n",
+              g_receiver_durability == Durability::kSync ? "sync" : "nosync", g_max_message == 0 ? "4 MiB (default)" : (std::to_string(g_max_message) + " B").c_str());
   std::printf("%-44s %s\n", "Figure", "Value");
   std::printf("%-44s %" PRIu64 " records, %" PRIu64 " ops, %" PRIu64 " deltas, %.1f MB (built in %.2f s)\n",
               "Data on A", r.records, r.ops, r.deltas, r.delta_bytes / 1e6, r.gen_seconds);
@@ -350,6 +380,15 @@ void PrintTable(const Report& r) {
   std::printf("%-44s B %.1f MB (%.1f before; %s), A %.1f MB (%s) (target B < 200 MB)\n", "Full sync: peak RSS",
               r.rss_b_kb / 1024.0, r.rss_b_before_kb / 1024.0, r.rss_reset_b ? "VmHWM reset" : "VmHWM whole run",
               r.rss_a_kb / 1024.0, r.rss_reset_a ? "VmHWM reset after build" : "VmHWM incl. build");
+  if (r.v1_delta_bytes != 0) {
+    const double v1_wire = static_cast<double>(r.v1_in + r.v1_out);
+    std::printf("%-44s %.2f MB on the wire (deltas %.2f MB), %.3f s, peak RSS B %.1f MB, A %.1f MB\n",
+                "Full sync, payload v1 (--compare-payload)", v1_wire / 1e6, r.v1_delta_bytes / 1e6, r.v1_seconds,
+                r.v1_rss_b_kb / 1024.0, r.v1_rss_a_kb / 1024.0);
+    std::printf("%-44s v%d/v1: wire %.3f, deltas %.3f, time %.2f\n", "Full sync, payload ratio",
+                g_payload_version, wire / v1_wire, static_cast<double>(r.delta_bytes) / r.v1_delta_bytes,
+                r.full_seconds / r.v1_seconds);
+  }
   std::printf("%-44s %.3f s\n", "Incremental (1%+1%, 2 ops/rec): commits+sync", r.inc_seconds);
   std::printf("%-44s %" PRIu64 " B vs deltas %" PRIu64 " B (A %" PRIu64 " + B %" PRIu64 ") = %.2fx (target < 1.5x)\n",
               "Incremental: wire bytes", r.inc_wire, r.inc_delta_a + r.inc_delta_b, r.inc_delta_a, r.inc_delta_b,
@@ -359,6 +398,7 @@ void PrintTable(const Report& r) {
   std::printf("%-44s %" PRIu64 " B, caught up in %.3f s\n", "Reconnect in sync (fresh SyncNode, B side)",
               r.reconnect_bytes, r.reconnect_seconds);
   std::printf("%-44s %s\n", "Digests A == B", r.digests_equal ? "yes" : "NO");
+  std::printf("%-44s %d\n", "Payload version of A's deltas", g_payload_version);
 }
 
 void PrintJson(const Report& r) {
@@ -379,6 +419,13 @@ void PrintJson(const Report& r) {
   std::printf("  \"handshake\": {\"handshake_bytes\": %" PRIu64 ", \"session_pair_bytes\": %" PRIu64
               ", \"reconnect_bytes\": %" PRIu64 ", \"reconnect_seconds\": %.4f},\n",
               r.handshake_bytes, r.session_pair_bytes, r.reconnect_bytes, r.reconnect_seconds);
+  if (r.v1_delta_bytes != 0) {
+    std::printf("  \"compare_payload_v1\": {\"seconds\": %.4f, \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+                ", \"delta_bytes\": %" PRIu64 ", \"rss_b_kb\": %ld, \"rss_a_kb\": %ld},\n",
+                r.v1_seconds, r.v1_in, r.v1_out, r.v1_delta_bytes, r.v1_rss_b_kb, r.v1_rss_a_kb);
+  }
+  std::printf("  \"payload_version\": %d, \"receiver_sync\": %s,\n", g_payload_version,
+              g_receiver_durability == Durability::kSync ? "true" : "false");
   std::printf("  \"digests_equal\": %s\n}\n", r.digests_equal ? "true" : "false");
 }
 
@@ -417,12 +464,178 @@ void Settle(const SyncNode& n) {
   }
 }
 
+// --compare-payload: step 1 alone with A writing payload version 1 (its own
+// child, directories and B replica, removed afterwards).
+void CompareFullSync(const std::string& base, uint64_t records, Report& r) {
+  const std::string dir_a = base + "/v1a", dir_b = base + "/v1b", keyring = base + "/v1keyring.bin";
+  std::filesystem::create_directories(dir_a);
+  Child child = Spawn({"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
+                       std::to_string(records), "--max-message", std::to_string(g_max_message),
+                       "--payload-version", "1"});
+  std::string line;
+  if (!ReadLine(child.from, line, 600'000)) Die("A (payload v1) did not become ready");
+  std::string tag, endpoint, author_hex;
+  {
+    std::istringstream in(line);
+    double gen = 0;
+    uint64_t ops = 0, deltas = 0;
+    in >> tag >> endpoint >> author_hex >> gen >> ops >> deltas >> r.v1_delta_bytes;
+    if (tag != "ready") Die("unexpected line from A (payload v1): " + line);
+  }
+  const AuthorId author_a = Check(AuthorId::FromHex(author_hex), "A's author");
+  const Heads heads_a = HeadsFromLine(child.Ask("heads"));
+  {
+    auto b = OpenReplica(dir_b, g_receiver_durability);
+    std::ifstream kin(keyring, std::ios::binary);
+    Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
+    Check(b->ImportKeyring(kr), "ImportKeyring");
+    ResetPeakRss();
+    auto nb = Check(SyncNode::Create(*b, BenchNodeOptions()), "SyncNode::Create (B, v1)");
+    Check(nb->Connect(endpoint, author_a), "Connect");
+    auto t0 = Clock::now();
+    Check(nb->Start(), "Start (B, v1)");
+    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
+      Die("full sync (payload v1) did not finish in time");
+    }
+    r.v1_seconds = Since(t0);
+    Settle(*nb);
+    NodeBytes(*nb, &r.v1_in, &r.v1_out);
+    r.v1_rss_b_kb = StatusKb(0, "VmHWM:");
+    r.v1_rss_a_kb = StatusKb(child.pid, "VmHWM:");
+    Hash32 db = Check(b->Digest(), "digest B (v1)");
+    if (child.Ask("digest") != "digest " + base::ToHex(db)) Die("payload v1 full sync: digests differ");
+    nb->Stop();
+  }
+  child.Finish();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_a, ec);
+  std::filesystem::remove_all(dir_b, ec);
+}
+
+// ------------------------------------------------------------------ payload breakdown
+
+// The ops of hearth_bench's workload (AddOp), built directly: the same
+// fields, value shapes and random draws, consecutive HLCs as one commit
+// gives them, ids from RecordId::Generate.
+crdt::Op MakeOp(const char* field, crdt::OpKind kind, crdt::Hlc hlc, Value v) {
+  crdt::Op op;
+  op.field = field;
+  op.kind = kind;
+  op.hlc = hlc;
+  op.value = std::move(v);
+  return op;
+}
+
+std::vector<std::vector<crdt::RecordOps>> WorkloadPayloads(uint64_t records) {
+  std::mt19937_64 rng(7);
+  const uint64_t per_txn = 1000 / kFieldsPerRecord;
+  std::vector<std::vector<crdt::RecordOps>> out;
+  crdt::Hlc hlc = uint64_t{1700000000000} << 16;
+  char buf[96];
+  for (uint64_t i = 0; i < records;) {
+    auto& p = out.emplace_back();
+    for (uint64_t j = 0; j < per_txn && i < records; ++j, ++i) {
+      crdt::RecordOps r{kColl, RecordId::Generate(), {}};
+      for (int k = 0; k < kFieldsPerRecord; ++k) {
+        crdt::Op op;
+        op.hlc = ++hlc;
+        switch (k) {
+          case 0:
+            std::snprintf(buf, sizeof buf, "Person %08" PRIu64 " %04x", i, static_cast<unsigned>(rng() & 0xffff));
+            op = MakeOp("name", crdt::OpKind::kLwwSet, hlc, Value(std::string(buf)));
+            break;
+          case 1:
+            std::snprintf(buf, sizeof buf, "+86 1%010" PRIu64, static_cast<uint64_t>(rng() % 10000000000ull));
+            op = MakeOp("phone", crdt::OpKind::kLwwSet, hlc, Value(std::string(buf)));
+            break;
+          case 2: op = MakeOp("age", crdt::OpKind::kLwwSet, hlc, Value(static_cast<int64_t>(16 + rng() % 60))); break;
+          case 3:
+            op = MakeOp("visits", crdt::OpKind::kCounter, hlc, Value());
+            op.p = static_cast<int64_t>(1 + rng() % 5);
+            break;
+          case 4:
+            std::snprintf(buf, sizeof buf, "tag-%u", static_cast<unsigned>(rng() % 50));
+            op = MakeOp("tags", crdt::OpKind::kSetAdd, hlc, Value(std::string(buf)));
+            break;
+          case 5: {
+            const uint64_t st = rng() % 6;
+            op = MakeOp("stage", crdt::OpKind::kStatus, hlc, Value(std::string(kStages[st])));
+            op.rank = static_cast<uint32_t>(st);
+            break;
+          }
+          case 6:
+            std::snprintf(buf, sizeof buf, "Guardian %" PRIu64, i % 9973);
+            op = MakeOp("guardian", crdt::OpKind::kMvSet, hlc, Value(std::string(buf)));
+            break;
+          default:
+            std::snprintf(buf, sizeof buf, "visit %" PRIu64 ": wages owed since March, employer contacted", i);
+            op = MakeOp("notes", crdt::OpKind::kLogAppend, hlc, Value(std::string(buf)));
+            break;
+        }
+        r.ops.push_back(std::move(op));
+      }
+      p.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+int PayloadBreakdown(uint64_t records) {
+  const auto payloads = WorkloadPayloads(records);
+  struct Row {
+    const char* what;
+    std::function<Bytes(std::vector<crdt::RecordOps>)> enc;
+  };
+  auto zeroed = [](auto f) {
+    return [f](std::vector<crdt::RecordOps> p) {
+      for (auto& r : p) f(r);
+      return codec::EncodePayloadV2(p);
+    };
+  };
+  const Row rows[] = {
+      {"v1 (msgpack)", [](std::vector<crdt::RecordOps> p) { return codec::EncodePayload(p); }},
+      {"v2", [](std::vector<crdt::RecordOps> p) { return codec::EncodePayloadV2(p); }},
+      {"v2, ids all zero", zeroed([](crdt::RecordOps& r) { r.id = RecordId{}; })},
+      {"v2, hlcs all equal", zeroed([](crdt::RecordOps& r) { for (auto& o : r.ops) o.hlc = 1; })},
+      {"v2, values nil/0", zeroed([](crdt::RecordOps& r) {
+         for (auto& o : r.ops) o.value = Value(), o.p = 0, o.rank = 0;
+       })},
+      {"v2, ids+hlcs+values zeroed (structure)", zeroed([](crdt::RecordOps& r) {
+         r.id = RecordId{};
+         for (auto& o : r.ops) o.value = Value(), o.p = 0, o.rank = 0, o.hlc = 1;
+       })},
+  };
+  std::printf("Payload breakdown: %" PRIu64 " records x %d fields in %zu payloads of <= 1,000 ops\n", records,
+              kFieldsPerRecord, payloads.size());
+  std::printf("%-40s %12s %12s %8s %10s %10s\n", "Encoding", "raw B", "zstd-1 B", "B/op", "encode s", "decode s");
+  const double ops = static_cast<double>(records) * kFieldsPerRecord;
+  for (const Row& row : rows) {
+    uint64_t raw = 0, z = 0;
+    double enc_s = 0, dec_s = 0;
+    for (const auto& p : payloads) {
+      auto t0 = Clock::now();
+      Bytes b = row.enc(p);
+      enc_s += Since(t0);
+      raw += b.size();
+      z += Check(feed::CompressPayload(b), "CompressPayload").size();
+      auto t1 = Clock::now();
+      auto back = codec::DecodePayload(b);
+      dec_s += Since(t1);
+      if (!back.ok()) Die("payload does not decode: " + back.status().ToString());
+    }
+    std::printf("%-40s %12" PRIu64 " %12" PRIu64 " %8.2f %10.3f %10.3f\n", row.what, raw, z, z / ops, enc_s, dec_s);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   g_prog = "hearth_sync_bench";
   uint64_t records = 100000;
   bool json = false;
+  bool compare_payload = false;
+  bool breakdown = false;
   std::string dir, serve_dir, keyring_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -444,14 +657,28 @@ int main(int argc, char** argv) {
     } else if (a == "--max-message") {
       g_max_message = std::strtoull(next().c_str(), nullptr, 10);
       if (g_max_message != 0 && g_max_message < 65536) Die("--max-message must be 0 or >= 65536");
+    } else if (a == "--payload-version") {
+      const std::string v = next();
+      if (v != "1" && v != "2") Die("--payload-version must be 1 or 2");
+      g_payload_version = static_cast<uint8_t>(v[0] - '0');
+    } else if (a == "--compare-payload") {
+      compare_payload = true;
+    } else if (a == "--receiver-sync") {
+      g_receiver_durability = Durability::kSync;
+    } else if (a == "--payload-breakdown") {
+      breakdown = true;
     } else if (a == "-h" || a == "--help") {
-      std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]");
+      std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]\n"
+                "                         [--payload-version 1|2] [--compare-payload] [--receiver-sync]\n"
+                "       hearth_sync_bench --payload-breakdown [--records N]");
       return 0;
     } else {
       Die("unknown option " + a + " (try --help)");
     }
   }
+  g_full_sync_bound_s = 120.0 * std::max<double>(1.0, static_cast<double>(records) / 100000.0);
   if (!serve_dir.empty()) return Serve(serve_dir, keyring_path, records);
+  if (breakdown) return PayloadBreakdown(records);
 
   ::signal(SIGPIPE, SIG_IGN);
   if (dir.empty()) {
@@ -464,9 +691,11 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir_a);
   Report r;
   r.records = records;
+  if (compare_payload) CompareFullSync(base, records, r);
 
   Child child = Spawn({"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
-                       std::to_string(records), "--max-message", std::to_string(g_max_message)});
+                       std::to_string(records), "--max-message", std::to_string(g_max_message),
+                       "--payload-version", std::to_string(g_payload_version)});
   std::string line;
   if (!ReadLine(child.from, line, 600'000)) Die("A did not become ready");
   std::string endpoint, author_hex;
@@ -483,7 +712,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   {
-    auto b = OpenReplica(dir_b);
+    auto b = OpenReplica(dir_b, g_receiver_durability);
     {
       std::ifstream kin(keyring, std::ios::binary);
       Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
@@ -497,7 +726,9 @@ int main(int argc, char** argv) {
     Check(nb->Connect(endpoint, author_a), "Connect");
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B)");
-    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, 120.0)) Die("full sync did not finish in 120 s");
+    if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
+      Die("full sync did not finish in time");
+    }
     r.full_seconds = Since(t0);
     Settle(*nb);
     NodeBytes(*nb, &r.full_in, &r.full_out);

@@ -93,6 +93,12 @@ struct HEARTH_EXPORT ReplicaOptions {
   // use (the `hearth` tool always sets it). Without it, Open still checks
   // the meta pages and the file size (a truncated file).
   bool check_storage = false;
+
+  // --- delta payload encoding (docs/delta-format.md, "Payload version 2") ---
+  // Payload version of the deltas this replica writes: 2 (compact, the
+  // default) or 1 (msgpack, for peers older than payload version 2 and for
+  // benchmarks comparing the two). Both versions are always read.
+  uint8_t payload_version = 2;
 };
 
 // One merged field as readers see it.

@@ -692,6 +692,7 @@ Bytes EncodePayload(const std::vector<crdt::RecordOps>& records) {
 
 Result<std::vector<crdt::RecordOps>> DecodePayload(std::span<const uint8_t> bytes,
                                                     const DecodeLimits& limits) {
+  if (PayloadVersionOf(bytes) == kPayloadV2) return DecodePayloadV2(bytes, limits);
   return Decode<std::vector<RecordOps>>(bytes, limits, DecodePayloadObj);
 }
 

@@ -34,10 +34,31 @@ struct DecodeLimits {
 Bytes EncodeValue(const Value& v);
 Result<Value> DecodeValue(std::span<const uint8_t> bytes, const DecodeLimits& limits = {});
 
-// A delta's plaintext payload: array of [collection, id(bin16), [op...]].
+// A delta's plaintext payload, version 1: array of [collection, id(bin16),
+// [op...]]. DecodePayload also reads version 2 (below), by its first byte.
 Bytes EncodePayload(const std::vector<crdt::RecordOps>& records);
 Result<std::vector<crdt::RecordOps>> DecodePayload(std::span<const uint8_t> bytes,
                                                     const DecodeLimits& limits = {});
+
+// Payload version 2 (docs/delta-format.md, "Payload version 2"): the same
+// ops as version 1 in a compact binary form that starts with the byte
+// kPayloadV2 (0x02), which no msgpack array (version 1) starts with.
+// DecodePayload reads both versions, whatever the delta's format version.
+inline constexpr uint8_t kPayloadV1 = 0x01;  // version number only: v1 has no marker byte
+inline constexpr uint8_t kPayloadV2 = 0x02;  // first byte of every v2 payload
+// What writers emit (Replica: ReplicaOptions::payload_version).
+inline constexpr uint8_t kDefaultPayloadVersion = kPayloadV2;
+
+// The version of an encoded payload from its first byte: kPayloadV2 for
+// 0x02, kPayloadV1 otherwise (even if invalid; decoding decides).
+inline uint8_t PayloadVersionOf(std::span<const uint8_t> bytes) {
+  return !bytes.empty() && bytes[0] == kPayloadV2 ? kPayloadV2 : kPayloadV1;
+}
+Bytes EncodePayloadV2(const std::vector<crdt::RecordOps>& records);
+Result<std::vector<crdt::RecordOps>> DecodePayloadV2(std::span<const uint8_t> bytes,
+                                                      const DecodeLimits& limits = {});
+// EncodePayload (kPayloadV1) or EncodePayloadV2 (any other value).
+Bytes EncodePayloadAs(const std::vector<crdt::RecordOps>& records, uint8_t version);
 
 // A materialised record: kRecordStateV1 byte then msgpack.
 Bytes EncodeRecordState(const crdt::RecordState& state);

@@ -129,6 +129,10 @@ Status Replica::Impl::DiagnoseWriteError(Status s) const {
 
 Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOptions options) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
+  if (options.payload_version != 1 && options.payload_version != 2) {
+    return Status::InvalidArgument("ReplicaOptions::payload_version must be 1 or 2, not " +
+                                   std::to_string(options.payload_version));
+  }
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(dir + "/data.mdb", ec);
@@ -901,7 +905,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
       }
       hdr.seq = ++h.seq;
       hdr.prev = h.hash;
-      Bytes payload = codec::EncodePayload(records);
+      Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
       auto delta = feed::SealDelta(hdr, payload, key->second, m.identity);
       if (!delta.ok()) return delta.status();
       auto parsed = feed::ParseDelta(*delta, UINT64_MAX);

@@ -107,6 +107,7 @@ void Codec() {
     recs[0].id = id;
     recs[0].ops = {ops[i]};
     Put("codec_payload", "op" + std::to_string(i), codec::EncodePayload(recs));
+    Put("codec_payload", "v2op" + std::to_string(i), codec::EncodePayloadV2(recs));
   }
   std::vector<crdt::RecordOps> all(2);
   all[0].collection = "item";
@@ -117,6 +118,8 @@ void Codec() {
   all[1].ops = {ops[0]};
   Put("codec_payload", "all", codec::EncodePayload(all));
   Put("codec_payload", "empty", codec::EncodePayload({}));
+  Put("codec_payload", "v2all", codec::EncodePayloadV2(all));
+  Put("codec_payload", "v2empty", codec::EncodePayloadV2({}));
   const auto values = SampleValues();
   for (size_t i = 0; i < values.size(); ++i) {
     Put("codec_payload", "value" + std::to_string(i), codec::EncodeValue(values[i]));
