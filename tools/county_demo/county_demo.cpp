@@ -1030,13 +1030,16 @@ struct Demo {
         const ScopeView& v = views[i].at(s);
         char cell[64];
         std::string rights = RightsToString(policy.RightsOf(nodes[i].key, s));
-        if (v.whole()) {
+        // Digests are compared between county-wide readers only: a reader
+        // of some partitions (its own township's) holds a part.
+        if (v.whole() && policy.MayRead(nodes[i].key, s)) {
           std::snprintf(cell, sizeof cell, "%5s read   %08" PRIx64, Num(v.held).c_str(), static_cast<uint64_t>(v.digest >> 32));
           if (first && *first != v.digest) digests_agree = false;
           first = v.digest;
         } else if (v.readable) {
           // A partitioned scope read in part: its own township's partition.
           std::snprintf(cell, sizeof cell, "%5s of %s read (own)", Num(v.readable).c_str(), Num(v.held).c_str());
+          if (v.whole()) std::snprintf(cell, sizeof cell, "%5s read (own twp)", Num(v.readable).c_str());
         } else if (v.held) {
           std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
         } else {
