@@ -14,10 +14,12 @@
 // A Policy is a plain value: immutable once built, safe to share.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hearth/export.hpp"
@@ -77,16 +79,30 @@ struct HEARTH_EXPORT ScopeSpec {
   std::string name;
   uint32_t epoch = 1;  // current key epoch; writers encrypt under it
   std::string description;
+  // A partitioned scope (docs/policy.md, "Partitioned scopes"): its records
+  // fall into `partitions` (sorted, unique), each with its own key per
+  // epoch; a record's partition is fixed by its id (PartitionPrefix). Its
+  // deltas name "scope/partition". `partitioned_by` names the record field
+  // the partition stands for (e.g. "township"; informational: the id decides).
+  std::string partitioned_by;
+  std::vector<std::string> partitions;
+  bool partitioned() const { return !partitions.empty(); }
   bool operator==(const ScopeSpec&) const = default;
 };
 
 // Grants `rights` on `scope` to every member of `agency`, or (when `role`
 // is set instead) to every member holding `role`. `scope` may be "*".
+//
+// On a partitioned scope a grant may be limited: `own_partition` to the
+// partition named by the member's `township`, or `partitions` to a list;
+// neither = every partition (county-wide).
 struct HEARTH_EXPORT Grant {
   std::string agency;
   std::string role;
   std::string scope;
   Rights rights;
+  bool own_partition = false;
+  std::vector<std::string> partitions;  // sorted, unique
   bool operator==(const Grant&) const = default;
 };
 
@@ -115,7 +131,17 @@ class HEARTH_EXPORT Policy {
   const std::vector<Grant>& grants() const { return grants_; }
 
   const Member* FindMember(const AuthorId& key) const;
+  // `scope` is a scope name, or "scope/partition" naming a declared
+  // partition of a partitioned scope (then the partitioned scope's spec).
   const ScopeSpec* FindScope(std::string_view scope) const;
+
+  // The names keys and envelopes exist for: every unpartitioned scope's
+  // name, and "scope/partition" for every partition of a partitioned one.
+  std::vector<std::string> KeyScopes() const;
+  // The partition of partitioned scope `scope` that record `id` belongs to
+  // (by its id prefix); nullopt when `scope` is not partitioned or no
+  // partition of it has that prefix.
+  std::optional<std::string> PartitionOf(std::string_view scope, const RecordId& id) const;
 
   // Union of the rights the grants give `key` on `scope` (0 for non-members).
   Rights RightsOf(const AuthorId& key, std::string_view scope) const;
@@ -156,5 +182,18 @@ class HEARTH_EXPORT Policy {
 
 // Rights as text: "read", "write", "relay" joined with ','.
 HEARTH_EXPORT std::string RightsToString(Rights rights);
+
+// --- partitions (docs/policy.md, "Partitioned scopes") ---
+// The id prefix of records of `partition`: the first 4 bytes of
+// BLAKE2b-256("hearth/partition/v1" 0x00 partition).
+HEARTH_EXPORT std::array<uint8_t, 4> PartitionPrefix(std::string_view partition);
+// A fresh record id in `partition`: RecordId::Generate() with its first 4
+// bytes replaced by PartitionPrefix(partition).
+HEARTH_EXPORT RecordId NewRecordIdIn(std::string_view partition);
+HEARTH_EXPORT bool RecordInPartition(const RecordId& id, std::string_view partition);
+// "scope/partition" (a delta header's scope), and back: {scope, partition}
+// split at the first '/', partition empty when there is none.
+HEARTH_EXPORT std::string PartitionScope(std::string_view scope, std::string_view partition);
+HEARTH_EXPORT std::pair<std::string_view, std::string_view> SplitScope(std::string_view header_scope);
 
 }  // namespace hearth

@@ -2,6 +2,9 @@
 #include "hearth/policy.hpp"
 #include "hearth/toml_bounds.hpp"
 
+#include "base/text.hpp"
+#include "crypto/crypto.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -15,6 +18,21 @@ namespace hearth {
 namespace {
 
 constexpr size_t kMaxName = 128;
+// Partitions (docs/policy.md, "Partitioned scopes"): names are 1..64 bytes
+// of UTF-8 without '/', '"', '\\' or control characters; at most 1024 per
+// scope; "scope/partition" fits a delta header's 128-byte scope.
+constexpr size_t kMaxPartitionName = 64;
+constexpr size_t kMaxPartitions = 1024;
+constexpr size_t kMaxHeaderScope = 128;  // feed::kMaxScopeBytes
+
+bool ValidPartition(std::string_view s) {
+  if (s.empty() || s.size() > kMaxPartitionName || !ValidUtf8(s)) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '/' || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
 
 bool ValidToken(std::string_view s, bool allow_dot) {
   if (s.empty() || s.size() > kMaxName) return false;
@@ -95,7 +113,7 @@ class Parser {
       if (!scopes->is_table()) return Error(*scopes, "scopes", "must be a table");
       for (const auto& [name, v] : scopes->as_table()) {
         std::string path = "scopes." + name;
-        HEARTH_RETURN_IF_ERROR(Keys(v, path, {"epoch", "description"}));
+        HEARTH_RETURN_IF_ERROR(Keys(v, path, {"epoch", "description", "partitioned_by", "partitions"}));
         ScopeSpec s;
         s.name = name;
         std::optional<uint64_t> epoch;
@@ -105,6 +123,8 @@ class Parser {
           s.epoch = static_cast<uint32_t>(*epoch);
         }
         HEARTH_RETURN_IF_ERROR(Str(v, "description", path, &s.description));
+        HEARTH_RETURN_IF_ERROR(Str(v, "partitioned_by", path, &s.partitioned_by));
+        HEARTH_RETURN_IF_ERROR(StrList(v, "partitions", path, &s.partitions));
         Status st = p->AddScope(std::move(s));
         if (!st.ok()) return Error(v, path, st.message());
       }
@@ -132,11 +152,18 @@ class Parser {
       size_t i = 0;
       for (const auto& v : grants->as_array()) {
         std::string path = "grants[" + std::to_string(i++) + "]";
-        HEARTH_RETURN_IF_ERROR(Keys(v, path, {"agency", "role", "scope", "rights"}));
+        HEARTH_RETURN_IF_ERROR(Keys(v, path, {"agency", "role", "scope", "rights", "partition", "partitions"}));
         Grant g;
         HEARTH_RETURN_IF_ERROR(Str(v, "agency", path, &g.agency));
         HEARTH_RETURN_IF_ERROR(Str(v, "role", path, &g.role));
         HEARTH_RETURN_IF_ERROR(Str(v, "scope", path, &g.scope));
+        std::string own;
+        HEARTH_RETURN_IF_ERROR(Str(v, "partition", path, &own));
+        if (Get(v, "partition") != nullptr) {
+          if (own != "own") return Error(v, path, "'partition' must be \"own\" (or use 'partitions' = [...])");
+          g.own_partition = true;
+        }
+        HEARTH_RETURN_IF_ERROR(StrList(v, "partitions", path, &g.partitions));
         std::vector<std::string> rights;
         HEARTH_RETURN_IF_ERROR(StrList(v, "rights", path, &rights));
         for (const auto& r : rights) {
@@ -237,6 +264,8 @@ std::string Policy::ToToml() const {
   for (const ScopeSpec& s : scopes_) {
     out += "\n[scopes." + Quote(s.name) + "]\nepoch = " + std::to_string(s.epoch) + "\n";
     if (!s.description.empty()) out += "description = " + Quote(s.description) + "\n";
+    if (!s.partitioned_by.empty()) out += "partitioned_by = " + Quote(s.partitioned_by) + "\n";
+    if (!s.partitions.empty()) out += "partitions = " + QuoteList(s.partitions) + "\n";
   }
   for (const Member& m : members_) {
     out += "\n[members." + m.key.ToHex() + "]\n";
@@ -250,6 +279,8 @@ std::string Policy::ToToml() const {
     if (!g.agency.empty()) out += "agency = " + Quote(g.agency) + "\n";
     if (!g.role.empty()) out += "role = " + Quote(g.role) + "\n";
     out += "scope = " + Quote(g.scope) + "\n";
+    if (g.own_partition) out += "partition = \"own\"\n";
+    if (!g.partitions.empty()) out += "partitions = " + QuoteList(g.partitions) + "\n";
     std::vector<std::string> r;
     if (g.rights & Right::kRead) r.push_back("read");
     if (g.rights & Right::kWrite) r.push_back("write");
@@ -283,6 +314,42 @@ Status Policy::AddScope(ScopeSpec s) {
   auto it = std::lower_bound(scopes_.begin(), scopes_.end(), s.name,
                              [](const ScopeSpec& a, const std::string& n) { return a.name < n; });
   if (it != scopes_.end() && it->name == s.name) return Status::InvalidArgument("duplicate scope");
+  if (!s.partitioned_by.empty() && !ValidToken(s.partitioned_by, false)) {
+    return Status::InvalidArgument("bad 'partitioned_by' field name '" + s.partitioned_by + "'");
+  }
+  if (!s.partitioned_by.empty() && s.partitions.empty()) {
+    return Status::InvalidArgument("scope " + s.name + " is partitioned_by " + s.partitioned_by +
+                                   " but lists no 'partitions'");
+  }
+  if (s.partitions.size() > kMaxPartitions) {
+    return Status::InvalidArgument("scope " + s.name + " has " + std::to_string(s.partitions.size()) +
+                                   " partitions, more than " + std::to_string(kMaxPartitions));
+  }
+  std::sort(s.partitions.begin(), s.partitions.end());
+  for (size_t i = 0; i < s.partitions.size(); ++i) {
+    const std::string& p = s.partitions[i];
+    if (!ValidPartition(p)) {
+      return Status::InvalidArgument("bad partition name '" + p.substr(0, kMaxPartitionName) + "' of scope " + s.name +
+                                     " (1..64 bytes of UTF-8, no '/', quote, backslash or control character)");
+    }
+    if (s.name.size() + 1 + p.size() > kMaxHeaderScope) {
+      return Status::InvalidArgument("scope/partition " + s.name + "/" + p + " is longer than 128 bytes");
+    }
+    if (i > 0 && s.partitions[i - 1] == p) {
+      return Status::InvalidArgument("partition '" + p + "' listed twice in scope " + s.name);
+    }
+  }
+  // Record ids carry 4 bytes of their partition's hash: two partitions of
+  // one scope with the same prefix could not be told apart by id.
+  std::vector<std::pair<std::array<uint8_t, 4>, const std::string*>> prefixes;
+  for (const std::string& p : s.partitions) prefixes.emplace_back(PartitionPrefix(p), &p);
+  std::sort(prefixes.begin(), prefixes.end());
+  for (size_t i = 1; i < prefixes.size(); ++i) {
+    if (prefixes[i].first == prefixes[i - 1].first) {
+      return Status::InvalidArgument("partitions '" + *prefixes[i - 1].second + "' and '" + *prefixes[i].second +
+                                     "' of scope " + s.name + " have the same id prefix; rename one");
+    }
+  }
   scopes_.insert(it, std::move(s));
   return Status::Ok();
 }
@@ -293,6 +360,12 @@ Status Policy::AddGrant(Grant g) {
   }
   if (g.scope.empty()) return Status::InvalidArgument("a grant needs a 'scope'");
   if (g.rights.empty()) return Status::InvalidArgument("a grant needs 'rights'");
+  if (g.own_partition && !g.partitions.empty()) {
+    return Status::InvalidArgument("a grant names 'partition = \"own\"' or 'partitions', not both");
+  }
+  if (g.partitions.size() > kMaxPartitions) return Status::InvalidArgument("a grant lists too many partitions");
+  std::sort(g.partitions.begin(), g.partitions.end());
+  g.partitions.erase(std::unique(g.partitions.begin(), g.partitions.end()), g.partitions.end());
   grants_.push_back(std::move(g));
   return Status::Ok();
 }
@@ -301,6 +374,18 @@ Status Policy::Validate() const {
   for (const Grant& g : grants_) {
     if (g.scope != "*" && FindScope(g.scope) == nullptr) {
       return Status::InvalidArgument("grant names unknown scope '" + g.scope + "' (declare it under [scopes])");
+    }
+    if (!g.own_partition && g.partitions.empty()) continue;
+    const ScopeSpec* s = g.scope == "*" ? nullptr : FindScope(g.scope);
+    if (s == nullptr || !s->partitioned()) {
+      return Status::InvalidArgument("grant on '" + g.scope + "' is limited to partitions, but '" + g.scope +
+                                     "' is not a partitioned scope");
+    }
+    for (const std::string& p : g.partitions) {
+      if (!std::binary_search(s->partitions.begin(), s->partitions.end(), p)) {
+        return Status::InvalidArgument("grant on '" + g.scope + "' names unknown partition '" +
+                                       p.substr(0, kMaxPartitionName) + "'");
+      }
     }
   }
   return Status::Ok();
@@ -312,7 +397,13 @@ const Member* Policy::FindMember(const AuthorId& key) const {
   return it != members_.end() && it->key == key ? &*it : nullptr;
 }
 
-const ScopeSpec* Policy::FindScope(std::string_view scope) const {
+const ScopeSpec* Policy::FindScope(std::string_view header_scope) const {
+  auto [scope, partition] = SplitScope(header_scope);
+  if (header_scope.find('/') != std::string_view::npos) {
+    const ScopeSpec* s = FindScope(scope);
+    if (s == nullptr || !std::binary_search(s->partitions.begin(), s->partitions.end(), partition)) return nullptr;
+    return s;
+  }
   auto it = std::lower_bound(scopes_.begin(), scopes_.end(), scope,
                              [](const ScopeSpec& a, std::string_view n) { return a.name < n; });
   return it != scopes_.end() && it->name == scope ? &*it : nullptr;
@@ -321,9 +412,16 @@ const ScopeSpec* Policy::FindScope(std::string_view scope) const {
 Rights Policy::RightsOf(const AuthorId& key, std::string_view scope) const {
   const Member* m = FindMember(key);
   if (m == nullptr) return {};
+  auto [base, partition] = SplitScope(scope);
   Rights rights;
   for (const Grant& g : grants_) {
-    if (g.scope != "*" && g.scope != scope) continue;
+    if (g.scope != "*" && g.scope != base) continue;
+    // A grant limited to partitions gives nothing on the plain scope name.
+    if (g.own_partition && (partition.empty() || m->township != partition)) continue;
+    if (!g.partitions.empty() &&
+        !std::binary_search(g.partitions.begin(), g.partitions.end(), partition, std::less<>())) {
+      continue;
+    }
     bool applies = !g.agency.empty() ? g.agency == m->agency
                                      : std::binary_search(m->roles.begin(), m->roles.end(), g.role);
     if (applies) rights |= g.rights;
@@ -343,6 +441,12 @@ Status Policy::CheckWrite(const AuthorId& author, uint64_t seq, std::string_view
   }
   const ScopeSpec* s = FindScope(scope);
   if (s == nullptr) return Status::PermissionDenied("unknown scope " + std::string(scope));
+  const bool has_partition = scope.find('/') != std::string_view::npos;
+  if (s->partitioned() && !has_partition) {
+    return Status::PermissionDenied("scope " + std::string(scope) + " is partitioned" +
+                                    (s->partitioned_by.empty() ? "" : " by " + s->partitioned_by) +
+                                    ": its deltas name " + std::string(scope) + "/<partition>");
+  }
   if (!(RightsOf(author, scope) & Right::kWrite)) {
     return Status::PermissionDenied("no write grant for scope " + std::string(scope) + " (member " + m->name +
                                     ", agency " + m->agency + ")");
@@ -377,10 +481,65 @@ Status Policy::Revoke(const AuthorId& key, uint64_t after_seq) {
                              [](const Member& a, const AuthorId& k) { return a.key < k; });
   if (it == members_.end() || it->key != key) return Status::InvalidArgument("no such member");
   for (ScopeSpec& s : scopes_) {
-    if (RightsOf(key, s.name) & Right::kRead) ++s.epoch;
+    bool reads = !s.partitioned() && (RightsOf(key, s.name) & Right::kRead);
+    for (const std::string& p : s.partitions) reads = reads || (RightsOf(key, PartitionScope(s.name, p)) & Right::kRead);
+    if (reads) ++s.epoch;
   }
   it->revoked_after = after_seq;
   return Status::Ok();
+}
+
+std::vector<std::string> Policy::KeyScopes() const {
+  std::vector<std::string> out;
+  for (const ScopeSpec& s : scopes_) {
+    if (!s.partitioned()) out.push_back(s.name);
+    for (const std::string& p : s.partitions) out.push_back(PartitionScope(s.name, p));
+  }
+  return out;
+}
+
+std::optional<std::string> Policy::PartitionOf(std::string_view scope, const RecordId& id) const {
+  const ScopeSpec* s = FindScope(scope);
+  if (s == nullptr) return std::nullopt;
+  for (const std::string& p : s->partitions) {
+    if (RecordInPartition(id, p)) return p;  // prefixes are unique per scope (AddScope)
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- partitions
+
+std::array<uint8_t, 4> PartitionPrefix(std::string_view partition) {
+  std::string m = "hearth/partition/v1";
+  m.push_back('\0');
+  m.append(partition);
+  crypto::Hash h = crypto::HashBytes({reinterpret_cast<const uint8_t*>(m.data()), m.size()});
+  return {h[0], h[1], h[2], h[3]};
+}
+
+RecordId NewRecordIdIn(std::string_view partition) {
+  RecordId id = RecordId::Generate();
+  auto p = PartitionPrefix(partition);
+  std::copy(p.begin(), p.end(), id.bytes.begin());
+  return id;
+}
+
+bool RecordInPartition(const RecordId& id, std::string_view partition) {
+  auto p = PartitionPrefix(partition);
+  return std::equal(p.begin(), p.end(), id.bytes.begin());
+}
+
+std::string PartitionScope(std::string_view scope, std::string_view partition) {
+  std::string out(scope);
+  out.push_back('/');
+  out.append(partition);
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> SplitScope(std::string_view header_scope) {
+  size_t slash = header_scope.find('/');
+  if (slash == std::string_view::npos) return {header_scope, {}};
+  return {header_scope.substr(0, slash), header_scope.substr(slash + 1)};
 }
 
 }  // namespace hearth

@@ -371,16 +371,19 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
   std::map<std::pair<std::string, uint32_t>, crypto::SecretBytes> scope_keys;
   auto made = m.WithWrite<bool>([&](Txn& t) -> Result<bool> {
     scope_keys.clear();
-    for (const ScopeSpec& s : policy.scopes()) {
-      auto held = m.ScopeKey(t, s.name, s.epoch);
+    // A partitioned scope has one key per partition and epoch, named
+    // "scope/partition" (docs/policy.md, "Partitioned scopes").
+    for (const std::string& name : policy.KeyScopes()) {
+      const uint32_t epoch = policy.FindScope(name)->epoch;
+      auto held = m.ScopeKey(t, name, epoch);
       if (!held.ok()) return held.status();
       if (held->has_value()) {
-        scope_keys.emplace(std::make_pair(s.name, s.epoch), std::move(**held));
+        scope_keys.emplace(std::make_pair(name, epoch), std::move(**held));
         continue;
       }
       crypto::SecretBytes key = crypto::RandomAeadKey();
-      HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(store::ScopeKeyKey(s.name, s.epoch)), key.span()));
-      scope_keys.emplace(std::make_pair(s.name, s.epoch), std::move(key));
+      HEARTH_RETURN_IF_ERROR(t.Put(m.keys, AsBytes(store::ScopeKeyKey(name, epoch)), key.span()));
+      scope_keys.emplace(std::make_pair(name, epoch), std::move(key));
     }
     return true;
   });
@@ -390,8 +393,10 @@ Result<CommitInfo> Replica::PublishPolicy(const Policy& policy) {
   auto set = [&](const RecordId& id, const char* coll, const char* field, Value v) {
     intents.push_back(BatchIntent{BatchAction::kSet, coll, id, field, std::move(v), 0});
   };
-  for (const ScopeSpec& s : policy.scopes()) {
+  for (const std::string& name : policy.KeyScopes()) {
+    const ScopeSpec s{name, policy.FindScope(name)->epoch, {}, {}, {}};
     const crypto::SecretBytes& key = scope_keys.at({s.name, s.epoch});
+    // Envelopes of a partition only to the members that may read it.
     for (const AuthorId& reader : policy.Readers(s.name)) {
       RecordId id = EnvelopeId(s.name, s.epoch, reader);
       auto sealed_before = Get(kKeysScope, id);

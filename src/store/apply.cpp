@@ -159,8 +159,20 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
       continue;
     }
     if (spec != nullptr && spec->scope != h.scope) {
-      return invalid(Status::PermissionDenied("writes collection " + r.collection + " of scope " + spec->scope +
-                                              " under scope " + h.scope));
+      // A partitioned delta ("scope/partition", docs/policy.md "Partitioned
+      // scopes") touches only records whose id carries its partition's
+      // prefix: a record's partition is fixed by its id, the same on every
+      // replica whatever the arrival order.
+      auto [base, partition] = SplitScope(h.scope);
+      if (partition.empty() || spec->scope != base) {
+        return invalid(Status::PermissionDenied("writes collection " + r.collection + " of scope " + spec->scope +
+                                                " under scope " + h.scope));
+      }
+      if (!RecordInPartition(r.id, partition)) {
+        return invalid(Status::PermissionDenied("writes record " + r.collection + "/" + r.id.ToHex() +
+                                                ", which is not in partition " + std::string(partition) +
+                                                " (its id prefix names another partition)"));
+      }
     }
     for (const crdt::Op& op : r.ops) {
       ++ops;

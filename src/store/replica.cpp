@@ -749,6 +749,25 @@ Status CheckIntent(const Schema& schema, const BatchIntent& in) {
                            in.action == A::kIncrement ? nullptr : &in.value);
 }
 
+// The header scope an intent is committed under: its collection's scope,
+// or "scope/partition" when the policy in force partitions that scope; a
+// batch spanning partitions becomes one delta per partition. The partition
+// is the one the record id's prefix names (docs/policy.md, "Partitioned
+// scopes"); an id in no partition of the scope is refused.
+Result<std::string> PartitionedScopeOf(const Policy* policy, const std::string& scope, const BatchIntent& in) {
+  if (policy == nullptr) return scope;
+  const ScopeSpec* spec = policy->FindScope(scope);
+  if (spec == nullptr || !spec->partitioned()) return scope;
+  auto partition = policy->PartitionOf(scope, in.id);
+  if (!partition) {
+    return Status::InvalidArgument("record " + in.collection + "/" + in.id.ToHex() + " is in no partition of scope " +
+                                   scope + (spec->partitioned_by.empty() ? "" : " (partitioned by " +
+                                                                                  spec->partitioned_by + ")") +
+                                   ": mint ids of partitioned collections with NewRecordIdIn(partition)");
+  }
+  return PartitionScope(scope, *partition);
+}
+
 Status AddChecked(int64_t a, int64_t b, int64_t* out) {
   if (__builtin_add_overflow(a, b, out)) return Status::InvalidArgument("counter overflows int64");
   return Status::Ok();
@@ -780,6 +799,8 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
     auto in_force = m.SchemaIn(t, nullptr);
     if (!in_force.ok()) return in_force.status();
     const Schema& schema = **in_force;
+    auto policy = m.PolicyIn(t, nullptr);
+    if (!policy.ok()) return policy.status();
     std::map<std::string, std::vector<const BatchIntent*>> by_scope;
     for (const auto& in : intents) {
       if (internal && !in.collection.empty() && in.collection[0] == '$') {
@@ -787,7 +808,9 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
         continue;
       }
       HEARTH_RETURN_IF_ERROR(CheckIntent(schema, in));
-      by_scope[schema.Find(in.collection)->scope].push_back(&in);
+      auto scope = PartitionedScopeOf(policy->get(), schema.Find(in.collection)->scope, in);
+      if (!scope.ok()) return scope.status();
+      by_scope[*scope].push_back(&in);
     }
     const AuthorId& me = m.identity.public_key;
     auto head = m.Head(t, me);
@@ -802,8 +825,6 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
     out.author = me;
     out.first_seq = h.seq + 1;
 
-    auto policy = m.PolicyIn(t, nullptr);
-    if (!policy.ok()) return policy.status();
     for (const auto& [scope, scope_intents] : by_scope) {
       const bool reserved = scope[0] == '$';
       Result<std::pair<uint32_t, crypto::SecretBytes>> key = Status::Internal("unset");

@@ -92,14 +92,20 @@ class TemplateTest(Base):
                          ["civil.children", "hr.wages", "hr.workers", "township.services", "union.stations"])
         self.assertTrue(all(s["epoch"] == 1 for s in show["scopes"]))
         m = show["matrix"]
+        # Partitioned by township (docs/policy.md, "Partitioned scopes"):
+        # a grant limited to the member's own township is its own column.
         self.assertEqual(m["hr.workers"], {"agency:civil": "read", "agency:hr": "read,write",
-                                           "agency:township": "read,write", "agency:union": "relay"})
+                                           "agency:township[own]": "read,write", "agency:union": "relay"})
         self.assertEqual(m["hr.wages"], {"agency:hr": "read", "role:labour_inspector": "write",
                                          "agency:township": "read,write", "agency:union": "relay",
                                          "agency:civil": "relay"})
-        self.assertEqual(m["civil.children"], {"agency:civil": "read,write", "role:child_care": "read,write",
-                                               "agency:township": "relay", "agency:hr": "relay",
-                                               "agency:union": "relay"})
+        # The union receives no children's records.
+        self.assertEqual(m["civil.children"], {"agency:civil": "read,write", "role:child_care[own]": "read,write",
+                                               "agency:township[own]": "relay", "agency:hr": "relay"})
+        parts = {s["name"]: s.get("partitions", []) for s in show["scopes"]}
+        self.assertEqual(len(parts["hr.workers"]), 15)
+        self.assertEqual(parts["civil.children"], parts["hr.workers"])
+        self.assertEqual(parts["hr.wages"], [])
         self.assertEqual(m["union.stations"], {"agency:union": "read,write", "agency:hr": "read",
                                                "agency:township": "read,relay", "agency:civil": "relay"})
         self.assertEqual(m["township.services"], {"agency:township": "read,write", "agency:hr": "read",
@@ -118,11 +124,12 @@ class TemplateTest(Base):
             f'\n[members."{hr_key}"]\nname = "county HR bureau"\nagency = "hr"\n')
         p = jrun("-C", root, "policy", "sign", self.write_file("v2.toml", derived))
         self.assertEqual(p["version"], 2)
-        # One envelope per scope hr may read: hr.workers, hr.wages, union.stations, township.services.
-        self.assertEqual(p["envelopes"], 4)
+        # One envelope per scope hr may read: hr.wages, union.stations,
+        # township.services, and one per township of the partitioned hr.workers.
+        self.assertEqual(p["envelopes"], 3 + 15)
         show = jrun("-C", root, "policy", "show")
         readable = [s for s, row in show["matrix"].items() if "read" in row.get("agency:hr", "")]
-        self.assertEqual(p["envelopes"], len(readable))
+        self.assertEqual(len(readable), 4)
 
 
 class PolicyFlowTest(Base):

@@ -88,6 +88,16 @@ def feed_scopes(replica, author):
     return scopes
 
 
+def unpartitioned(template):
+    """The county template without partitions: no `partitioned_by`,
+    `partitions` or `partition` lines, every grant county-wide, and the
+    union relaying civil.children (the template before issue #15)."""
+    keep = [l for l in template.splitlines()
+            if not l.startswith(("partitioned_by = ", "partitions = ", "partition = "))]
+    return "\n".join(keep) + ('\n\n[[grants]]\nagency = "union"\nscope = "civil.children"\n'
+                              'rights = ["relay"]\n')
+
+
 def proc_status(pid):
     out = {}
     try:
@@ -219,8 +229,13 @@ class CountyNodesTest(unittest.TestCase):
                                "--schema", COUNTY_SCHEMA)["author"]
         self.name_of = {k: n for n, k in self.key.items()}
         self.name_of[self.root_key] = "root"
-        # The template, signed as is (v1), then one member per command (v2..v5).
-        template = run("policy", "template").stdout
+        # The template (v1), then one member per command (v2..v5). This test
+        # exercises relays and the feed-stop rule on whole scopes: it signs
+        # the template without its township partitions (docs/policy.md,
+        # "Partitioned scopes"; tests/trust/partition_test.cpp covers those),
+        # and with the union's relay grant on civil.children that the
+        # partitioned template no longer has.
+        template = unpartitioned(run("policy", "template").stdout)
         with open(self.p("county.toml"), "w", encoding="utf-8") as f:
             f.write(template)
         run("-C", self.root, "policy", "sign", self.p("county.toml"))

@@ -81,6 +81,9 @@ struct Forger {
   std::mt19937_64& rng;
   crypto::SigningKeyPair id;
   std::vector<RecordId> victims;  // H's record ids: phantom writes aim at them
+  // Partitioned run: the scopes M names and where its fresh ids fall.
+  std::vector<std::string> scope_pool;
+  std::string own_partition;
   uint64_t seq = 0;
   crypto::Hash prev{};
   crdt::Hlc base = crdt::MakeHlc(1'800'000'000'000ull, 0);
@@ -159,7 +162,7 @@ struct Forger {
     static const char* const kScopes[] = {"test.b", "test.b", "test.b", "test.a", "$policy", "$keys", "$schema", "test.zz"};
     feed::DeltaHeader h;
     h.author = id.public_key;
-    h.scope = kScopes[Pick(std::size(kScopes))];
+    h.scope = scope_pool.empty() ? kScopes[Pick(std::size(kScopes))] : scope_pool[Pick(scope_pool.size())];
     static const uint32_t kEpochs[] = {1, 1, 2, 2, 0, 7};
     h.epoch = kEpochs[Pick(std::size(kEpochs))];
     // The key: M's real one when it has it (mostly), else anything.
@@ -177,9 +180,12 @@ struct Forger {
     } else {
       std::vector<crdt::RecordOps> recs(1 + Pick(3));
       for (auto& r : recs) {
-        r.collection = Chance(40) ? (h.scope == "test.a" ? "item" : h.scope == "test.b" ? "other" : h.scope)
+        const std::string_view base = SplitScope(h.scope).first;
+        r.collection = Chance(40) ? (base == "test.a" ? "item" : base == "test.b" ? "other" : h.scope)
                                   : Collection();
-        r.id = (Chance(60) && !victims.empty()) ? victims[Pick(victims.size())] : RecordId::Generate();
+        r.id = (Chance(60) && !victims.empty()) ? victims[Pick(victims.size())]
+               : (!own_partition.empty() && Chance(60)) ? NewRecordIdIn(own_partition)
+                                                        : RecordId::Generate();
         r.ops.resize(1 + Pick(4));
         for (auto& op : r.ops) {
           op = AnyOp();
@@ -218,7 +224,10 @@ struct Bed {
   std::unique_ptr<Replica> root, hr, un, v1, v2, ref;
   Policy policy;
 
-  Bed() {
+  // partitioned: test.a is partitioned by township (城厢镇, 始阳镇); H is
+  // 始阳镇's office, M (the union member) 城厢镇's, each writing only its
+  // own partition (grant `partition = "own"`); the observers read all.
+  explicit Bed(bool partitioned = false) {
     root = testing::OpenMember(tmp.Sub("root"), std::nullopt, true);
     const AuthorId r = root->author();
     hr = testing::OpenMember(tmp.Sub("hr"), r);
@@ -227,14 +236,26 @@ struct Bed {
     v2 = testing::OpenMember(tmp.Sub("v2"), r);
     ref = testing::OpenMember(tmp.Sub("ref"), r);
     policy.set_county("天全县");
-    REQUIRE(policy.AddScope({"test.a", 1, "hr's records"}).ok());
+    ScopeSpec a{"test.a", 1, "hr's records"};
+    if (partitioned) {
+      a.partitioned_by = "township";
+      a.partitions = {"城厢镇", "始阳镇"};
+    }
+    REQUIRE(policy.AddScope(a).ok());
     REQUIRE(policy.AddScope({"test.b", 1, "the union's records"}).ok());
-    REQUIRE(policy.AddMember({hr->author(), "county HR bureau", "hr", "", {}, std::nullopt}).ok());
-    REQUIRE(policy.AddMember({un->author(), "county union", "union", "", {}, std::nullopt}).ok());
+    REQUIRE(policy.AddMember({hr->author(), "county HR bureau", "hr", partitioned ? "始阳镇" : "", {}, std::nullopt}).ok());
+    REQUIRE(policy.AddMember({un->author(), "county union", "union", partitioned ? "城厢镇" : "", {}, std::nullopt}).ok());
     REQUIRE(policy.AddMember({v1->author(), "civil affairs", "civil", "", {}, std::nullopt}).ok());
     REQUIRE(policy.AddMember({v2->author(), "城厢镇 office", "township", "城厢镇", {}, std::nullopt}).ok());
     REQUIRE(policy.AddMember({ref->author(), "auditor", "audit", "", {}, std::nullopt}).ok());
-    REQUIRE(policy.AddGrant({"hr", "", "test.a", Right::kRead | Right::kWrite}).ok());
+    Grant hr_a{"hr", "", "test.a", Right::kRead | Right::kWrite};
+    hr_a.own_partition = partitioned;
+    REQUIRE(policy.AddGrant(hr_a).ok());
+    if (partitioned) {
+      Grant un_a{"union", "", "test.a", Right::kRead | Right::kWrite};
+      un_a.own_partition = true;
+      REQUIRE(policy.AddGrant(un_a).ok());
+    }
     REQUIRE(policy.AddGrant({"union", "", "test.b", Right::kRead | Right::kWrite}).ok());
     for (const char* agency : {"civil", "township", "audit"}) {
       REQUIRE(policy.AddGrant({agency, "", "test.a", Right::kRead}).ok());
@@ -259,15 +280,24 @@ struct Totals {
   size_t forged = 0, refused = 0, evidence = 0;
 };
 
-void RunCase(uint64_t seed, Totals& totals) {
+// M's own partition in the partitioned run: what it may change there is
+// not compared with the reference.
+constexpr const char* kOwn = "城厢镇";
+
+void RunCase(uint64_t seed, Totals& totals, bool partitioned = false) {
   std::mt19937_64 rng(seed);
-  Bed bed;
+  Bed bed(partitioned);
   Forger forge{rng, testing::MemberIdentity(*bed.un)};
+  if (partitioned) {
+    forge.own_partition = kOwn;
+    forge.scope_pool = {"test.a/城厢镇", "test.a/城厢镇", "test.a/始阳镇", "test.a", "test.a/nowhere", "test.b", "$keys"};
+  }
   std::vector<Bytes> honest, hostile;
   auto honest_write = [&](int n) {
     for (int i = 0; i < n; ++i) {
-      RecordId id = forge.victims.empty() || forge.Chance(50) ? RecordId::Generate()
-                                                                : forge.victims[forge.Pick(forge.victims.size())];
+      RecordId id = forge.victims.empty() || forge.Chance(50)
+                        ? (partitioned ? NewRecordIdIn("始阳镇") : RecordId::Generate())
+                        : forge.victims[forge.Pick(forge.victims.size())];
       auto c = bed.hr->Write([&](WriteBatch& w) {
         w.Set("item", id, "title", Value("wage case " + std::to_string(forge.Pick(100))));
         w.Set("item", id, "score", Value(static_cast<int64_t>(forge.Pick(5000))));
@@ -393,13 +423,27 @@ void RunCase(uint64_t seed, Totals& totals) {
     CHECK(p->version() == 2);
     CHECK(*p == bed.policy);
     CHECK(v->schema() == ref.schema());  // nobody but the root publishes a schema
-    // Nothing outside M's grant differs from the reference.
-    CHECK(DumpCollection(*v, "item") == DumpCollection(ref, "item"));
+    // Nothing outside M's grant differs from the reference (partitioned:
+    // M may write the items of its own partition, and only those).
+    size_t own_v = 0;
+    auto items_outside_own = [&](const Replica& r) {
+      std::string out;
+      REQUIRE(r.Scan("item", [&](const Record& rec) {
+                 if (partitioned && RecordInPartition(rec.id, kOwn)) {
+                   if (&r == v) ++own_v;
+                   return true;
+                 }
+                 out += Dump(rec);
+                 return true;
+               }).ok());
+      return out;
+    };
+    CHECK(items_outside_own(*v) == items_outside_own(ref));
     size_t other_v = 0, other_ref = 0;
     DumpCollection(*v, "other", &other_v);
     DumpCollection(ref, "other", &other_ref);
     CHECK(other_ref == 0);
-    CHECK_MESSAGE(inspect::Stats(*v).value().records - other_v == inspect::Stats(ref).value().records,
+    CHECK_MESSAGE(inspect::Stats(*v).value().records - other_v - own_v == inspect::Stats(ref).value().records,
                   "records outside M's collection appeared (phantom collection or reserved record)");
     // Honest feeds complete.
     auto heads = v->GetHeads().value();
@@ -425,6 +469,26 @@ TEST_CASE("grant invariant: whatever member M signs, nothing outside M's grants 
   }
   MESSAGE("grant invariant: " << cases << " cases, " << totals.forged << " forged deltas, " << totals.refused
                               << " refused outright, " << totals.evidence << " kept as denied/invalid evidence");
+}
+
+// The same property with a partitioned scope (docs/policy.md, "Partitioned
+// scopes"): M may write test.a only in its own township's partition. It
+// signs deltas into the other partition, into the plain partitioned scope,
+// into an undeclared partition, and deltas whose header names its own
+// partition but whose records carry the other partition's ids (H's). None
+// changes anything outside its own partition, on any replica, in any order.
+TEST_CASE("grant invariant: partitions: M changes nothing outside its own partition, and replicas agree") {
+  const uint64_t base = testing::BaseSeed() + 7919;
+  const int cases = std::max(1, testing::Cases(40) / 4);
+  Totals totals;
+  for (int i = 0; i < cases; ++i) {
+    const uint64_t seed = base + static_cast<uint64_t>(i);
+    CAPTURE(seed);
+    RunCase(seed, totals, /*partitioned=*/true);
+  }
+  MESSAGE("grant invariant (partitions): " << cases << " cases, " << totals.forged << " forged deltas, "
+                                           << totals.refused << " refused outright, " << totals.evidence
+                                           << " kept as denied/invalid evidence");
 }
 
 }  // namespace

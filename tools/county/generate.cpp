@@ -6,7 +6,9 @@
 // distributions (whose output differs between standard libraries). Record
 // ids come from the same streams: 48 bits of the record's date (so records
 // sort by date in storage, as RecordId::Generate ids sort by creation time)
-// and 80 random bits. Same seed and scale -> same records, ids and values.
+// and 80 random bits; in the partitioned scopes (hr.workers, civil.children)
+// the first 4 bytes are the record's township's PartitionPrefix instead
+// (InTownship), so those sort by township, then date. Same seed and scale -> same records, ids and values.
 //
 // The headline counts are exact: each is Scaled(n) of the seed's figure
 // (docs/domain.md lists them), and sums such as the loans' total or the
@@ -35,6 +37,23 @@ Result<CountySummary> GenerateCounty(const CountyOptions& options, const AgencyR
   }
   Replica* hr = replicas.hr ? replicas.hr : replicas.township;
   Replica* town_hr = replicas.township ? replicas.township : replicas.hr;
+  // Under a policy that limits the township office to its own township's
+  // workers (partition = "own", policies/county.toml), the bureau registers
+  // the workers of the whole county instead (docs/policy.md, "Partitioned
+  // scopes"); the township keeps its own scopes.
+  if (replicas.township && replicas.hr && replicas.township != replicas.hr) {
+    auto pol = replicas.township->CurrentPolicy();
+    if (!pol.ok()) return pol.status();
+    const ScopeSpec* workers = *pol ? (*pol)->FindScope("hr.workers") : nullptr;
+    if (workers != nullptr) {
+      for (const std::string& t : workers->partitions) {
+        if (!((*pol)->RightsOf(replicas.township->author(), PartitionScope("hr.workers", t)) & Right::kWrite)) {
+          town_hr = replicas.hr;
+          break;
+        }
+      }
+    }
+  }
   if (!hr && !replicas.civil && !replicas.union_) {
     return Status::InvalidArgument("GenerateCounty: no replica to write into");
   }

@@ -28,7 +28,7 @@ Status GenChildren(Context& c, Replica* rep) {
     }
     uint32_t v = r.Pick(vs);
     int64_t date = r.Day(DateMs(2019, 3, 1), DateMs(2021, 12, 31));
-    Home h{r.Id(date), t, v, {}};
+    Home h{InTownship(r.Id(date), towns[t]), t, v, {}};
     WriteBatch& b = w.b();
     b.Set("companion_home", h.id, "name", villages[v].name + "童伴之家");
     b.Set("companion_home", h.id, "township", Str(towns[t]));
@@ -39,7 +39,7 @@ Status GenChildren(Context& c, Replica* rep) {
     }
     COUNTY_TRY(w.Done("companion_home"));
     // Its companion mother.
-    RecordId m = r.Id(date);
+    RecordId m = InTownship(r.Id(date), towns[t]);
     b.Set("companion_mother", m, "name", PersonName(r, false));
     b.Set("companion_mother", m, "home", h.id);
     b.Set("companion_mother", m, "township", Str(towns[t]));
@@ -58,7 +58,7 @@ Status GenChildren(Context& c, Replica* rep) {
     const auto& away = c.away_by_township[h.township];
     for (int64_t k = 0; k < per_home[hi]; ++k) {
       int64_t date = r.Day(DateMs(2019, 9, 1), DateMs(2023, 2, 20));
-      RecordId id = r.Id(date);
+      RecordId id = InTownship(r.Id(date), towns[h.township]);
       h.kids.push_back(id);
       WriteBatch& b = w.b();
       b.Set("child", id, "name", Str(r.Pick(internal::kChildGiven)));
@@ -79,7 +79,7 @@ Status GenChildren(Context& c, Replica* rep) {
     const Home& h = homes[r.Index(homes.size())];
     const CareProject& p = kCareProjects[static_cast<size_t>(i) % kCareProjects.size()];
     int64_t date = r.Day(DateMs(2022, 3, 1), DateMs(2023, 2, 28));
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), towns[h.township]);
     WriteBatch& b = w.b();
     b.Set("care_activity", id, "project", Str(p.key));
     b.Set("care_activity", id, "home", h.id);

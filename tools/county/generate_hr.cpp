@@ -23,9 +23,9 @@ void PlanWorkers(Context& c) {
     wk.village = static_cast<uint32_t>(r.Index(villages.size()));
     wk.area = areas[i];
     wk.date = r.Day(from, to);
-    wk.id = r.Id(wk.date);
-    c.workers.push_back(wk);
     const std::string& township = villages[wk.village].township;
+    wk.id = InTownship(r.Id(wk.date), township);
+    c.workers.push_back(wk);
     size_t t = static_cast<size_t>(std::find(Townships().begin(), Townships().end(), township) - Townships().begin());
     if (wk.area != 0) c.away_by_township[t].push_back(i);
   }
@@ -94,7 +94,7 @@ Status GenWorkers(Context& c, Replica* rep) {
     if (contact[i] != 0) continue;
     const Worker& wk = c.workers[i];
     int64_t date = r.Day(v_from, v_to);
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), c.TownshipOf(wk));
     WriteBatch& b = w.b();
     b.Set("welfare_visit", id, "worker", wk.id);
     b.Set("welfare_visit", id, "township", Str(c.TownshipOf(wk)));
@@ -122,7 +122,7 @@ Status GenDocuments(Context& c, Replica* rep) {
   for (int64_t i = 0; i < n; ++i) {
     const Worker& wk = c.workers[r.Index(c.workers.size())];
     int64_t date = r.Day(from, to);
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), c.TownshipOf(wk));
     WriteBatch& b = w.b();
     b.Set("document_service", id, "worker", wk.id);
     if (wk.village < c.stations.size() && r.Chance(0.7)) b.Set("document_service", id, "station", c.stations[wk.village]);
@@ -155,7 +155,7 @@ Status GenServices(Context& c, Replica* rep) {
   for (size_t e = 0; e < n_ev; ++e) {
     const EventDef& d = kEvents[e];
     int64_t date = DateMs(d.y, static_cast<unsigned>(d.m), static_cast<unsigned>(d.d));
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), d.township);
     c.events.push_back(id);
     WriteBatch& b = w.b();
     b.Set("recruitment_event", id, "name", d.name);
@@ -186,15 +186,20 @@ Status GenServices(Context& c, Replica* rep) {
     int64_t date = r.Day(p_from, p_to);
     RecordId id = r.Id(date);
     int ev = (n_ev && r.Chance(0.5)) ? static_cast<int>(r.Index(n_ev)) : -1;
-    c.postings.push_back(id);
-    c.posting_event.push_back(ev);
     uint8_t area = static_cast<uint8_t>(r.Chance(0.55) ? 0 : r.Int(1, 3));
     std::string_view place = area == 0 ? "天全县" : area == 1 ? r.Pick(kYaanPlaces)
                            : area == 2 ? r.Pick(kProvincePlaces) : r.Pick(kOutPlaces);
+    // Drawn in the order the stream always had; the id takes the township.
+    Value title = Str(r.Pick(kJobTitles));
+    Value employer = Firm(r, area == 0 ? "天全县" : place);
+    std::string township(r.Pick(towns));
+    id = InTownship(id, township);
+    c.postings.push_back(id);
+    c.posting_event.push_back(ev);
     WriteBatch& b = w.b();
-    b.Set("job_posting", id, "title", Str(r.Pick(kJobTitles)));
-    b.Set("job_posting", id, "employer", Firm(r, area == 0 ? "天全县" : place));
-    b.Set("job_posting", id, "township", Str(r.Pick(towns)));
+    b.Set("job_posting", id, "title", std::move(title));
+    b.Set("job_posting", id, "employer", std::move(employer));
+    b.Set("job_posting", id, "township", Str(township));
     b.Set("job_posting", id, "date", Ts(date));
     b.Set("job_posting", id, "work_area", Str(kAreas[area]));
     b.Set("job_posting", id, "work_place", Str(place));
@@ -220,7 +225,7 @@ Status GenServices(Context& c, Replica* rep) {
     for (int64_t k = 0; k < intentions[e]; ++k) {
       const Worker& wk = worker();
       size_t p = by_event[e].empty() ? r.Index(c.postings.size()) : r.Pick(by_event[e]);
-      RecordId id = r.Id(date);
+      RecordId id = InTownship(r.Id(date), c.TownshipOf(wk));
       WriteBatch& b = w.b();
       b.Set("placement", id, "worker", wk.id);
       b.Set("placement", id, "posting", c.postings[p]);
@@ -238,7 +243,7 @@ Status GenServices(Context& c, Replica* rep) {
   for (int64_t i = 0; i < n_cp; ++i) {
     const Worker& wk = worker();
     int64_t date = r.Day(DateMs(2022, 3, 1), DateMs(2023, 2, 28));
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), c.TownshipOf(wk));
     WriteBatch& b = w.b();
     b.Set("placement", id, "worker", wk.id);
     b.Set("placement", id, "posting", c.postings[r.Index(c.postings.size())]);
@@ -264,6 +269,7 @@ Status GenServices(Context& c, Replica* rep) {
     int64_t date = r.Day(DateMs(2022, 6, 1), DateMs(2023, 2, 20));
     RecordId course = r.Id(date);
     std::string township = r.Pick(towns);
+    course = InTownship(course, township);
     int64_t hours = start ? 80 : r.Int(40, 120);
     WriteBatch& b = w.b();
     b.Set("training_course", course, "title", Str(start ? r.Pick(kStartCourses) : r.Pick(kSkillCourses)));
@@ -277,7 +283,7 @@ Status GenServices(Context& c, Replica* rep) {
     COUNTY_TRY(w.Done("training_course"));
     for (int64_t k = 0; k < enrol[static_cast<size_t>(i)]; ++k) {
       const Worker& wk = worker();
-      RecordId id = r.Id(date);
+      RecordId id = InTownship(r.Id(date), township);
       WriteBatch& e = w.b();
       e.Set("enrolment", id, "course", course);
       e.Set("enrolment", id, "worker", wk.id);
@@ -311,7 +317,7 @@ Status GenServices(Context& c, Replica* rep) {
   auto loan = [&](int64_t yuan, bool disbursed) -> Status {
     const Worker& wk = c.workers[locals.empty() ? r.Index(c.workers.size()) : r.Pick(locals)];
     int64_t date = disbursed ? r.Day(DateMs(2020, 6, 1), DateMs(2023, 2, 20)) : r.Day(DateMs(2023, 2, 1), DateMs(2023, 2, 28));
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), c.TownshipOf(wk));
     WriteBatch& b = w.b();
     b.Set("startup_loan", id, "worker", wk.id);
     b.Set("startup_loan", id, "business", Str(r.Pick(kBusinesses)));
@@ -365,7 +371,7 @@ Status GenServices(Context& c, Replica* rep) {
   for (int64_t t = 0; t < n_trips; ++t) {
     const Trip& tr = kTrips[t];
     int64_t date = DateMs(2023, static_cast<unsigned>(tr.m), static_cast<unsigned>(tr.d));
-    RecordId id = r.Id(date);
+    RecordId id = InTownship(r.Id(date), tr.township);
     WriteBatch& b = w.b();
     b.Set("shuttle_trip", id, "route", std::string("天全县 → ") + tr.dest);
     b.Set("shuttle_trip", id, "destination", tr.dest);

@@ -107,6 +107,16 @@ class Rng {
   std::mt19937_64 g_;
 };
 
+// Ids of records in the template's partitioned scopes (hr.workers,
+// civil.children: docs/policy.md, "Partitioned scopes") carry their
+// township: the first 4 bytes of `id` become PartitionPrefix(township), the
+// rest (date and random bits) stays. Same seed, same ids.
+inline RecordId InTownship(RecordId id, std::string_view township) {
+  const auto p = PartitionPrefix(township);
+  std::copy(p.begin(), p.end(), id.bytes.begin());
+  return id;
+}
+
 // ---- batched writes ----------------------------------------------------------
 
 class Writer {

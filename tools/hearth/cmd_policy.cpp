@@ -62,7 +62,19 @@ Rights ParseRights(const std::string& text) {
   return rights;
 }
 
-std::string Subject(const Grant& gr) { return gr.agency.empty() ? "role:" + gr.role : "agency:" + gr.agency; }
+// "agency:township", "role:child_care"; a grant limited to partitions
+// (docs/policy.md, "Partitioned scopes") is its own column:
+// "agency:township[own]", "agency:liaison[城厢镇,始阳镇]".
+std::string Subject(const Grant& gr) {
+  std::string s = gr.agency.empty() ? "role:" + gr.role : "agency:" + gr.agency;
+  if (gr.own_partition) return s + "[own]";
+  if (!gr.partitions.empty()) {
+    s += "[";
+    for (size_t i = 0; i < gr.partitions.size(); ++i) s += (i ? "," : "") + gr.partitions[i];
+    s += "]";
+  }
+  return s;
+}
 
 // scope -> subject ("agency:hr", "role:child_care") -> union of rights.
 std::map<std::string, std::map<std::string, Rights>> Matrix(const Policy& p) {
@@ -75,7 +87,12 @@ std::map<std::string, std::map<std::string, Rights>> Matrix(const Policy& p) {
 json PolicyJson(const Policy& p) {
   json scopes = json::array(), members = json::array(), grants = json::array(), matrix = json::object();
   for (const auto& s : p.scopes()) {
-    scopes.push_back({{"name", s.name}, {"epoch", s.epoch}, {"description", s.description}});
+    json sj = {{"name", s.name}, {"epoch", s.epoch}, {"description", s.description}};
+    if (s.partitioned()) {
+      sj["partitioned_by"] = s.partitioned_by;
+      sj["partitions"] = s.partitions;
+    }
+    scopes.push_back(sj);
   }
   for (const auto& m : p.members()) {
     members.push_back({{"key", m.key.ToHex()},
@@ -89,6 +106,8 @@ json PolicyJson(const Policy& p) {
     json j = {{"scope", gr.scope}, {"rights", RightsList(gr.rights)}};
     if (!gr.agency.empty()) j["agency"] = gr.agency;
     else j["role"] = gr.role;
+    if (gr.own_partition) j["partition"] = "own";
+    if (!gr.partitions.empty()) j["partitions"] = gr.partitions;
     grants.push_back(j);
   }
   for (const auto& [scope, row] : Matrix(p)) {
@@ -125,6 +144,14 @@ int Show(Globals& g) {
   Table ts({"SCOPE", "EPOCH", "DESCRIPTION"});
   for (const auto& s : p->scopes()) ts.Add({s.name, std::to_string(s.epoch), s.description});
   ts.Print();
+  for (const auto& s : p->scopes()) {
+    if (!s.partitioned()) continue;
+    std::string list;
+    for (const auto& part : s.partitions) list += (list.empty() ? "" : ", ") + part;
+    std::cout << "scope " << s.name << " is partitioned"
+              << (s.partitioned_by.empty() ? "" : " by " + s.partitioned_by) << " (" << s.partitions.size()
+              << "): " << list << "\n";
+  }
   std::cout << "\n";
   if (p->members().empty()) {
     std::cout << "no members (add them with `hearth policy add-member`)\n";

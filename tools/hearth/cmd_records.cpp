@@ -1,4 +1,6 @@
 // put, get, query, delete, conflicts, resolve.
+#include <algorithm>
+
 #include "common.hpp"
 #include "hearth/inspect.hpp"
 #include "values.hpp"
@@ -73,8 +75,38 @@ CommitInfo MustCommit(Replica& r, const WriteBatch& b) {
   return *ci;
 }
 
+// The id of a new record of collection `c`: RecordId::Generate(), or, when
+// the policy in force partitions c's scope (docs/policy.md, "Partitioned
+// scopes"), an id in partition `partition`, else in the one named by the
+// scope's `partitioned_by` field among the assignments, else in this
+// member's own township. Exit 2 when none names a declared partition.
+RecordId NewIdFor(const Replica& r, const std::string& c, std::string partition,
+                  const std::vector<Assignment>& assigns) {
+  const CollectionSpec* spec = r.schema().Find(c);
+  auto pol = Must(r.CurrentPolicy(), "reading the policy");
+  const ScopeSpec* scope = spec && pol ? pol->FindScope(spec->scope) : nullptr;
+  if (scope == nullptr || !scope->partitioned()) {
+    if (!partition.empty()) Fail(kExitUsage, "--partition: the scope of " + c + " is not partitioned");
+    return RecordId::Generate();
+  }
+  if (partition.empty() && !scope->partitioned_by.empty()) {
+    for (const auto& a : assigns) {
+      if (a.op == Assignment::kSet && a.field == scope->partitioned_by) partition = a.text;
+    }
+  }
+  if (partition.empty()) {
+    if (const Member* m = pol->FindMember(r.author())) partition = m->township;
+  }
+  if (!std::binary_search(scope->partitions.begin(), scope->partitions.end(), partition)) {
+    Fail(kExitUsage, "scope " + spec->scope + " of " + c + " is partitioned" +
+                         (scope->partitioned_by.empty() ? "" : " by " + scope->partitioned_by) +
+                         (partition.empty() ? ": give --partition P" : ": '" + partition + "' is not one of its partitions"));
+  }
+  return NewRecordIdIn(partition);
+}
+
 int Put(Globals& g, const std::string& c, const std::string& id_hex, const std::string& set_json,
-        const std::vector<std::string>& assigns) {
+        const std::vector<std::string>& assigns, const std::string& partition = "") {
   if (assigns.empty() && set_json.empty()) {
     Fail(kExitUsage, "nothing to write: give field=value arguments or --set-json '{...}'");
   }
@@ -90,9 +122,11 @@ int Put(Globals& g, const std::string& c, const std::string& id_hex, const std::
     }
     if (!sj.is_object()) Fail(kExitUsage, "--set-json must be a JSON object {\"field\": value, ...}");
   }
-  RecordId id = id_hex.empty() ? RecordId::Generate() : ParseRecordId(id_hex);
+  if (!id_hex.empty() && !partition.empty()) Fail(kExitUsage, "--partition is for new records (not with --id)");
+  RecordId id = id_hex.empty() ? RecordId() : ParseRecordId(id_hex);
   auto r = OpenGlobal(g);
   CheckCollection(*r, c);
+  if (id_hex.empty()) id = NewIdFor(*r, c, partition, parsed);
   // Status fields only advance: an assignment to a state that does not rank
   // above the current one is left out and reported, never "committed".
   std::vector<Unchanged> unchanged;
@@ -311,7 +345,7 @@ int Resolve(Globals& g, const std::string& c, const std::string& id_hex, const s
 void AddRecordCommands(CLI::App& app, Globals& g) {
   {
     auto* put = app.add_subcommand("put", "Write fields of a record (creates it when new)");
-    struct A { std::string c, id, set_json; std::vector<std::string> assigns; };
+    struct A { std::string c, id, set_json, partition; std::vector<std::string> assigns; };
     auto a = std::make_shared<A>();
     put->add_option("COLLECTION", a->c, "Collection")->required();
     put->add_option("ASSIGNMENTS", a->assigns,
@@ -319,8 +353,11 @@ void AddRecordCommands(CLI::App& app, Globals& g) {
                     "counter +N/-N, log append)");
     put->add_option("--id", a->id, "Record id (32 hex digits); default: a new record");
     put->add_option("--set-json", a->set_json, "Fields as a JSON object, e.g. '{\"name\":\"x\",\"tags\":[\"a\"]}'");
+    put->add_option("--partition", a->partition,
+                    "New record of a partitioned scope: its partition (e.g. a township); default: the "
+                    "partitioned_by field's value, else this member's township");
     put->footer("Values: text, 42, 3.5, true/false/null, @<ms> timestamp, ref:<hex>, 0x<hex> bytes, \"quoted\" string.");
-    put->callback([&g, a] { g.action = [&g, a] { return Put(g, a->c, a->id, a->set_json, a->assigns); }; });
+    put->callback([&g, a] { g.action = [&g, a] { return Put(g, a->c, a->id, a->set_json, a->assigns, a->partition); }; });
   }
   {
     auto* get = app.add_subcommand("get", "Show one record (exit 1 if it does not exist)");
