@@ -301,7 +301,10 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
       // Under a county root that published a schema, the root's is in force.
       auto root_schema = p->RootSchemaIn(t, nullptr);
       if (!root_schema.ok()) return root_schema.status();
-      if (*root_schema && **root_schema == *p->opts.schema) return true;  // already in force
+      if (*root_schema && **root_schema == *p->opts.schema) {  // already in force
+        HEARTH_RETURN_IF_ERROR(p->MigrateHistory(t));
+        return true;
+      }
       if (*root_schema) {
         return Status::FailedPrecondition(
             "replica " + p->dir + " follows the schema the county root publishes (version " +
@@ -330,15 +333,11 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
         HEARTH_RETURN_IF_ERROR(t.Put(p->meta, AsBytes("schema"), AsBytes(text)));
       }
     }
-    return true;
-  });
-  if (!opened.ok()) return opened.status();
-  // The history index of a replica made before it existed (once).
-  auto migrated = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    // The history index of a replica made before it existed (once).
     HEARTH_RETURN_IF_ERROR(p->MigrateHistory(t));
     return true;
   });
-  if (!migrated.ok()) return migrated.status();
+  if (!opened.ok()) return opened.status();
   if (!*marker) HEARTH_RETURN_IF_ERROR(store::WriteMarker(dir, impl->identity.public_key));
 
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
