@@ -270,7 +270,10 @@ Result<ChangeWatcher> Replica::Watch() const {
 Result<bool> ChangeWatcher::Wait(uint64_t after, std::chrono::milliseconds timeout) {
   if (!impl_) return Status::FailedPrecondition("ChangeWatcher: not made by Replica::Watch (or moved from)");
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::max(timeout, std::chrono::milliseconds(0));
+  // Clamped so that the deadline cannot overflow the clock's range.
+  const auto bounded = std::clamp(timeout, std::chrono::milliseconds(0),
+                                  std::chrono::milliseconds(std::chrono::hours(24 * 366)));
+  const auto deadline = Clock::now() + bounded;
   alignas(inotify_event) char buf[4096];
   // Bounded by the deadline: each pass either returns or waits on poll.
   for (;;) {

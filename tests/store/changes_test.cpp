@@ -184,6 +184,8 @@ TEST_CASE("changes: a watcher wakes on a commit made by another process") {
   const uint64_t now = r->LastChangeNumber().value();
   REQUIRE(r->Write([&](WriteBatch& b) { b.Increment("item", id, "count", 1); }).ok());
   CHECK(w2->Wait(now, std::chrono::seconds(20)).value());
+  CHECK(w2->Wait(r->LastChangeNumber().value(), std::chrono::milliseconds(-5)).value() == false);
+  CHECK(w2->Wait(0, std::chrono::milliseconds::max()).value());
   ChangeWatcher empty;
   CHECK(empty.Wait(0, std::chrono::milliseconds(1)).status().code() == Code::kFailedPrecondition);
 }
