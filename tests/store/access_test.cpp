@@ -360,5 +360,51 @@ TEST_CASE("only the root publishes policy; a root-less replica cannot be re-root
   CHECK(other_root.status().code() == Code::kFailedPrecondition);
 }
 
+// Change feed and history under a policy (include/hearth/changes.hpp).
+TEST_CASE("changes and history under a policy: member names, denied deltas, re-derivation") {
+  County c;
+  c.Publish();
+  c.SyncAll();
+  RecordId id = RecordId::Generate();
+  REQUIRE(c.civil->Write([&](WriteBatch& w) { w.Set("other", id, "name", "王小明"); }).ok());
+  c.SyncAll();
+  auto h = c.town->History("other", id);
+  REQUIRE(h.ok());
+  REQUIRE(h->size() == 1);
+  CHECK(h->at(0).author == c.civil->author());
+  CHECK(h->at(0).author_name == "civil affairs");
+  // HR relays test.b but cannot read it: no history, no change.
+  CHECK(c.hr->History("other", id)->empty());
+  for (const Change& ch : c.hr->Changes(0).value()) CHECK(ch.collection != "other");
+
+  // A denied delta changes nothing and lists nothing ...
+  auto rogue = c.RogueUnion(*c.civil, "test.b");
+  REQUIRE(rogue->Write([&](WriteBatch& w) { w.Increment("other", id, "n", 5); }).ok());
+  Bytes d = rogue->DeltasSince({})->at(0);
+  const uint64_t before = c.civil->LastChangeNumber().value();
+  CHECK(c.civil->Apply(d)->outcome == ApplyOutcome::kDenied);
+  CHECK(c.civil->LastChangeNumber().value() == before);
+  CHECK(c.civil->History("other", id)->size() == 1);
+  // ... until a policy admits it: the re-derivation is a change.
+  c.policy.set_version(2);
+  REQUIRE(c.policy.AddGrant({"union", "", "test.b", Right::kWrite}).ok());
+  c.Publish();
+  c.SyncAll();
+  auto after = c.civil->Changes(before).value();
+  auto it = std::find_if(after.begin(), after.end(), [&](const Change& ch) { return ch.id == id; });
+  REQUIRE(it != after.end());
+  CHECK(it->rederived);
+  CHECK(it->fields == std::vector<std::string>{"n"});
+  CHECK(it->author == c.root->author());
+  auto h2 = c.civil->History("other", id).value();
+  REQUIRE(h2.size() == 2);
+  CHECK(h2[1].author == c.un->author());
+  CHECK(h2[1].author_name == "county union");
+  CHECK(h2[1].operation == "counter");
+  CHECK(h2[1].p == 5);
+  CHECK(c.hr->History("other", id)->empty());
+  for (Replica* r : c.all()) CHECK(inspect::CheckConsistency(*r).ok());
+}
+
 }  // namespace
 }  // namespace hearth
