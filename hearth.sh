@@ -46,6 +46,7 @@ PACKAGES=(
   doctest-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libtoml11-dev
   libbenchmark-dev lmdb-utils faketime python3 libcpp-httplib-dev
   libzstd-dev clang libfuzzer-14-dev libclang-rt-14-dev
+  python3-pytest
 )
 # Every package a phase needs must be named above: tools/preflight.sh checks,
 # before any build, that each phase's toolchain works and that every file it
