@@ -17,7 +17,8 @@ shapes"); values going in are None, bool, int, float, str, bytes,
 hearth.Timestamp or hearth.Ref.
 
 The shared library is found, in order: $HEARTH_LIBRARY, libhearth.so next
-to this package or in the build tree, then the system's (libhearth.so.0).
+to this package or in the build tree (../../build), then libhearth.so.0
+through the dynamic loader (LD_LIBRARY_PATH, the ld.so cache).
 """
 
 import ctypes
@@ -85,10 +86,23 @@ def _find_library():
                  os.path.join(here, "..", "..", "build", "libhearth.so")):
         if os.path.exists(cand):
             return cand
-    return ctypes.util.find_library("hearth") or "libhearth.so.0"
+    return None
 
 
-_lib = ctypes.CDLL(_find_library())
+def _load_library():
+    path = _find_library()
+    if path:
+        return ctypes.CDLL(path)
+    try:  # the dynamic loader's search: LD_LIBRARY_PATH, the ld.so cache, /usr/local/lib
+        return ctypes.CDLL("libhearth.so.0")
+    except OSError:
+        found = ctypes.util.find_library("hearth")
+        if not found:
+            raise ImportError("libhearth.so.0 not found: install Hearth or set HEARTH_LIBRARY") from None
+        return ctypes.CDLL(found)
+
+
+_lib = _load_library()
 
 _c = ctypes
 _p = _c.c_void_p
