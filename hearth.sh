@@ -175,7 +175,7 @@ run_ctest_asan() {
 # ---- fuzzing (tests/fuzz, docs/reliability.md) -----------------------------
 
 FUZZ_ALL_TARGETS=(delta codec_payload codec_state crdt_merge sync_wire sync_session bundle
-                  schema_toml policy_toml hearthd_config member_delta)
+                  schema_toml policy_toml hearthd_config member_delta capi)
 FUZZ_ROWS=()
 
 configure_fuzz() {
