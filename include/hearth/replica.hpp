@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hearth/changes.hpp"
 #include "hearth/export.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/schema.hpp"
@@ -110,6 +111,9 @@ struct HEARTH_EXPORT FieldValue {
   std::vector<LogEntry> log;  // log: entries in (hlc, author) order
   uint64_t hlc = 0;           // lww/ref: HLC of the winning write
   AuthorId author;            // lww/ref: author of the winning write
+  // mv: every concurrent value with the author and HLC of its write, in
+  // (hlc, author) order (`values` holds the same values, sorted, unique).
+  std::vector<LogEntry> sources;
 
   // An mv register holding more than one concurrent value: a person should
   // decide (Set the field again to resolve it).
@@ -389,6 +393,23 @@ class HEARTH_EXPORT Replica {
   // kInvalidArgument (version not newer than the schema in force, or a
   // change CheckSchemaChange refuses, named).
   Result<CommitInfo> PublishSchema(const Schema& schema);
+
+  // --- change feed, conflicts, history (hearth/changes.hpp) ---
+  // Changes numbered above `since`, oldest first, at most `limit`.
+  Result<std::vector<Change>> Changes(uint64_t since, size_t limit = SIZE_MAX) const;
+  // The newest change number (0 before the first change).
+  Result<uint64_t> LastChangeNumber() const;
+  // A subscription that wakes on changes made by this or another process.
+  // Errors: kIOError (no inotify instance available).
+  Result<ChangeWatcher> Watch() const;
+  // Every mv field holding more than one concurrent value, in `collection`
+  // (empty: every collection), by collection, id and field.
+  Result<std::vector<Conflict>> Conflicts(std::string_view collection = {}) const;
+  // Every operation this replica applied to the record, oldest first (by
+  // HLC, then author): only operations of deltas it could read and the
+  // policy let it apply. An empty list when none (also for a record never
+  // seen).
+  Result<std::vector<HistoryEntry>> History(std::string_view collection, const RecordId& id) const;
 
   // Read by the library's own modules (inspection, sync's identity
   // proofs) through ReplicaAccess (src/store/replica_impl.hpp).

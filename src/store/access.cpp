@@ -230,6 +230,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
         it->second.id = rec.id;
       }
       for (const crdt::Op& o : rec.ops) it->second.Apply(o, h.author);
+      out->history.push_back(store::HistoryKey(rec.collection, rec.id, h.author, h.seq));
     }
   };
 
@@ -312,7 +313,18 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
 Status Replica::Impl::Rebuild(Txn& t) {
   Derived d;
   HEARTH_RETURN_IF_ERROR(Derive(t, &d));
-  for (MDB_dbi dbi : {state, index, unreadable, denied}) {
+  // The change feed compares the derived records against the stored ones.
+  std::map<std::string, crdt::RecordState> old_states;
+  {
+    store::Cursor c(t, state);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      auto decoded = codec::DecodeRecordState(c.value());
+      if (!decoded.ok()) return decoded.status().WithContext("stored record (before a rebuild)");
+      old_states.emplace(std::string(c.key().begin(), c.key().end()), std::move(decoded).value());
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+  for (MDB_dbi dbi : {state, index, unreadable, denied, history}) {
     HEARTH_RETURN_IF_ERROR(t.Drop(dbi).WithContext("clearing a table for a rebuild"));
   }
   for (auto& [ek, key] : d.new_keys) {
@@ -325,10 +337,28 @@ Status Replica::Impl::Rebuild(Txn& t) {
   Cache cache;
   for (auto& [k, rec] : d.records) {
     CachedRecord& c = cache[k];
+    auto old = old_states.find(k);
+    if (old != old_states.end()) {
+      c.feed_base = std::move(old->second);
+      old_states.erase(old);
+    } else {
+      c.feed_base = crdt::RecordState{rec.collection, rec.id, {}};
+    }
+    c.cause.rederived = true;
     c.now = std::move(rec);
     c.dirty = true;
   }
   HEARTH_RETURN_IF_ERROR(Flush(t, cache));
+  // Records no delta applies to any more.
+  for (auto& [k, old] : old_states) {
+    CachedRecord gone;
+    gone.feed_base = std::move(old);
+    gone.now.collection = gone.feed_base->collection;
+    gone.now.id = gone.feed_base->id;
+    gone.cause.rederived = true;
+    HEARTH_RETURN_IF_ERROR(RecordChange(t, gone));
+  }
+  for (const std::string& hk : d.history) HEARTH_RETURN_IF_ERROR(t.Put(history, AsBytes(hk), {}));
   for (const std::string& fk : d.unreadable) HEARTH_RETURN_IF_ERROR(t.Put(unreadable, AsBytes(fk), {}));
   for (const auto& [fk, reason] : d.denied) HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(reason)));
   rebuild_pending = false;

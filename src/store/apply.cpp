@@ -224,8 +224,12 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
   for (const crdt::RecordOps& r : p.records) {
     auto rec = Load(t, cache, r.collection, r.id);
     if (!rec.ok()) return rec.status();
-    for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, h.author);
+    for (const crdt::Op& op : r.ops) {
+      (*rec)->now.Apply(op, h.author);
+      (*rec)->cause.Note(h.author, op.hlc, h.author != identity.public_key);
+    }
     (*rec)->dirty = true;
+    HEARTH_RETURN_IF_ERROR(IndexHistory(t, r.collection, r.id, h.author, h.seq));
   }
   if (root_key && h.author == *root_key) {
     // A new policy or schema changes what every other delta's fate is:
@@ -551,8 +555,12 @@ Status Replica::Impl::ApplyUnreadable(Txn& t, Cache& cache, std::string_view sco
     for (const crdt::RecordOps& r : p->records) {
       auto rec = Load(t, cache, r.collection, r.id);
       if (!rec.ok()) return rec.status();
-      for (const crdt::Op& op : r.ops) (*rec)->now.Apply(op, d->header.author);
+      for (const crdt::Op& op : r.ops) {
+        (*rec)->now.Apply(op, d->header.author);
+        (*rec)->cause.Note(d->header.author, op.hlc, d->header.author != identity.public_key);
+      }
       (*rec)->dirty = true;
+      HEARTH_RETURN_IF_ERROR(IndexHistory(t, r.collection, r.id, d->header.author, d->header.seq));
     }
   }
   return Status::Ok();

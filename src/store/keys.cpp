@@ -30,6 +30,13 @@ std::string StateKey(std::string_view collection, const RecordId& id) {
   return k;
 }
 
+std::string HistoryKey(std::string_view collection, const RecordId& id, const AuthorId& author, uint64_t seq) {
+  std::string k = StateKey(collection, id);
+  k.append(reinterpret_cast<const char*>(author.bytes.data()), author.bytes.size());
+  AppendU64(k, seq);
+  return k;
+}
+
 std::string ScopeKeyKey(std::string_view scope, uint32_t epoch) {
   std::string k(scope);
   k.push_back('\0');

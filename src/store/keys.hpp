@@ -21,6 +21,8 @@ std::string FeedKey(const AuthorId& author, uint64_t seq);
 // state: collection || 0x00 || id(16)
 std::string StateKey(std::string_view collection, const RecordId& id);
 std::string StatePrefix(std::string_view collection);  // collection || 0x00
+// history: StateKey(collection, id) || author(32) || seq(8)
+std::string HistoryKey(std::string_view collection, const RecordId& id, const AuthorId& author, uint64_t seq);
 // keys: scope || 0x00 || epoch(4)
 std::string ScopeKeyKey(std::string_view scope, uint32_t epoch);
 

@@ -21,7 +21,10 @@ Record ToRecord(const crdt::RecordState& state) {
       }
       case FieldKind::kMv: {
         const auto& s = fs.as<crdt::MvState>();
-        for (const auto& e : s.entries) fv.values.push_back(e.value);
+        for (const auto& e : s.entries) {
+          fv.values.push_back(e.value);
+          fv.sources.push_back(LogEntry{e.dot.hlc, e.dot.author, e.value});
+        }
         std::sort(fv.values.begin(), fv.values.end());
         fv.values.erase(std::unique(fv.values.begin(), fv.values.end()), fv.values.end());
         if (fv.values.size() == 1) fv.value = fv.values.front();

@@ -205,8 +205,8 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
   // Open (and on first use create) the named tables.
   Impl* p = impl.get();
   auto opened = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
-    MDB_dbi* dbis[] = {&p->meta, &p->feeds,  &p->heads, &p->state,  &p->index, &p->pending,
-                       &p->forks, &p->frozen, &p->keys,  &p->unreadable, &p->denied};
+    MDB_dbi* dbis[] = {&p->meta,  &p->feeds,  &p->heads, &p->state,      &p->index,  &p->pending, &p->forks,
+                       &p->frozen, &p->keys,  &p->unreadable, &p->denied, &p->changes, &p->history};
     for (size_t i = 0; i < store::kTableNames.size(); ++i) {
       auto dbi = t.OpenTable(store::kTableNames[i], MDB_CREATE);
       if (!dbi.ok()) return dbi.status();
@@ -333,6 +333,12 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
     return true;
   });
   if (!opened.ok()) return opened.status();
+  // The history index of a replica made before it existed (once).
+  auto migrated = p->WithWrite<bool>([&](Txn& t) -> Result<bool> {
+    HEARTH_RETURN_IF_ERROR(p->MigrateHistory(t));
+    return true;
+  });
+  if (!migrated.ok()) return migrated.status();
   if (!*marker) HEARTH_RETURN_IF_ERROR(store::WriteMarker(dir, impl->identity.public_key));
 
   return std::unique_ptr<Replica>(new Replica(std::move(impl)));
@@ -600,6 +606,7 @@ Status Replica::Impl::Flush(Txn& t, Cache& cache) const {
     if (!rec.dirty) continue;
     Bytes enc = codec::EncodeRecordState(rec.now);
     HEARTH_RETURN_IF_ERROR(t.Put(state, AsBytes(key), enc));
+    HEARTH_RETURN_IF_ERROR(RecordChange(t, rec));
     const CollectionSpec* spec = schema.Find(rec.now.collection);
     if (spec == nullptr) continue;
     for (const FieldSpec& f : spec->fields) {
@@ -891,6 +898,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
         }
         st.Apply(op, me);
         (*rec)->dirty = true;
+        (*rec)->cause.Note(me, hlc, /*is_remote=*/false);
         std::string rk = store::StateKey(in->collection, in->id);
         auto [pos, inserted] = record_pos.emplace(rk, records.size());
         if (inserted) records.push_back(crdt::RecordOps{in->collection, in->id, {}});
@@ -901,6 +909,9 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
       }
       hdr.seq = ++h.seq;
       hdr.prev = h.hash;
+      for (const crdt::RecordOps& r : records) {
+        HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, hdr.seq));
+      }
       Bytes payload = codec::EncodePayload(records);
       auto delta = feed::SealDelta(hdr, payload, key->second, m.identity);
       if (!delta.ok()) return delta.status();

@@ -87,6 +87,8 @@ struct Replica::Impl {
   // Named sub-databases (docs/storage-format.md).
   MDB_dbi meta = 0, feeds = 0, heads = 0, state = 0, index = 0, pending = 0, forks = 0,
           frozen = 0, keys = 0, unreadable = 0 /* table "opaque" */, denied = 0;
+  // Change feed and record history (changes.cpp).
+  MDB_dbi changes = 0, history = 0;
 
   // Access control (access.cpp). root_key is fixed once stored.
   std::optional<AuthorId> root_key;
@@ -126,15 +128,51 @@ struct Replica::Impl {
   Status DiagnoseWriteError(Status s) const;
 
   // --- state cache used within one write transaction ---
+  // What changed a cached record, for the change feed (changes.cpp).
+  struct ChangeCause {
+    bool set = false;
+    AuthorId author;
+    uint64_t hlc = 0;
+    bool remote = false;
+    bool rederived = false;
+    // Keeps the operation with the highest HLC.
+    void Note(const AuthorId& a, uint64_t h, bool is_remote) {
+      if (set && h < hlc) return;
+      set = true;
+      author = a;
+      hlc = h;
+      remote = is_remote;
+    }
+  };
   struct CachedRecord {
     std::optional<crdt::RecordState> before;  // as stored; nullopt if new
     crdt::RecordState now;
     bool dirty = false;
+    ChangeCause cause;
+    // A rebuild: the state before it, which the change feed compares
+    // against (`before` is empty there: the tables were dropped).
+    std::optional<crdt::RecordState> feed_base;
   };
   using Cache = std::map<std::string, CachedRecord>;
   Result<CachedRecord*> Load(const store::Txn& t, Cache& cache, std::string_view collection,
                              const RecordId& id) const;
   Status Flush(store::Txn& t, Cache& cache) const;
+
+  // --- change feed and history (changes.cpp) ---
+  // Appends a Change for `rec` when its merged state differs from what was
+  // stored; sets notify_pending.
+  Status RecordChange(store::Txn& t, const CachedRecord& rec) const;
+  // Adds (collection, id) <- (author, seq) to the history index.
+  Status IndexHistory(store::Txn& t, std::string_view collection, const RecordId& id, const AuthorId& author,
+                      uint64_t seq) const;
+  // Opening: builds the history index from the feeds once (a replica made
+  // before it existed).
+  Status MigrateHistory(store::Txn& t);
+  // After a committed transaction that recorded changes: rewrites the
+  // notify file so that watchers in every process wake.
+  void NotifyChanges() const;
+  mutable bool notify_pending = false;
+  mutable uint64_t notify_number = 0;
 
   // --- schema (access.cpp) ---
   // The root-published schema as of this transaction (cache: records not
@@ -225,6 +263,7 @@ struct Replica::Impl {
     std::vector<std::pair<std::string, std::string>> denied;  // feed key, reason
     KeyCache new_keys;                                       // opened from envelopes
     std::shared_ptr<const Schema> schema;                    // the schema in force
+    std::vector<std::string> history;                        // history index keys
   };
   Status Derive(const store::Txn& t, Derived* out) const;
   // Replaces the tables state, index, opaque and denied with a fresh derivation.
@@ -265,10 +304,14 @@ Result<R> Replica::Impl::WithWrite(F&& fn) {
     }
     HEARTH_RETURN_IF_ERROR(s);
     rebuild_pending = false;
+    notify_pending = false;
     Result<R> r = fn(t);
     if (r.ok()) s = t.Commit();
     else s = r.status();
-    if (s.ok()) return r;
+    if (s.ok()) {
+      if (notify_pending) NotifyChanges();
+      return r;
+    }
     t.Abort();
     lk.unlock();
     if (t.error() == store::MdbError::kMapFull && attempt < 64) {

@@ -20,7 +20,12 @@ namespace hearth::store {
 // The replica's named tables (docs/storage-format.md), in the order
 // Replica::Open creates them.
 inline const std::vector<std::string> kTableNames = {"meta",  "feeds",  "heads", "state",  "index", "pending",
-                                                     "forks", "frozen", "keys",  "opaque", "denied"};
+                                                     "forks", "frozen", "keys",  "opaque", "denied",
+                                                     "changes", "history"};
+
+// Tables added after format 1 was first released: a replica not yet opened
+// by a build that knows them lacks them (Open creates them).
+inline const std::vector<std::string> kLaterTableNames = {"changes", "history"};
 
 // What the two LMDB meta pages of data.mdb say (the newest valid one).
 struct DataFileInfo {

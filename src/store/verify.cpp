@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/bytes.hpp"
 #include "store/keys.hpp"
 #include "store/record_view.hpp"
 #include "store/replica_impl.hpp"
@@ -365,6 +366,15 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
     for (bool ok = c.First(); ok; ok = c.Next()) have.insert(Str(c.key()));
     HEARTH_RETURN_IF_ERROR(c.status());
     CompareKeys("denied", have, want, [](const std::string& k) { return KeyName(AsBytes(k)); }, out);
+  }
+  {
+    // The history index (docs/storage-format.md, "history"): one entry per
+    // (record, delta) the derivation applies.
+    std::set<std::string> have, want(derived.history.begin(), derived.history.end());
+    store::Cursor c(t, m.history);
+    for (bool ok = c.First(); ok; ok = c.Next()) have.insert(Str(c.key()));
+    HEARTH_RETURN_IF_ERROR(c.status());
+    CompareKeys("history", have, want, [](const std::string& k) { return base::ToHex(reinterpret_cast<const uint8_t*>(k.data()), k.size()); }, out);
   }
   (void)feed_keys;
   return Status::Ok();

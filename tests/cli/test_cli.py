@@ -106,7 +106,7 @@ class UsageTest(Base):
         self.assertIn("Exit codes", p.stdout)
         for cmd in ["init", "keygen", "whoami", "put", "get", "query", "delete", "log", "heads",
                     "inspect", "verify", "export", "import", "bundle-info", "merge", "diff", "digest",
-                    "conflicts", "resolve", "forks", "pending", "backup", "restore", "keys", "schema"]:
+                    "conflicts", "history", "resolve", "forks", "pending", "backup", "restore", "keys", "schema"]:
             p = run(cmd, "--help")
             self.assertIn("Usage", p.stdout + p.stderr, cmd)
 
@@ -626,6 +626,36 @@ class SyncTest(Base):
             self.assertIn("no conflicts", run("-C", x, "conflicts").stdout)
         self.assertEqual(self.digest(a), self.digest(b))
         run("merge", a, a, expect=3)  # one process cannot open a replica twice
+
+    def test_conflict_sources_and_history(self):
+        a, b = self.two()
+        run("merge", a, b)
+        rid = self.put(a, "item", "owner=alice", "title=t1")["id"]
+        run("merge", a, b)
+        self.put(a, "item", "owner=bob", id=rid)
+        self.put(b, "item", "owner=carol", "count+=2", id=rid)
+        run("merge", a, b)
+        run("merge", b, a)
+        wa, wb = jrun("-C", a, "whoami")["author"], jrun("-C", b, "whoami")["author"]
+        c = jrun("-C", a, "conflicts", "item")["conflicts"]
+        self.assertEqual(len(c), 1)
+        src = {s["value"]: s["author"] for s in c[0]["sources"]}
+        self.assertEqual(src, {"bob": wa, "carol": wb})
+        self.assertTrue(all(isinstance(s["hlc"], str) for s in c[0]["sources"]))
+        self.assertIn(wa[:16], run("-C", a, "conflicts").stdout)
+        # History: every op on the record, oldest first, HLCs as strings.
+        h = jrun("-C", b, "history", "item", rid)
+        self.assertEqual(h["count"], 5)
+        ops = [(e["author"], e["field"], e["operation"]) for e in h["history"]]
+        self.assertEqual(sorted(ops[:2]), [(wa, "owner", "mv_set"), (wa, "title", "set")])
+        self.assertEqual(ops[2], (wa, "owner", "mv_set"))
+        self.assertEqual(sorted(ops[3:]), [(wb, "count", "counter"), (wb, "owner", "mv_set")])
+        self.assertEqual([e["value"] for e in h["history"] if e["field"] == "owner"], ["alice", "bob", "carol"])
+        self.assertTrue(all(isinstance(e["hlc"], str) for e in h["history"]))
+        self.assertIn("mv_set", run("-C", b, "history", "item", rid).stdout)
+        self.assertEqual(jrun("-C", b, "history", "item", "0" * 32)["count"], 0)
+        run("-C", b, "history", "item", "zz", expect=2)
+        run("-C", b, "history", "nope", rid, expect=2)
 
 
 class RestoreTest(Base):

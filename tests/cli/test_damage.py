@@ -36,7 +36,8 @@ import time
 HEARTH = None
 SCHEMA = None
 TIMEOUT = 60  # seconds per command; a healthy one takes ~20 ms
-TABLES = ["meta", "feeds", "heads", "state", "index", "pending", "forks", "frozen", "keys", "opaque", "denied"]
+TABLES = ["meta", "feeds", "heads", "state", "index", "pending", "forks", "frozen", "keys", "opaque", "denied",
+          "changes", "history"]
 PROBLEM_RE = re.compile(r"^  - (storage|identity|" + "|".join(TABLES) + r"): ", re.M)
 
 

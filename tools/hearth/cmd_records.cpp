@@ -1,4 +1,6 @@
-// put, get, query, delete, conflicts, resolve.
+// put, get, query, delete, conflicts, history, resolve.
+#include <algorithm>
+
 #include "common.hpp"
 #include "hearth/inspect.hpp"
 #include "values.hpp"
@@ -258,34 +260,70 @@ int Delete(Globals& g, const std::string& c, const std::string& id_hex) {
 int Conflicts(Globals& g, const std::string& only) {
   auto r = OpenGlobal(g);
   if (!only.empty()) CheckCollection(*r, only);
+  auto found = Must(r->Conflicts(only), "listing conflicts");
   json arr = json::array();
   Table t({"COLLECTION", "ID", "FIELD", "VALUES"});
-  for (const auto& cs : r->schema().collections()) {
-    if (!only.empty() && cs.name != only) continue;
-    bool has_mv = false;
-    for (const auto& f : cs.fields) has_mv |= f.type == FieldType::kMv;
-    if (!has_mv) continue;
-    Status s = r->Scan(cs.name, [&](const Record& rec) {
-      for (const auto& [name, f] : rec.fields) {
-        if (!f.conflict()) continue;
-        json vals = json::array();
-        std::string text;
-        for (const auto& v : f.values) {
-          vals.push_back(ValueToJson(v));
-          text += (text.empty() ? "" : " | ") + v.ToString();
-        }
-        arr.push_back({{"collection", cs.name}, {"id", rec.id.ToHex()}, {"field", name}, {"values", vals}});
-        t.Add({cs.name, rec.id.ToHex(), name, text});
-      }
-      return true;
-    });
-    Must(s, "scanning " + cs.name);
+  for (const Conflict& c : found) {
+    // "values": sorted and unique, as Record's FieldValue::values;
+    // "sources": each concurrent write with its author and HLC.
+    std::vector<Value> sorted;
+    json sources = json::array();
+    std::string text;
+    for (const ConflictValue& v : c.values) {
+      sorted.push_back(v.value);
+      sources.push_back({{"value", ValueToJson(v.value)}, {"author", v.author.ToHex()}, {"hlc", HlcText(v.hlc)}});
+      text += (text.empty() ? "" : " | ") + v.value.ToString() + " (" + v.author.ToHex().substr(0, 16) + " " +
+              HlcText(v.hlc) + ")";
+    }
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    json vals = json::array();
+    for (const Value& v : sorted) vals.push_back(ValueToJson(v));
+    arr.push_back({{"collection", c.collection},
+                   {"id", c.id.ToHex()},
+                   {"field", c.field},
+                   {"values", vals},
+                   {"sources", sources}});
+    t.Add({c.collection, c.id.ToHex(), c.field, text});
   }
   if (g.json) PrintJson({{"count", arr.size()}, {"conflicts", arr}});
   else if (t.size() == 0) Say(g, "no conflicts");
   else {
     t.Print();
     if (!g.quiet) std::cerr << t.size() << " conflict(s); settle one with `hearth resolve COLLECTION ID FIELD VALUE`\n";
+  }
+  return kExitOk;
+}
+
+// Every operation this replica applied to one record, oldest first
+// (Replica::History; docs/cli.md "history").
+int History(Globals& g, const std::string& c, const std::string& id_hex) {
+  RecordId id = ParseRecordId(id_hex);
+  auto r = OpenGlobal(g);
+  CheckCollection(*r, c);
+  auto entries = Must(r->History(c, id), "reading the history of " + c + "/" + id.ToHex());
+  json arr = json::array();
+  Table t({"HLC", "AUTHOR", "NAME", "SEQ", "FIELD", "OPERATION", "VALUE"});
+  for (const HistoryEntry& e : entries) {
+    json v = e.operation == "counter" ? json{{"p", e.p}, {"n", e.n}} : ValueToJson(e.value);
+    arr.push_back({{"hlc", HlcText(e.hlc)},
+                   {"author", e.author.ToHex()},
+                   {"name", e.author_name},
+                   {"seq", e.seq},
+                   {"field", e.field},
+                   {"operation", e.operation},
+                   {"value", v}});
+    std::string text = e.operation == "counter" ? "+" + std::to_string(e.p) + " -" + std::to_string(e.n)
+                                                : e.value.ToString();
+    t.Add({HlcText(e.hlc), e.author.ToHex().substr(0, 16), Printable(e.author_name), std::to_string(e.seq),
+           Printable(e.field), e.operation, Printable(text)});
+  }
+  if (g.json) {
+    PrintJson({{"collection", c}, {"id", id.ToHex()}, {"count", arr.size()}, {"history", arr}});
+  } else if (t.size() == 0) {
+    Say(g, "no history for " + c + "/" + id.ToHex() + " (never written, or in a scope this replica cannot read)");
+  } else {
+    t.Print();
   }
   return kExitOk;
 }
@@ -352,6 +390,13 @@ void AddRecordCommands(CLI::App& app, Globals& g) {
     auto only = std::make_shared<std::string>();
     conf->add_option("COLLECTION", *only, "Only this collection");
     conf->callback([&g, only] { g.action = [&g, only] { return Conflicts(g, *only); }; });
+  }
+  {
+    auto* hist = app.add_subcommand("history", "Every operation applied to one record, oldest first");
+    auto a = std::make_shared<std::pair<std::string, std::string>>();
+    hist->add_option("COLLECTION", a->first, "Collection")->required();
+    hist->add_option("ID", a->second, "Record id (32 hex digits)")->required();
+    hist->callback([&g, a] { g.action = [&g, a] { return History(g, a->first, a->second); }; });
   }
   {
     auto* res = app.add_subcommand("resolve", "Settle an mv conflict by writing the chosen value");
