@@ -3,7 +3,8 @@
 
 The county labour bureau and the township office each run a replica; their
 sync nodes talk over ZeroMQ on 127.0.0.1. The desk registers a worker, then
-prints every record that reaches it from the bureau by sync.
+follows its change feed and prints every change that reaches it from the
+bureau by sync.
 
     township_desk.py DIR        (replicas in DIR/bureau and DIR/township)
 """
@@ -50,22 +51,27 @@ def main(argv):
             b.set("worker", mine, "name", "张伟").set("worker", mine, "township", "城厢镇")
             b.increment("worker", mine, "visits", 1)
         print(f"desk registered worker {mine}")
+        start = desk.last_change  # changes above this one are news to the desk
 
         with bureau.node(tick_ms=20, heads_poll_ms=50) as bn, desk.node(tick_ms=20, heads_poll_ms=50) as dn:
             bn.listen("tcp://127.0.0.1:*")
             dn.connect(bn.endpoints[0], bureau.author)
             bn.start()
             dn.start()
+            # Follow the desk's change feed: print every change that came
+            # from another replica, until the bureau's worker arrived.
             deadline = time.monotonic() + 10
             seen = set()
-            while time.monotonic() < deadline and len(seen) < 1:
-                for rec in desk.scan("worker"):
-                    if rec["id"] != mine and rec["id"] not in seen:
-                        seen.add(rec["id"])
-                        f = rec["fields"]
-                        print(f"received from the bureau: worker {rec['id']} {f['name']['value']} "
-                              f"({f['township']['value']}), work area {f['work_area']['values']}")
-                time.sleep(0.02)
+            for change in desk.follow(start, timeout=10):
+                if change["remote"]:
+                    rec = desk.get(change["collection"], change["id"])
+                    f = rec["fields"]
+                    print(f"change {change['number']} from {change['author'][:16]}: {change['collection']} "
+                          f"{change['id']} fields {change['fields']} -> {f['name']['value']} "
+                          f"({f['township']['value']}), work area {f['work_area']['values']}")
+                    seen.add(change["id"])
+                if from_bureau in seen or time.monotonic() > deadline:
+                    break
             bureau_has_mine = False
             while time.monotonic() < deadline and not bureau_has_mine:
                 try:

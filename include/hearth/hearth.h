@@ -74,6 +74,7 @@ typedef struct hearth_options hearth_options;
 typedef struct hearth_batch hearth_batch;
 typedef struct hearth_deltas hearth_deltas;
 typedef struct hearth_node hearth_node;
+typedef struct hearth_watch hearth_watch;
 
 /* ---- library ---------------------------------------------------------- */
 
@@ -137,7 +138,7 @@ HEARTH_C_EXPORT int hearth_options_set_max_map_size(hearth_options* o, uint64_t 
  * and is only read. */
 HEARTH_C_EXPORT int hearth_replica_open(const char* dir, const hearth_options* options, hearth_replica** out);
 /* Closes the replica. HEARTH_FAILED_PRECONDITION (and nothing closed) while
- * a hearth_node made on it exists. NULL is fine. */
+ * a hearth_node or hearth_watch made on it exists. NULL is fine. */
 HEARTH_C_EXPORT int hearth_replica_close(hearth_replica* r);
 /* This replica's author key: 64 hex + NUL into out[65]. */
 HEARTH_C_EXPORT int hearth_replica_author(const hearth_replica* r, char* out, size_t out_size);
@@ -241,6 +242,34 @@ HEARTH_C_EXPORT int hearth_bundle_export(const hearth_replica* r, const char* si
  * "applied", "duplicate", "pending", "unreadable", "fork", "held", "denied",
  * "waiting_schema", "unblocked", "rejected": [...]}. */
 HEARTH_C_EXPORT int hearth_bundle_import(hearth_replica* r, const char* path, char** out_json);
+
+/* ---- change feed, conflicts, history (include/hearth/changes.hpp) ------- */
+
+/* Changes numbered above `since`, oldest first, at most `limit` (0 = no
+ * limit). *out_json: [{"number", "collection", "id", "fields": [...],
+ * "author", "remote", "rederived", "hlc"}, ...]. */
+HEARTH_C_EXPORT int hearth_replica_changes_json(const hearth_replica* r, uint64_t since, uint64_t limit,
+                                                char** out_json);
+/* The newest change number (0 before the first change). */
+HEARTH_C_EXPORT int hearth_replica_last_change(const hearth_replica* r, uint64_t* out);
+/* A subscription that wakes on changes committed by this or another
+ * process on the same directory. Free it before closing the replica
+ * (close refuses before). One thread at a time. */
+HEARTH_C_EXPORT int hearth_watch_new(hearth_replica* r, hearth_watch** out);
+HEARTH_C_EXPORT void hearth_watch_free(hearth_watch* w);
+/* Waits until the last change number exceeds `after` or timeout_ms passes
+ * (at most 3,600,000): *changed = 1 (then read hearth_replica_changes_json
+ * since `after`) or 0 on timeout. */
+HEARTH_C_EXPORT int hearth_watch_wait(hearth_watch* w, uint64_t after, uint32_t timeout_ms, int* changed);
+/* mv fields holding concurrent values; collection NULL or "" = all.
+ * *out_json: [{"collection", "id", "field", "values": [{"value", "author",
+ * "hlc"}, ...]}, ...]. */
+HEARTH_C_EXPORT int hearth_replica_conflicts_json(const hearth_replica* r, const char* collection, char** out_json);
+/* Every operation applied to the record, oldest first. *out_json: [{"hlc",
+ * "author", "author_name", "seq", "field", "operation", "value", "p", "n"},
+ * ...] (empty for a record never seen). */
+HEARTH_C_EXPORT int hearth_replica_history_json(const hearth_replica* r, const char* collection, const char* id_hex,
+                                                char** out_json);
 
 /* ---- sync node (ZeroMQ, docs/hearthd.md) -------------------------------- */
 

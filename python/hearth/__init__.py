@@ -25,11 +25,12 @@ import ctypes
 import ctypes.util
 import json
 import os
+import time
 
 __all__ = [
     "Error", "NotFound", "InvalidArgument", "Corruption", "IOError_", "Unavailable",
     "Unauthenticated", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
-    "AlreadyExists", "Internal", "Replica", "Batch", "Node", "Timestamp", "Ref",
+    "AlreadyExists", "Internal", "Replica", "Batch", "Node", "Watcher", "Timestamp", "Ref",
     "new_id", "abi_version", "save_heads", "load_heads", "ABI_VERSION",
 ]
 
@@ -168,6 +169,13 @@ _SIGS = {
     "hearth_replica_apply": ([_p, _c.c_char_p, _c.c_size_t, _OUT_STR], _c.c_int),
     "hearth_bundle_export": ([_p, _s, _s, _OUT_STR], _c.c_int),
     "hearth_bundle_import": ([_p, _s, _OUT_STR], _c.c_int),
+    "hearth_replica_changes_json": ([_p, _c.c_uint64, _c.c_uint64, _OUT_STR], _c.c_int),
+    "hearth_replica_last_change": ([_p, _c.POINTER(_c.c_uint64)], _c.c_int),
+    "hearth_watch_new": ([_p, _pp], _c.c_int),
+    "hearth_watch_free": ([_p], None),
+    "hearth_watch_wait": ([_p, _c.c_uint64, _c.c_uint32, _c.POINTER(_c.c_int)], _c.c_int),
+    "hearth_replica_conflicts_json": ([_p, _s, _OUT_STR], _c.c_int),
+    "hearth_replica_history_json": ([_p, _s, _s, _OUT_STR], _c.c_int),
     "hearth_node_create": ([_p, _s, _pp], _c.c_int),
     "hearth_node_free": ([_p], None),
     "hearth_node_listen": ([_p, _s], _c.c_int),
@@ -500,6 +508,51 @@ class Replica:
     def import_bundle(self, path):
         return _call_json(_lib.hearth_bundle_import, self._handle(), _text(os.fspath(path)))
 
+    # ---- change feed, conflicts, history ----
+
+    def changes(self, since=0, limit=None):
+        """Changes numbered above `since` (list of dicts), oldest first."""
+        return _call_json(_lib.hearth_replica_changes_json, self._handle(), since, limit or 0)
+
+    @property
+    def last_change(self):
+        n = ctypes.c_uint64()
+        _check(_lib.hearth_replica_last_change(self._handle(), ctypes.byref(n)))
+        return n.value
+
+    def watch(self):
+        """A Watcher: wait(after, timeout) wakes on changes by any process."""
+        h = ctypes.c_void_p()
+        _check(_lib.hearth_watch_new(self._handle(), ctypes.byref(h)))
+        w = Watcher(h, self)
+        self._nodes.append(w)
+        return w
+
+    def follow(self, since=0, *, timeout=None, poll=1.0):
+        """Iterates changes above `since` as they are committed (by this or
+        another process), forever or until `timeout` seconds pass without
+        a new change."""
+        with self.watch() as w:
+            idle_since = time.monotonic()
+            while True:
+                batch = self.changes(since, 1000)
+                for c in batch:
+                    since = c["number"]
+                    yield c
+                if batch:
+                    idle_since = time.monotonic()
+                    continue
+                if timeout is not None and time.monotonic() - idle_since >= timeout:
+                    return
+                wait = poll if timeout is None else max(0.0, min(poll, timeout - (time.monotonic() - idle_since)))
+                w.wait(since, wait)
+
+    def conflicts(self, collection=None):
+        return _call_json(_lib.hearth_replica_conflicts_json, self._handle(), _text(collection))
+
+    def history(self, collection, rid):
+        return _call_json(_lib.hearth_replica_history_json, self._handle(), _text(collection), _text(rid))
+
     def node(self, *, tick_ms=None, heads_poll_ms=None):
         """A sync Node on this replica (closed with the replica at the latest)."""
         opts = {k: v for k, v in (("tick_ms", tick_ms), ("heads_poll_ms", heads_poll_ms)) if v is not None}
@@ -519,6 +572,35 @@ def _json_value(v):
     if isinstance(v, (bytes, bytearray)):
         return {"$bytes": bytes(v).hex()}
     return v
+
+
+class Watcher:
+    """A subscription to the change feed (Replica.watch())."""
+
+    def __init__(self, handle, replica):
+        self._h = handle
+        self._replica = replica
+
+    def wait(self, after, timeout):
+        """True when the last change number exceeds `after` within `timeout` s."""
+        changed = ctypes.c_int()
+        ms = max(0, min(int(timeout * 1000), 3_600_000))
+        _check(_lib.hearth_watch_wait(self._h, after, ms, ctypes.byref(changed)))
+        return changed.value == 1
+
+    def close(self):
+        if self._h:
+            _lib.hearth_watch_free(self._h)
+            self._h = None
+            if self in self._replica._nodes:
+                self._replica._nodes.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 # ---- sync nodes -------------------------------------------------------------------

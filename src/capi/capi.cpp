@@ -7,6 +7,8 @@
 #include "hearth/hearth.h"
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -36,7 +38,7 @@ struct hearth_options {
 
 struct hearth_replica {
   std::unique_ptr<hearth::Replica> r;
-  std::atomic<int> nodes{0};  // hearth_node handles made on it (close refuses while > 0)
+  std::atomic<int> nodes{0};  // hearth_node and hearth_watch handles made on it (close refuses while > 0)
 };
 
 struct hearth_batch {
@@ -45,6 +47,11 @@ struct hearth_batch {
 
 struct hearth_deltas {
   std::vector<hearth::Bytes> v;
+};
+
+struct hearth_watch {
+  hearth::ChangeWatcher w;
+  hearth_replica* owner = nullptr;
 };
 
 struct hearth_node {
@@ -341,7 +348,7 @@ int hearth_replica_close(hearth_replica* r) {
     if (r == nullptr) return Status::Ok();
     if (r->nodes.load() > 0) {
       return Status::FailedPrecondition("replica still has " + std::to_string(r->nodes.load()) +
-                                        " sync node(s): hearth_node_free them first");
+                                        " sync node(s) or watcher(s): free them first");
     }
     delete r;
     return Status::Ok();
@@ -701,6 +708,106 @@ int hearth_bundle_import(hearth_replica* r, const char* path, char** out_json) {
     auto rep = hearth::ImportBundle(*r->r, std::string(p));
     if (!rep.ok()) return rep.status();
     Out(out_json, hearth::capi::ImportReportToJson(*rep));
+    return Status::Ok();
+  });
+}
+
+// ---- change feed, conflicts, history ---------------------------------------
+
+int hearth_replica_changes_json(const hearth_replica* r, uint64_t since, uint64_t limit, char** out_json) {
+  Clear(out_json);
+  return Guard([&]() -> Status {
+    if (r == nullptr) return Null("replica");
+    if (out_json == nullptr) return Null("out");
+    const size_t n = limit == 0 || limit > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(limit);
+    auto c = r->r->Changes(since, n);
+    if (!c.ok()) return c.status();
+    json a = json::array();
+    for (const auto& ch : *c) a.push_back(hearth::capi::ChangeToJson(ch));
+    Out(out_json, a);
+    return Status::Ok();
+  });
+}
+
+int hearth_replica_last_change(const hearth_replica* r, uint64_t* out) {
+  if (out != nullptr) *out = 0;
+  return Guard([&]() -> Status {
+    if (r == nullptr) return Null("replica");
+    if (out == nullptr) return Null("out");
+    auto n = r->r->LastChangeNumber();
+    if (!n.ok()) return n.status();
+    *out = *n;
+    return Status::Ok();
+  });
+}
+
+int hearth_watch_new(hearth_replica* r, hearth_watch** out) {
+  Clear(out);
+  return Guard([&]() -> Status {
+    if (r == nullptr) return Null("replica");
+    if (out == nullptr) return Null("out");
+    auto w = r->r->Watch();
+    if (!w.ok()) return w.status();
+    auto h = std::make_unique<hearth_watch>();
+    h->w = std::move(w).value();
+    h->owner = r;
+    r->nodes.fetch_add(1);
+    *out = h.release();
+    return Status::Ok();
+  });
+}
+
+void hearth_watch_free(hearth_watch* w) {
+  if (w == nullptr) return;
+  hearth_replica* owner = w->owner;
+  delete w;
+  if (owner != nullptr) owner->nodes.fetch_sub(1);
+}
+
+int hearth_watch_wait(hearth_watch* w, uint64_t after, uint32_t timeout_ms, int* changed) {
+  if (changed != nullptr) *changed = 0;
+  return Guard([&]() -> Status {
+    if (w == nullptr) return Null("watch");
+    if (changed == nullptr) return Null("out");
+    if (timeout_ms > 3'600'000) return Status::InvalidArgument("timeout over one hour");
+    auto r = w->w.Wait(after, std::chrono::milliseconds(timeout_ms));
+    if (!r.ok()) return r.status();
+    *changed = *r ? 1 : 0;
+    return Status::Ok();
+  });
+}
+
+int hearth_replica_conflicts_json(const hearth_replica* r, const char* collection, char** out_json) {
+  Clear(out_json);
+  return Guard([&]() -> Status {
+    if (r == nullptr) return Null("replica");
+    if (out_json == nullptr) return Null("out");
+    std::string_view c;
+    if (collection != nullptr) HEARTH_RETURN_IF_ERROR(Text(collection, "collection", &c));
+    auto list = r->r->Conflicts(c);
+    if (!list.ok()) return list.status();
+    json a = json::array();
+    for (const auto& x : *list) a.push_back(hearth::capi::ConflictToJson(x));
+    Out(out_json, a);
+    return Status::Ok();
+  });
+}
+
+int hearth_replica_history_json(const hearth_replica* r, const char* collection, const char* id_hex,
+                                char** out_json) {
+  Clear(out_json);
+  return Guard([&]() -> Status {
+    if (r == nullptr) return Null("replica");
+    if (out_json == nullptr) return Null("out");
+    std::string_view c;
+    hearth::RecordId id;
+    HEARTH_RETURN_IF_ERROR(Text(collection, "collection", &c));
+    HEARTH_RETURN_IF_ERROR(Id(id_hex, &id));
+    auto h = r->r->History(c, id);
+    if (!h.ok()) return h.status();
+    json a = json::array();
+    for (const auto& e : *h) a.push_back(hearth::capi::HistoryToJson(e));
+    Out(out_json, a);
     return Status::Ok();
   });
 }

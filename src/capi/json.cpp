@@ -93,7 +93,14 @@ json FieldToJson(const FieldValue& f) {
       json a = json::array();
       for (const auto& v : f.values) a.push_back(ValueToJson(v));
       j["values"] = std::move(a);
-      if (f.kind == FieldKind::kMv) j["conflict"] = f.conflict();
+      if (f.kind == FieldKind::kMv) {
+        j["conflict"] = f.conflict();
+        json src = json::array();  // who wrote each concurrent value, and when
+        for (const auto& e : f.sources) {
+          src.push_back({{"hlc", e.hlc}, {"author", e.author.ToHex()}, {"value", ValueToJson(e.value)}});
+        }
+        j["sources"] = std::move(src);
+      }
       break;
     }
     case FieldKind::kCounter: j["value"] = f.count; break;
@@ -210,6 +217,26 @@ json NodeStatsToJson(const NodeStats& s) {
           {"bad_messages", s.bad_messages},
           {"deltas_unreadable", s.deltas_unreadable},
           {"loop_iterations", s.loop_iterations}};
+}
+
+json ChangeToJson(const Change& c) {
+  return {{"number", c.number},       {"collection", c.collection}, {"id", c.id.ToHex()},
+          {"fields", c.fields},       {"author", c.author.ToHex()}, {"remote", c.remote},
+          {"rederived", c.rederived}, {"hlc", c.hlc}};
+}
+
+json ConflictToJson(const Conflict& c) {
+  json values = json::array();
+  for (const auto& v : c.values) {
+    values.push_back({{"value", ValueToJson(v.value)}, {"author", v.author.ToHex()}, {"hlc", v.hlc}});
+  }
+  return {{"collection", c.collection}, {"id", c.id.ToHex()}, {"field", c.field}, {"values", std::move(values)}};
+}
+
+json HistoryToJson(const HistoryEntry& e) {
+  return {{"hlc", e.hlc},     {"author", e.author.ToHex()}, {"author_name", e.author_name},
+          {"seq", e.seq},     {"field", e.field},           {"operation", e.operation},
+          {"value", ValueToJson(e.value)}, {"p", e.p}, {"n", e.n}};
 }
 
 }  // namespace hearth::capi

@@ -28,5 +28,8 @@ nlohmann::json ApplyResultToJson(const ApplyResult& a);
 nlohmann::json ImportReportToJson(const BundleImportReport& r);
 Status NodeOptionsFromJson(const nlohmann::json& j, NodeOptions* out);
 nlohmann::json NodeStatsToJson(const NodeStats& s);
+nlohmann::json ChangeToJson(const Change& c);
+nlohmann::json ConflictToJson(const Conflict& c);
+nlohmann::json HistoryToJson(const HistoryEntry& e);
 
 }  // namespace hearth::capi

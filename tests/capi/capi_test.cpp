@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -443,4 +444,78 @@ TEST_CASE("capi: property: random call sequences never crash") {
   MESSAGE(ok << " of " << steps << " calls succeeded");
   hearth_batch_free(b);
   CHECK(hearth_replica_close(r) == HEARTH_OK);
+}
+
+TEST_CASE("capi: change feed, watcher, conflicts with authors, history") {
+  TempDir tmp;
+  hearth_replica* a = Open(tmp.Sub("a"));
+  hearth_replica* b = Open(tmp.Sub("b"));
+  REQUIRE(hearth_replica_create_scope_key(a, "hr.workers") == HEARTH_OK);
+  ShareKeys(a, b);
+  char author_a[65], author_b[65];
+  REQUIRE(hearth_replica_author(a, author_a, sizeof author_a) == HEARTH_OK);
+  REQUIRE(hearth_replica_author(b, author_b, sizeof author_b) == HEARTH_OK);
+  uint64_t start = 99;
+  REQUIRE(hearth_replica_last_change(b, &start) == HEARTH_OK);
+  hearth_watch* w = nullptr;
+  REQUIRE(hearth_watch_new(b, &w) == HEARTH_OK);
+  CHECK(hearth_replica_close(b) == HEARTH_FAILED_PRECONDITION);  // the watcher is still there
+  int changed = 7;
+  REQUIRE(hearth_watch_wait(w, start, 10, &changed) == HEARTH_OK);
+  CHECK(changed == 0);
+  CHECK(hearth_watch_wait(w, start, 10, nullptr) == HEARTH_INVALID_ARGUMENT);
+
+  hearth_batch* batch = nullptr;
+  REQUIRE(hearth_batch_new(&batch) == HEARTH_OK);
+  std::string id = NewId();
+  REQUIRE(hearth_batch_op_json(batch, "set", "worker", id.c_str(), "work_area", "\"city\"") == HEARTH_OK);
+  Commit(a, batch);
+  REQUIRE(hearth_batch_op_json(batch, "set", "worker", id.c_str(), "work_area", "\"out_of_province\"") == HEARTH_OK);
+  Commit(b, batch);
+  REQUIRE(hearth_watch_wait(w, start, 5000, &changed) == HEARTH_OK);
+  CHECK(changed == 1);
+  Buf hb;
+  REQUIRE(hearth_replica_heads_json(b, &hb.p) == HEARTH_OK);
+  hearth_deltas* d = nullptr;
+  REQUIRE(hearth_replica_deltas_since(a, hb.p, UINT64_MAX, &d) == HEARTH_OK);
+  REQUIRE(hearth_replica_apply_deltas(b, d, nullptr) == HEARTH_OK);
+  hearth_deltas_free(d);
+
+  Buf changes;
+  REQUIRE(hearth_replica_changes_json(b, start, 0, &changes.p) == HEARTH_OK);
+  json cs = changes.Json();
+  REQUIRE(cs.size() == 2);
+  CHECK(cs[0]["remote"] == false);
+  CHECK(cs[1]["remote"] == true);
+  CHECK(cs[1]["author"] == author_a);
+  CHECK(cs[1]["id"] == id);
+  CHECK(cs[1]["number"].get<uint64_t>() > cs[0]["number"].get<uint64_t>());
+  Buf one;
+  REQUIRE(hearth_replica_changes_json(b, start, 1, &one.p) == HEARTH_OK);
+  CHECK(one.Json().size() == 1);
+
+  Buf conflicts;
+  REQUIRE(hearth_replica_conflicts_json(b, nullptr, &conflicts.p) == HEARTH_OK);
+  json cf = conflicts.Json();
+  REQUIRE(cf.size() == 1);
+  CHECK(cf[0]["field"] == "work_area");
+  std::map<std::string, std::string> who;
+  for (const auto& v : cf[0]["values"]) who[v["value"]] = v["author"];
+  CHECK(who["city"] == author_a);
+  CHECK(who["out_of_province"] == author_b);
+  Buf bad;
+  CHECK(hearth_replica_conflicts_json(b, "\xff", &bad.p) == HEARTH_INVALID_ARGUMENT);
+
+  Buf hist;
+  REQUIRE(hearth_replica_history_json(b, "worker", id.c_str(), &hist.p) == HEARTH_OK);
+  json h = hist.Json();
+  REQUIRE(h.size() == 2);
+  CHECK(h[0]["hlc"].get<uint64_t>() <= h[1]["hlc"].get<uint64_t>());
+  CHECK(h[0]["field"] == "work_area");
+  CHECK(hearth_replica_history_json(b, "worker", "xyz", &bad.p) == HEARTH_INVALID_ARGUMENT);
+
+  hearth_watch_free(w);
+  hearth_batch_free(batch);
+  CHECK(hearth_replica_close(a) == HEARTH_OK);
+  CHECK(hearth_replica_close(b) == HEARTH_OK);
 }

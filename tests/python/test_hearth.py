@@ -168,3 +168,49 @@ def test_sync_node_pair(pair):
         assert a.get("worker", wid)["fields"]["visits"]["value"] == 2
         assert nb.stats()["peers"][0]["deltas_applied"] >= 1
     assert not na.running
+
+
+def test_change_feed_history_and_conflict_authors(pair):
+    a, b = pair
+    wid = hearth.new_id()
+    start = b.last_change
+    with a.batch() as w:
+        w.set("worker", wid, "name", "Li Na").set("worker", wid, "work_area", "city")
+    with b.batch() as w:
+        w.set("worker", wid, "work_area", "out_of_province")
+    for d in a.deltas_since(b.heads()):
+        b.apply(d)
+    changes = b.changes(start)
+    assert [c["remote"] for c in changes] == [False, True]
+    assert changes[-1]["author"] == a.author
+    assert "name" in changes[-1]["fields"]
+    assert b.changes(start, limit=1) == changes[:1]
+    # follow() yields what is there, then new changes, and ends after `timeout` idle seconds.
+    followed = [c["number"] for c in b.follow(start, timeout=0.2)]
+    assert followed == [c["number"] for c in changes]
+    # Conflicts: each value with its author.
+    conflicts = b.conflicts("worker")
+    assert len(conflicts) == 1 and conflicts[0]["field"] == "work_area"
+    by_value = {v["value"]: v["author"] for v in conflicts[0]["values"]}
+    assert by_value == {"city": a.author, "out_of_province": b.author}
+    assert b.conflicts() == conflicts
+    src = b.get("worker", wid)["fields"]["work_area"]["sources"]
+    assert {s["author"] for s in src} == {a.author, b.author}
+    # History, oldest first.
+    hist = b.history("worker", wid)
+    assert {(h["field"], h["author"]) for h in hist} >= {("name", a.author), ("work_area", b.author)}
+    assert [h["hlc"] for h in hist] == sorted(h["hlc"] for h in hist)
+    assert b.history("worker", hearth.new_id()) == []
+
+
+def test_watcher_wakes_on_a_commit(tmp_path):
+    import threading
+    with open_replica(tmp_path / "r") as r:
+        r.create_scope_key("hr.workers")
+        last = r.last_change
+        with r.watch() as w:
+            assert w.wait(last, 0.05) is False  # nothing yet: times out
+            t = threading.Timer(0.1, lambda: r.commit(hearth.Batch().set("worker", hearth.new_id(), "age", 3)))
+            t.start()
+            assert w.wait(last, 5) is True
+            t.join()
