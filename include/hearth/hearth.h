@@ -125,6 +125,7 @@ HEARTH_C_EXPORT int hearth_options_new(hearth_options** out);
 HEARTH_C_EXPORT void hearth_options_free(hearth_options* o);
 HEARTH_C_EXPORT int hearth_options_set_create_if_missing(hearth_options* o, int yes);
 HEARTH_C_EXPORT int hearth_options_set_durability(hearth_options* o, int durability);
+/* passphrase, root and schema: NULL unsets. */
 HEARTH_C_EXPORT int hearth_options_set_passphrase(hearth_options* o, const char* passphrase);
 HEARTH_C_EXPORT int hearth_options_set_unencrypted_identity(hearth_options* o, int yes);
 /* The county root's author key (64 hex). */
@@ -204,7 +205,9 @@ HEARTH_C_EXPORT int hearth_replica_find_json(const hearth_replica* r, const char
 
 /* Called once per record in id order; `record_json` (len bytes, also
  * NUL-terminated) is valid during the call only. Return 0 to go on, any
- * other value to stop (hearth_replica_scan then returns HEARTH_OK). */
+ * other value to stop (hearth_replica_scan then returns HEARTH_OK). The
+ * scan holds a read transaction: the callback may read the replica but must
+ * not commit or apply on this thread (collect, then write after the scan). */
 typedef int (*hearth_scan_fn)(void* ctx, const char* record_json, size_t len);
 HEARTH_C_EXPORT int hearth_replica_scan(const hearth_replica* r, const char* collection, hearth_scan_fn fn,
                                         void* ctx);

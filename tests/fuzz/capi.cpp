@@ -2,14 +2,16 @@
 // script of calls on one real replica (LMDB in a temp dir made once per
 // process; docs/c-api.md).
 //
-// The input is up to 64 steps: one byte picks the entry point, the next
-// bytes its arguments — record ids (valid, short, non-hex, NULL), names
-// (valid, unknown, invalid UTF-8, NULL), hearth_value structs with any type
-// number, size and NULL data, JSON text (values, queries, heads, node
-// options) and raw delta bytes. Oracles: every call returns a hearth_code
-// in [0, 11] and never HEARTH_INTERNAL (no exception escaped, no bug
-// reached); a failed call leaves a non-empty message and its out pointers
-// NULL, and changes nothing (the replica's digest is unchanged).
+// The input is up to 64 steps. Each step takes its arguments from the
+// input — record ids (valid, short, non-hex, NULL), names (valid, unknown,
+// invalid UTF-8, NULL), hearth_value structs with any type number, size and
+// NULL data, JSON text (values, queries, heads) and raw delta bytes — then
+// one byte picks the call: a batch operation, commit, get, find,
+// deltas-since, apply, the change feed, conflicts or history. Oracles: every
+// call returns a hearth_code in [0, 11] and never HEARTH_INTERNAL (no
+// exception escaped, no bug reached); a failed call leaves a non-empty
+// message and its out pointers NULL, and changes nothing (the replica's
+// digest is unchanged).
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -92,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int rc = HEARTH_OK;
     char* out = nullptr;
     bool out_checked = false;
-    switch (in.U8() % 13) {
+    switch (in.U8() % 16) {
       case 0: rc = hearth_batch_set(batch, name(), id, name(), (shape & 16) ? nullptr : &v); break;
       case 1: rc = hearth_batch_add(batch, name(), id, name(), &v); break;
       case 2: rc = hearth_batch_remove(batch, name(), id, name(), &v); break;
@@ -113,6 +115,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 11: rc = hearth_replica_apply(w.r, (shape & 16) ? nullptr : payload.data(), payload.size(), &out),
                out_checked = true;
         break;
+      case 12: rc = hearth_replica_changes_json(w.r, in.U64() % 64, in.U8(), &out), out_checked = true; break;
+      case 13: rc = hearth_replica_conflicts_json(w.r, name(), &out), out_checked = true; break;
+      case 14: rc = hearth_replica_history_json(w.r, name(), id, &out), out_checked = true; break;
       default: rc = hearth_replica_commit(w.r, batch, nullptr); break;
     }
     const std::string message = hearth_last_error();
