@@ -205,10 +205,14 @@ def _text(s, what="text"):
     if s is None:
         return None
     if isinstance(s, bytes):
-        return s  # passed as is: the library checks the UTF-8
-    if not isinstance(s, str):
+        raw = s  # passed as is: the library checks the UTF-8
+    elif isinstance(s, str):
+        raw = s.encode("utf-8", "surrogatepass")  # lone surrogates reach the library, which refuses them
+    else:
         raise TypeError(f"{what} must be str, not {type(s).__name__}")
-    return s.encode("utf-8", "surrogatepass")  # lone surrogates reach the library, which refuses them
+    if b"\0" in raw:  # a C string would end there: refuse instead of truncating
+        raise InvalidArgument(f"{what} contains a NUL character", 2)
+    return raw
 
 
 def _take_str(ptr):
@@ -343,7 +347,10 @@ class Batch:
             self._h = None
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass
 
     def __enter__(self):
         return self
@@ -397,6 +404,12 @@ class Replica:
             self._nodes = []
             _check(_lib.hearth_replica_close(self._h))
             self._h = None
+
+    def __del__(self):  # a replica not closed explicitly: closed when collected
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self):
         return self

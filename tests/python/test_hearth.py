@@ -93,6 +93,13 @@ def test_errors_carry_code_and_message(tmp_path):
             r.get("worker", "not-an-id")
         with pytest.raises(hearth.InvalidArgument):
             r.get(b"\xff\xfe", hearth.new_id())  # invalid UTF-8 reaches the library, refused
+        with pytest.raises(hearth.InvalidArgument):
+            r.get("worker\0x", hearth.new_id())  # NUL inside a name: refused, not truncated
+        with pytest.raises(hearth.InvalidArgument):
+            r.get("worker", "\ud800" * 32)  # a lone surrogate is not UTF-8
+        with pytest.raises(TypeError):
+            with r.batch() as b:
+                b.set("worker", hearth.new_id(), "name", object())
         with pytest.raises(hearth.AlreadyExists):
             r.create_scope_key("hr.workers")
         # An exception inside the block: nothing committed.
