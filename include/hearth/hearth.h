@@ -143,7 +143,8 @@ HEARTH_C_EXPORT int hearth_replica_open(const char* dir, const hearth_options* o
 HEARTH_C_EXPORT int hearth_replica_close(hearth_replica* r);
 /* This replica's author key: 64 hex + NUL into out[65]. */
 HEARTH_C_EXPORT int hearth_replica_author(const hearth_replica* r, char* out, size_t out_size);
-/* BLAKE2b digest of the materialised records into out[32]. */
+/* Hash of the materialised records into out[32]: equal on replicas that
+ * applied the same deltas, whatever the order. */
 HEARTH_C_EXPORT int hearth_replica_digest(const hearth_replica* r, uint8_t* out, size_t out_size);
 
 /* Scope keys (no county root): create once, copy with export/import. */
