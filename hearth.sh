@@ -55,6 +55,7 @@ PACKAGES=(
   libbenchmark-dev lmdb-utils faketime python3 libcpp-httplib-dev
   libzstd-dev clang libfuzzer-14-dev libclang-rt-14-dev
   libsystemd-dev systemd
+  python3-pytest
 )
 # Only for `package` / `package-test` (not CI): dpkg-shlibdeps, lintian,
 # man pages from --help, and the chroot of the install test.
@@ -187,7 +188,7 @@ run_ctest_asan() {
 # ---- fuzzing (tests/fuzz, docs/reliability.md) -----------------------------
 
 FUZZ_ALL_TARGETS=(delta codec_payload codec_state crdt_merge sync_wire sync_session bundle
-                  schema_toml policy_toml hearthd_config member_delta)
+                  schema_toml policy_toml hearthd_config member_delta capi)
 FUZZ_ROWS=()
 
 configure_fuzz() {

@@ -150,6 +150,13 @@ probe_tests() {
   need_program tests unshare util-linux
   need_program tests systemd-analyze systemd
   need_program tests python3 python3
+  # tests/python (python_hearth): pytest for Debian's python3 (python3-pytest).
+  local pytest_file
+  if pytest_file=$(/usr/bin/python3 -c 'import pytest; print(pytest.__file__)' 2>/dev/null); then
+    record tests "$pytest_file"
+  else
+    fail "[tests] python module pytest not found: apt-get install python3-pytest"
+  fi
 }
 
 probe_asan() {

@@ -18,3 +18,17 @@ if [ -e "$build/tools/hearth" ]; then  # built with HEARTH_BUILD_TOOLS
   env -u LD_LIBRARY_PATH "$tmp/prefix/bin/hearth" --version | grep -q '^hearth [0-9]'
   env -u LD_LIBRARY_PATH "$tmp/prefix/bin/hearthd" --version | grep -q '^hearthd [0-9]'
 fi
+# The C API (docs/c-api.md): the installed header compiles as C99 and links
+# against the installed library; the Python package is installed in the
+# Debian dist directory and loads the installed libhearth.so.0.
+cc -std=c99 -Wall -Wextra -pedantic -Werror -x c - -o "$tmp/c3" -I"$tmp/prefix/include" \
+  -L"$tmp/prefix/lib" -lhearth <<'CEOF'
+#include <hearth/hearth.h>
+int main(void) {
+  char id[33];
+  return hearth_abi_version() == HEARTH_ABI_VERSION && hearth_record_id_generate(id, sizeof id) == HEARTH_OK ? 0 : 1;
+}
+CEOF
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/c3"
+env -u HEARTH_LIBRARY PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" LD_LIBRARY_PATH="$tmp/prefix/lib" \
+  python3 -c 'import hearth, sys; assert hearth.__file__.startswith(sys.argv[1]), hearth.__file__; sys.exit(0 if len(hearth.new_id()) == 32 else 1)' "$tmp/prefix"
