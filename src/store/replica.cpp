@@ -902,7 +902,9 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
       hdr.seq = ++h.seq;
       hdr.prev = h.hash;
       Bytes payload = codec::EncodePayload(records);
-      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity);
+      // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
+      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity, nullptr, feed::Compression::kAuto,
+                                   feed::Layout::kDetachable);
       if (!delta.ok()) return delta.status();
       auto parsed = feed::ParseDelta(*delta, UINT64_MAX);
       if (!parsed.ok()) return parsed.status().WithContext("sealed delta does not parse");
