@@ -69,7 +69,7 @@ struct County {
     policy.set_version(2);
     REQUIRE(policy.AddGrant({"union", "", "test.b", Right::kRead}).ok());
     auto s = root->PublishPolicy(policy);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
+    REQUIRE_MESSAGE(s.ok(), s.status().ToString());
     Sync(*root, *hr);
     Sync(*root, *uni);
   }
