@@ -51,6 +51,32 @@ HEARTH_EXPORT Result<BundleExportReport> ExportBundle(const Replica& replica, co
                                                       const std::string& path,
                                                       const BundleProgress& progress = {});
 
+// The receiver a bundle is made for (docs/bundle-format.md, "Bundles for
+// one receiver"). Under a county root, a delta of a scope the receiver may
+// not receive (Policy::MayReceive under the exporter's current policy) is
+// written as its stub when it is version 3/4 (the feed goes on), and ends
+// that author's entries when it is version 1/2 (which cannot be detached).
+// The full deltas at the positions in `withheld` (what the receiver holds as
+// stubs) are added when the receiver may now receive them: their bodies
+// follow. Without a root, or for the root itself, every delta is written
+// whole, as ExportBundle does.
+struct BundleTarget {
+  AuthorId receiver;
+  std::vector<std::pair<AuthorId, uint64_t>> withheld;
+};
+
+struct BundleTargetReport {
+  uint64_t stubs = 0;   // entries written as stubs
+  uint64_t bodies = 0;  // full deltas added for the receiver's withheld stubs
+  uint64_t stopped_feeds = 0;  // authors whose entries ended at a version 1/2 delta it may not receive
+};
+
+// ExportBundle for one receiver (see BundleTarget).
+HEARTH_EXPORT Result<BundleExportReport> ExportBundleFor(const Replica& replica, const Heads& since,
+                                                         const std::string& path, const BundleTarget& target,
+                                                         BundleTargetReport* target_report = nullptr,
+                                                         const BundleProgress& progress = {});
+
 // What a bundle says about itself (after its structure and trailer check out).
 struct BundleInfo {
   uint8_t version = 0;
@@ -87,6 +113,8 @@ struct BundleImportReport {
   uint64_t denied = 0;     // stored, but the access policy refuses it (never applied)
   uint64_t waiting_schema = 0;  // stored, waits for a newer schema (hearth pending)
   uint64_t unblocked = 0;  // earlier pending deltas applied because a gap filled
+  uint64_t withheld = 0;   // stubs stored withheld (the body was not exported to this node)
+  uint64_t bodies = 0;     // bodies of stubs held here (stored, applied if policy and keys allow)
   std::vector<BundleRejection> rejected;
 };
 

@@ -91,6 +91,10 @@ struct HEARTH_EXPORT DeltaInfo {
   bool signature_ok = false;
   bool readable = false;    // key held and payload decrypted
   std::vector<OpInfo> ops;  // when readable
+  // A stub (version 3/4 without its body): withheld from this replica,
+  // never readable; body_size = the ciphertext bytes it names.
+  bool withheld = false;
+  uint64_t body_size = 0;
 };
 
 // Result of inspect::Verify.

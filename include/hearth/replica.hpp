@@ -218,6 +218,8 @@ enum class ApplyOutcome : uint8_t {
   kHeld,       // author is frozen by an earlier fork: kept, not applied
   kDenied,     // stored and chained, but the policy refuses it: never applied (see reason)
   kWaitingSchema,  // stored and chained, names what the schema lacks: applied once a newer schema is in force
+  kWithheld,   // a stub (version 3/4 without its body): stored and chained, never applied until the body comes
+  kBodyArrived,  // the body of a held stub: stored in its place and applied if the policy and keys allow
 };
 
 HEARTH_EXPORT std::string_view ApplyOutcomeName(ApplyOutcome o);
@@ -343,6 +345,17 @@ class HEARTH_EXPORT Replica {
   Result<std::vector<Bytes>> DeltasSince(const Heads& since, uint64_t max_bytes = UINT64_MAX) const;
   // One delta by position. kNotFound if not held.
   Result<Bytes> GetDelta(const AuthorId& author, uint64_t seq) const;
+
+  // Withheld deltas (docs/storage-format.md, "Withheld deltas"): the feed
+  // positions held as a stub only (chained, never applied), in feed-key
+  // order, with their scope. At most `limit` entries.
+  struct WithheldDelta {
+    AuthorId author;
+    uint64_t seq = 0;
+    std::string scope;
+    uint64_t body_size = 0;
+  };
+  Result<std::vector<WithheldDelta>> Withheld(uint64_t limit = UINT64_MAX) const;
 
   // Hash of the materialised records; equal on replicas that applied the
   // same deltas, whatever the order.

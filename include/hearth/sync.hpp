@@ -70,6 +70,10 @@ struct SyncStats {
   // scopes they belong to (names, sorted).
   uint64_t deltas_unreadable = 0;
   std::set<std::string> unreadable_scopes;
+  // Stubs: sent in place of a delta the peer may not receive, received and
+  // stored withheld (ApplyOutcome::kWithheld), and bodies of held stubs that
+  // arrived (ApplyOutcome::kBodyArrived).
+  uint64_t stubs_sent = 0, deltas_withheld = 0, bodies_arrived = 0;
   uint64_t faults = 0;
   uint64_t handshake_bytes = 0;  // both directions, until in sync
   bool caught_up = false;        // both sides have everything the other offered

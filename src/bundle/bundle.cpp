@@ -13,7 +13,9 @@
 
 #include "base/bytes.hpp"
 #include "crypto/crypto.hpp"
+#include "feed/delta.hpp"
 #include "hearth/inspect.hpp"
+#include "hearth/policy.hpp"
 
 namespace hearth {
 namespace {
@@ -232,6 +234,8 @@ void Count(BundleImportReport& rep, const ApplyResult& a) {
     case ApplyOutcome::kHeld: ++rep.held; break;
     case ApplyOutcome::kDenied: ++rep.denied; break;
     case ApplyOutcome::kWaitingSchema: ++rep.waiting_schema; break;
+    case ApplyOutcome::kWithheld: ++rep.withheld; break;
+    case ApplyOutcome::kBodyArrived: ++rep.bodies; break;
   }
 }
 
@@ -280,8 +284,47 @@ Status ApplyDeltas(Replica& replica, std::vector<Bytes>& deltas, uint64_t first_
   return ApplyChunk(replica, deltas, first_index, report, {});
 }
 
-Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& since,
-                                        const std::string& path, const BundleProgress& progress) {
+namespace {
+
+// What the receiver may hold of a stored delta: the bytes to write (empty =
+// nothing: the author's entries end here).
+struct ForReceiver {
+  Bytes bytes;
+  bool stub = false;
+};
+
+Result<ForReceiver> ShapeFor(Bytes stored, const std::optional<Policy>& policy, const AuthorId& receiver) {
+  ForReceiver out;
+  auto p = feed::ParseDelta(stored, UINT64_MAX);
+  if (!p.ok()) return p.status().WithContext("stored delta");
+  const std::string& scope = p->header.scope;
+  const bool reserved = scope == kPolicyScope || scope == kKeysScope || scope == kSchemaScope;
+  const bool may = reserved || (policy && policy->MayReceive(receiver, scope));
+  if (may || p->stub) {
+    out.stub = p->stub;
+    out.bytes = std::move(stored);
+    return out;
+  }
+  if (!feed::Detachable(p->version)) return out;
+  auto stub = feed::MakeStub(*p);
+  if (!stub.ok()) return stub.status();
+  out.bytes = std::move(stub).value();
+  out.stub = true;
+  return out;
+}
+
+Result<BundleExportReport> ExportImpl(const Replica& replica, const Heads& since, const std::string& path,
+                                      const std::optional<BundleTarget>& target,
+                                           BundleTargetReport* target_report, const BundleProgress& progress) {
+  BundleTargetReport trep;
+  std::optional<Policy> policy;
+  // The root holds every scope key (it made them): nothing is withheld from it.
+  const bool filter = target.has_value() && replica.root().has_value() && target->receiver != *replica.root();
+  if (filter) {
+    auto cur = replica.CurrentPolicy();
+    if (!cur.ok()) return cur.status();
+    policy = std::move(cur).value();
+  }
   HEARTH_RETURN_IF_ERROR(crypto::Init());
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
@@ -337,6 +380,16 @@ Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& sin
         return fail(d.status().WithContext("reading delta " + rg.author.ToHex() + "/" +
                                            std::to_string(seq)));
       }
+      if (filter) {
+        auto shaped = ShapeFor(std::move(d).value(), policy, target->receiver);
+        if (!shaped.ok()) return fail(shaped.status());
+        if (shaped->bytes.empty()) {
+          ++trep.stopped_feeds;
+          break;
+        }
+        trep.stubs += shaped->stub;
+        *d = std::move(shaped->bytes);
+      }
       if (d->empty() || d->size() > kBundleMaxEntryBytes) {
         return fail(Status::ResourceExhausted("delta " + rg.author.ToHex() + "/" +
                                               std::to_string(seq) + " has size " +
@@ -352,6 +405,25 @@ Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& sin
       }
     }
   }
+  // The bodies of the receiver's withheld stubs it may receive now.
+  if (filter) {
+    for (const auto& [author, seq] : target->withheld) {
+      auto d = replica.GetDelta(author, seq);
+      if (!d.ok() && d.status().code() == Code::kNotFound) continue;
+      if (!d.ok()) return fail(d.status());
+      auto p = feed::ParseDelta(*d, UINT64_MAX);
+      if (!p.ok()) return fail(p.status().WithContext("stored delta"));
+      if (p->stub || !feed::Detachable(p->version)) continue;
+      if (!policy || !policy->MayReceive(target->receiver, p->header.scope)) continue;
+      if (d->size() > kBundleMaxEntryBytes) continue;
+      s = w.WriteU32(static_cast<uint32_t>(d->size()));
+      if (s.ok()) s = w.Write(d->data(), d->size());
+      if (!s.ok()) return fail(s);
+      ++rep.entries;
+      ++trep.bodies;
+    }
+  }
+  if (target_report != nullptr) *target_report = trep;
   crypto::Hash h = w.Final();
   uint8_t tail[4 + 8 + 32];
   base::StoreBE32(tail, kBundleEndMarker);
@@ -385,6 +457,20 @@ Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& sin
   }
   return rep;
 }
+
+}  // namespace
+
+Result<BundleExportReport> ExportBundle(const Replica& replica, const Heads& since,
+                                        const std::string& path, const BundleProgress& progress) {
+  return ExportImpl(replica, since, path, std::nullopt, nullptr, progress);
+}
+
+Result<BundleExportReport> ExportBundleFor(const Replica& replica, const Heads& since,
+                                           const std::string& path, const BundleTarget& target,
+                                           BundleTargetReport* target_report, const BundleProgress& progress) {
+  return ExportImpl(replica, since, path, target, target_report, progress);
+}
+
 
 Result<BundleInfo> CheckBundle(const std::string& path, const BundleProgress& progress) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());

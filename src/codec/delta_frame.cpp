@@ -96,6 +96,8 @@ class Reader {
 
 void AppendMsgpackBin(std::span<const uint8_t> data, Bytes& out) { mp::PutBin(out, data); }
 
+void AppendMsgpackUint(uint64_t v, Bytes& out) { mp::PutUint(out, v); }
+
 void AppendDeltaHeader(const DeltaFrameHeader& h, Bytes& out) {
   out.push_back(static_cast<uint8_t>(0x90 | kDeltaHeaderFields));  // fixarray(8)
   mp::PutBin(out, h.author);
@@ -127,16 +129,31 @@ Result<DeltaFrame> ParseDeltaFrame(std::span<const uint8_t> bytes) {
   HEARTH_RETURN_IF_ERROR(r.Uint("op_count", &h.op_count));
   f.header_end = r.pos();
 
-  HEARTH_RETURN_IF_ERROR(r.FixedBin("nonce", &f.nonce));
+  // `c4 20` (bin8 of 32 bytes) where the nonce (`c4 18`) would be: a stub.
+  if (bytes.size() - f.header_end >= 2 && bytes[f.header_end] == 0xc4 &&
+      bytes[f.header_end + 1] == kDeltaKeyBytes) {
+    f.stub = true;
+    HEARTH_RETURN_IF_ERROR(r.FixedBin("body hash", &f.body_hash));
+    HEARTH_RETURN_IF_ERROR(r.Uint("body size", &f.stub_body_size));
+    if (f.stub_body_size < kDeltaMinBodyBytes || f.stub_body_size > 0xffffffffull) {
+      return Status::Corruption("delta stub body size " + std::to_string(f.stub_body_size) +
+                                " is outside 16 .. 2^32-1");
+    }
+    f.body_end = r.pos();
+    f.body_offset = f.body_end;
+    f.body_size = 0;
+  } else {
+    HEARTH_RETURN_IF_ERROR(r.FixedBin("nonce", &f.nonce));
 
-  std::span<const uint8_t> body;
-  HEARTH_RETURN_IF_ERROR(r.Bin("body", &body));
-  if (body.size() < kDeltaMinBodyBytes) {
-    return Status::Corruption("delta body shorter than the 16-byte AEAD tag");
+    std::span<const uint8_t> body;
+    HEARTH_RETURN_IF_ERROR(r.Bin("body", &body));
+    if (body.size() < kDeltaMinBodyBytes) {
+      return Status::Corruption("delta body shorter than the 16-byte AEAD tag");
+    }
+    f.body_end = r.pos();
+    f.body_size = body.size();
+    f.body_offset = f.body_end - f.body_size;
   }
-  f.body_end = r.pos();
-  f.body_size = body.size();
-  f.body_offset = f.body_end - f.body_size;
 
   if (r.remaining() != kDeltaSigBytes) {
     return Status::Corruption("delta must end with exactly 64 signature bytes, found " +

@@ -9,6 +9,13 @@
 //   body   := bin(n)         (AEAD ciphertext, n >= 16)
 //   sig    := 64 raw bytes, then end of input
 //
+// A stub (versions 3 and 4 only; feed checks the version) replaces nonce
+// and body with:
+//   body_hash := bin(32)     (BLAKE2b-256 of nonce || ciphertext)
+//   body_size := uint        (ciphertext bytes, >= 16, < 2^32)
+// The element after the header tells them apart: `c4 18` (a 24-byte bin,
+// the nonce) or `c4 20` (a 32-byte bin, the body hash).
+//
 // The encoders emit the canonical (smallest) msgpack form; the parser rejects
 // every other form, wrong types, wrong sizes and missing or trailing bytes,
 // and never reads outside the span it is given. Value-level rules (seq >= 1,
@@ -51,6 +58,9 @@ void AppendDeltaHeader(const DeltaFrameHeader& header, Bytes& out);
 // REQUIRES: data.size() < 2^32.
 void AppendMsgpackBin(std::span<const uint8_t> data, Bytes& out);
 
+// Appends `v` as a canonical msgpack unsigned integer (smallest form).
+void AppendMsgpackUint(uint64_t v, Bytes& out);
+
 // Where the parts of a delta lie. Offsets are into the span given to
 // ParseDeltaFrame (which starts after the version byte).
 struct DeltaFrame {
@@ -61,10 +71,16 @@ struct DeltaFrame {
   size_t body_size = 0;    // ciphertext bytes, >= 16
   size_t body_end = 0;     // == body_offset + body_size == offset of the signature
   std::array<uint8_t, kDeltaSigBytes> signature{};
+  // A stub: no nonce and no body (nonce, body_offset, body_size = 0 and
+  // body_end = end of body_size), body_hash and stub_body_size instead.
+  bool stub = false;
+  std::array<uint8_t, kDeltaKeyBytes> body_hash{};
+  uint64_t stub_body_size = 0;
 };
 
 // Parses header, nonce, body and signature from `bytes` (a delta without its
-// version byte). kCorruption on any defect.
+// version byte), or a stub's header, body hash, body size and signature.
+// kCorruption on any defect.
 Result<DeltaFrame> ParseDeltaFrame(std::span<const uint8_t> bytes);
 
 }  // namespace hearth::codec

@@ -49,6 +49,38 @@ std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> SignedMessage(
   return m;
 }
 
+// "hearth/delta/v3" || hash (versions 3 and 4).
+std::array<uint8_t, kSignContextV3.size() + sizeof(crypto::Hash)> SignedMessageV3(
+    const crypto::Hash& hash) {
+  std::array<uint8_t, kSignContextV3.size() + sizeof(crypto::Hash)> m{};
+  std::memcpy(m.data(), kSignContextV3.data(), kSignContextV3.size());
+  std::memcpy(m.data() + kSignContextV3.size(), hash.data(), hash.size());
+  return m;
+}
+
+// Versions 3/4: BLAKE2b-256(nonce || ciphertext).
+crypto::Hash BodyHash(std::span<const uint8_t> nonce, std::span<const uint8_t> ciphertext) {
+  crypto::Hasher h;
+  h.Update(nonce);
+  h.Update(ciphertext);
+  return h.Final();
+}
+
+// Versions 3/4: BLAKE2b-256(version || header || body_hash || u64be(body_size)).
+// Computable from a stub: this is what `prev` names and what is signed.
+crypto::Hash DetachedHash(std::span<const uint8_t> version_and_header, const crypto::Hash& body_hash,
+                          uint64_t body_size) {
+  uint8_t size_be[8];
+  for (int i = 0; i < 8; ++i) size_be[i] = static_cast<uint8_t>(body_size >> (56 - 8 * i));
+  crypto::Hasher h;
+  h.Update(version_and_header);
+  h.Update(body_hash);
+  h.Update(size_be);
+  return h.Final();
+}
+
+bool KnownVersion(uint8_t v) { return v >= kDeltaFormatV1 && v <= kDeltaFormatV4; }
+
 }  // namespace
 
 Bytes EncodeHeader(const DeltaHeader& header, uint8_t version) {
@@ -73,7 +105,7 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
                                  const crypto::SecretBytes& scope_key,
                                  const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
-  if (version != kDeltaFormatV1 && version != kDeltaFormatV2) {
+  if (!KnownVersion(version)) {
     return Status::InvalidArgument("SealDelta: unknown delta format version " + std::to_string(version));
   }
   if (std::string d = HeaderDefect(header.seq, header.prev, header.scope, header.hlc_min,
@@ -105,6 +137,13 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
     Bytes ct = crypto::AeadEncrypt(scope_key, n, plaintext, std::span(out.data(), ad_len));
     out.reserve(out.size() + 5 + ct.size() + sizeof(crypto::Signature));
     codec::AppendMsgpackBin(ct, out);
+    if (Detachable(version)) {
+      const crypto::Hash body_hash = BodyHash(n, ct);
+      const crypto::Hash hash = DetachedHash(std::span(out.data(), ad_len), body_hash, ct.size());
+      const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessageV3(hash));
+      out.insert(out.end(), sig.begin(), sig.end());
+      return out;
+    }
   }
   const crypto::Hash hash = crypto::HashBytes(out);
   const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(hash));
@@ -115,7 +154,10 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
 Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
                         const crypto::SecretBytes& scope_key,
                         const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce,
-                        Compression compression) {
+                        Compression compression, Layout layout) {
+  const bool detachable = layout == Layout::kDetachable;
+  const uint8_t plain_version = detachable ? kDeltaFormatV3 : kDeltaFormatV1;
+  const uint8_t zstd_version = detachable ? kDeltaFormatV4 : kDeltaFormatV2;
   if (compression == Compression::kZstd ||
       (compression == Compression::kAuto && payload.size() >= kCompressMinBytes &&
        payload.size() <= kMaxCompressedPayloadBytes)) {
@@ -131,10 +173,10 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
     // and falls back to version 1 if libzstd failed (out of memory).
     if (frame.ok() &&
         (compression == Compression::kZstd || frame->size() <= payload.size() - payload.size() / 8)) {
-      return SealDeltaPlaintext(kDeltaFormatV2, header, *frame, scope_key, signer, nonce);
+      return SealDeltaPlaintext(zstd_version, header, *frame, scope_key, signer, nonce);
     }
   }
-  return SealDeltaPlaintext(kDeltaFormatV1, header, payload, scope_key, signer, nonce);
+  return SealDeltaPlaintext(plain_version, header, payload, scope_key, signer, nonce);
 }
 
 Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes) {
@@ -143,13 +185,17 @@ Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_byte
                                      " bytes, limit " + std::to_string(max_bytes));
   }
   if (bytes.empty()) return Status::Corruption("delta is empty");
-  if (bytes[0] != kDeltaFormatV1 && bytes[0] != kDeltaFormatV2) {
+  if (!KnownVersion(bytes[0])) {
     return Status::Corruption("unknown delta format version " + std::to_string(bytes[0]));
   }
   auto frame = codec::ParseDeltaFrame(bytes.subspan(1));
   if (!frame.ok()) return frame.status();
   const codec::DeltaFrame& f = *frame;
   const codec::DeltaFrameHeader& fh = f.header;
+  if (f.stub && !Detachable(bytes[0])) {
+    return Status::Corruption("delta of version " + std::to_string(bytes[0]) +
+                              " cannot be a stub (only versions 3 and 4 detach their body)");
+  }
 
   if (std::string d =
           HeaderDefect(fh.seq, fh.prev, fh.scope, fh.hlc_min, fh.hlc_max, fh.op_count);
@@ -177,13 +223,25 @@ Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_byte
   d.nonce = f.nonce;
   d.ciphertext = bytes.subspan(1 + f.body_offset, f.body_size);
   d.signature = f.signature;
-  d.hash = crypto::HashBytes(bytes.first(1 + f.body_end));
+  d.stub = f.stub;
+  if (f.stub) {
+    d.body_hash = f.body_hash;
+    d.body_size = f.stub_body_size;
+  } else {
+    d.body_size = f.body_size;
+    if (Detachable(d.version)) d.body_hash = BodyHash(d.nonce, d.ciphertext);
+  }
+  d.hash = Detachable(d.version) ? DetachedHash(d.associated_data, d.body_hash, d.body_size)
+                                 : crypto::HashBytes(bytes.first(1 + f.body_end));
   return d;
 }
 
 Status VerifyDelta(const ParsedDelta& delta) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
-  if (!crypto::Verify(delta.header.author, SignedMessage(delta.hash), delta.signature)) {
+  const bool ok = Detachable(delta.version)
+                      ? crypto::Verify(delta.header.author, SignedMessageV3(delta.hash), delta.signature)
+                      : crypto::Verify(delta.header.author, SignedMessage(delta.hash), delta.signature);
+  if (!ok) {
     return Status::Unauthenticated("delta signature does not verify (author " +
                                    delta.header.author.ToHex() + ", seq " +
                                    std::to_string(delta.header.seq) + ")");
@@ -197,6 +255,11 @@ Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& sco
     return Status::InvalidArgument("OpenDelta: scope key must be 32 bytes, got " +
                                    std::to_string(scope_key.size()));
   }
+  if (delta.stub) {
+    return Status::FailedPrecondition("delta author " + delta.header.author.ToHex() + ", seq " +
+                                      std::to_string(delta.header.seq) +
+                                      " is withheld: only its stub is held, no body to open");
+  }
   auto plain =
       crypto::AeadDecrypt(scope_key, delta.nonce, delta.ciphertext, delta.associated_data);
   if (!plain.ok()) {
@@ -208,13 +271,27 @@ Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& sco
     }
     return plain.status();
   }
-  if (delta.version != kDeltaFormatV2) return plain;
+  if (!Compressed(delta.version)) return plain;
   auto payload = DecompressPayload(*plain, max_payload_bytes);
   if (!payload.ok()) {
     return payload.status().WithContext("delta author " + delta.header.author.ToHex() + ", seq " +
                                         std::to_string(delta.header.seq));
   }
   return payload;
+}
+
+Result<Bytes> MakeStub(const ParsedDelta& delta) {
+  if (!Detachable(delta.version)) {
+    return Status::InvalidArgument("MakeStub: a version " + std::to_string(delta.version) +
+                                   " delta signs its body and cannot be detached");
+  }
+  if (delta.stub) return Status::InvalidArgument("MakeStub: already a stub");
+  Bytes out(delta.associated_data.begin(), delta.associated_data.end());
+  out.reserve(out.size() + 34 + 5 + sizeof(crypto::Signature));
+  codec::AppendMsgpackBin(delta.body_hash, out);
+  codec::AppendMsgpackUint(delta.body_size, out);
+  out.insert(out.end(), delta.signature.begin(), delta.signature.end());
+  return out;
 }
 
 }  // namespace hearth::feed

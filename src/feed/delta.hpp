@@ -11,6 +11,14 @@
 //   sig             = Ed25519 over "hearth/delta/v1" || hash, by header.author
 //
 // Anyone can check structure, signature and chain without the scope key.
+//
+// Versions 3 and 4 (detachable bodies; 0x04 = zstd as 0x02) keep the layout
+// but sign the header and a hash of the body, so that the delta can travel
+// and be stored as a stub (no nonce, no body) that still verifies and chains:
+//   body_hash = BLAKE2b-256(nonce || ciphertext)
+//   hash      = BLAKE2b-256(version || header || body_hash || u64be(len(ciphertext)))
+//   sig       = Ed25519 over "hearth/delta/v3" || hash
+//   stub     := version, header, bin(32) body_hash, uint len(ciphertext), sig
 #pragma once
 
 #include <cstdint>
@@ -27,7 +35,19 @@ namespace hearth::feed {
 
 inline constexpr uint8_t kDeltaFormatV1 = 0x01;  // AEAD plaintext = payload
 inline constexpr uint8_t kDeltaFormatV2 = 0x02;  // AEAD plaintext = zstd frame of the payload
+inline constexpr uint8_t kDeltaFormatV3 = 0x03;  // detachable body, AEAD plaintext = payload
+inline constexpr uint8_t kDeltaFormatV4 = 0x04;  // detachable body, AEAD plaintext = zstd frame
 inline constexpr std::string_view kSignContext = "hearth/delta/v1";
+inline constexpr std::string_view kSignContextV3 = "hearth/delta/v3";
+
+// Versions 3 and 4: the body can be detached (a stub verifies and chains).
+inline constexpr bool Detachable(uint8_t version) {
+  return version == kDeltaFormatV3 || version == kDeltaFormatV4;
+}
+// Versions 2 and 4: the AEAD plaintext is a zstd frame of the payload.
+inline constexpr bool Compressed(uint8_t version) {
+  return version == kDeltaFormatV2 || version == kDeltaFormatV4;
+}
 inline constexpr size_t kMaxScopeBytes = 128;
 
 struct DeltaHeader {
@@ -51,7 +71,19 @@ struct ParsedDelta {
   std::span<const uint8_t> ciphertext;
   crypto::Signature signature{};
   crypto::Hash hash{};
-  uint8_t version = kDeltaFormatV1;          // kDeltaFormatV1 or kDeltaFormatV2
+  uint8_t version = kDeltaFormatV1;          // kDeltaFormatV1 .. kDeltaFormatV4
+  // A stub (version 3/4 only): nonce is zero and ciphertext empty; the body
+  // is known only by body_hash and body_size. It verifies and chains, but
+  // OpenDelta refuses it.
+  bool stub = false;
+  crypto::Hash body_hash{};   // versions 3/4: BLAKE2b-256(nonce || ciphertext)
+  uint64_t body_size = 0;     // ciphertext bytes (stub or full)
+};
+
+// Which family of versions SealDelta writes.
+enum class Layout : uint8_t {
+  kAttached,    // version 1 or 2: the signature covers the body itself
+  kDetachable,  // version 3 or 4: the signature covers the body's hash
 };
 
 // How SealDelta stores the payload.
@@ -71,10 +103,11 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
                         const crypto::SecretBytes& scope_key,
                         const crypto::SigningKeyPair& signer,
                         const crypto::Nonce* nonce = nullptr,
-                        Compression compression = Compression::kAuto);
+                        Compression compression = Compression::kAuto,
+                        Layout layout = Layout::kAttached);
 
 // Low level: seals `plaintext` as the AEAD plaintext of a delta of format
-// `version` (kDeltaFormatV1 or kDeltaFormatV2) without looking at it. For
+// `version` (kDeltaFormatV1 .. kDeltaFormatV4) without looking at it. For
 // test vectors and for tests that need deltas with invalid content; use
 // SealDelta otherwise.
 Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
@@ -86,7 +119,8 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
 // Structure only: version byte, canonical header, sizes, trailing bytes,
 // seq >= 1, hlc_min <= hlc_max, scope length. Computes the hash. Does not
 // check the signature. kCorruption on any defect; kResourceExhausted when
-// larger than max_bytes.
+// larger than max_bytes. Accepts a stub of a version 3/4 delta (ParsedDelta
+// ::stub); a caller that needs the body checks that flag.
 Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes = uint64_t{16} << 20);
 
 // kUnauthenticated unless the signature verifies under header.author.
@@ -102,6 +136,10 @@ Status VerifyDelta(const ParsedDelta& delta);
 // which accepts only the canonical encoding.
 Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& scope_key,
                         uint64_t max_payload_bytes = kMaxCompressedPayloadBytes);
+
+// The stub of a full version 3/4 delta (`bytes` as given to ParseDelta,
+// `delta` its parse): kInvalidArgument for a version 1/2 delta or a stub.
+Result<Bytes> MakeStub(const ParsedDelta& delta);
 
 // Canonical header bytes (version byte + msgpack header), the associated data.
 Bytes EncodeHeader(const DeltaHeader& header, uint8_t version = kDeltaFormatV1);

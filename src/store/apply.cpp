@@ -72,6 +72,14 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
   auto waiting = [&](std::string what) {
     if (unknown.empty()) unknown = std::move(what) + " is not in schema v" + std::to_string(schema.version());
   };
+  // A stub (the sender withheld the body from this node): chained, never
+  // applied, whatever keys are held. Its body may follow later.
+  if (d.stub) {
+    out.unreadable = true;
+    out.withheld = true;
+    out.unreadable_reason = "withheld: only the stub of this delta is held (its body was not sent to this node)";
+    return out;
+  }
   const crypto::SecretBytes* scope_key = nullptr;
   std::optional<crypto::SecretBytes> uncached;
   auto cached = key_cache ? key_cache->find(std::make_pair(h.scope, h.epoch)) : KeyCache::iterator();
@@ -340,6 +348,20 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
       return Status::Corruption("feed of " + h.author.ToHex() + " has a hole");
     case feed::ChainVerdict::kDuplicate:
       res.outcome = ApplyOutcome::kDuplicate;
+      // The same delta (same hash) held as a stub, arriving with its body:
+      // the signature just verified covers the body's hash, so this is the
+      // body the stub names. Store it in the stub's place; a chained one is
+      // then judged like any delta by re-deriving the state from the feeds.
+      if (!d.stub && first) {
+        auto held = feed::ParseDelta(*first, UINT64_MAX);
+        if (!held.ok()) return held.status().WithContext("stored delta");
+        if (held->stub) {
+          const bool in_feed = h.seq <= head->seq;
+          HEARTH_RETURN_IF_ERROR(t.Put(in_feed ? feeds : pending, AsBytes(fk), bytes));
+          if (in_feed) rebuild_pending = true;
+          res.outcome = ApplyOutcome::kBodyArrived;
+        }
+      }
       return res;
     case feed::ChainVerdict::kFork: {
       Bytes held_first(first->begin(), first->end());
@@ -362,7 +384,22 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
       break;
   }
 
-  auto outcome = ApplyChained(t, cache, d, bytes, key_cache, &res.reason);
+  // A stub chaining where its full delta already waits in pending: apply
+  // the full one (the body must not be lost to its own stub).
+  std::optional<Bytes> full_bytes;
+  std::optional<feed::ParsedDelta> full;
+  if (place.waiting_copy && d.stub && first) {
+    full_bytes.emplace(first->begin(), first->end());
+    auto p = feed::ParseDelta(*full_bytes, UINT64_MAX);
+    if (!p.ok()) return p.status().WithContext("stored delta");
+    if (p->stub) {
+      full_bytes.reset();
+    } else {
+      full = std::move(p).value();
+    }
+  }
+  auto outcome = full ? ApplyChained(t, cache, *full, *full_bytes, key_cache, &res.reason)
+                      : ApplyChained(t, cache, d, bytes, key_cache, &res.reason);
   if (!outcome.ok()) return outcome.status();
   if (place.waiting_copy) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
   res.outcome = *outcome;
@@ -401,6 +438,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   if (!prepared->invalid.empty()) return deny(prepared->invalid);
   HEARTH_RETURN_IF_ERROR(WriteApplied(t, cache, d, bytes, *prepared));
   if (prepared->unreadable) *reason = prepared->unreadable_reason;
+  if (prepared->withheld) return ApplyOutcome::kWithheld;
   return prepared->unreadable ? ApplyOutcome::kUnreadable : ApplyOutcome::kApplied;
 }
 

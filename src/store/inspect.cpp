@@ -219,6 +219,9 @@ Result<DeltaInfo> Describe(const Replica& replica, std::span<const uint8_t> delt
   info.op_count = h.op_count;
   info.size = delta.size();
   info.signature_ok = feed::VerifyDelta(*d).ok();
+  info.withheld = d->stub;
+  info.body_size = d->body_size;
+  if (d->stub) return info;  // no body: nothing to open
   auto key = m.WithRead([&](const Txn& t) { return m.ScopeKey(t, h.scope, h.epoch); });
   if (!key.ok()) return key.status();
   if (!key->has_value()) return info;

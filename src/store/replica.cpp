@@ -937,7 +937,9 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
         HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, hdr.seq));
       }
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
-      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity);
+      // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
+      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity, nullptr, feed::Compression::kAuto,
+                                   feed::Layout::kDetachable);
       if (!delta.ok()) return delta.status();
       auto parsed = feed::ParseDelta(*delta, UINT64_MAX);
       if (!parsed.ok()) return parsed.status().WithContext("sealed delta does not parse");

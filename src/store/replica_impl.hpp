@@ -215,6 +215,7 @@ struct Replica::Impl {
   // re-judged whenever the schema in force changes.
   struct Prepared {
     bool unreadable = false;
+    bool withheld = false;  // a stub: unreadable because no body is held (implies unreadable)
     std::string unreadable_reason;  // why (no key, or a held key that does not open it)
     std::string invalid;
     std::vector<crdt::RecordOps> records;

@@ -44,6 +44,8 @@ std::string_view ApplyOutcomeName(ApplyOutcome o) {
     case ApplyOutcome::kDuplicate: return "duplicate";
     case ApplyOutcome::kPending: return "pending";
     case ApplyOutcome::kUnreadable: return "unreadable";
+    case ApplyOutcome::kWithheld: return "withheld";
+    case ApplyOutcome::kBodyArrived: return "body_arrived";
     case ApplyOutcome::kFork: return "fork";
     case ApplyOutcome::kHeld: return "held";
     case ApplyOutcome::kDenied: return "denied";

@@ -238,8 +238,40 @@ struct SyncSession::Impl {
     return Status::Ok();
   }
 
+  // The heads this replica offers the peer: its heads, lowered below the
+  // first withheld delta (a stub held without its body) of each author whose
+  // scope the current policy now lets this replica receive. The peer then
+  // sends that feed again from there: the body arrives where it may
+  // (ApplyOutcome::kBodyArrived), the rest are duplicates (docs/protocol.md,
+  // "What is sent to whom", bodies later). Bounded: at most kWithheldAsked
+  // stubs are looked at.
+  static constexpr uint64_t kWithheldAsked = 4096;
+  Status ReadAdvertisedHeads(Heads* out) {
+    HEARTH_RETURN_IF_ERROR(ReadMyHeads(out));
+    if (!replica.root()) return Status::Ok();
+    auto withheld = replica.Withheld(kWithheldAsked);
+    if (!withheld.ok()) return Fail(withheld.status().WithContext("sync: listing withheld deltas"));
+    if (withheld->empty()) return Status::Ok();
+    auto policy = replica.CurrentPolicy();
+    if (!policy.ok()) return Fail(policy.status().WithContext("sync"));
+    if (!policy->has_value()) return Status::Ok();
+    const AuthorId self = replica.author();
+    for (const Replica::WithheldDelta& w : *withheld) {
+      if (!(*policy)->MayReceive(self, w.scope)) continue;
+      auto it = out->find(w.author);
+      if (it == out->end() || it->second.seq < w.seq) continue;
+      if (w.seq <= 1) {
+        out->erase(it);
+      } else {
+        it->second.seq = w.seq - 1;
+        it->second.hash = {};  // not sent (HEADS carries seqs); the fingerprint differs, as it should
+      }
+    }
+    return Status::Ok();
+  }
+
   Status SendSummary() {
-    HEARTH_RETURN_IF_ERROR(ReadMyHeads(&summary_heads));
+    HEARTH_RETURN_IF_ERROR(ReadAdvertisedHeads(&summary_heads));
     my_fp = Fingerprint(summary_heads);
     Writer w(sync::kSummary);
     w.Array(2).Bin(my_fp).Uint(summary_heads.size());
@@ -251,7 +283,7 @@ struct SyncSession::Impl {
 
   Status SendHeads() {
     Heads mine;
-    HEARTH_RETURN_IF_ERROR(ReadMyHeads(&mine));
+    HEARTH_RETURN_IF_ERROR(ReadAdvertisedHeads(&mine));
     SendHeads(mine);
     return Status::Ok();
   }
@@ -373,16 +405,31 @@ struct SyncSession::Impl {
         return Status::Ok();
       }
       std::vector<const Bytes*> batch;
-      uint64_t size = 0;
+      // Stubs made in this round (std::deque: the pointers in `batch` stay valid).
+      std::deque<Bytes> stubs;
+      uint64_t size = 0, stub_count = 0;
       bool progress = false, wait_credit = false;
-      for (const Bytes& d : *got) {
-        auto p = feed::ParseDelta(d, UINT64_MAX);
+      for (const Bytes& stored : *got) {
+        auto p = feed::ParseDelta(stored, UINT64_MAX);
         if (!p.ok()) return Fail(p.status().WithContext("sync: stored delta"));
         const AuthorId& a = p->header.author;
         if (blocked.count(a)) continue;
+        const Bytes* send = &stored;
+        // A version 3/4 delta the peer may not receive goes as its stub
+        // (docs/protocol.md, "What is sent to whom"): the feed goes on, and
+        // nothing of the body leaves the node. A stub held here goes as is.
+        const bool may = PeerMayReceive(p->header.scope, policy, has_root);
+        if (!may && feed::Detachable(p->version) && !p->stub) {
+          auto stub = feed::MakeStub(*p);
+          if (!stub.ok()) return Fail(stub.status().WithContext("sync: making a stub"));
+          stubs.push_back(std::move(stub).value());
+          send = &stubs.back();
+        }
+        const Bytes& d = *send;
         const uint64_t cost = d.size() + kPerDeltaOverhead;
-        if (!PeerMayReceive(p->header.scope, policy, has_root) || cost > max_cost) {
-          // Not for this peer (or too large for any message): the feed stops here.
+        if ((!may && !feed::Detachable(p->version)) || cost > max_cost) {
+          // A version 1/2 delta not for this peer (it cannot be detached),
+          // or one too large for any message: the feed stops here.
           blocked[a] = p->header.seq;
           progress = true;
           if (!have_mine) {
@@ -396,6 +443,7 @@ struct SyncSession::Impl {
           break;
         }
         batch.push_back(&d);
+        if (send != &stored || p->stub) ++stub_count;
         size += cost;
         MergePeerHead(a, p->header.seq);
       }
@@ -416,6 +464,7 @@ struct SyncSession::Impl {
         inflight_msgs.emplace_back(sent_bytes, batch.size());
         inflight_deltas += batch.size();
         UpdateBehindOut();
+        stats.stubs_sent += stub_count;
         stats.max_in_flight_bytes = std::max(stats.max_in_flight_bytes, sent_bytes - acked_bytes);
         self_announced = false;
         Queue(w.Take());
@@ -685,6 +734,8 @@ struct SyncSession::Impl {
       stats.deltas_unreadable++;
       if (res.missing_key) stats.unreadable_scopes.insert(res.missing_key->scope);
     }
+    if (res.outcome == ApplyOutcome::kWithheld) stats.deltas_withheld++;
+    if (res.outcome == ApplyOutcome::kBodyArrived) stats.bodies_arrived++;
     MergePeerHead(res.author, res.seq);
   }
 

@@ -447,6 +447,59 @@ class RestoreUnderRootTest(Base):
         self.assertFalse(jrun("-C", rbk, "inspect")["is_copy"])
 
 
+class WithheldTest(Base):
+    """Stubs (issue #15): a node that may not receive a scope gets stubs by
+    `export --for`; log, inspect and heads show them; a new policy lets the
+    bodies follow."""
+
+    def test_withheld_then_bodies(self):
+        root, root_key = self.init("root", "--is-root")
+        hr, hr_key = self.init("hr", "--root", root_key)
+        uni, uni_key = self.init("union", "--root", root_key)
+        run("-C", root, "policy", "add-scope", "test.a", "--description", "wage cases")
+        run("-C", root, "policy", "add-scope", "test.b", "--description", "children")
+        run("-C", root, "policy", "add-member", hr_key, "--name", "county HR bureau", "--agency", "hr")
+        run("-C", root, "policy", "add-member", uni_key, "--name", "county union", "--agency", "union")
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.a", "--rights", "read,write")
+        run("-C", root, "policy", "grant", "--agency", "hr", "--scope", "test.b", "--rights", "read,write")
+        run("-C", root, "policy", "grant", "--agency", "union", "--scope", "test.a", "--rights", "read")
+        self.move(root, hr)
+        self.move(root, uni)
+        child = run("-C", hr, "put", "other", "name=王小明").stdout.strip()
+        item = run("-C", hr, "put", "item", "title=wage case 17").stdout.strip()
+
+        rep = self.move(hr, uni)
+        self.assertEqual(rep["rejected"], [])
+        self.assertEqual(rep["withheld"], 1)
+        self.assertIn("wage case 17", run("-C", uni, "get", "item", item).stdout)  # the feed went on
+        run("-C", uni, "get", "other", child, expect=1)
+        self.assertEqual(jrun("-C", uni, "inspect")["withheld"], 1)
+        self.assertIn("withheld        1", run("-C", uni, "inspect").stdout)
+        log = jrun("-C", uni, "log", "--author", hr_key)["deltas"]
+        by_scope = {d["scope"]: d for d in log}
+        self.assertTrue(by_scope["test.b"]["withheld"])
+        self.assertGreater(by_scope["test.b"]["body_size"], 16)
+        self.assertFalse(by_scope["test.b"]["readable"])
+        self.assertFalse(by_scope["test.a"]["withheld"])
+        self.assertIn("WITHHELD", run("-C", uni, "log", "--author", hr_key).stdout)
+        self.assertIn("withheld: only the stub is held", run("-C", uni, "log", "--author", hr_key, "--ops").stdout)
+        heads = run("-C", uni, "heads").stdout
+        self.assertIn("WITHHELD", heads)
+        row = [ln for ln in heads.splitlines() if ln.startswith(hr_key)][0]
+        self.assertEqual(row.split()[1:3], ["2", "1"])  # seq 2, one withheld
+
+        # The union may read children now: the bodies follow and apply.
+        run("-C", root, "policy", "grant", "--agency", "union", "--scope", "test.b", "--rights", "read")
+        self.move(root, hr)
+        self.move(root, uni)
+        rep = self.move(hr, uni)
+        self.assertEqual(rep["bodies"], 1)
+        self.assertIn("王小明", run("-C", uni, "get", "other", child).stdout)
+        self.assertEqual(jrun("-C", uni, "inspect")["withheld"], 0)
+        self.assertEqual(run("-C", hr, "digest").stdout, run("-C", uni, "digest").stdout)
+        self.assertTrue(jrun("-C", uni, "verify")["ok"])
+
+
 def main():
     global HEARTH, SCHEMA, TEMPLATE
     ap = argparse.ArgumentParser()

@@ -202,7 +202,22 @@ TEST_CASE("v2: the writer's choice (kAuto, kNone, kZstd)") {
   // Exactly the limit compresses (and is single-segment: the window covers it).
   const Bytes at_limit(kMaxCompressedPayloadBytes, 'c');
   CHECK(version(at_limit, Compression::kAuto) == kDeltaFormatV2);
-  CHECK(SealDeltaPlaintext(0x03, h, Bytes(20, 0), e.key, e.kp).status().code() == Code::kInvalidArgument);
+  CHECK(SealDeltaPlaintext(0x05, h, Bytes(20, 0), e.key, e.kp).status().code() == Code::kInvalidArgument);
+  // The detachable layout chooses 3 or 4 exactly as 1 or 2.
+  auto layout = [&](const Bytes& payload, Compression c) {
+    auto d = SealDelta(h, payload, e.key, e.kp, nullptr, c, Layout::kDetachable);
+    REQUIRE(d.ok());
+    auto p = ParseDelta(*d);
+    REQUIRE(p.ok());
+    auto back = OpenDelta(*p, e.key);
+    REQUIRE(back.ok());
+    CHECK(*back == payload);
+    return (*d)[0];
+  };
+  CHECK(layout(Bytes(kCompressMinBytes - 1, 'a'), Compression::kAuto) == kDeltaFormatV3);
+  CHECK(layout(Bytes(kCompressMinBytes, 'a'), Compression::kAuto) == kDeltaFormatV4);
+  CHECK(layout(noise, Compression::kAuto) == kDeltaFormatV3);
+  CHECK(layout(Bytes(1, 'a'), Compression::kZstd) == kDeltaFormatV4);
 }
 
 TEST_CASE("v2: the version byte is authenticated") {
@@ -403,7 +418,8 @@ TEST_CASE("v2: the decompressed payload must be canonical") {
   }
 }
 
-// Through the store: a feed mixing v1 and v2 deltas replicates and converges;
+// Through the store: a feed mixing uncompressed and compressed deltas
+// (a replica writes versions 3 and 4) replicates and converges;
 // a replica refuses a v2 delta whose payload exceeds its max_delta_bytes.
 TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   using namespace hearth::testing;
@@ -429,7 +445,8 @@ TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   REQUIRE(deltas.ok());
   REQUIRE(deltas->size() == 6);
   int v1 = 0, v2 = 0;
-  for (const Bytes& d : *deltas) (d[0] == kDeltaFormatV2 ? v2 : v1)++;
+  for (const Bytes& d : *deltas) (Compressed(d[0]) ? v2 : v1)++;
+  for (const Bytes& d : *deltas) CHECK(Detachable(d[0]));  // Commit writes versions 3/4
   CHECK(v1 == 3);
   CHECK(v2 == 3);
   ShareKeys(*a, *b);  // scope keys exist once A has written
@@ -465,7 +482,7 @@ TEST_CASE("v2: mixed v1/v2 feed through replicas") {
   // format's limits count (16 MiB decompressed), so that whether a stored
   // delta applies never depends on a replica's configuration (issue #12).
   size_t big = 0;
-  while ((*deltas)[big][0] != kDeltaFormatV2) ++big;  // the first v2 delta
+  while (!Compressed((*deltas)[big][0])) ++big;  // the first compressed delta
   const Bytes& d = (*deltas)[big];
   auto parsed = ParseDelta(d);
   REQUIRE(parsed.ok());

@@ -502,7 +502,7 @@ TEST_CASE("non-canonical encodings are rejected") {
   f = base; f.sig.pop_back(); ExpectCorrupt(f, "sig 63");
   f = base; f.sig.push_back(0); ExpectCorrupt(f, "sig 65");
   f = base; f.trailing = B({0x00}); ExpectCorrupt(f, "trailing byte");
-  f = base; f.version = 0x03; ExpectCorrupt(f, "version 3");
+  f = base; f.version = 0x05; ExpectCorrupt(f, "version 5");
   f = base; f.version = 0xff; ExpectCorrupt(f, "version 255");
   f = base; f.version = 0x00; ExpectCorrupt(f, "version 0");
   // Version 2 (compressed payload) has the same frame: it parses.

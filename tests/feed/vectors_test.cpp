@@ -395,3 +395,99 @@ TEST_CASE("delta test vectors") {
 
 }  // namespace
 }  // namespace hearth::feed
+
+namespace hearth::feed {
+namespace {
+using ::hearth::testing::FromHex;
+using ::hearth::testing::ToHex;
+
+// Vector 5 (docs/delta-format.md, "Vector 5 — version 3 and its stub"):
+// a version 3 delta by author B, then the stub made from it.
+constexpr const char* kV5Nonce = "050505050505050505050505050505050505050505050505";
+constexpr const char* kV5BodyHash = "b86f1451d384b573d635a16af855ef705f6a09ac899624e2437fbf8808a6c471";
+constexpr const char* kV5Hash = "74b29f0174c5a04bc6205db5d36b5085d8eda745d6b571bdd48b39bcc6d16b96";
+constexpr const char* kV5Delta =
+    "0398c4204fd099ccd47d7893dfe9ec24414ecb0d9b5420232aad30d91c465be33cbe65c401c420000000000000000000"
+    "0000000000000000000000000000000000000000000000b46368696c645f636172652fe59f8ee58ea2e9958701cf018b"
+    "cfe568000000cf018bcfe56800000001c418050505050505050505050505050505050505050505050505c4454130f7d1"
+    "aefd231a4246893658bc652255f12a20c7fabf5342b64ad08ea4c3e5e090e9abc3e475b1fa3e60127168dc3600285b5b"
+    "3d3700afcb3402d96e3be58ba2c7ab3e5138bc5de1207f8b3978e4de64876faf994fee475d6da15819a4494a1e9c4870"
+    "d1b44c52899d5625b6ac8b3feae8a8b1c7cb51a099bd636350f4e1c3eb4c65d80f";
+constexpr const char* kV5Stub =
+    "0398c4204fd099ccd47d7893dfe9ec24414ecb0d9b5420232aad30d91c465be33cbe65c401c420000000000000000000"
+    "0000000000000000000000000000000000000000000000b46368696c645f636172652fe59f8ee58ea2e9958701cf018b"
+    "cfe568000000cf018bcfe56800000001c420b86f1451d384b573d635a16af855ef705f6a09ac899624e2437fbf8808a6"
+    "c4714538bc5de1207f8b3978e4de64876faf994fee475d6da15819a4494a1e9c4870d1b44c52899d5625b6ac8b3feae8"
+    "a8b1c7cb51a099bd636350f4e1c3eb4c65d80f";
+
+TEST_CASE("vector 5: a version 3 delta and its stub") {
+  auto kp = crypto::SigningKeyPair::FromSeed(
+      FromHex("a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
+  REQUIRE(kp.ok());
+  const crypto::SecretBytes key = crypto::SecretBytes::Copy(
+      FromHex("f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff"));
+  crypto::Nonce nonce{};
+  const Bytes nb = FromHex(kV5Nonce);
+  std::copy(nb.begin(), nb.end(), nonce.begin());
+  DeltaHeader h;
+  h.author = kp->public_key;
+  h.seq = 1;
+  h.scope = "child_care/城厢镇";
+  h.epoch = 1;
+  h.hlc_min = crdt::MakeHlc(1'700'000'000'000ull, 0);
+  h.hlc_max = h.hlc_min;
+  h.op_count = 1;
+  crdt::Op op;
+  op.field = "name";
+  op.kind = crdt::OpKind::kLwwSet;
+  op.hlc = h.hlc_min;
+  op.value = Value("Li Wei");
+  auto id = RecordId::FromHex("018bcfe5680000000000000000000005");
+  REQUIRE(id.ok());
+  const Bytes payload = codec::EncodePayload({crdt::RecordOps{"children", *id, {op}}});
+  auto sealed = SealDelta(h, payload, key, *kp, &nonce, Compression::kAuto, Layout::kDetachable);
+  REQUIRE(sealed.ok());
+  auto own = ParseDelta(*sealed);
+  REQUIRE(own.ok());
+  auto stub = MakeStub(*own);
+  REQUIRE(stub.ok());
+  if (std::getenv("HEARTH_PRINT_VECTORS") != nullptr) {
+    std::printf("### vector 5\npayload     %s\nheader+ver  %s\nbody hash   %s\nhash        %s\n"
+                "signature   %s\ndelta (%zu bytes)\n%s\nstub (%zu bytes)\n%s\n",
+                ToHex(payload).c_str(), ToHex(EncodeHeader(h, kDeltaFormatV3)).c_str(),
+                ToHex(own->body_hash).c_str(), ToHex(own->hash).c_str(), ToHex(own->signature).c_str(),
+                sealed->size(), ToHex(*sealed).c_str(), stub->size(), ToHex(*stub).c_str());
+    return;
+  }
+  // 1. Rebuilt from the inputs: exactly the published bytes.
+  CHECK((*sealed)[0] == kDeltaFormatV3);
+  CHECK(ToHex(own->body_hash) == std::string(kV5BodyHash));
+  CHECK(ToHex(own->hash) == std::string(kV5Hash));
+  CHECK(ToHex(*sealed) == std::string(kV5Delta));
+  CHECK(ToHex(*stub) == std::string(kV5Stub));
+  // 2. The published bytes: both verify under B with the same hash; the
+  // delta opens to the payload, the stub has no body.
+  const Bytes delta_bytes = FromHex(kV5Delta);
+  const Bytes stub_bytes = FromHex(kV5Stub);
+  auto d = ParseDelta(delta_bytes);
+  auto s = ParseDelta(stub_bytes);
+  REQUIRE(d.ok());
+  REQUIRE(s.ok());
+  CHECK_FALSE(d->stub);
+  CHECK(s->stub);
+  CHECK(d->header == h);
+  CHECK(s->header == h);
+  CHECK(ToHex(d->hash) == std::string(kV5Hash));
+  CHECK(ToHex(s->hash) == std::string(kV5Hash));
+  CHECK(ToHex(s->body_hash) == std::string(kV5BodyHash));
+  CHECK(s->body_size == d->ciphertext.size());
+  CHECK(VerifyDelta(*d).ok());
+  CHECK(VerifyDelta(*s).ok());
+  auto plain = OpenDelta(*d, key);
+  REQUIRE(plain.ok());
+  CHECK(*plain == payload);
+  CHECK(OpenDelta(*s, key).status().code() == Code::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace hearth::feed

@@ -9,6 +9,14 @@
 // must then verify, and its body is opened with the "north" vector key and
 // decoded.
 //
+// Versions 3/4 and stubs: in parse mode, the hash of an accepted version
+// 3/4 delta or stub is BLAKE2b(version||header || body_hash || u64be(size)),
+// a full one's body_hash is BLAKE2b(nonce||ciphertext) and its stub (MakeStub)
+// parses to the same header, hash and verification verdict; a stub never
+// opens (kFailedPrecondition). Seal mode picks the layout from the input and,
+// for version 3/4, checks the stub like the delta (verifies, same hash,
+// every single-byte change, truncation or extension detected).
+//
 // First input byte % 3 == 1 — seal mode: a header, nonce, compression
 // choice and payload taken from the input are sealed by SealDelta (signer A,
 // key "north"; version 1 or, zstd-compressed, version 2). A header SealDelta
@@ -58,8 +66,9 @@ const Keys& K() {
   return *k;
 }
 
-crypto::Signature SignHash(const crypto::Hash& h) {
-  Bytes m(feed::kSignContext.begin(), feed::kSignContext.end());
+crypto::Signature SignHash(const crypto::Hash& h, uint8_t version) {
+  const std::string_view ctx = feed::Detachable(version) ? feed::kSignContextV3 : feed::kSignContext;
+  Bytes m(ctx.begin(), ctx.end());
   m.insert(m.end(), h.begin(), h.end());
   return crypto::Sign(K().a.secret_key, m);
 }
@@ -75,8 +84,28 @@ void CheckParsed(std::span<const uint8_t> bytes, const feed::ParsedDelta& d) {
   FUZZ_CHECK(hdr.size() == d.associated_data.size() &&
              std::equal(hdr.begin(), hdr.end(), d.associated_data.begin()));
   FUZZ_CHECK(bytes.size() > 64);
-  FUZZ_CHECK(d.hash == crypto::HashBytes(bytes.first(bytes.size() - 64)));
-  FUZZ_CHECK(d.ciphertext.size() >= 16);
+  if (!feed::Detachable(d.version)) {
+    FUZZ_CHECK(!d.stub);
+    FUZZ_CHECK(d.hash == crypto::HashBytes(bytes.first(bytes.size() - 64)));
+    FUZZ_CHECK(d.ciphertext.size() >= 16);
+  } else {
+    if (d.stub) {
+      FUZZ_CHECK(d.ciphertext.empty() && d.body_size >= 16 && d.body_size <= 0xffffffffull);
+    } else {
+      FUZZ_CHECK(d.ciphertext.size() >= 16 && d.body_size == d.ciphertext.size());
+      crypto::Hasher bh;
+      bh.Update(d.nonce);
+      bh.Update(d.ciphertext);
+      FUZZ_CHECK(bh.Final() == d.body_hash);
+    }
+    uint8_t be[8];
+    for (int i = 0; i < 8; ++i) be[i] = static_cast<uint8_t>(d.body_size >> (56 - 8 * i));
+    crypto::Hasher hh;
+    hh.Update(d.associated_data);
+    hh.Update(d.body_hash);
+    hh.Update(be);
+    FUZZ_CHECK(hh.Final() == d.hash);
+  }
   FUZZ_CHECK(d.header.seq >= 1 && d.header.hlc_min <= d.header.hlc_max && d.header.op_count >= 1);
   FUZZ_CHECK(!d.header.scope.empty() && d.header.scope.size() <= feed::kMaxScopeBytes);
 }
@@ -92,10 +121,21 @@ void ParseMode(std::span<const uint8_t> in) {
   CheckParsed(in, *d);
   Status v = feed::VerifyDelta(*d);
   FUZZ_CHECK(v.ok() || v.code() == Code::kUnauthenticated);
+  if (feed::Detachable(d->version) && !d->stub) {
+    auto stub = feed::MakeStub(*d);
+    FUZZ_CHECK(stub.ok());
+    auto s = feed::ParseDelta(*stub);
+    FUZZ_CHECK(s.ok() && s->stub && s->header == d->header && s->hash == d->hash);
+    FUZZ_CHECK(feed::VerifyDelta(*s).code() == v.code());
+  }
+  if (d->stub) {
+    FUZZ_CHECK(feed::OpenDelta(*d, K().north).status().code() == Code::kFailedPrecondition);
+    FUZZ_CHECK(feed::MakeStub(*d).status().code() == Code::kInvalidArgument);
+  }
   if (d->header.author != K().a.public_key) return;
 
   Bytes resigned(in.begin(), in.end());
-  const crypto::Signature sig = SignHash(d->hash);
+  const crypto::Signature sig = SignHash(d->hash, d->version);
   std::memcpy(resigned.data() + resigned.size() - 64, sig.data(), 64);
   auto r = feed::ParseDelta(resigned);
   FUZZ_CHECK(r.ok());
@@ -105,7 +145,7 @@ void ParseMode(std::span<const uint8_t> in) {
   if (plain.ok()) {
     DecodeBody(*plain);
   } else {
-    FUZZ_CHECK(plain.status().code() == Code::kUnauthenticated);
+    FUZZ_CHECK(plain.status().code() == (r->stub ? Code::kFailedPrecondition : Code::kUnauthenticated));
   }
 }
 
@@ -124,10 +164,12 @@ void SealMode(ByteReader& r) {
   const uint32_t mutate_at = r.U32();
   const uint8_t mutate_xor = static_cast<uint8_t>(r.U8() | 1);
   const uint32_t cut = r.U32();
-  const feed::Compression compression = static_cast<feed::Compression>(r.U8() % 3);
+  const uint8_t mode = r.U8();
+  const feed::Compression compression = static_cast<feed::Compression>(mode % 3);
+  const feed::Layout layout = (mode & 0x80) != 0 ? feed::Layout::kDetachable : feed::Layout::kAttached;
   auto payload = r.Rest();
 
-  auto sealed = feed::SealDelta(h, payload, K().north, K().a, &nonce, compression);
+  auto sealed = feed::SealDelta(h, payload, K().north, K().a, &nonce, compression, layout);
   if (!sealed.ok()) {
     FUZZ_CHECK_MSG(sealed.status().code() == Code::kInvalidArgument, sealed.status().ToString());
     return;
@@ -150,7 +192,7 @@ void SealMode(ByteReader& r) {
     feed::DeltaHeader h2 = h;
     h2.seq = h.seq + 1;
     h2.prev = d->hash;
-    auto s2 = feed::SealDelta(h2, payload, K().north, K().a, &nonce, compression);
+    auto s2 = feed::SealDelta(h2, payload, K().north, K().a, &nonce, compression, layout);
     FUZZ_CHECK(s2.ok());
     auto d2 = feed::ParseDelta(*s2);
     FUZZ_CHECK(d2.ok() && d2->header.prev == d->hash && d2->hash != d->hash);
@@ -172,6 +214,24 @@ void SealMode(ByteReader& r) {
   Bytes longer = s;
   longer.push_back(mutate_xor);
   FUZZ_CHECK(detected(longer));
+
+  // Version 3/4: the stub verifies with the same hash and detects tampering too.
+  FUZZ_CHECK(feed::Detachable(s[0]) == (layout == feed::Layout::kDetachable));
+  if (layout != feed::Layout::kDetachable) return;
+  auto stub = feed::MakeStub(*d);
+  FUZZ_CHECK(stub.ok());
+  auto sd = feed::ParseDelta(*stub);
+  FUZZ_CHECK(sd.ok() && sd->stub && sd->header == h && sd->hash == d->hash);
+  CheckParsed(*stub, *sd);
+  FUZZ_CHECK(feed::VerifyDelta(*sd).ok());
+  Bytes ts = *stub;
+  ts[mutate_at % ts.size()] ^= mutate_xor;
+  FUZZ_CHECK(detected(ts));
+  Bytes sshort(stub->begin(), stub->begin() + static_cast<std::ptrdiff_t>(cut % stub->size()));
+  FUZZ_CHECK(detected(sshort));
+  Bytes slong = *stub;
+  slong.push_back(mutate_xor);
+  FUZZ_CHECK(detected(slong));
 }
 
 void ZstdMode(std::span<const uint8_t> frame) {

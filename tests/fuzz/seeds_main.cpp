@@ -203,6 +203,13 @@ void Delta() {
     Put("delta", "zstd_payload", Prefixed(2, feed::CompressPayload(payload).value()));
     Put("delta", "zstd_small", Prefixed(2, feed::CompressPayload(Bytes{0x90}).value()));
     Put("delta", "zstd_repeat", Prefixed(2, feed::CompressPayload(Bytes(5000, 'x')).value()));
+    // Versions 3 and 4 (detachable), and their stubs.
+    auto v3 = feed::SealDelta(h, payload, north, a, &nonce, feed::Compression::kNone, feed::Layout::kDetachable).value();
+    auto v4 = feed::SealDelta(h, payload, north, a, &nonce, feed::Compression::kZstd, feed::Layout::kDetachable).value();
+    Put("delta", "parse_v3", Prefixed(0, v3));
+    Put("delta", "parse_v4", Prefixed(0, v4));
+    Put("delta", "parse_stub_v3", Prefixed(0, feed::MakeStub(feed::ParseDelta(v3).value()).value()));
+    Put("delta", "parse_stub_v4", Prefixed(0, feed::MakeStub(feed::ParseDelta(v4).value()).value()));
   }
   std::mt19937_64 rng(11);
   for (int i = 0; i < 8; ++i) {
@@ -210,6 +217,12 @@ void Delta() {
     for (auto& x : b) x = static_cast<uint8_t>(rng());
     b[0] = 1;  // seal mode
     Put("delta", "seal" + std::to_string(i), b);
+  }
+  for (int i = 0; i < 4; ++i) {  // seal mode, detachable layout (mode byte at offset 1+..)
+    Bytes b(60 + i * 20);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    b[0] = 1;
+    Put("delta", "seal_v3_" + std::to_string(i), b);
   }
 }
 

@@ -51,7 +51,9 @@ int Log(Globals& g, const LogArgs& a) {
         json j = {{"author", au.ToHex()}, {"seq", seq}, {"hlc_min", std::to_string(info.hlc_min)}, {"hlc_max", std::to_string(info.hlc_max)},
                   {"scope", info.scope}, {"epoch", info.epoch}, {"op_count", info.op_count},
                   {"size", info.size}, {"hash", Hex(info.hash)}, {"prev", Hex(info.prev)},
-                  {"signature_ok", info.signature_ok}, {"readable", info.readable}};
+                  {"signature_ok", info.signature_ok}, {"readable", info.readable},
+                  {"withheld", info.withheld}};
+        if (info.withheld) j["body_size"] = info.body_size;
         if (a.ops) {
           json ops = json::array();
           for (const auto& op : info.ops) ops.push_back(OpToJson(op));
@@ -63,14 +65,20 @@ int Log(Globals& g, const LogArgs& a) {
       if (!a.ops) {
         t.Add({au.ToHex().substr(0, 16), std::to_string(seq), HlcText(info.hlc_max), info.scope,
                std::to_string(info.epoch), std::to_string(info.op_count), std::to_string(info.size),
-               Hex(info.hash).substr(0, 16) + (info.signature_ok ? "" : " BAD-SIGNATURE")});
+               Hex(info.hash).substr(0, 16) + (info.signature_ok ? "" : " BAD-SIGNATURE") +
+                   (info.withheld ? " WITHHELD" : "")});
         continue;
       }
       std::cout << "delta " << au.ToHex() << "/" << seq << "  scope " << info.scope << " epoch "
                 << info.epoch << "  hlc " << HlcText(info.hlc_min) << ".." << HlcText(info.hlc_max) << "  "
                 << info.op_count << " op(s), " << info.size << " bytes"
                 << (info.signature_ok ? "" : "  BAD SIGNATURE") << "\n";
-      if (!info.readable) std::cout << "    (no key for scope " << info.scope << " epoch " << info.epoch << ": ops not readable)\n";
+      if (info.withheld) {
+        std::cout << "    (withheld: only the stub is held, body of " << info.body_size
+                  << " bytes not sent to this node)\n";
+      } else if (!info.readable) {
+        std::cout << "    (no key for scope " << info.scope << " epoch " << info.epoch << ": ops not readable)\n";
+      }
       for (const auto& op : info.ops) {
         std::cout << "    " << op.op << " " << Printable(op.collection) << "/" << op.id.ToHex() << "."
                   << Printable(op.field);
@@ -89,12 +97,21 @@ int Log(Globals& g, const LogArgs& a) {
 int ShowHeads(Globals& g) {
   auto r = OpenGlobal(g);
   Heads h = Must(r->GetHeads(), "reading the heads");
+  // Withheld deltas (stubs) per author: chained, counted in SEQ, not applied.
+  auto withheld = Must(r->Withheld(), "listing the withheld deltas");
+  std::map<AuthorId, uint64_t> held_back;
+  for (const auto& w : withheld) held_back[w.author]++;
   if (g.json) {
+    // The heads file format (docs/bundle-format.md): withheld deltas are
+    // listed by `hearth log` / `inspect`, not here.
     PrintJson({{"author", r->author().ToHex()}, {"heads", HeadsJson(h)}});
     return kExitOk;
   }
-  Table t({"AUTHOR", "SEQ", "HASH"});
-  for (const auto& [au, fh] : h) t.Add({au.ToHex() + (au == r->author() ? " (self)" : ""), std::to_string(fh.seq), Hex(fh.hash)});
+  Table t({"AUTHOR", "SEQ", "WITHHELD", "HASH"});
+  for (const auto& [au, fh] : h) {
+    t.Add({au.ToHex() + (au == r->author() ? " (self)" : ""), std::to_string(fh.seq),
+           std::to_string(held_back[au]), Hex(fh.hash)});
+  }
   t.Print();
   return kExitOk;
 }
@@ -124,6 +141,7 @@ int Inspect(Globals& g) {
   auto root = r->root();
   auto policy = Must(r->CurrentPolicy(), "reading the policy");
   const size_t denied = Must(inspect::Denied(*r), "listing the denied deltas").size();
+  const size_t withheld = Must(r->Withheld(), "listing the withheld deltas").size();
   if (g.json) {
     json cols = json::object(), scopes = json::object(), feeds = json::array();
     for (const auto& cs : r->schema().collections()) {
@@ -141,7 +159,7 @@ int Inspect(Globals& g) {
                {"pending", st.pending}, {"forks", st.forks}, {"map_size", st.map_size},
                {"map_used", st.map_used}, {"collections", cols}, {"scopes", scopes}, {"feeds", feeds},
                {"root", root ? json(root->ToHex()) : json(nullptr)}, {"is_root", root && *root == r->author()},
-               {"policy_version", policy ? policy->version() : 0}, {"denied", denied},
+               {"policy_version", policy ? policy->version() : 0}, {"denied", denied}, {"withheld", withheld},
                {"is_copy", st.is_copy}, {"backup_ms", st.backup_ms}});
     return kExitOk;
   }
@@ -152,6 +170,7 @@ int Inspect(Globals& g) {
             << "deltas          " << st.deltas << " from " << st.authors << " author(s)\n"
             << "pending         " << st.pending << (st.pending ? "  (see `hearth pending`)" : "") << "\n"
             << "forks           " << st.forks << (st.forks ? "  (see `hearth forks`)" : "") << "\n"
+            << "withheld        " << withheld << (withheld ? "  (stubs: bodies not sent to this node; see `hearth log`)" : "") << "\n"
             << "map             " << HumanBytes(st.map_used) << " used of " << HumanBytes(st.map_size) << "\n";
   if (st.is_copy) {
     std::cout << "copy            yes: " << (st.backup_ms ? "a backup (`hearth backup`)" : "a copied directory")

@@ -19,7 +19,8 @@ json ReportJson(const BundleImportReport& rep) {
   }
   return {{"applied", rep.applied}, {"duplicate", rep.duplicate}, {"pending", rep.pending},
           {"unreadable", rep.unreadable}, {"fork", rep.fork},           {"held", rep.held},           {"denied", rep.denied},
-          {"waiting_schema", rep.waiting_schema}, {"unblocked", rep.unblocked}, {"rejected", rej}};
+          {"waiting_schema", rep.waiting_schema}, {"unblocked", rep.unblocked}, {"rejected", rej},
+          {"withheld", rep.withheld}, {"bodies", rep.bodies}};
 }
 
 // Deltas the policy refuses now that it did not refuse before (import/merge
@@ -56,7 +57,7 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
     PrintJson(j);
   } else if (!g.quiet) {
     uint64_t total = rep.applied + rep.duplicate + rep.pending + rep.unreadable + rep.fork + rep.held + rep.denied +
-                     rep.waiting_schema + rep.rejected.size();
+                     rep.waiting_schema + rep.withheld + rep.bodies + rep.rejected.size();
     std::cout << what << ": " << total << " delta(s)\n";
     Table t({"OUTCOME", "COUNT", "MEANING"});
     t.Add({"applied", std::to_string(rep.applied), "new, applied to the records"});
@@ -68,6 +69,8 @@ int PrintReport(const Globals& g, const std::string& what, const BundleImportRep
     t.Add({"denied", std::to_string(rep.denied), "kept, but the access policy refuses it"});
     t.Add({"waiting_schema", std::to_string(rep.waiting_schema),
            "kept, waits for a newer schema (see `hearth pending`)"});
+    t.Add({"withheld", std::to_string(rep.withheld), "stub only: chained, body not sent to this node"});
+    t.Add({"bodies", std::to_string(rep.bodies), "body of a withheld delta: stored, applied if allowed"});
     t.Add({"rejected", std::to_string(rep.rejected.size()), "failed validation, not applied"});
     t.Print();
     if (rep.unblocked) std::cout << rep.unblocked << " earlier pending delta(s) applied as gaps filled\n";
@@ -149,9 +152,18 @@ struct ExportArgs {
 int Export(Globals& g, const ExportArgs& a) {
   Heads since;
   std::string basis = "from scratch";
+  // --for DIR: a bundle for that receiver (docs/bundle-format.md, "Bundles
+  // for one receiver"): stubs where it may not receive a body, and the
+  // bodies of its withheld deltas it may receive now.
+  std::optional<BundleTarget> target;
   if (!a.for_dir.empty()) {
     auto other = OpenReplica(a.for_dir);  // closed before the source is opened
     since = Must(other->GetHeads(), "reading the heads of " + a.for_dir);
+    target.emplace();
+    target->receiver = other->author();
+    for (const auto& w : Must(other->Withheld(), "listing the withheld deltas of " + a.for_dir)) {
+      target->withheld.emplace_back(w.author, w.seq);
+    }
     basis = "for " + a.for_dir;
   } else if (!a.since_file.empty()) {
     std::string text = a.since_file == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {})
@@ -163,17 +175,29 @@ int Export(Globals& g, const ExportArgs& a) {
   }
   auto r = OpenGlobal(g);
   Progress p(g, "export");
-  auto rep = ExportBundle(*r, since, a.out, [&](std::string_view, uint64_t done, uint64_t total) {
-    p.Update(done, total, "deltas");
-  });
+  auto progress = [&](std::string_view, uint64_t done, uint64_t total) { p.Update(done, total, "deltas"); };
+  BundleTargetReport tr;
+  auto rep = target ? ExportBundleFor(*r, since, a.out, *target, &tr, progress)
+                    : ExportBundle(*r, since, a.out, progress);
   p.Done();
   if (!rep.ok()) FailStatus(rep.status(), "export to " + a.out);
   if (g.json) {
-    PrintJson({{"file", a.out}, {"entries", rep->entries}, {"bytes", rep->bytes},
-               {"since", HeadsJson(since)}, {"covers", HeadsJson(rep->covers)}});
+    json j = {{"file", a.out}, {"entries", rep->entries}, {"bytes", rep->bytes},
+              {"since", HeadsJson(since)}, {"covers", HeadsJson(rep->covers)}};
+    if (target) {
+      j["stubs"] = tr.stubs;
+      j["bodies"] = tr.bodies;
+      j["stopped_feeds"] = tr.stopped_feeds;
+    }
+    PrintJson(j);
   } else {
     Say(g, "Wrote " + std::to_string(rep->entries) + " delta(s), " + HumanBytes(rep->bytes) + ", to " + a.out +
                " (" + basis + "; covers " + std::to_string(rep->covers.size()) + " feed(s))");
+    if (target && (tr.stubs || tr.bodies || tr.stopped_feeds)) {
+      Say(g, "  " + std::to_string(tr.stubs) + " as stubs (bodies the receiver may not receive), " +
+                 std::to_string(tr.bodies) + " bodies of its withheld deltas, " +
+                 std::to_string(tr.stopped_feeds) + " feed(s) stopped at a version 1/2 delta it may not receive");
+    }
   }
   return kExitOk;
 }
