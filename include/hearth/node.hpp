@@ -119,6 +119,11 @@ struct HEARTH_EXPORT PeerStats {
   uint64_t messages_in = 0, messages_out = 0;
   uint64_t deltas_sent = 0, deltas_received = 0, deltas_applied = 0, deltas_rejected = 0;
   uint64_t deltas_unreadable = 0;  // stored without their scope's key (ApplyOutcome::kUnreadable)
+  // Withheld deltas (docs/policy.md, "What a stub reveals"): stubs sent to
+  // the peer instead of bodies it may not receive; stubs from the peer
+  // stored here without their body (ApplyOutcome::kWithheld); bodies of
+  // stubs held here that the peer sent later (ApplyOutcome::kBodyArrived).
+  uint64_t stubs_sent = 0, deltas_withheld = 0, bodies_arrived = 0;
   bool caught_up = false;
   // Wall-clock ms (Unix epoch) when a session with this peer was last
   // caught up in both directions (0: never). For monitoring only.

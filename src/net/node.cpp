@@ -386,6 +386,9 @@ struct SyncNode::Impl {
     c.stats.deltas_received += recv;
     c.stats.deltas_applied += appl;
     c.stats.deltas_rejected += rej;
+    c.stats.stubs_sent += delta(s.stubs_sent, l.stubs_sent);
+    c.stats.deltas_withheld += delta(s.deltas_withheld, l.deltas_withheld);
+    c.stats.bodies_arrived += delta(s.bodies_arrived, l.bodies_arrived);
     uint64_t unread = delta(s.deltas_unreadable, l.deltas_unreadable);
     c.stats.deltas_unreadable += unread;
     counters.deltas_unreadable += unread;
@@ -685,6 +688,9 @@ struct SyncNode::Impl {
       t.deltas_applied += g.deltas_applied;
       t.deltas_rejected += g.deltas_rejected;
       t.deltas_unreadable += g.deltas_unreadable;
+      t.stubs_sent += g.stubs_sent;
+      t.deltas_withheld += g.deltas_withheld;
+      t.bodies_arrived += g.bodies_arrived;
       t.last_sync_unix_ms = std::max(t.last_sync_unix_ms, g.last_sync_unix_ms);
       if (g.lag_known) {  // the last session's lag
         t.lag_known = true;

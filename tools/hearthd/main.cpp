@@ -259,11 +259,25 @@ std::string Metrics(hearth::Replica& replica, hearth::SyncNode& node, const hear
     }
     gauge("hearth_deltas_denied_total", "Deltas from peers refused (policy, invalid content, bad signature)", "counter");
     o << "hearth_deltas_denied_total " << denied << "\n";
-    // Deltas not sent to a peer because the policy withholds their scope
-    // from it: not counted by the sync session yet, so always 0 (the name is
-    // kept for dashboards).
-    gauge("hearth_deltas_withheld_total", "Deltas withheld from peers by the policy (not counted yet: 0)", "counter");
-    o << "hearth_deltas_withheld_total 0\n";
+    // Withheld deltas (docs/policy.md, "What a stub reveals"), over every
+    // peer and session.
+    uint64_t withheld = 0, stubs_sent = 0, bodies = 0;
+    for (const auto* list : {&ns.peers, &ns.closed}) {
+      for (const auto& p : *list) {
+        withheld += p.deltas_withheld;
+        stubs_sent += p.stubs_sent;
+        bodies += p.bodies_arrived;
+      }
+    }
+    gauge("hearth_deltas_withheld_total",
+          "Deltas stored here as stubs: the policy withholds their body from this node", "counter");
+    o << "hearth_deltas_withheld_total " << withheld << "\n";
+    gauge("hearth_stubs_sent_total", "Stubs sent to peers in place of bodies the policy withholds from them",
+          "counter");
+    o << "hearth_stubs_sent_total " << stubs_sent << "\n";
+    gauge("hearth_withheld_bodies_arrived_total", "Bodies of stubs held here that arrived later (a new grant)",
+          "counter");
+    o << "hearth_withheld_bodies_arrived_total " << bodies << "\n";
   }
   gauge("hearth_zap_refused_total", "CURVE keys refused by the ZAP handler", "counter");
   o << "hearth_zap_refused_total " << ns.zap_refused << "\n";
