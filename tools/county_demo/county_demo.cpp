@@ -567,6 +567,7 @@ int64_t Now() {
 // digest and count of the records it reads.
 struct ScopeView {
   uint64_t held = 0, readable = 0, records = 0;
+  uint64_t stubs = 0;  // withheld deltas (stubs): not held, never readable
   uint64_t digest = 0;
   // Header scopes ("scope" or "scope/partition", docs/policy.md
   // "Partitioned scopes") of the deltas held, and of those readable.
@@ -579,11 +580,19 @@ std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector
   for (const std::string& s : scopes) v[s];
   std::map<std::string, std::pair<AuthorId, uint64_t>> sample;  // a delta of each header scope
   std::map<std::string, uint64_t> count_of;                      // deltas per header scope
+  // Stubs of deltas this node may not receive (docs/policy.md, "What a stub
+  // reveals"): in the feed, but no body: counted apart from what it holds.
+  std::set<std::pair<AuthorId, uint64_t>> withheld;
+  for (const auto& w : Must(n.replica->Withheld(), "listing withheld deltas")) withheld.emplace(w.author, w.seq);
   for (const auto& [a, h] : n.replica->GetHeads().value()) {
     for (uint64_t seq = 1; seq <= h.seq; ++seq) {
       const std::string& hs = net.ScopeOf(a, seq);
       const std::string s(SplitScope(hs).first);
       if (!v.count(s)) continue;  // $policy, $keys
+      if (withheld.count({a, seq})) {
+        ++v[s].stubs;
+        continue;
+      }
       ++v[s].held;
       v[s].held_parts.insert(hs);
       ++count_of[hs];
@@ -1042,6 +1051,8 @@ struct Demo {
           if (v.whole()) std::snprintf(cell, sizeof cell, "%5s read (own twp)", Num(v.readable).c_str());
         } else if (v.held) {
           std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
+        } else if (v.stubs) {
+          std::snprintf(cell, sizeof cell, "%5s stubs (withheld)", Num(v.stubs).c_str());
         } else {
           std::snprintf(cell, sizeof cell, "%5s %s", "0", rights.empty() ? "(nothing granted)" : "");
         }
@@ -1083,6 +1094,12 @@ struct Demo {
         std::printf("   - %-8s reads %s\n", nodes[i].name.c_str(), reads.empty() ? "nothing" : reads.c_str());
         if (!sealed.empty()) std::printf("              relays, sealed (holds, cannot decrypt): %s deltas\n", sealed.c_str());
         if (!nothing.empty()) std::printf("              receives nothing of: %s\n", nothing.c_str());
+        std::string stubs;
+        for (const std::string& s : scopes) {
+          const ScopeView& v = views[i].at(s);
+          if (v.stubs) stubs += (stubs.empty() ? "" : ", ") + Num(v.stubs) + " " + s;
+        }
+        if (!stubs.empty()) std::printf("              withheld (stubs only: header, no body): %s deltas\n", stubs.c_str());
       }
       // Try it: the bureau asks for a child's record.
       auto child = FirstIds(*civil.replica, "child", 1);
