@@ -802,7 +802,7 @@ struct SyncNode::Impl {
   }
 
   // --- ticks ---
-  uint64_t LastTxn() const { return ReplicaAccess::Of(replica).env.LastTxnId(); }
+  uint64_t LastTxn() const { return ReplicaAccess::Of(replica).LastTxnId(); }
 
   // True when the replica has new heads since the last look (then every
   // session is offered its new deltas).
@@ -812,7 +812,7 @@ struct SyncNode::Impl {
     if (poll) next_heads_poll = now + opts.heads_poll_ms;
     // What the heads read below sees at least: while LastTxn() is ahead of
     // it, the loop keeps looking.
-    const uint64_t txn = ReplicaAccess::Of(replica).env.ReadableTxnId();
+    const uint64_t txn = ReplicaAccess::Of(replica).ReadableTxnId();
     if (txn != 0) seen_txn = txn;
     last_heads_check = now;
     // A read failure is retried at the next poll (the sessions meet it too).

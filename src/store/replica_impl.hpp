@@ -110,6 +110,18 @@ struct Replica::Impl {
 
   uint64_t NowMs() const;
 
+  // Env::LastTxnId / ReadableTxnId under resize_mu: both read the map, which
+  // Grow() unmaps and maps again (a SyncNode asks from its own thread while
+  // another thread commits).
+  uint64_t LastTxnId() const {
+    std::shared_lock lk(resize_mu);
+    return env.LastTxnId();
+  }
+  uint64_t ReadableTxnId() const {
+    std::shared_lock lk(resize_mu);
+    return env.ReadableTxnId();
+  }
+
   // Runs fn(txn) in a read transaction; adopts a map grown by another process.
   template <typename F>
   auto WithRead(F&& fn) const -> decltype(fn(std::declval<const store::Txn&>()));
