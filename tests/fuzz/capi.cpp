@@ -82,6 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       default: id = nullptr; break;
     }
     std::vector<uint8_t> payload = in.Bytes(48);
+    // The buffer always holds what `size` says (size 16 below): a caller that
+    // lies about a buffer's length is undefined behaviour in any C API; wrong
+    // sizes for a type (a 5-byte ref) are what the API must refuse.
+    if (payload.size() < 16) payload.resize(16);
     hearth_value v{static_cast<int>(in.U8() % 10) - 1, static_cast<int64_t>(in.U64()), 0.0, nullptr, 0};
     std::memcpy(&v.d, &v.i, sizeof v.d);
     const uint8_t shape = in.U8();
