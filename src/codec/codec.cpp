@@ -122,13 +122,7 @@ class Encoder {
 
   // [[author, hlc]...] sorted by author, no zero entries.
   void Context(const VersionVector& vv) {
-    bool canonical = true;
-    for (size_t i = 0; i < vv.entries.size() && canonical; ++i) {
-      if (vv.entries[i].second == 0 || (i > 0 && !(vv.entries[i - 1].first < vv.entries[i].first))) {
-        canonical = false;
-      }
-    }
-    if (!canonical) {
+    if (!vv.IsCanonical()) {
       VersionVector norm;
       norm.MergeFrom(vv);
       Context(norm);

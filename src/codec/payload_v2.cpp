@@ -120,13 +120,7 @@ class Writer {
   // count, then [author 32 bytes, hlc varint] sorted by author, no zero hlc
   // (normalised as version 1 does).
   void Context(const VersionVector& vv) {
-    bool canonical = true;
-    for (size_t i = 0; i < vv.entries.size() && canonical; ++i) {
-      if (vv.entries[i].second == 0 || (i > 0 && !(vv.entries[i - 1].first < vv.entries[i].first))) {
-        canonical = false;
-      }
-    }
-    if (!canonical) {
+    if (!vv.IsCanonical()) {
       VersionVector norm;
       norm.MergeFrom(vv);
       Context(norm);

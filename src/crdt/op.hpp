@@ -30,6 +30,14 @@ struct VersionVector {
   bool Covers(const Dot& d) const { return Get(d.author) >= d.hlc; }
   void Raise(const AuthorId& a, Hlc h);            // entry = max(entry, h)
   void MergeFrom(const VersionVector& other);      // pointwise max
+  // Sorted by author, one entry each, no zero entries: the form the payload
+  // encoders write (MergeFrom into an empty vector makes any vector so).
+  bool IsCanonical() const {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].second == 0 || (i > 0 && !(entries[i - 1].first < entries[i].first))) return false;
+    }
+    return true;
+  }
   bool operator==(const VersionVector&) const = default;
 };
 
