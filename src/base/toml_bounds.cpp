@@ -3,12 +3,28 @@
 
 #include <string>
 
+#include "base/text.hpp"
+
 namespace hearth {
 
 Status CheckTomlBounds(std::string_view text, size_t max_bytes, size_t max_depth) {
   if (text.size() > max_bytes) {
     return Status::InvalidArgument("TOML document of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                    std::to_string(max_bytes) + " bytes");
+  }
+  // A TOML document is UTF-8 (toml.io, "Spec"). toml11 3.7.1 reads past
+  // its buffer when it reports invalid UTF-8 inside a literal-string key
+  // (found by fuzz_hearthd_config), so it never sees any.
+  if (!ValidUtf8(text)) {
+    // '\n' never occurs inside a multi-byte sequence: check line by line.
+    size_t bad_line = 1;
+    for (size_t start = 0; start <= text.size(); ++bad_line) {
+      size_t end = text.find('\n', start);
+      if (end == std::string_view::npos) end = text.size();
+      if (!ValidUtf8(text.substr(start, end - start))) break;
+      start = end + 1;
+    }
+    return Status::InvalidArgument("TOML document is not valid UTF-8 (line " + std::to_string(bad_line) + ")");
   }
   const size_t n = text.size();
   size_t line = 1;

@@ -87,6 +87,24 @@ TEST_CASE("CheckTomlBounds: size") {
   CHECK(s.message().find("101 bytes exceeds the limit of 100 bytes") != std::string::npos);
 }
 
+TEST_CASE("CheckTomlBounds: a TOML document is UTF-8") {
+  CHECK(Ok("name = '城厢镇'\n"));
+  // toml11 3.7.1 read past its buffer reporting this (fuzz_hearthd_config):
+  // invalid UTF-8 inside a literal-string key.
+  Status s = CheckTomlBounds("a = 1\n'peers\xff\xff' = 2\n", kBig);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message() == "TOML document is not valid UTF-8 (line 2)");
+  CHECK_FALSE(Ok("a = \"\xe5\x9f\"\n"));   // truncated sequence
+  CHECK_FALSE(Ok("a = \"\xc0\xaf\"\n"));   // overlong
+  CHECK_FALSE(Ok("# \xed\xa0\x80\n"));      // surrogate, even in a comment
+  auto p = Policy::Parse("format = 1\n'x\xff' = 1\n", "bad.toml");
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.status().message() == "bad.toml: TOML document is not valid UTF-8 (line 2)");
+  auto sc = Schema::Parse("'x\xff' = 1\n", "bad.toml");
+  REQUIRE_FALSE(sc.ok());
+  CHECK(sc.status().message() == "bad.toml: TOML document is not valid UTF-8 (line 1)");
+}
+
 TEST_CASE("CheckTomlBounds: brackets inside strings and comments do not count") {
   const std::string deep(200, '[');
   CHECK(Ok("a = \"" + deep + "\"\n", 2));
