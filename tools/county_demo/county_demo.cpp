@@ -1,12 +1,15 @@
-// hearth_demo: one county, four agencies, four real sync daemons.
+// hearth_demo: one county, four agencies, five real sync daemons (two
+// township offices).
 //
 // What it does (docs/demo.md walks through it step by step):
 //   1. The county administrator's root replica signs the default policy
 //      (policies/county.toml plus one member per node) and seals each
-//      scope's key to its readers; the four nodes (hr, union, civil,
-//      township) receive the signed policy on a "USB stick" (a bundle).
+//      scope's key to its readers; the five nodes (hr, union, civil, and the
+//      township offices of 城厢镇 "township" and 始阳镇 "shiyang") receive
+//      the signed policy on a "USB stick" (a bundle).
 //   2. One `hearthd` per node (fork/exec of the real binary) on 127.0.0.1,
-//      CURVE everywhere, in a ring hr -> union -> civil -> township -> hr.
+//      CURVE everywhere, in a star around the bureau (hr), the county relay:
+//      the one node that may receive every scope and partition.
 //   3. The synthetic county (tools/county) is written through the agencies
 //      that own each part, into replicas this process opens on the nodes'
 //      directories (several processes share one replica); the daemons push
@@ -16,9 +19,11 @@
 //      same workers: an mv field on both sides (a conflict for a person to
 //      review) and a counter on both sides (both increments kept).
 //   5. The township comes back; wait for convergence again.
-//   6. Report: per scope and node, deltas held / readable and a digest of
-//      the readable records; what each agency can and cannot read; the
-//      conflicts; the county report seen from hr and from civil; timings.
+//   6. Report: per scope/partition and node, deltas held / readable /
+//      withheld (stubs) and a digest of the readable records; what each
+//      agency can and cannot read (each township office none of the other's
+//      children); the conflicts; the county report seen from hr, civil and
+//      each township office (its own township's children only); timings.
 //   7. Stop every daemon with SIGTERM (also on any failure; the daemons get
 //      SIGTERM if this process dies).
 // Exit status 0 only if everything converged and every daemon exited 0.
@@ -108,6 +113,19 @@ std::string Bytes(uint64_t b) {
   else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
   else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", b);
   return buf;
+}
+
+// `s` padded with spaces to `cols` terminal columns (CJK characters take
+// two columns, and three bytes in UTF-8: printf's widths count bytes).
+std::string PadTo(const std::string& s, size_t cols) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) ++w;
+    else if ((c & 0xf0) == 0xe0) w += 2;  // 3-byte sequences: CJK here
+    else if ((c & 0xc0) == 0xc0) ++w;     // other lead bytes
+  }
+  return w >= cols ? s : s + std::string(cols - w, ' ');
 }
 
 // FNV-1a, 64 bits: a digest of the records of one scope as one node reads
@@ -303,32 +321,37 @@ int StopDaemon(Node& n, double grace = 20) {
   return code;
 }
 
-void WriteConfig(Node& n, const Node& peer) {
+// `peers`: the nodes this one dials (none: it only listens).
+void WriteConfig(Node& n, const std::vector<const Node*>& peers) {
   std::ofstream f(n.config);
   f << "# hearthd configuration of the " << n.label << " node, written by hearth_demo.\n"
     << "replica = \"" << n.dir << "\"\n"
     << "listen = \"tcp://127.0.0.1:" << n.port << "\"\n"
     << "log_level = \"info\"\n"
     << "passphrase_env = \"" << kPassEnv << "\"\n"
-    << "metrics = \"127.0.0.1:" << n.metrics_port << "\"\n\n"
-    << "[[peers]]\n"
-    << "name = \"" << peer.label << "\"\n"
-    << "endpoint = \"tcp://127.0.0.1:" << peer.port << "\"\n"
-    << "key = \"" << peer.key.ToHex() << "\"\n\n"
-    << "[sync]\nheartbeat_ms = 1000\nidle_timeout_ms = 10000\ntick_ms = 50\nheads_poll_ms = 100\n";
+    << "metrics = \"127.0.0.1:" << n.metrics_port << "\"\n\n";
+  for (const Node* peer : peers) {
+    f << "[[peers]]\n"
+      << "name = \"" << peer->label << "\"\n"
+      << "endpoint = \"tcp://127.0.0.1:" << peer->port << "\"\n"
+      << "key = \"" << peer->key.ToHex() << "\"\n\n";
+  }
+  f << "[sync]\nheartbeat_ms = 1000\nidle_timeout_ms = 10000\ntick_ms = 50\nheads_poll_ms = 100\n";
   if (!f) throw Failure{"cannot write " + n.config};
 }
 
 // ---------------------------------------------------------------------------
-// Convergence: which deltas each node should hold.
+// Convergence: which deltas each node should hold, and which as bodies.
 //
-// A sender forwards a feed to a peer only up to the first delta in a scope
-// the peer may not receive (docs/protocol.md, "What is sent to whom"). So,
-// over the links that are up, node N ends up with author A's feed up to
-//   max over its neighbours M of: the longest prefix of what M will hold
-//   whose scopes N may receive (read or relay; $policy/$keys always),
-// iterated to a fixed point. Converged = every online node holds exactly
-// that, with nothing pending.
+// Feeds never stop for a peer (docs/protocol.md, "What is sent to whom"):
+// where a peer may not receive a delta's scope (or partition) it gets the
+// stub, so over the links that are up every node ends up at the highest
+// seq of every author that any node connected to it holds. Bodies travel
+// only through nodes that may hold them: node N holds the body of delta d
+// when a neighbour M holds it and N may receive d's header scope (read or
+// relay; $policy/$schema/$keys always), iterated to a fixed point; every
+// other delta of the feed it holds as a stub (withheld). Converged = every
+// online node holds exactly those heads and those bodies, nothing pending.
 
 class Network {
  public:
@@ -338,19 +361,28 @@ class Network {
     std::string scope;
     uint64_t size = 0;
   };
-  // Scope and size of delta (author, seq), read from any node that holds it.
+  // Header scope ("scope" or "scope/partition") and full size of delta
+  // (author, seq), read from a node that holds its body (else from a stub:
+  // the stub's bytes plus the body size it names).
   const DeltaMeta& MetaOf(const AuthorId& a, uint64_t seq) {
     auto key = std::make_pair(a, seq);
     auto it = meta_.find(key);
     if (it != meta_.end()) return it->second;
+    std::optional<DeltaMeta> from_stub;
     // Describe decrypts when it can: ask the nodes least likely to read first.
-    for (const char* who : {"union", "hr", "civil", "township"}) {
+    for (const char* who : {"union", "hr", "civil", "township", "shiyang"}) {
       Node& n = ByName(who);
       auto d = n.replica->GetDelta(a, seq);
       if (!d.ok()) continue;
       auto info = Must(inspect::Describe(*n.replica, *d), "describing a delta");
+      if (info.withheld) {
+        if (!from_stub) from_stub = DeltaMeta{info.scope, d->size() + info.body_size};
+        continue;
+      }
       return meta_.emplace(key, DeltaMeta{info.scope, d->size()}).first->second;
     }
+    // Only stubs so far: not cached, a body may arrive later.
+    if (from_stub) return stub_meta_[key] = *from_stub;
     throw Failure{"delta " + a.ToHex().substr(0, 16) + "/" + std::to_string(seq) + " is held by no node"};
   }
   const std::string& ScopeOf(const AuthorId& a, uint64_t seq) { return MetaOf(a, seq).scope; }
@@ -393,14 +425,21 @@ class Network {
     throw Failure{"no node " + name};
   }
 
-  // Links of the ring, between online nodes.
+  // Links of the star around the county relay (nodes_[0], hr), between
+  // online nodes.
   std::vector<std::pair<size_t, size_t>> Links() const {
     std::vector<std::pair<size_t, size_t>> l;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      size_t j = (i + 1) % nodes_.size();
-      if (nodes_[i].online && nodes_[j].online) l.emplace_back(i, j);
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      if (nodes_[0].online && nodes_[i].online) l.emplace_back(0, i);
     }
     return l;
+  }
+
+  // The deltas a node holds as stubs (withheld: no body).
+  std::set<std::pair<AuthorId, uint64_t>> WithheldAt(const Node& n) const {
+    std::set<std::pair<AuthorId, uint64_t>> w;
+    for (const auto& x : Must(n.replica->Withheld(), "listing withheld deltas at " + n.name)) w.emplace(x.author, x.seq);
+    return w;
   }
 
   struct Progress {
@@ -410,17 +449,25 @@ class Network {
   };
 
   // Nodes that are offline count as they are (they neither send nor receive).
+  // Progress counts feed positions plus bodies, held and expected.
   Progress Check() {
+    using DeltaKey = std::pair<AuthorId, uint64_t>;
     const size_t n = nodes_.size();
     std::vector<Heads> held(n);
-    for (size_t i = 0; i < n; ++i) held[i] = nodes_[i].replica->GetHeads().value();
     std::vector<std::map<AuthorId, uint64_t>> reach(n);
+    std::vector<std::set<DeltaKey>> bodies(n), want(n);  // held now, expected
     std::set<AuthorId> authors;
     for (size_t i = 0; i < n; ++i) {
+      held[i] = nodes_[i].replica->GetHeads().value();
+      auto withheld = WithheldAt(nodes_[i]);
       for (const auto& [a, h] : held[i]) {
         reach[i][a] = h.seq;
         authors.insert(a);
+        for (uint64_t seq = 1; seq <= h.seq; ++seq) {
+          if (!withheld.count({a, seq})) bodies[i].emplace(a, seq);
+        }
       }
+      want[i] = bodies[i];
     }
     auto links = Links();
     for (bool changed = true; changed;) {
@@ -428,27 +475,29 @@ class Network {
       for (auto [x, y] : links) {
         for (auto [from, to] : {std::make_pair(x, y), std::make_pair(y, x)}) {
           for (const AuthorId& a : authors) {
-            uint64_t have = reach[to].count(a) ? reach[to][a] : 0;
             uint64_t offer = reach[from].count(a) ? reach[from][a] : 0;
-            uint64_t s = have;
-            while (s < offer && MayReceive(nodes_[to], ScopeOf(a, s + 1))) ++s;
-            if (s > have) {
-              reach[to][a] = s;
+            if (offer > (reach[to].count(a) ? reach[to][a] : 0)) {
+              reach[to][a] = offer;  // a body or a stub: the feed goes on
               changed = true;
             }
+          }
+          for (const DeltaKey& d : want[from]) {
+            if (want[to].count(d) || !MayReceive(nodes_[to], ScopeOf(d.first, d.second))) continue;
+            want[to].insert(d);
+            changed = true;
           }
         }
       }
     }
     Progress p;
     for (size_t i = 0; i < n; ++i) {
-      uint64_t h = 0, e = 0;
+      uint64_t h = bodies[i].size(), e = want[i].size();
       for (const AuthorId& a : authors) {
         auto it = held[i].find(a);
         h += it == held[i].end() ? 0 : it->second.seq;
         e += reach[i].count(a) ? reach[i][a] : 0;
       }
-      if (h != e || inspect::Stats(*nodes_[i].replica).value().pending != 0) p.converged = false;
+      if (h != e || bodies[i] != want[i] || inspect::Stats(*nodes_[i].replica).value().pending != 0) p.converged = false;
       p.per_node.emplace_back(h, e);
       p.held += h;
       p.expected += e;
@@ -482,7 +531,7 @@ class Network {
       }
       if (std::chrono::duration<double>(Clock::now() - last_print).count() > 3) {
         last_print = Clock::now();
-        std::printf("   ... %s: %s of %s deltas in place (", what.c_str(), Num(p.held).c_str(), Num(p.expected).c_str());
+        std::printf("   ... %s: %s of %s feed positions and bodies in place (", what.c_str(), Num(p.held).c_str(), Num(p.expected).c_str());
         for (size_t i = 0; i < nodes_.size(); ++i) {
           std::printf("%s%s %s/%s", i ? ", " : "", nodes_[i].name.c_str(), Num(p.per_node[i].first).c_str(),
                       Num(p.per_node[i].second).c_str());
@@ -497,7 +546,7 @@ class Network {
  private:
   std::vector<Node>& nodes_;
   const Policy& policy_;
-  std::map<std::pair<AuthorId, uint64_t>, DeltaMeta> meta_;
+  std::map<std::pair<AuthorId, uint64_t>, DeltaMeta> meta_, stub_meta_;
   std::map<std::pair<std::string, std::string>, bool> may_receive_;
 };
 
@@ -575,7 +624,25 @@ struct ScopeView {
   bool whole() const { return readable != 0 && readable == held; }
 };
 
-std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector<std::string>& scopes) {
+// One row of the holdings table: a scope, or one partition of a
+// partitioned scope (the demo's two townships each, the 13 others together).
+struct RowView {
+  uint64_t held = 0, readable = 0, stubs = 0;
+};
+
+// The row a header scope counts in: "civil.children/城厢镇",
+// "civil.children/始阳镇", "civil.children/(13 others)", or the scope.
+std::string RowOf(std::string_view header_scope, const Policy& policy) {
+  auto [scope, part] = SplitScope(header_scope);
+  if (part.empty()) return std::string(scope);
+  if (part == "城厢镇" || part == "始阳镇") return std::string(header_scope);
+  const ScopeSpec* spec = policy.FindScope(scope);
+  size_t others = spec && spec->partitions.size() >= 2 ? spec->partitions.size() - 2 : 0;
+  return std::string(scope) + "/(" + std::to_string(others) + " others)";
+}
+
+std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector<std::string>& scopes,
+                                        const Policy& policy, std::map<std::string, RowView>* rows) {
   std::map<std::string, ScopeView> v;
   for (const std::string& s : scopes) v[s];
   std::map<std::string, std::pair<AuthorId, uint64_t>> sample;  // a delta of each header scope
@@ -591,9 +658,11 @@ std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector
       if (!v.count(s)) continue;  // $policy, $keys
       if (withheld.count({a, seq})) {
         ++v[s].stubs;
+        ++(*rows)[RowOf(hs, policy)].stubs;
         continue;
       }
       ++v[s].held;
+      ++(*rows)[RowOf(hs, policy)].held;
       v[s].held_parts.insert(hs);
       ++count_of[hs];
       sample.emplace(hs, std::make_pair(a, seq));
@@ -607,6 +676,7 @@ std::map<std::string, ScopeView> ViewOf(Node& n, Network& net, const std::vector
       ScopeView& view = v[std::string(SplitScope(hs).first)];
       view.readable += count_of[hs];
       view.readable_parts.insert(hs);
+      (*rows)[RowOf(hs, policy)].readable += count_of[hs];
     }
   }
   for (const CollectionSpec& c : n.replica->schema().collections()) {
@@ -632,19 +702,22 @@ void Usage(FILE* to) {
                "usage: hearth_demo [--out DIR] [--scale X] [--seed N] [--keep-running] [--help]\n"
                "\n"
                "The four-agency demo (docs/demo.md): a county root signs the access policy;\n"
-               "four nodes (hr, union, civil, township) each run a real hearthd on 127.0.0.1\n"
-               "(CURVE, ring hr-union-civil-township); the synthetic county is written through\n"
-               "the agencies that own each part; the township goes offline while everyone keeps\n"
-               "writing (concurrent edits on both sides), comes back, and every node converges.\n"
-               "Then it prints what each node holds and can read, the conflicts, the county\n"
-               "report from hr and from civil, and the sync timings.\n"
+               "five nodes (hr, union, civil, and two township offices: township = 城厢镇,\n"
+               "shiyang = 始阳镇) each run a real hearthd on 127.0.0.1 (CURVE, a star around\n"
+               "hr, the county relay); the synthetic county is written through the agencies\n"
+               "that own each part; the 城厢镇 office goes offline while everyone keeps writing\n"
+               "(concurrent edits on both sides), comes back, and every node converges.\n"
+               "Then it prints what each node holds (bodies read, sealed, stubs) per scope and\n"
+               "partition, checks that neither township office reads the other's children, and\n"
+               "prints the conflicts, the county report from hr, civil and each township\n"
+               "office, and the sync timings.\n"
                "\n"
                "  --out DIR       where the replicas, configs and logs go (default out/demo;\n"
                "                  wiped first). A bare DIR argument means the same.\n"
                "  --scale X       size of the county, 1.0 = the seed article's county\n"
                "                  (48,500 workers, ...; the default: about 3 minutes on 2 cores)\n"
                "  --seed N        generator seed (same seed, same records)\n"
-               "  --keep-running  leave the four daemons running after the report, until\n"
+               "  --keep-running  leave the five daemons running after the report, until\n"
                "                  Ctrl-C (then they are stopped cleanly)\n"
                "  --help          this text\n"
                "\n"
@@ -675,6 +748,7 @@ struct Demo {
   Traffic wire_load;  // every daemon's sessions so far: the load
   // 4. The outage.
   std::vector<RecordId> workers, cases;
+  RecordId shiyang_activity;
   std::map<RecordId, int64_t> visits_before;
   int64_t recovered_before = 0;
   double partial_s = 0;
@@ -733,12 +807,12 @@ struct Demo {
     fs::remove_all(out, ec);
     fs::create_directories(out);
     out = fs::absolute(out).lexically_normal().string();
-    std::printf("Hearth four-agency demo: county scale %.3g, seed %" PRIu64 ", in %s\n\n", scale, seed, out.c_str());
+    std::printf("Hearth county demo (four agencies, five nodes): county scale %.3g, seed %" PRIu64 ", in %s\n\n", scale, seed, out.c_str());
   }
 
   void SetUpNodesAndPolicy() {
     // --- 1. The county root, four nodes, the signed policy ---------------------
-    std::printf("1. County root, four nodes, the signed access policy\n");
+    std::printf("1. County root, five nodes, the signed access policy\n");
     Schema schema = Must(county::LoadSchemaPack(HEARTH_SCHEMAS_DIR), "loading the schema pack");
     ReplicaOptions base;
     base.schema = schema;
@@ -748,10 +822,10 @@ struct Demo {
     root_opts.is_root = true;
     root = Must(Replica::Open(out + "/county-root", root_opts), "creating the county root");
 
-    nodes.resize(4);
-    const char* names[] = {"hr", "union", "civil", "township"};
+    nodes.resize(5);
+    const char* names[] = {"hr", "union", "civil", "township", "shiyang"};
     const char* labels[] = {"县人社局 labour bureau", "县总工会 trade union", "县民政局 civil affairs",
-                            "城厢镇 township office"};
+                            "城厢镇 township office", "始阳镇 township office"};
     for (size_t i = 0; i < nodes.size(); ++i) {
       Node& n = nodes[i];
       n.name = names[i];
@@ -768,6 +842,7 @@ struct Demo {
     Node& un = nodes[1];
     Node& civil = nodes[2];
     Node& town = nodes[3];
+    Node& shiyang = nodes[4];
 
     policy = Must(Policy::LoadFile(HEARTH_POLICY_TEMPLATE), "loading " HEARTH_POLICY_TEMPLATE);
     // Members: the bureau's node belongs to its labour inspectors (they write
@@ -777,31 +852,11 @@ struct Demo {
     Must(policy.AddMember({civil.key, "县民政局", "civil", "", {}, std::nullopt}), "member civil");
     Must(policy.AddMember({town.key, "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}),
          "member township");
-    // A feed reaches a peer only up to its first delta in a scope the peer may
-    // not receive. Where a node may receive some of an agency's scopes but not
-    // all, grant it relay on the rest (it stores them encrypted), so that it
-    // gets the agency's feed whole. Scopes each node writes here:
-    const std::map<std::string, std::vector<std::string>> writes = {
-        {"hr", {"hr.workers", "hr.wages"}},
-        {"union", {"union.stations"}},
-        {"civil", {"civil.children"}},
-        {"township", {"hr.workers", "hr.wages", "township.services"}}};
-    std::vector<std::string> added;
-    for (const Node& w : nodes) {
-      for (const Node& r : nodes) {
-        const auto& ws = writes.at(w.name);
-        bool some = std::any_of(ws.begin(), ws.end(), [&](auto& s) { return policy.MayReceive(r.key, s); });
-        for (const std::string& s : ws) {
-          if (!some || policy.MayReceive(r.key, s)) continue;
-          Must(policy.AddGrant({r.name, "", s, Right::kRelay}), "adding a relay grant");
-          std::string by;
-          for (const auto& [who, scopes] : writes) {
-            if (std::find(scopes.begin(), scopes.end(), s) != scopes.end()) by += (by.empty() ? "" : " and ") + who;
-          }
-          added.push_back(r.name + " relays " + s + " (sealed), so that the feeds of " + by + " reach it whole");
-        }
-      }
-    }
+    Must(policy.AddMember({shiyang.key, "始阳镇便民服务中心", "township", "始阳镇", {"child_care"}, std::nullopt}),
+         "member shiyang");
+    // The policy is the template as it stands: no extra relay grants. Feeds
+    // no longer stop at a delta a peer may not receive (it gets the stub), so
+    // no node needs rights on scopes it has no business holding.
     auto published = Must(root->PublishPolicy(policy), "publishing the policy");
     // The administrator carries the signed policy and the key envelopes to the
     // offices on a USB stick: a bundle, imported through the same checks as sync.
@@ -812,7 +867,6 @@ struct Demo {
                 " deltas, %s bundle\n",
                 root->author().ToHex().c_str(), policy.version(), policy.members().size(), policy.scopes().size(),
                 policy.grants().size(), published.last_seq, Bytes(exported.bytes).c_str());
-    for (const std::string& a : added) std::printf("   policy: + %s\n", a.c_str());
     for (const Node& n : nodes) {
       const Member* m = policy.FindMember(n.key);
       std::string roles;
@@ -822,13 +876,16 @@ struct Demo {
   }
 
   void StartDaemons() {
-    // --- 2. Four daemons -------------------------------------------------------
-    std::printf("\n2. Four hearthd processes on 127.0.0.1, CURVE, ring hr -> union -> civil -> township -> hr\n");
+    // --- 2. Five daemons -------------------------------------------------------
+    std::printf("\n2. Five hearthd processes on 127.0.0.1, CURVE, a star: union, civil, township, shiyang -> hr\n"
+                "   (hr, the county relay, may receive every scope and partition: every body reaches every\n"
+                "   node entitled to it in one hop; docs/demo.md, \"Why a star\")\n");
     for (Node& n : nodes) {
       n.port = FreePort();
       n.metrics_port = FreePort();
     }
-    for (size_t i = 0; i < nodes.size(); ++i) WriteConfig(nodes[i], nodes[(i + 1) % nodes.size()]);
+    WriteConfig(nodes[0], {});  // hr listens; the offices dial it
+    for (size_t i = 1; i < nodes.size(); ++i) WriteConfig(nodes[i], {&nodes[0]});
     auto t_daemons = Clock::now();
     for (Node& n : nodes) StartDaemon(n);
     for (const Node& n : nodes) {
@@ -872,6 +929,29 @@ struct Demo {
       for (size_t i = 0; i < by.size() && i < 4; ++i) top += (i ? ", " : "") + Num(by[i].first) + " " + by[i].second;
     }
     std::printf(" (%s, ...)\n", top.c_str());
+    // The 始阳镇 office registers a companion home of its own township and
+    // its children (child_care, partition "own"): at small scales the
+    // generator's homes (one per township in turn) may all be 城厢镇's.
+    {
+      Node& shiyang = nodes[4];
+      const char* kids[] = {"小雨", "子涵", "浩然"};
+      Must(shiyang.replica->Write([&](WriteBatch& b) {
+             RecordId home = NewRecordIdIn("始阳镇");
+             b.Set("companion_home", home, "name", "始阳镇 demo 童伴之家")
+                 .Set("companion_home", home, "township", "始阳镇")
+                 .Set("companion_home", home, "date", Timestamp{Now()});
+             for (const char* k : kids) {
+               RecordId c = NewRecordIdIn("始阳镇");
+               b.Set("child", c, "name", k)
+                   .Set("child", c, "home", home)
+                   .Set("child", c, "township", "始阳镇")
+                   .Set("child", c, "date", Timestamp{Now()})
+                   .Set("child", c, "guardian", "grandparents");
+             }
+           }),
+           "the 始阳镇 office registers its children");
+      std::printf("   the 始阳镇 office registered a companion home and %zu children of its township\n", std::size(kids));
+    }
     std::fflush(stdout);
     timeout = 60 + 600 * scale;
     converge_load_s = net->WaitConverged("sync after load", timeout);
@@ -950,6 +1030,7 @@ struct Demo {
            b.Set("care_activity", activity, "project", "tong_zhi_hu")
                .Set("care_activity", activity, "home", homes[0])
                .Set("care_activity", activity, "date", Timestamp{Now()})
+               .Set("care_activity", activity, "township", "城厢镇")
                .Set("care_activity", activity, "topic", "safety lesson during the outage");
          }),
          "civil writes");
@@ -966,12 +1047,37 @@ struct Demo {
            b.Set("worker", nw, "name", "钱玉兰").Set("worker", nw, "township", "城厢镇").Set("worker", nw, "date", Timestamp{Now()});
          }),
          "township writes offline");
+    // The 始阳镇 office, online, in its own township: a new worker and an
+    // activity at one of its companion homes (child_care, partition "own").
+    Node& shiyang = nodes[4];
+    auto shiyang_homes = FirstIdsIn(*civil.replica, "companion_home", 1, "始阳镇");
+    if (shiyang_homes.empty()) throw Failure{"the county has no companion home in 始阳镇 (try a larger --scale)"};
+    shiyang_activity = NewRecordIdIn("始阳镇");
+    Must(shiyang.replica->Write([&](WriteBatch& b) {
+           RecordId nw = NewRecordIdIn("始阳镇");
+           b.Set("worker", nw, "name", "孙丽").Set("worker", nw, "township", "始阳镇").Set("worker", nw, "date", Timestamp{Now()});
+           b.Set("care_activity", shiyang_activity, "project", "tong_zhi_ai")
+               .Set("care_activity", shiyang_activity, "home", shiyang_homes[0])
+               .Set("care_activity", shiyang_activity, "township", "始阳镇")
+               .Set("care_activity", shiyang_activity, "date", Timestamp{Now()})
+               .Set("care_activity", shiyang_activity, "topic", "homework club, written by the 始阳镇 office");
+         }),
+         "shiyang writes");
+    // ... and it may not write into 城厢镇's partition: refused before anything is written.
+    auto refused_partition = shiyang.replica->Write([&](WriteBatch& b) {
+      RecordId c = NewRecordIdIn("城厢镇");
+      b.Set("care_activity", c, "topic", "not its township");
+    });
     auto refused = un.replica->Write([&](WriteBatch& b) { b.Increment("wage_case", cases[0], "recovered_fen", 1); });
     std::printf("   hr: %zu workers set to work_area=city, +1 visit each, +5,000 yuan recovered on a wage case, 1 new worker\n",
                 workers.size());
     std::printf("   township (offline): the same %zu workers set to out_of_province, +1 visit each, +3,000 yuan on the\n"
-                "     same case, 1 new worker; union: +25 station visits; civil: a care activity\n",
+                "     same case, 1 new worker; union: +25 station visits; civil: a care activity (城厢镇);\n"
+                "     shiyang: 1 new worker and a care activity in 始阳镇\n",
                 workers.size());
+    std::printf("   shiyang writing a child activity in 城厢镇: %s\n",
+                refused_partition.ok() ? "ACCEPTED (wrong!)" : refused_partition.status().ToString().c_str());
+    if (refused_partition.ok()) throw Failure{"the policy let the 始阳镇 office write into 城厢镇's children"};
     std::printf("   union writing a wage case: %s\n",
                 refused.ok() ? "ACCEPTED (wrong!)" : refused.status().ToString().c_str());
     if (refused.ok()) throw Failure{"the policy let the union write a wage case"};
@@ -980,7 +1086,7 @@ struct Demo {
     {
       // What the township lacks of the others' feeds, and what only it has.
       std::map<AuthorId, uint64_t> others;  // the most any online node holds
-      for (size_t i = 0; i < 3; ++i) {
+      for (size_t i : {0, 1, 2, 4}) {
         for (const auto& [a, h] : before_return[i]) others[a] = std::max(others[a], h.seq);
       }
       uint64_t lacks = 0, only = 0;
@@ -993,16 +1099,16 @@ struct Demo {
         uint64_t theirs = others.count(a) ? others[a] : 0;
         if (h.seq > theirs) only += h.seq - theirs;
       }
-      bool hr_has_activity = before_return[0].count(civil.key) &&
-                             before_return[0].at(civil.key).seq == before_return[2].at(civil.key).seq;
-      std::printf("   hr, union, civil in sync %.1f s after the writes; the township lacks %s of their deltas and\n"
-                  "     holds %s they lack; %s\n",
+      const auto withheld_at_hr = net->WithheldAt(hr);
+      const uint64_t civil_seq = before_return[2].at(civil.key).seq;
+      bool hr_has_activity = before_return[0].count(civil.key) && before_return[0].at(civil.key).seq == civil_seq &&
+                             !withheld_at_hr.count({civil.key, civil_seq});
+      std::printf("   hr, union, civil, shiyang in sync %.1f s after the writes; the township lacks %s of their deltas\n"
+                  "     and holds %s they lack; %s\n",
                   partial_s, Num(lacks).c_str(), Num(only).c_str(),
-                  hr_has_activity ? "civil's activity reached hr (relayed by the union, sealed)"
-                  : net->MayReceive(un, "civil.children")
-                      ? "civil's activity has not reached hr"
-                      : "civil's activity waits for the township to reach hr\n"
-                        "     (the union, the only other way round, may not carry children's records)");
+                  hr_has_activity ? "civil's activity reached hr (the county relay holds it sealed);\n"
+                                    "     shiyang and the union got only its stub"
+                                  : "civil's activity has not reached hr");
     }
     std::fflush(stdout);
   }
@@ -1025,75 +1131,112 @@ struct Demo {
     Node& civil = nodes[2];
     // --- 6. Report -------------------------------------------------------------
     const auto& scopes = county::CountyScopes();
-    std::printf("\n6. What every node holds, per scope (deltas held, and a digest of the records it can read)\n");
+    std::printf("\n6. What every node holds, per scope and partition: bodies it reads (\"read\", with a digest of\n"
+                "   the records for the county-wide readers), bodies it holds sealed (\"sealed\": relay, no key),\n"
+                "   and stubs (\"stub\": withheld, header only, no body)\n");
     std::vector<std::map<std::string, ScopeView>> views;
-    for (Node& n : nodes) views.push_back(ViewOf(n, *net, scopes));
-    std::printf("   %-18s", "scope");
-    for (const Node& n : nodes) std::printf(" %-24s", n.name.c_str());
+    std::vector<std::map<std::string, RowView>> rows(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) views.push_back(ViewOf(nodes[i], *net, scopes, policy, &rows[i]));
+    auto cell_text = [](uint64_t held, uint64_t readable, uint64_t stubs) {
+      std::string c;
+      auto add = [&](uint64_t k, const char* what) {
+        if (k) c += (c.empty() ? "" : " + ") + Num(k) + " " + what;
+      };
+      add(readable, "read");
+      add(held - readable, "sealed");
+      add(stubs, "stub");
+      return c.empty() ? std::string("-") : c;
+    };
+    std::printf("   %-26s", "scope / partition");
+    for (const Node& n : nodes) std::printf(" %-22s", n.name.c_str());
     std::printf("\n");
     digests_agree = true;
     for (const std::string& s : scopes) {
-      std::printf("   %-18s", s.c_str());
+      std::printf("   %-26s", s.c_str());
       std::optional<uint64_t> first;
       for (size_t i = 0; i < nodes.size(); ++i) {
         const ScopeView& v = views[i].at(s);
-        char cell[64];
-        std::string rights = RightsToString(policy.RightsOf(nodes[i].key, s));
+        std::string c = cell_text(v.held, v.readable, v.stubs);
         // Digests are compared between county-wide readers only: a reader
         // of some partitions (its own township's) holds a part.
         if (v.whole() && policy.MayRead(nodes[i].key, s)) {
-          std::snprintf(cell, sizeof cell, "%5s read   %08" PRIx64, Num(v.held).c_str(), static_cast<uint64_t>(v.digest >> 32));
+          char d[16];
+          std::snprintf(d, sizeof d, " %08" PRIx64, static_cast<uint64_t>(v.digest >> 32));
+          c += d;
           if (first && *first != v.digest) digests_agree = false;
           first = v.digest;
-        } else if (v.readable) {
-          // A partitioned scope read in part: its own township's partition.
-          std::snprintf(cell, sizeof cell, "%5s of %s read (own)", Num(v.readable).c_str(), Num(v.held).c_str());
-          if (v.whole()) std::snprintf(cell, sizeof cell, "%5s read (own twp)", Num(v.readable).c_str());
-        } else if (v.held) {
-          std::snprintf(cell, sizeof cell, "%5s relay (sealed)", Num(v.held).c_str());
-        } else if (v.stubs) {
-          std::snprintf(cell, sizeof cell, "%5s stubs (withheld)", Num(v.stubs).c_str());
-        } else {
-          std::snprintf(cell, sizeof cell, "%5s %s", "0", rights.empty() ? "(nothing granted)" : "");
         }
-        std::printf(" %-24s", cell);
+        std::printf(" %-22s", c.c_str());
       }
       std::printf("\n");
+      const ScopeSpec* spec = policy.FindScope(s);
+      if (!spec || spec->partitions.empty()) continue;
+      for (const std::string& rn : {PartitionScope(s, "城厢镇"), PartitionScope(s, "始阳镇"),
+                                    RowOf(PartitionScope(s, spec->partitions.back()), policy)}) {
+        const std::string label = "  /" + std::string(SplitScope(rn).second);
+        std::printf("   %s", PadTo(label, 26).c_str());
+        for (size_t i = 0; i < nodes.size(); ++i) {
+          auto it = rows[i].find(rn);
+          RowView r = it == rows[i].end() ? RowView{} : it->second;
+          std::printf(" %-22s", cell_text(r.held, r.readable, r.stubs).c_str());
+        }
+        std::printf("\n");
+      }
     }
-    std::printf("   %-18s", "records readable");
+    std::printf("   %-26s", "records readable");
     for (size_t i = 0; i < nodes.size(); ++i) {
       uint64_t r = 0;
       for (const auto& [s, v] : views[i]) r += v.records;
-      std::printf(" %-24s", Num(r).c_str());
+      std::printf(" %-22s", Num(r).c_str());
     }
-    std::printf("\n   %-18s", "feeds (authors)");
+    std::printf("\n   %-26s", "feeds (authors), deltas");
     for (const Node& n : nodes) {
       Heads h = n.replica->GetHeads().value();
       uint64_t total = 0;
       for (const auto& [a, x] : h) total += x.seq;
       char cell[64];
-      std::snprintf(cell, sizeof cell, "%zu, %s deltas", h.size(), Num(total).c_str());
-      std::printf(" %-24s", cell);
+      std::snprintf(cell, sizeof cell, "%zu, %s", h.size(), Num(total).c_str());
+      std::printf(" %-22s", cell);
     }
     std::printf("\n   readers of each scope agree on its digest: %s\n", digests_agree ? "yes" : "NO");
 
     std::printf("\n   What each agency can and cannot read (as the signed policy says, checked on the replicas):\n");
     {
-      bool leak = false;
+      std::vector<std::string> wrong;
       for (size_t i = 0; i < nodes.size(); ++i) {
+        const Node& n = nodes[i];
         std::string reads, sealed, nothing;
         for (const std::string& s : scopes) {
           const ScopeView& v = views[i].at(s);
-          const bool may_receive = policy.MayReceive(nodes[i].key, s);
-          for (const std::string& part : v.readable_parts) leak = leak || !policy.MayRead(nodes[i].key, part);
-          for (const std::string& part : v.held_parts) leak = leak || !policy.MayReceive(nodes[i].key, part);
-          if (v.readable) reads += (reads.empty() ? "" : ", ") + s;
-          else if (v.held) sealed += (sealed.empty() ? "" : ", ") + Num(v.held) + " " + s;
-          else if (!may_receive && v.held_parts.empty()) nothing += (nothing.empty() ? "" : ", ") + s;
+          const bool may_receive = policy.MayReceive(n.key, s);
+          for (const std::string& part : v.readable_parts) {
+            if (!policy.MayRead(n.key, part)) wrong.push_back(n.name + " reads " + part);
+          }
+          for (const std::string& part : v.held_parts) {
+            if (!policy.MayReceive(n.key, part)) wrong.push_back(n.name + " holds bodies of " + part);
+          }
+          if (v.readable) {
+            std::string parts;
+            if (!v.whole() || !policy.MayRead(n.key, s)) {
+              for (const std::string& p : v.readable_parts) parts += (parts.empty() ? "" : ", ") + std::string(SplitScope(p).second);
+            }
+            reads += (reads.empty() ? "" : ", ") + s + (parts.empty() ? "" : " (" + parts + " only)");
+          }
+          if (v.held > v.readable) sealed += (sealed.empty() ? "" : ", ") + Num(v.held - v.readable) + " " + s;
+          else if (!v.readable && !may_receive && v.held_parts.empty()) nothing += (nothing.empty() ? "" : ", ") + s;
         }
-        std::printf("   - %-8s reads %s\n", nodes[i].name.c_str(), reads.empty() ? "nothing" : reads.c_str());
+        // Every body reached every node that may hold it: a node keeps a
+        // stub only where the policy withholds the body (else the topology
+        // lacks a path of nodes that may all hold it).
+        for (const auto& w : Must(n.replica->Withheld(), "listing withheld deltas")) {
+          if (policy.MayReceive(n.key, w.scope)) {
+            wrong.push_back(n.name + " holds only a stub of " + w.author.ToHex().substr(0, 16) + "/" +
+                            std::to_string(w.seq) + " (" + w.scope + ") although it may receive it");
+          }
+        }
+        std::printf("   - %-8s reads %s\n", n.name.c_str(), reads.empty() ? "nothing" : reads.c_str());
         if (!sealed.empty()) std::printf("              relays, sealed (holds, cannot decrypt): %s deltas\n", sealed.c_str());
-        if (!nothing.empty()) std::printf("              receives nothing of: %s\n", nothing.c_str());
+        if (!nothing.empty()) std::printf("              receives no body of: %s\n", nothing.c_str());
         std::string stubs;
         for (const std::string& s : scopes) {
           const ScopeView& v = views[i].at(s);
@@ -1106,8 +1249,44 @@ struct Demo {
       auto at_hr = child.empty() ? Result<Record>(Status::NotFound("")) : hr.replica->Get("child", child[0]);
       std::printf("   - the bureau asking for a child's record: %s\n",
                   at_hr.ok() ? "READABLE (wrong!)" : std::string(CodeName(at_hr.status().code())).c_str());
-      if (leak || (at_hr.ok() && !policy.MayRead(hr.key, "civil.children"))) {
-        throw Failure{"a node holds or reads a scope the policy does not give it"};
+      if (at_hr.ok() && !policy.MayRead(hr.key, "civil.children")) wrong.push_back("hr reads a child's record");
+      // The two township offices: each reads its own township's children and
+      // neither reads (nor holds the body of) the other's.
+      const std::pair<size_t, size_t> pairs[] = {{3, 4}, {4, 3}};
+      for (auto [me, other] : pairs) {
+        const Node& n = nodes[me];
+        const std::string mine = policy.FindMember(n.key)->township;
+        const std::string theirs = policy.FindMember(nodes[other].key)->township;
+        auto own_child = FirstIdsIn(*civil.replica, "child", 1, mine);
+        auto their_child = FirstIdsIn(*civil.replica, "child", 1, theirs);
+        if (own_child.empty() || their_child.empty()) throw Failure{"no child in " + mine + " or " + theirs + " (try a larger --scale)"};
+        auto own = n.replica->Get("child", own_child[0]);
+        auto other_rec = n.replica->Get("child", their_child[0]);
+        std::printf("   - the %s office (%s) asking for a child of %s: %s; of %s: %s\n", mine.c_str(), n.name.c_str(),
+                    mine.c_str(), own.ok() ? "read" : ("NOT READABLE (wrong!) " + own.status().ToString()).c_str(),
+                    theirs.c_str(),
+                    other_rec.ok() ? "READABLE (wrong!)" : std::string(CodeName(other_rec.status().code())).c_str());
+        if (!own.ok()) wrong.push_back(n.name + " cannot read a child of its own township " + mine);
+        if (other_rec.ok()) wrong.push_back(n.name + " reads a child of " + theirs);
+        const ScopeView& v = views[me].at("civil.children");
+        const std::string other_part = PartitionScope("civil.children", theirs);
+        if (v.readable_parts.count(other_part) || v.held_parts.count(other_part)) {
+          wrong.push_back(n.name + " holds or reads bodies of " + other_part);
+        }
+      }
+      // The activity the 始阳镇 office wrote: civil affairs reads it, the
+      // 城厢镇 office does not.
+      auto at_civil = civil.replica->Get("care_activity", shiyang_activity);
+      auto at_town = nodes[3].replica->Get("care_activity", shiyang_activity);
+      std::printf("   - the activity the 始阳镇 office wrote: civil %s, 城厢镇 office %s\n",
+                  at_civil.ok() ? "reads it" : "CANNOT READ IT (wrong!)",
+                  at_town.ok() ? "READS IT (wrong!)" : std::string(CodeName(at_town.status().code())).c_str());
+      if (!at_civil.ok()) wrong.push_back("civil cannot read the 始阳镇 office's activity");
+      if (at_town.ok()) wrong.push_back("the 城厢镇 office reads the 始阳镇 office's activity");
+      if (!wrong.empty()) {
+        std::string all;
+        for (const std::string& w : wrong) all += "\n  " + w;
+        throw Failure{"the policy did not hold:" + all};
       }
     }
   }
@@ -1159,18 +1338,59 @@ struct Demo {
   void ReportCountyAndTimings() {
     Node& hr = nodes[0];
     Node& civil = nodes[2];
+    county::CountyReport at_civil;
     for (Node* n : {&hr, &civil}) {
       std::printf("\n   County report as the %s node sees it (figures from scopes it cannot read are unavailable):\n",
                   n->name.c_str());
       auto rep = Must(county::ComputeReport(*n->replica), "county report at " + n->name);
       std::istringstream in(county::ReportText(rep));
       for (std::string line; std::getline(in, line);) std::printf("   | %s\n", line.c_str());
+      if (n == &civil) at_civil = rep;
+    }
+    // The county report on each township office: the children's figures are
+    // its own township's (it holds no key of another township's children),
+    // equal to civil affairs' figures for that township.
+    std::vector<std::string> wrong;
+    for (size_t i : {3, 4}) {
+      Node& n = nodes[i];
+      const std::string mine = policy.FindMember(n.key)->township;
+      auto rep = Must(county::ComputeReport(*n.replica), "county report at " + n.name);
+      std::printf("\n   County report as the %s office (%s) sees it, children's figures (civil affairs' figure for\n"
+                  "   the whole county and for %s in brackets):\n",
+                  mine.c_str(), n.name.c_str(), mine.c_str());
+      for (const county::Figure& f : rep.figures) {
+        if (f.scope != "civil.children") continue;
+        const county::Figure* all = at_civil.Find(f.key);
+        int64_t civil_mine = 0;
+        if (auto t = at_civil.by_township.find(mine); t != at_civil.by_township.end()) {
+          if (auto k = t->second.find(f.key); k != t->second.end()) civil_mine = k->second;
+        }
+        std::printf("   | %s %8s   (county %s, %s %s)\n", PadTo(f.label, 44).c_str(), f.available ? Num(f.value).c_str() : "n/a",
+                    all ? Num(all->value).c_str() : "?", mine.c_str(), Num(civil_mine).c_str());
+        if (!f.available || f.value != civil_mine) {
+          wrong.push_back(n.name + ": " + f.key + " = " + std::to_string(f.value) + ", civil affairs counts " +
+                          std::to_string(civil_mine) + " in " + mine);
+        }
+      }
+      std::string towns;
+      for (const auto& [t, m] : rep.by_township) {
+        bool children = std::any_of(m.begin(), m.end(), [](const auto& kv) { return kv.first.rfind("children.", 0) == 0; });
+        if (!children) continue;
+        towns += (towns.empty() ? "" : ", ") + t;
+        if (t != mine) wrong.push_back(n.name + "'s report has children's figures of " + t);
+      }
+      std::printf("   | townships with children's figures in this report: %s\n", towns.empty() ? "none" : towns.c_str());
+    }
+    if (!wrong.empty()) {
+      std::string all;
+      for (const std::string& w : wrong) all += "\n  " + w;
+      throw Failure{"a township office's county report is wrong:" + all};
     }
 
     std::printf("\n   Sync timings (scale %.3g):\n", scale);
-    std::printf("   - load: %s records in %.1f s through 4 agencies; all nodes converged %.1f s after it finished\n",
+    std::printf("   - load: %s records in %.1f s through 4 agencies; all 5 nodes converged %.1f s after it finished\n",
                 Num(records).c_str(), load_s, converge_load_s);
-    std::printf("   - outage: hr/union/civil in sync %.1f s after their writes; after the township's return: %.1f s\n",
+    std::printf("   - outage: hr/union/civil/shiyang in sync %.1f s after their writes; after the township's return: %.1f s\n",
                 partial_s, converge_back_s);
     const auto delivered_load = net->Delivered(before_load, after_load);
     std::printf("   - deltas delivered to other nodes: load %s (%s of deltas", Num(delivered_load.first).c_str(),
@@ -1188,7 +1408,7 @@ struct Demo {
   int Stop() {
     // --- 7. Stop ---------------------------------------------------------------
     if (keep_running) {
-      std::printf("\nThe four daemons keep running (configs and logs in %s). Try, in another terminal:\n"
+      std::printf("\nThe five daemons keep running (configs and logs in %s). Try, in another terminal:\n"
                   "  export HEARTH_PASSPHRASE='%s'\n"
                   "  hearth -C %s/township conflicts\n"
                   "  hearth -C %s/hr put worker --id <worker id> visits+=1   # the daemons push it\n"
