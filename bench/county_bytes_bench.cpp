@@ -84,7 +84,10 @@ void Check(const Status& s, const std::string& what) {
 
 std::string Mb(uint64_t b) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
+  if (b < 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
   return buf;
 }
 
@@ -100,6 +103,10 @@ struct Held {
   uint64_t bodies = 0, body_bytes = 0, stubs = 0, stub_bytes = 0;
   uint64_t file_bytes = 0, map_used = 0;
   uint64_t entitled_stubs = 0;  // stubs of deltas the node may receive: a wrong result
+  std::map<std::string, std::pair<uint64_t, uint64_t>> stubs_by_scope;  // scope -> stubs, bytes
+  double stub_share_of_lmdb() const {
+    return map_used ? 100.0 * static_cast<double>(stub_bytes) / static_cast<double>(map_used) : 0;
+  }
   double stub_share() const {
     uint64_t t = body_bytes + stub_bytes;
     return t ? 100.0 * static_cast<double>(stub_bytes) / static_cast<double>(t) : 0;
@@ -108,17 +115,19 @@ struct Held {
 
 Held Measure(const Node& n, const Policy& policy) {
   Held h;
-  std::set<std::pair<AuthorId, uint64_t>> withheld;
+  std::map<std::pair<AuthorId, uint64_t>, std::string> withheld;  // -> scope
   for (const auto& w : Check(n.replica->Withheld(), "Withheld " + n.name)) {
-    withheld.emplace(w.author, w.seq);
+    withheld.emplace(std::make_pair(w.author, w.seq), std::string(SplitScope(w.scope).first));
     if (policy.MayReceive(n.replica->author(), w.scope)) ++h.entitled_stubs;
   }
   for (const auto& [a, head] : Check(n.replica->GetHeads(), "heads " + n.name)) {
     for (uint64_t seq = 1; seq <= head.seq; ++seq) {
       Bytes d = Check(n.replica->GetDelta(a, seq), "GetDelta at " + n.name);
-      if (withheld.count({a, seq})) {
+      if (auto w = withheld.find({a, seq}); w != withheld.end()) {
         ++h.stubs;
         h.stub_bytes += d.size();
+        ++h.stubs_by_scope[w->second].first;
+        h.stubs_by_scope[w->second].second += d.size();
       } else {
         ++h.bodies;
         h.body_bytes += d.size();
@@ -443,6 +452,19 @@ int main(int argc, char** argv) {
         "(LMDB used pages of a township office vs civil's: 城厢镇 %.1f%%, 始阳镇 %.1f%%, 小河镇 "
         "%.1f%%)\n",
         lmdb_pct_of_civil(held[3]), lmdb_pct_of_civil(held[4]), lmdb_pct_of_civil(fresh_held));
+    std::printf("Stub bytes as a share of the node's LMDB used pages:");
+    for (const auto& [n, hp] : rows)
+      std::printf(" %s %.2f%%;", n->name.c_str(), hp->stub_share_of_lmdb());
+    std::printf("\nStubs by scope (count, bytes, bytes per stub):\n");
+    for (const auto& [n, hp] : rows) {
+      if (hp->stubs_by_scope.empty()) continue;
+      std::printf("  %-9s", n->name.c_str());
+      for (const auto& [sc, cb] : hp->stubs_by_scope) {
+        std::printf(" %s %" PRIu64 " (%s, %" PRIu64 " B);", sc.c_str(), cb.first,
+                    Mb(cb.second).c_str(), cb.first ? cb.second / cb.first : 0);
+      }
+      std::printf("\n");
+    }
     std::printf(
         "\nEmpty 小河镇 office catching up from hr (SyncNode pair, ZeroMQ + CURVE, 127.0.0.1): "
         "%.2f s, "
