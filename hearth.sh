@@ -267,8 +267,8 @@ prepare() {
 
 # ---- commands --------------------------------------------------------------
 
-# The four-agency demo (tools/county_demo/county_demo.cpp, docs/demo.md): four real
-# hearthd processes on 127.0.0.1, the synthetic county, an outage and the
+# The four-agency demo (tools/county_demo/county_demo.cpp, docs/demo.md): five real
+# hearthd processes (two township offices) on 127.0.0.1, the synthetic county, an outage and the
 # report. Extra arguments go to the demo: --scale X (default 1.0, the
 # seed's county), --seed N, --keep-running, --help.
 cmd_demo() {
