@@ -7,7 +7,9 @@
 #include <set>
 #include <string>
 
+#include "hearth/bundle.hpp"
 #include "hearth/inspect.hpp"
+#include "hearth/policy.hpp"
 #include "county.hpp"
 #include "support/support.hpp"
 #include "support/test_keys.hpp"
@@ -398,6 +400,69 @@ TEST_CASE("county generator: each agency writes its own part") {
   Generate(*alone, 42, kSmall);
   CHECK(Dump(*merged) == Dump(*alone));
   CheckReportMatches(Report(*merged), *sum);
+}
+
+// Under the county template's partitioned civil.children, a township office
+// holds the key of its own township's partition only: its report counts
+// that township's children (the scope is readable in part), civil affairs'
+// counts every township's, and the two agree on the township.
+TEST_CASE("county report: a township office's children's figures are its own township's") {
+  testing::TempDir tmp;
+  Schema schema = Pack();
+  ReplicaOptions base;
+  base.schema = schema;
+  base.durability = Durability::kNoSync;
+  base.unencrypted_identity = true;
+  ReplicaOptions ro = base;
+  ro.is_root = true;
+  auto root = Replica::Open(tmp.Sub("root"), ro);
+  REQUIRE_MESSAGE(root.ok(), root.status().ToString());
+  ReplicaOptions o = base;
+  o.root = (*root)->author();
+  auto civil = Replica::Open(tmp.Sub("civil"), o);
+  auto town = Replica::Open(tmp.Sub("town"), o);
+  REQUIRE(civil.ok());
+  REQUIRE(town.ok());
+  auto pol = Policy::LoadFile(std::string(HEARTH_SOURCE_DIR) + "/policies/county.toml");
+  REQUIRE_MESSAGE(pol.ok(), pol.status().ToString());
+  REQUIRE(pol->AddMember({(*civil)->author(), "县民政局", "civil", "", {}, std::nullopt}).ok());
+  REQUIRE(pol->AddMember({(*town)->author(), "城厢镇便民服务中心", "township", "城厢镇", {"child_care"}, std::nullopt}).ok());
+  REQUIRE((*root)->PublishPolicy(*pol).ok());
+  const std::string policy_bundle = tmp.Sub("policy.bundle");
+  REQUIRE(ExportBundle(**root, {}, policy_bundle).ok());
+  REQUIRE(ImportBundle(**civil, policy_bundle).ok());
+  REQUIRE(ImportBundle(**town, policy_bundle).ok());
+  // Scale 0.2: three companion homes, in 城厢镇, 始阳镇 and 小河镇.
+  county::CountyOptions co;
+  co.seed = 7;
+  co.scale = 0.2;
+  county::AgencyReplicas a;
+  a.civil = civil->get();
+  auto sum = county::GenerateCounty(co, a);
+  REQUIRE_MESSAGE(sum.ok(), sum.status().ToString());
+  // Civil affairs' feed to the township office, as sync sends it: bodies of
+  // 城厢镇's children, stubs of the other townships'.
+  const std::string feed = tmp.Sub("civil.bundle");
+  BundleTargetReport tr;
+  REQUIRE(ExportBundleFor(**civil, {}, feed, BundleTarget{(*town)->author(), {}}, &tr).ok());
+  CHECK(tr.stubs > 0);
+  auto imported = ImportBundle(**town, feed);
+  REQUIRE_MESSAGE(imported.ok(), imported.status().ToString());
+
+  county::CountyReport at_civil = Report(**civil);
+  county::CountyReport at_town = Report(**town);
+  // It holds a key of every county scope (of hr.workers and civil.children,
+  // its own township's partition): none is reported unreadable.
+  CHECK(at_town.unreadable_scopes.empty());
+  CHECK(Fig(at_civil, "children.count") == sum->figures.at("children.count"));
+  for (const char* key : {"children.homes", "children.mothers", "children.count", "children.activities"}) {
+    INFO(key);
+    const int64_t own = at_civil.by_township.at("城厢镇").at(key);
+    CHECK(own > 0);
+    CHECK(Fig(at_town, key) == own);
+    CHECK(own < Fig(at_civil, key));
+  }
+  for (const auto& [t, m] : at_town.by_township) CHECK(t == "城厢镇");
 }
 
 // The seed article's scale; run by the slow ctest `county_full`.
