@@ -346,6 +346,7 @@ struct Report {
   double full_seconds = 0;
   uint64_t full_in = 0, full_out = 0;
   long rss_b_before_kb = 0, rss_b_kb = 0, rss_a_kb = 0;
+  long anon_b_kb = 0, anon_a_kb = 0;  // peak RssAnon during the full sync (AnonPeakSampler)
   bool rss_reset_b = false, rss_reset_a = false;
   // incremental
   double inc_seconds = 0;
@@ -380,6 +381,8 @@ void PrintTable(const Report& r) {
   std::printf("%-44s B %.1f MB (%.1f before; %s), A %.1f MB (%s) (target B < 200 MB)\n", "Full sync: peak RSS",
               r.rss_b_kb / 1024.0, r.rss_b_before_kb / 1024.0, r.rss_reset_b ? "VmHWM reset" : "VmHWM whole run",
               r.rss_a_kb / 1024.0, r.rss_reset_a ? "VmHWM reset after build" : "VmHWM incl. build");
+  std::printf("%-44s B %.1f MB, A %.1f MB (RssAnon sampled every 5 ms: heap, not LMDB's mapped pages)\n",
+              "Full sync: peak anonymous RSS", r.anon_b_kb / 1024.0, r.anon_a_kb / 1024.0);
   if (r.v1_delta_bytes != 0) {
     const double v1_wire = static_cast<double>(r.v1_in + r.v1_out);
     std::printf("%-44s %.2f MB on the wire (deltas %.2f MB), %.3f s, peak RSS B %.1f MB, A %.1f MB\n",
@@ -409,9 +412,10 @@ void PrintJson(const Report& r) {
               ", \"delta_bytes\": %" PRIu64 ", \"gen_seconds\": %.3f,\n",
               r.records, r.ops, r.deltas, r.delta_bytes, r.gen_seconds);
   std::printf("  \"full\": {\"seconds\": %.4f, \"ops_per_s\": %.0f, \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
-              ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s},\n",
+              ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s"
+              ", \"anon_b_kb\": %ld, \"anon_a_kb\": %ld},\n",
               r.full_seconds, r.ops / r.full_seconds, r.full_in, r.full_out, r.rss_b_kb, r.rss_b_before_kb, r.rss_a_kb,
-              r.rss_reset_b ? "true" : "false");
+              r.rss_reset_b ? "true" : "false", r.anon_b_kb, r.anon_a_kb);
   double ch = static_cast<double>(r.inc_delta_a + r.inc_delta_b);
   std::printf("  \"incremental\": {\"seconds\": %.4f, \"wire_bytes\": %" PRIu64 ", \"delta_bytes_a\": %" PRIu64
               ", \"delta_bytes_b\": %" PRIu64 ", \"ratio\": %.3f},\n",
@@ -724,6 +728,7 @@ int main(int argc, char** argv) {
     // 1. Full sync.
     auto nb = Check(SyncNode::Create(*b, BenchNodeOptions()), "SyncNode::Create (B)");
     Check(nb->Connect(endpoint, author_a), "Connect");
+    AnonPeakSampler anon(child.pid);
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B)");
     if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
@@ -734,6 +739,9 @@ int main(int argc, char** argv) {
     NodeBytes(*nb, &r.full_in, &r.full_out);
     r.rss_b_kb = StatusKb(0, "VmHWM:");
     r.rss_a_kb = StatusKb(child.pid, "VmHWM:");
+    anon.Stop();
+    r.anon_b_kb = anon.self_kb();
+    r.anon_a_kb = anon.other_kb();
 
     // 2. Incremental: 1% on each side at once, carried by the live session.
     const std::vector<RecordId> ids_b = PickOnePercent(*b, 50);
