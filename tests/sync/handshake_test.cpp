@@ -4,6 +4,7 @@
 
 #include "feed/delta.hpp"
 #include "sync/sync_support.hpp"
+#include "sync/wire.hpp"
 
 namespace hearth {
 namespace {
@@ -282,6 +283,39 @@ TEST_CASE("recon: a peer from before RECON (RANGES only) still converges, either
     // tolerates); the new side none.
     CHECK((old_initiates ? p.a : p.b)->stats().faults == 1);
     CHECK((old_initiates ? p.b : p.a)->stats().faults == 0);
+  }
+}
+
+TEST_CASE("recon: a RECON out of step, or a HEADS while RECON is expected, is a fault and changes nothing") {
+  TempDir tmp;
+  auto a = testing::OpenReplica(tmp.Sub("a"));
+  auto b = testing::OpenReplica(tmp.Sub("b"));
+  auto shared = ManyAuthors(100);
+  REQUIRE(a->ApplyBatch(shared).ok());
+  REQUIRE(b->ApplyBatch(shared).ok());
+  REQUIRE(a->ApplyBatch(ManyAuthors(1)).ok());
+  const auto b_heads = b->GetHeads().value();
+  for (int kind = 0; kind < 2; ++kind) {
+    CAPTURE(kind);
+    Pipe p(*a, *b);
+    bool done = false;
+    p.Run(200, [&](bool a_to_b, Bytes& m) {
+      if (!a_to_b || done || m.empty() || m[0] != sync::kRecon) return true;
+      done = true;
+      if (kind == 0) {
+        m[2] = 0x09;  // round 9 instead of 1
+      } else {
+        sync::Writer w(sync::kHeads);  // a final HEADS before any RECON
+        w.Array(3).Uint(0).Bool(true).Array(0);
+        m = w.Take();
+      }
+      return true;
+    });
+    CHECK(done);
+    CHECK(p.b->stats().faults >= 1);
+    CHECK_FALSE(p.caught_up());
+    CHECK(p.b->stats().deltas_received == 0);
+    CHECK(b->GetHeads().value() == b_heads);
   }
 }
 
