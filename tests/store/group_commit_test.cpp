@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hearth/inspect.hpp"
+#include "store/fault.hpp"
 #include "store/replica_impl.hpp"
 #include "store/store_support.hpp"
 
@@ -236,6 +237,81 @@ TEST_CASE("group commit: the bounds cap a group at 64 batches") {
   CHECK(*seqs.rbegin() == kThreads);
   // One leader alone (it held the lock), then 64, then the other 5.
   CHECK(m.groups_committed.load() == 3);
+}
+
+// Starts one thread per batch while this process's write lock is held, so
+// that the first leads a group of itself and the rest queue behind it in
+// order; returns once all are queued. The caller joins the threads.
+template <typename Fn>
+std::vector<std::thread> QueueBehindLeader(ReplicaImpl& m, size_t n, Fn fn) {
+  std::vector<std::thread> threads;
+  std::unique_lock hold(m.write_mu);
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back(fn, i);
+    REQUIRE(WaitForQueue(m, i + 1));
+  }
+  return threads;
+}
+
+TEST_CASE("group commit: a full map grows and the whole group runs again") {
+  TempDir tmp;
+  ReplicaOptions o = testing::TestOptions();
+  o.durability = Durability::kSync;
+  o.initial_map_size = uint64_t{256} << 10;
+  auto opened = Replica::Open(tmp.Sub("a"), o);
+  REQUIRE(opened.ok());
+  auto& r = *opened;
+  REQUIRE(testing::GiveTestKeys(*r).ok());
+  ReplicaImpl& m = ReplicaAccess::Of(*r);
+  const uint64_t map0 = inspect::Stats(*r).value().map_size;
+  constexpr size_t kBatches = 9;
+  std::vector<Result<CommitInfo>> got(kBatches, Status::Internal("not run"));
+  auto threads = QueueBehindLeader(m, kBatches, [&](size_t i) {
+    const std::string big(100 * 1024, static_cast<char>('a' + i));
+    got[i] = r->Write([&](WriteBatch& w) { w.Set("item", IdOf(3, static_cast<int>(i)), "any", big); });
+  });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < kBatches; ++i) {
+    CAPTURE(i);
+    REQUIRE_MESSAGE(got[i].ok(), got[i].status().ToString());
+    CHECK(got[i]->first_seq == i + 1);  // queue order
+  }
+  CHECK(inspect::Stats(*r).value().map_size > map0);
+  CHECK(m.groups_committed.load() == 2);
+  CHECK(m.group_fallbacks.load() == 0);  // grown and retried, not split
+  CHECK(inspect::CheckConsistency(*r).ok());
+}
+
+TEST_CASE("group commit: a store failure inside a group falls back to one transaction per batch") {
+  // The injected fault fails one LMDB commit once: first a nested one (a
+  // batch of the group), then the group's own. Either way the group is
+  // aborted and every batch committed alone: all succeed, in queue order.
+  for (uint64_t nth : {uint64_t{2}, uint64_t{6}}) {
+    CAPTURE(nth);
+    TempDir tmp;
+    auto r = OpenSynced(tmp.Sub("a"));
+    ReplicaImpl& m = ReplicaAccess::Of(*r);
+    constexpr size_t kBatches = 5;  // the leader alone, then a group of 4
+    std::vector<Result<CommitInfo>> got(kBatches, Status::Internal("not run"));
+    store::FaultInjector::Arm(nth, store::FaultInjector::ErrorCode("EIO"),
+                              1u << static_cast<int>(store::FaultOp::kCommit));
+    auto threads = QueueBehindLeader(m, kBatches, [&](size_t i) {
+      got[i] = r->Write([&](WriteBatch& w) { w.Set("item", IdOf(4, static_cast<int>(i)), "title", "x"); });
+    });
+    for (auto& t : threads) t.join();
+    const bool fired = store::FaultInjector::Fired();
+    store::FaultInjector::Disarm();
+    CHECK(fired);
+    for (size_t i = 0; i < kBatches; ++i) {
+      CAPTURE(i);
+      REQUIRE_MESSAGE(got[i].ok(), got[i].status().ToString());
+      CHECK(got[i]->first_seq == i + 1);
+    }
+    CHECK(m.group_fallbacks.load() == 1);
+    CHECK(inspect::Stats(*r).value().deltas == kBatches);
+    CHECK(r->Changes(0).value().size() == kBatches);
+    CHECK(inspect::CheckConsistency(*r).ok());
+  }
 }
 
 }  // namespace
