@@ -3,12 +3,15 @@
 // figures in docs/benchmarks.md, "Group commit").
 //
 //   hearth_group_bench [--writers LIST] [--processes LIST] [--seconds S]
-//                      [--quick] [--json] [--dir D]
+//                      [--rounds R] [--quick] [--json] [--dir D]
 //
 // --writers LIST    writer threads of one process, comma-separated (default 1,4,16)
 // --processes LIST  writer processes, one thread each, on one replica (default 2,4;
 //                   "none" to skip)
 // --seconds S       length of each run (default 3)
+// --nosync          Durability::kNoSync instead (the CPU cost without fsync)
+// --rounds R        runs of each configuration, interleaved (default 3); the
+//                   run of median commits/s is reported, with the range
 // --quick           0.3 s runs, writers 1,4, processes 2 (a smoke test)
 // --json            JSON instead of the table
 // --dir D           where the temporary replicas go (default $TMPDIR or /tmp)
@@ -50,7 +53,9 @@ struct Options {
   std::vector<int> writers = {1, 4, 16};
   std::vector<int> processes = {2, 4};
   double seconds = 3;
+  int rounds = 3;
   bool quick = false, json = false;
+  Durability durability = Durability::kSync;
   std::string dir;
 };
 
@@ -69,7 +74,7 @@ std::vector<int> ParseList(const std::string& s) {
 
 Options ParseArgs(int argc, char** argv) {
   Options o;
-  bool writers_set = false, processes_set = false, seconds_set = false;
+  bool writers_set = false, processes_set = false, seconds_set = false, rounds_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -86,6 +91,12 @@ Options ParseArgs(int argc, char** argv) {
       o.seconds = std::atof(next().c_str());
       seconds_set = true;
       if (o.seconds <= 0 || o.seconds > 600) Die("--seconds must be in (0, 600]");
+    } else if (a == "--rounds") {
+      o.rounds = std::atoi(next().c_str());
+      rounds_set = true;
+      if (o.rounds < 1 || o.rounds > 100) Die("--rounds must be in [1, 100]");
+    } else if (a == "--nosync") {
+      o.durability = Durability::kNoSync;
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--json") {
@@ -94,8 +105,8 @@ Options ParseArgs(int argc, char** argv) {
       o.dir = next();
     } else if (a == "-h" || a == "--help") {
       std::puts(
-          "usage: hearth_group_bench [--writers 1,4,16] [--processes 2,4|none] [--seconds S] [--quick] [--json] "
-          "[--dir D]\n"
+          "usage: hearth_group_bench [--writers 1,4,16] [--processes 2,4|none] [--seconds S] [--rounds R] [--nosync]\n"
+          "                          [--quick] [--json] [--dir D]\n"
           "Durable (kSync) single-op commits per second with N writer threads of one process (group commit)\n"
           "and with N writer processes on one replica; the raw synced LMDB transaction rate of the same disk;\n"
           "the ratio of the largest thread count to one thread. See docs/benchmarks.md, \"Group commit\".");
@@ -108,6 +119,7 @@ Options ParseArgs(int argc, char** argv) {
     if (!writers_set) o.writers = {1, 4};
     if (!processes_set) o.processes = {2};
     if (!seconds_set) o.seconds = 0.3;
+    if (!rounds_set) o.rounds = 1;
   }
   if (o.dir.empty()) {
     const char* t = std::getenv("TMPDIR");
@@ -132,6 +144,7 @@ struct Fig {
   double seconds = 0;
   uint64_t groups = 0;  // threads: write transactions of the commits (0 for processes)
   double p50_ms = 0, p99_ms = 0;  // commit latency
+  double min_per_s = 0, max_per_s = 0;  // over the rounds
   double per_s() const { return seconds > 0 ? double(commits) / seconds : 0; }
 };
 
@@ -162,7 +175,7 @@ void WriterLoop(Replica& r, int writer, const std::atomic<bool>& stop, uint64_t*
 
 Fig RunThreads(const Options& o, int n) {
   TempDir td(o.dir, "threads");
-  auto r = OpenReplica(td.path, Durability::kSync);
+  auto r = OpenReplica(td.path, o.durability);
   ReplicaImpl& m = ReplicaAccess::Of(*r);
   const uint64_t groups0 = m.groups_committed.load();
   std::atomic<bool> stop{false};
@@ -200,11 +213,11 @@ Fig RunThreads(const Options& o, int n) {
 
 // ------------------------------------------------------------------ processes
 
-// Child: hearth_group_bench --child DIR SECONDS. Opens the replica, writes
+// Child: hearth_group_bench --child DIR SECONDS sync|nosync. Opens the replica, writes
 // "ready\n", waits for one byte on stdin, commits for SECONDS, writes
 // "<commits> <seconds> <p50_ms> <p99_ms>\n".
-int ChildMain(const std::string& dir, double seconds) {
-  auto r = OpenReplica(dir, Durability::kSync);
+int ChildMain(const std::string& dir, double seconds, Durability d) {
+  auto r = OpenReplica(dir, d);
   std::fputs("ready\n", stdout);
   std::fflush(stdout);
   char go;
@@ -257,7 +270,8 @@ Fig RunProcesses(const Options& o, int n) {
     int to[2], from[2];
     if (::pipe2(to, O_CLOEXEC) != 0 || ::pipe2(from, O_CLOEXEC) != 0) Die("pipe");
     std::vector<char*> argv = {const_cast<char*>(g_prog), const_cast<char*>("--child"),
-                               const_cast<char*>(td.path.c_str()), secs, nullptr};
+                               const_cast<char*>(td.path.c_str()), secs,
+                               const_cast<char*>(o.durability == Durability::kSync ? "sync" : "nosync"), nullptr};
     std::fflush(stdout);
     k.pid = ::fork();
     if (k.pid < 0) Die("fork");
@@ -309,13 +323,15 @@ Fig RunProcesses(const Options& o, int n) {
 
 // ------------------------------------------------------------------ raw
 
-// Synced LMDB write transactions of one 200-byte put each, per second.
+// LMDB write transactions of one 200-byte put each, per second (synced
+// unless --nosync).
 double RawSyncedTxns(const Options& o) {
   TempDir td(o.dir, "raw");
   MDB_env* env = nullptr;
   if (mdb_env_create(&env) != 0) Die("mdb_env_create");
   mdb_env_set_mapsize(env, uint64_t{256} << 20);
-  if (int rc = mdb_env_open(env, td.path.c_str(), MDB_NOTLS, 0600); rc != 0) Die(mdb_strerror(rc));
+  if (int rc = mdb_env_open(env, td.path.c_str(), MDB_NOTLS | (o.durability == Durability::kSync ? 0u : unsigned{MDB_NOSYNC}), 0600);
+      rc != 0) Die(mdb_strerror(rc));
   std::string value(200, 'v');
   uint64_t n = 0;
   const auto t0 = Clock::now();
@@ -345,15 +361,17 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
   }
   const double ratio = one && most && one->per_s() > 0 ? most->per_s() / one->per_s() : 0;
   if (o.json) {
-    std::printf("{\"date\":\"%s\",\"cpus\":%u,\"seconds_per_run\":%.3f,\"raw_synced_txn_per_s\":%.1f,\"runs\":[",
-                date.c_str(), std::thread::hardware_concurrency(), o.seconds, raw);
+    std::printf("{\"date\":\"%s\",\"cpus\":%u,\"seconds_per_run\":%.3f,\"rounds\":%d,\"durability\":\"%s\",\"raw_txn_per_s\":%.1f,"
+                "\"runs\":[",
+                date.c_str(), std::thread::hardware_concurrency(), o.seconds, o.rounds,
+                o.durability == Durability::kSync ? "sync" : "nosync", raw);
     for (size_t i = 0; i < figs.size(); ++i) {
       const Fig& f = figs[i];
       std::printf("%s{\"kind\":\"%s\",\"writers\":%d,\"commits\":%" PRIu64
-                  ",\"seconds\":%.3f,\"commits_per_s\":%.1f,\"groups\":%" PRIu64
+                  ",\"seconds\":%.3f,\"commits_per_s\":%.1f,\"min_per_s\":%.1f,\"max_per_s\":%.1f,\"groups\":%" PRIu64
                   ",\"p50_ms\":%.3f,\"p99_ms\":%.3f}",
-                  i ? "," : "", f.kind.c_str(), f.writers, f.commits, f.seconds, f.per_s(), f.groups, f.p50_ms,
-                  f.p99_ms);
+                  i ? "," : "", f.kind.c_str(), f.writers, f.commits, f.seconds, f.per_s(), f.min_per_s, f.max_per_s,
+                  f.groups, f.p50_ms, f.p99_ms);
     }
     std::printf("],\"ratio_max_threads_to_1\":%.2f,\"max_threads\":%d}\n", ratio, most ? most->writers : 0);
     return;
@@ -361,18 +379,22 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
   std::printf("Group commit benchmark%s\n", o.quick ? " (--quick: smoke sizes, figures not meaningful)" : "");
   std::printf("  date        %s\n", date.c_str());
   std::printf("  machine     %u CPUs, %s\n", std::thread::hardware_concurrency(), CpuModel().c_str());
-  std::printf("  workload    single-op Commit (one Set on a new record), Durability::kSync, %.1f s per run\n",
-              o.seconds);
-  std::printf("  raw         %.0f synced LMDB write txns/s (one 200-B put each): the ungrouped ceiling\n\n", raw);
-  std::printf("  %-10s %7s %10s %12s %12s %9s %9s %9s\n", "writers", "count", "commits", "commits/s",
-              "batches/txn", "p50 ms", "p99 ms", "vs 1 thr");
+  std::printf("  workload    single-op Commit (one Set on a new record), Durability::%s, %.1f s per run,\n"
+              "              %d round(s) interleaved; the run of median commits/s is shown\n",
+              o.durability == Durability::kSync ? "kSync" : "kNoSync", o.seconds, o.rounds);
+  std::printf("  raw         %.0f %sLMDB write txns/s (one 200-B put each): the ungrouped ceiling\n\n", raw,
+              o.durability == Durability::kSync ? "synced " : "");
+  std::printf("  %-10s %7s %10s %12s %17s %12s %9s %9s %9s\n", "writers", "count", "commits", "commits/s",
+              "range (rounds)", "batches/txn", "p50 ms", "p99 ms", "vs 1 thr");
   for (const Fig& f : figs) {
     char per_txn[32] = "-";
     if (f.groups > 0) std::snprintf(per_txn, sizeof per_txn, "%.1f", double(f.commits) / double(f.groups));
     char vs[32] = "-";
     if (one && one->per_s() > 0) std::snprintf(vs, sizeof vs, "%.2fx", f.per_s() / one->per_s());
-    std::printf("  %-10s %7d %10" PRIu64 " %12.0f %12s %9.2f %9.2f %9s\n", f.kind.c_str(), f.writers, f.commits,
-                f.per_s(), per_txn, f.p50_ms, f.p99_ms, vs);
+    char range[48];
+    std::snprintf(range, sizeof range, "%.0f-%.0f", f.min_per_s, f.max_per_s);
+    std::printf("  %-10s %7d %10" PRIu64 " %12.0f %17s %12s %9.2f %9.2f %9s\n", f.kind.c_str(), f.writers,
+                f.commits, f.per_s(), range, per_txn, f.p50_ms, f.p99_ms, vs);
   }
   if (most && one) {
     std::printf("\n  ratio %d threads / 1 thread: %.2fx (target >= 5x at 16)\n", most->writers, ratio);
@@ -383,13 +405,32 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
 
 int main(int argc, char** argv) {
   g_prog = "hearth_group_bench";
-  if (argc == 4 && std::string(argv[1]) == "--child") return ChildMain(argv[2], std::atof(argv[3]));
+  if (argc == 5 && std::string(argv[1]) == "--child") {
+    return ChildMain(argv[2], std::atof(argv[3]),
+                     std::string(argv[4]) == "sync" ? Durability::kSync : Durability::kNoSync);
+  }
   const Options o = ParseArgs(argc, argv);
   const std::string date = NowUtc();
-  const double raw = RawSyncedTxns(o);
+  // Rounds interleave the configurations, so that a change in the disk's
+  // speed (other load on a shared machine) hits all of them alike.
+  std::vector<double> raws;
+  const size_t configs = o.writers.size() + o.processes.size();
+  std::vector<std::vector<Fig>> runs(configs);
+  for (int round = 0; round < o.rounds; ++round) {
+    raws.push_back(RawSyncedTxns(o));
+    size_t c = 0;
+    for (int n : o.writers) runs[c++].push_back(RunThreads(o, n));
+    for (int n : o.processes) runs[c++].push_back(RunProcesses(o, n));
+  }
   std::vector<Fig> figs;
-  for (int n : o.writers) figs.push_back(RunThreads(o, n));
-  for (int n : o.processes) figs.push_back(RunProcesses(o, n));
-  Print(o, figs, raw, date);
+  for (auto& r : runs) {
+    std::sort(r.begin(), r.end(), [](const Fig& a, const Fig& b) { return a.per_s() < b.per_s(); });
+    Fig f = r[r.size() / 2];
+    f.min_per_s = r.front().per_s();
+    f.max_per_s = r.back().per_s();
+    figs.push_back(f);
+  }
+  std::sort(raws.begin(), raws.end());
+  Print(o, figs, raws[raws.size() / 2], date);
   return 0;
 }
