@@ -806,7 +806,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
 
 Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchIntent>& intents, bool internal) {
   Impl& m = *this;
-  {
+  {  // the same for a lone commit and for each batch of a group
     // Validate everything against the schema in force before writing;
     // group intents by scope. Reserved collections ($policy, $keys,
     // $schema) are written only by PublishPolicy and PublishSchema.
