@@ -14,6 +14,9 @@
 //   HEARTH_SEED             seed for delays and the writer's workload
 //   HEARTH_KILL_EXTRA_ITERATIONS  kills in each of the import, rotation and
 //                           map-growth cases (default 12)
+//   HEARTH_KILL_CONCURRENT_ITERATIONS  kills while several threads commit
+//                           (group commit; default 15)
+//   HEARTH_KILL_THREADS     committing threads of that case (default 4)
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
