@@ -26,6 +26,7 @@
 #include <lmdb.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +146,7 @@ struct Fig {
   uint64_t groups = 0;  // threads: write transactions of the commits (0 for processes)
   double p50_ms = 0, p99_ms = 0;  // commit latency
   double min_per_s = 0, max_per_s = 0;  // over the rounds
+  double cpu_us_per_commit = 0;  // threads: process CPU (user + system) / commits
   double per_s() const { return seconds > 0 ? double(commits) / seconds : 0; }
 };
 
@@ -173,6 +175,13 @@ void WriterLoop(Replica& r, int writer, const std::atomic<bool>& stop, uint64_t*
   }
 }
 
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
 Fig RunThreads(const Options& o, int n) {
   TempDir td(o.dir, "threads");
   auto r = OpenReplica(td.path, o.durability);
@@ -183,6 +192,7 @@ Fig RunThreads(const Options& o, int n) {
   std::vector<std::vector<double>> lat(n);
   std::vector<std::vector<uint64_t>> seqs(n);
   std::vector<std::thread> threads;
+  const double cpu0 = CpuSeconds();
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] { WriterLoop(*r, i, stop, &commits[i], &lat[i], &seqs[i]); });
@@ -194,6 +204,7 @@ Fig RunThreads(const Options& o, int n) {
   f.kind = "threads";
   f.writers = n;
   f.seconds = Since(t0);
+  const double cpu = CpuSeconds() - cpu0;
   std::vector<double> all;
   std::set<uint64_t> seen;
   for (int i = 0; i < n; ++i) {
@@ -206,6 +217,7 @@ Fig RunThreads(const Options& o, int n) {
   // Contiguous: 1..commits, nothing else.
   if (!seen.empty() && (*seen.begin() != 1 || *seen.rbegin() != f.commits)) Die("seqs are not 1..commits");
   f.groups = m.groups_committed.load() - groups0;
+  if (f.commits > 0) f.cpu_us_per_commit = cpu * 1e6 / double(f.commits);
   f.p50_ms = Percentile(all, 0.5);
   f.p99_ms = Percentile(all, 0.99);
   return f;
@@ -369,9 +381,9 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
       const Fig& f = figs[i];
       std::printf("%s{\"kind\":\"%s\",\"writers\":%d,\"commits\":%" PRIu64
                   ",\"seconds\":%.3f,\"commits_per_s\":%.1f,\"min_per_s\":%.1f,\"max_per_s\":%.1f,\"groups\":%" PRIu64
-                  ",\"p50_ms\":%.3f,\"p99_ms\":%.3f}",
+                  ",\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_us_per_commit\":%.1f}",
                   i ? "," : "", f.kind.c_str(), f.writers, f.commits, f.seconds, f.per_s(), f.min_per_s, f.max_per_s,
-                  f.groups, f.p50_ms, f.p99_ms);
+                  f.groups, f.p50_ms, f.p99_ms, f.cpu_us_per_commit);
     }
     std::printf("],\"ratio_max_threads_to_1\":%.2f,\"max_threads\":%d}\n", ratio, most ? most->writers : 0);
     return;
@@ -384,8 +396,8 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
               o.durability == Durability::kSync ? "kSync" : "kNoSync", o.seconds, o.rounds);
   std::printf("  raw         %.0f %sLMDB write txns/s (one 200-B put each): the ungrouped ceiling\n\n", raw,
               o.durability == Durability::kSync ? "synced " : "");
-  std::printf("  %-10s %7s %10s %12s %17s %12s %9s %9s %9s\n", "writers", "count", "commits", "commits/s",
-              "range (rounds)", "batches/txn", "p50 ms", "p99 ms", "vs 1 thr");
+  std::printf("  %-10s %7s %10s %12s %17s %12s %9s %9s %11s %9s\n", "writers", "count", "commits", "commits/s",
+              "range (rounds)", "batches/txn", "p50 ms", "p99 ms", "CPU us/c", "vs 1 thr");
   for (const Fig& f : figs) {
     char per_txn[32] = "-";
     if (f.groups > 0) std::snprintf(per_txn, sizeof per_txn, "%.1f", double(f.commits) / double(f.groups));
@@ -393,8 +405,10 @@ void Print(const Options& o, const std::vector<Fig>& figs, double raw, const std
     if (one && one->per_s() > 0) std::snprintf(vs, sizeof vs, "%.2fx", f.per_s() / one->per_s());
     char range[48];
     std::snprintf(range, sizeof range, "%.0f-%.0f", f.min_per_s, f.max_per_s);
-    std::printf("  %-10s %7d %10" PRIu64 " %12.0f %17s %12s %9.2f %9.2f %9s\n", f.kind.c_str(), f.writers,
-                f.commits, f.per_s(), range, per_txn, f.p50_ms, f.p99_ms, vs);
+    char cpu[32] = "-";
+    if (f.cpu_us_per_commit > 0) std::snprintf(cpu, sizeof cpu, "%.0f", f.cpu_us_per_commit);
+    std::printf("  %-10s %7d %10" PRIu64 " %12.0f %17s %12s %9.2f %9.2f %11s %9s\n", f.kind.c_str(), f.writers,
+                f.commits, f.per_s(), range, per_txn, f.p50_ms, f.p99_ms, cpu, vs);
   }
   if (most && one) {
     std::printf("\n  ratio %d threads / 1 thread: %.2fx (target >= 5x at 16)\n", most->writers, ratio);
