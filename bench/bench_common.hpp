@@ -3,6 +3,7 @@
 // bench/bench_schema.toml (docs/benchmarks.md).
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -15,6 +16,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <atomic>
 #include <vector>
 
 #include "hearth/replica.hpp"
@@ -92,6 +95,37 @@ inline bool ResetPeakRss() {
   out.flush();
   return static_cast<bool>(out);
 }
+
+// Peak RssAnon (heap, stacks: what the process allocates, not LMDB's mapped
+// file pages, which the kernel may drop at will) of this process and of
+// `other` (0: none), sampled every 5 ms on a thread from construction until
+// Stop(). VmHWM counts both kinds together; this splits them.
+class AnonPeakSampler {
+ public:
+  explicit AnonPeakSampler(pid_t other) : other_(other), thread_([this] { Loop(); }) {}
+  ~AnonPeakSampler() { Stop(); }
+  void Stop() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      thread_.join();
+    }
+  }
+  long self_kb() const { return self_kb_; }
+  long other_kb() const { return other_kb_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      self_kb_ = std::max(self_kb_.load(), StatusKb(0, "RssAnon:"));
+      if (other_ != 0) other_kb_ = std::max(other_kb_.load(), StatusKb(other_, "RssAnon:"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  pid_t other_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> self_kb_{0}, other_kb_{0};
+  std::thread thread_;
+};
 
 // ------------------------------------------------------------------ workload
 

@@ -4,6 +4,7 @@
 //   hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]
 //                     [--payload-version 1|2] [--compare-payload] [--receiver-sync]
 //   hearth_sync_bench --payload-breakdown [--records N]
+//   hearth_sync_bench --handshake [--json] [--dir D]
 //
 // Node A runs in a child process (this program re-executed in its internal
 // "--serve" mode): it builds N records x 8 fields in 1,000-op commits with
@@ -37,6 +38,12 @@
 // go: versions 1 and 2, raw and as zstd frames (what a version 2 delta
 // carries), and version 2 with one kind of item left out at a time.
 //
+// --handshake: no sync of records; SyncStats::handshake_bytes (both
+// directions) of in-process SyncSession pairs over two replicas holding
+// 1,000 authors' feeds: in sync, 1 / 10 / 500 authors behind, all different
+// (500 + 500), one side empty; with recursive reconciliation (RECON) and
+// with the RANGES path of peers from before it (docs/protocol.md).
+//
 // Exit status 1 when a result is wrong (timeout, digests differ), never
 // because of speed.
 #include <fcntl.h>
@@ -65,7 +72,9 @@
 #include "base/bytes.hpp"
 #include "codec/codec.hpp"
 #include "crdt/op.hpp"
+#include "crypto/crypto.hpp"
 #include "feed/compress.hpp"
+#include "feed/delta.hpp"
 #include "hearth/node.hpp"
 #include "bench_common.hpp"
 #include "hearth/replica.hpp"
@@ -346,6 +355,7 @@ struct Report {
   double full_seconds = 0;
   uint64_t full_in = 0, full_out = 0;
   long rss_b_before_kb = 0, rss_b_kb = 0, rss_a_kb = 0;
+  long anon_b_kb = 0, anon_a_kb = 0;  // peak RssAnon during the full sync (AnonPeakSampler)
   bool rss_reset_b = false, rss_reset_a = false;
   // incremental
   double inc_seconds = 0;
@@ -380,6 +390,8 @@ void PrintTable(const Report& r) {
   std::printf("%-44s B %.1f MB (%.1f before; %s), A %.1f MB (%s) (target B < 200 MB)\n", "Full sync: peak RSS",
               r.rss_b_kb / 1024.0, r.rss_b_before_kb / 1024.0, r.rss_reset_b ? "VmHWM reset" : "VmHWM whole run",
               r.rss_a_kb / 1024.0, r.rss_reset_a ? "VmHWM reset after build" : "VmHWM incl. build");
+  std::printf("%-44s B %.1f MB, A %.1f MB (RssAnon sampled every 5 ms: heap, not LMDB's mapped pages)\n",
+              "Full sync: peak anonymous RSS", r.anon_b_kb / 1024.0, r.anon_a_kb / 1024.0);
   if (r.v1_delta_bytes != 0) {
     const double v1_wire = static_cast<double>(r.v1_in + r.v1_out);
     std::printf("%-44s %.2f MB on the wire (deltas %.2f MB), %.3f s, peak RSS B %.1f MB, A %.1f MB\n",
@@ -409,9 +421,10 @@ void PrintJson(const Report& r) {
               ", \"delta_bytes\": %" PRIu64 ", \"gen_seconds\": %.3f,\n",
               r.records, r.ops, r.deltas, r.delta_bytes, r.gen_seconds);
   std::printf("  \"full\": {\"seconds\": %.4f, \"ops_per_s\": %.0f, \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
-              ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s},\n",
+              ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s"
+              ", \"anon_b_kb\": %ld, \"anon_a_kb\": %ld},\n",
               r.full_seconds, r.ops / r.full_seconds, r.full_in, r.full_out, r.rss_b_kb, r.rss_b_before_kb, r.rss_a_kb,
-              r.rss_reset_b ? "true" : "false");
+              r.rss_reset_b ? "true" : "false", r.anon_b_kb, r.anon_a_kb);
   double ch = static_cast<double>(r.inc_delta_a + r.inc_delta_b);
   std::printf("  \"incremental\": {\"seconds\": %.4f, \"wire_bytes\": %" PRIu64 ", \"delta_bytes_a\": %" PRIu64
               ", \"delta_bytes_b\": %" PRIu64 ", \"ratio\": %.3f},\n",
@@ -628,6 +641,112 @@ int PayloadBreakdown(uint64_t records) {
   return 0;
 }
 
+// --- --handshake: handshake bytes at 1,000 authors, RECON vs RANGES ---
+
+// Seq 1..seqs[i] of a fresh author per entry, chained, one after the other.
+std::vector<Bytes> AuthorFeeds(const std::vector<uint64_t>& seqs) {
+  std::vector<Bytes> out;
+  const auto key = crypto::RandomAeadKey();
+  const uint8_t payload[] = {0x90};
+  for (uint64_t n : seqs) {
+    auto kp = crypto::SigningKeyPair::Generate();
+    crypto::Hash prev{};
+    for (uint64_t s = 1; s <= n; ++s) {
+      feed::DeltaHeader h;
+      h.author = kp.public_key;
+      h.seq = s;
+      h.prev = prev;
+      h.scope = "bench.handshake";
+      h.epoch = 9;  // a key epoch nobody holds: stored and chained, not applied
+      h.hlc_min = h.hlc_max = s;
+      h.op_count = 1;
+      Bytes d = Check(feed::SealDelta(h, payload, key, kp), "SealDelta");
+      prev = Check(feed::ParseDelta(d), "ParseDelta").hash;
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+struct HandshakeRow {
+  std::string what;
+  uint64_t recon = 0, ranges = 0;
+};
+
+// handshake_bytes of one session pair a -> b (a initiates), until both are
+// caught up; dies unless the heads end equal.
+uint64_t PairBytes(Replica& a, Replica& b, bool recon) {
+  SyncOptions o;
+  o.recursive_recon = recon;
+  SyncSession sa(a, true, o), sb(b, false, o);
+  uint64_t now = 1'000;
+  Check(sa.Start(now), "session start");
+  for (int i = 0; i < 100'000 && !(sa.stats().caught_up && sb.stats().caught_up); ++i) {
+    now += 1;
+    for (Bytes& m : sa.TakeOutgoing()) Check(sb.OnMessage(m, now), "b OnMessage");
+    for (Bytes& m : sb.TakeOutgoing()) Check(sa.OnMessage(m, now), "a OnMessage");
+    Check(sa.OnTick(now), "a tick");
+    Check(sb.OnTick(now), "b tick");
+  }
+  if (!(sa.stats().caught_up && sb.stats().caught_up)) Die("handshake pair did not catch up");
+  if (Check(a.GetHeads(), "heads a") != Check(b.GetHeads(), "heads b")) Die("heads differ after the handshake");
+  return sa.stats().handshake_bytes;
+}
+
+int HandshakeSeries(const std::string& dir, bool json) {
+  const std::string base = MakeTempDir(dir, "handshake");
+  struct Case {
+    const char* what;
+    int shared, behind, only_a, only_b;
+  };
+  const Case cases[] = {{"1,000 authors in sync", 1000, 0, 0, 0},
+                        {"1 author behind among 1,000", 1000, 1, 0, 0},
+                        {"10 authors behind among 1,000", 1000, 10, 0, 0},
+                        {"500 authors behind among 1,000", 1000, 500, 0, 0},
+                        {"all different (500 + 500)", 0, 0, 500, 500},
+                        {"one side empty (1,000 + 0)", 0, 0, 1000, 0}};
+  std::vector<HandshakeRow> rows;
+  int n = 0;
+  for (const Case& c : cases) {
+    std::vector<uint64_t> seqs(static_cast<size_t>(c.shared), 1);
+    for (int i = 0; i < c.behind; ++i) seqs[static_cast<size_t>(i) * (seqs.size() / c.behind)] = 2;
+    const auto shared = AuthorFeeds(seqs);
+    const auto only_a = AuthorFeeds(std::vector<uint64_t>(static_cast<size_t>(c.only_a), 1));
+    const auto only_b = AuthorFeeds(std::vector<uint64_t>(static_cast<size_t>(c.only_b), 1));
+    HandshakeRow row{c.what};
+    for (int recon = 1; recon >= 0; --recon) {
+      const std::string d = base + "/" + std::to_string(n++);
+      auto a = OpenReplica(d + "a");
+      auto b = OpenReplica(d + "b");
+      Check(a->ApplyBatch(shared).error, "ApplyBatch a");
+      std::vector<Bytes> b_shared;  // b: the seq-1 deltas only (behind on the seq 2s)
+      for (size_t i = 0, k = 0; i < seqs.size(); k += seqs[i], ++i) b_shared.push_back(shared[k]);
+      Check(b->ApplyBatch(b_shared).error, "ApplyBatch b");
+      Check(a->ApplyBatch(only_a).error, "ApplyBatch a (only a)");
+      Check(b->ApplyBatch(only_b).error, "ApplyBatch b (only b)");
+      (recon ? row.recon : row.ranges) = PairBytes(*a, *b, recon != 0);
+    }
+    rows.push_back(row);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+  if (json) {
+    std::printf("{\n  \"date\": \"%s\", \"build_type\": \"%s\", \"handshake\": [\n", NowUtc().c_str(),
+                HEARTH_BENCH_BUILD_TYPE);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::printf("    {\"case\": \"%s\", \"recon_bytes\": %" PRIu64 ", \"ranges_bytes\": %" PRIu64 "}%s\n",
+                  rows[i].what.c_str(), rows[i].recon, rows[i].ranges, i + 1 < rows.size() ? "," : "");
+    }
+    std::printf("  ]\n}\n");
+    return 0;
+  }
+  std::printf("hearth_sync_bench --handshake  %s  build %s\n", NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE);
+  std::printf("SyncStats::handshake_bytes, both directions, one SyncSession pair (no root, default limits)\n\n");
+  std::printf("%-36s %12s %12s\n", "Case", "RECON (B)", "RANGES (B)");
+  for (const auto& r : rows) std::printf("%-36s %12" PRIu64 " %12" PRIu64 "\n", r.what.c_str(), r.recon, r.ranges);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -636,6 +755,7 @@ int main(int argc, char** argv) {
   bool json = false;
   bool compare_payload = false;
   bool breakdown = false;
+  bool handshake = false;
   std::string dir, serve_dir, keyring_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -667,10 +787,13 @@ int main(int argc, char** argv) {
       g_receiver_durability = Durability::kSync;
     } else if (a == "--payload-breakdown") {
       breakdown = true;
+    } else if (a == "--handshake") {
+      handshake = true;
     } else if (a == "-h" || a == "--help") {
       std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]\n"
                 "                         [--payload-version 1|2] [--compare-payload] [--receiver-sync]\n"
-                "       hearth_sync_bench --payload-breakdown [--records N]");
+                "       hearth_sync_bench --payload-breakdown [--records N]\n"
+                "       hearth_sync_bench --handshake [--json] [--dir D]");
       return 0;
     } else {
       Die("unknown option " + a + " (try --help)");
@@ -679,6 +802,10 @@ int main(int argc, char** argv) {
   g_full_sync_bound_s = 120.0 * std::max<double>(1.0, static_cast<double>(records) / 100000.0);
   if (!serve_dir.empty()) return Serve(serve_dir, keyring_path, records);
   if (breakdown) return PayloadBreakdown(records);
+  if (handshake) {
+    const char* t = std::getenv("TMPDIR");
+    return HandshakeSeries(!dir.empty() ? dir : (t && *t ? t : "/tmp"), json);
+  }
 
   ::signal(SIGPIPE, SIG_IGN);
   if (dir.empty()) {
@@ -724,6 +851,7 @@ int main(int argc, char** argv) {
     // 1. Full sync.
     auto nb = Check(SyncNode::Create(*b, BenchNodeOptions()), "SyncNode::Create (B)");
     Check(nb->Connect(endpoint, author_a), "Connect");
+    AnonPeakSampler anon(child.pid);
     auto t0 = Clock::now();
     Check(nb->Start(), "Start (B)");
     if (!PollUntil([&] { return b->GetHeads().value() == heads_a; }, g_full_sync_bound_s)) {
@@ -734,6 +862,9 @@ int main(int argc, char** argv) {
     NodeBytes(*nb, &r.full_in, &r.full_out);
     r.rss_b_kb = StatusKb(0, "VmHWM:");
     r.rss_a_kb = StatusKb(child.pid, "VmHWM:");
+    anon.Stop();
+    r.anon_b_kb = anon.self_kb();
+    r.anon_a_kb = anon.other_kb();
 
     // 2. Incremental: 1% on each side at once, carried by the live session.
     const std::vector<RecordId> ids_b = PickOnePercent(*b, 50);

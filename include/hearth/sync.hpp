@@ -59,6 +59,10 @@ struct SyncOptions {
   // Shared limits on delta bytes in flight (see SendBudget); empty: only
   // the window bounds this session.
   std::vector<std::shared_ptr<SendBudget>> send_budgets;
+  // Recursive reconciliation (RECON messages, docs/protocol.md). false:
+  // behave as a peer from before it (RANGES only; a RECON counts a fault),
+  // for interoperability tests.
+  bool recursive_recon = true;
 };
 
 struct SyncStats {

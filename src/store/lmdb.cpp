@@ -135,6 +135,20 @@ Status Txn::Begin(const Env& env, bool read_only) {
   return Status::Ok();
 }
 
+Status Txn::BeginNested(Txn& parent) {
+  Abort();
+  error_ = MdbError::kNone;
+  if (!parent.active()) return Status::Internal("nested transaction without a parent");
+  constexpr const char* what = "LMDB begin nested write transaction";
+  if (int f = FaultInjector::Check(FaultOp::kBegin)) return Fail(f, Injected(what));
+  int rc = mdb_txn_begin(mdb_txn_env(parent.get()), parent.get(), 0, &txn_);
+  if (rc != 0) {
+    txn_ = nullptr;
+    return Fail(rc, what);
+  }
+  return Status::Ok();
+}
+
 Status Txn::Commit() {
   if (txn_ == nullptr) return Status::Internal("commit without transaction");
   if (int f = FaultInjector::Check(FaultOp::kCommit)) {

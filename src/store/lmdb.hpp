@@ -95,6 +95,11 @@ class Txn {
   // Errors: kUnavailable on MDB_MAP_RESIZED, with error() == kMapResized
   // (the caller adopts the new size and retries).
   Status Begin(const Env& env, bool read_only);
+  // Begins a write transaction nested in `parent` (mdb_txn_begin with a
+  // parent): its changes become part of `parent` on Commit and vanish on
+  // Abort, leaving `parent` as it was. `parent` must not be used until this
+  // one ends. Group commit runs each batch in one (group_commit.cpp).
+  Status BeginNested(Txn& parent);
   Status Commit();
   void Abort();
   MDB_txn* get() const { return txn_; }
@@ -102,6 +107,13 @@ class Txn {
   // Kind of the first failed operation since Begin (kept after Commit or
   // Abort, until the next Begin).
   MdbError error() const { return error_; }
+  // Records `e` as this transaction's failure kind unless one is recorded:
+  // a failure of a nested transaction the caller reports as this one's (so
+  // that the caller of the outer one grows the map when the inner one
+  // found it full).
+  void NoteError(MdbError e) const {
+    if (error_ == MdbError::kNone) error_ = e;
+  }
 
   // Returns the value or nullopt; errors other than not-found as Status.
   Result<std::optional<ByteView>> Get(MDB_dbi dbi, ByteView key) const;

@@ -797,8 +797,16 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
   info.author = m.identity.public_key;
   HEARTH_RETURN_IF_ERROR(m.CheckOwnFeedWritable());
   if (intents.empty()) return info;
+  // Concurrent Commit calls of this process share one durable write
+  // transaction (group_commit.cpp). PublishPolicy and PublishSchema
+  // (internal) re-derive the state: they keep a transaction of their own.
+  if (!internal) return m.GroupCommit(intents);
+  return m.WithWrite<CommitInfo>([&](Txn& t) { return m.CommitInTxn(t, intents, internal); });
+}
 
-  return m.WithWrite<CommitInfo>([&](Txn& t) -> Result<CommitInfo> {
+Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchIntent>& intents, bool internal) {
+  Impl& m = *this;
+  {  // the same for a lone commit and for each batch of a group
     // Validate everything against the schema in force before writing;
     // group intents by scope. Reserved collections ($policy, $keys,
     // $schema) are written only by PublishPolicy and PublishSchema.
@@ -954,7 +962,7 @@ Result<CommitInfo> Replica::Impl::CommitIntents(const std::vector<BatchIntent>& 
     if (by_scope.count(kPolicyScope) || by_scope.count(kSchemaScope)) m.rebuild_pending = true;
     HEARTH_RETURN_IF_ERROR(m.FinishWrite(t, cache));
     return out;
-  });
+  }
 }
 
 // ---------------------------------------------------------------- reads

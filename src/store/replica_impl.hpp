@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -285,6 +287,26 @@ struct Replica::Impl {
   Status FinishWrite(store::Txn& t, Cache& cache);
   // Shared by Commit and PublishPolicy; `internal` allows reserved scopes.
   Result<CommitInfo> CommitIntents(const std::vector<BatchIntent>& intents, bool internal);
+  // Writes the deltas of one batch in `t` (which the caller commits): what
+  // a lone Commit does inside its transaction. On error `t` may hold part
+  // of the batch: abort it.
+  Result<CommitInfo> CommitInTxn(store::Txn& t, const std::vector<BatchIntent>& intents, bool internal);
+
+  // --- group commit (group_commit.cpp; docs/durability.md, "Group commit") ---
+  // A Commit waiting in the queue; the first one in the queue leads.
+  struct CommitWaiter;
+  // Commits `intents` (not internal, not empty) together with the batches
+  // other threads of this process commit at the same time: one write
+  // transaction, one fsync, one delta per batch and scope, each caller its
+  // own result. Returns once the batch's deltas are durable.
+  Result<CommitInfo> GroupCommit(const std::vector<BatchIntent>& intents);
+  // Leader: commits `group` (in queue order) and sets each one's result.
+  void CommitGroup(const std::vector<CommitWaiter*>& group);
+  std::mutex commit_queue_mu;
+  std::deque<CommitWaiter*> commit_queue;  // guarded by commit_queue_mu
+  // Since Open: groups committed, batches in them, groups that fell back to
+  // one transaction per batch (read by tests and benchmarks).
+  std::atomic<uint64_t> groups_committed{0}, batches_grouped{0}, group_fallbacks{0};
 };
 
 template <typename F>

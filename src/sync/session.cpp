@@ -9,6 +9,7 @@
 #include "hearth/sync.hpp"
 #include "identity/identity.hpp"
 #include "store/replica_identity.hpp"
+#include "sync/recon.hpp"
 #include "sync/wire.hpp"
 
 namespace hearth {
@@ -88,6 +89,16 @@ struct SyncSession::Impl {
   uint64_t heads_received = 0;       // entries in the peer's HEADS chunks, all
   std::optional<Heads> heads_filter;  // my heads while HEADS arrive
   bool ranges_expected = false;  // we sent RANGES; the peer's comes next
+  // Recursive reconciliation (OnRecon): while recon_active, the peer's RECON
+  // of round recon_round is expected; recon_open holds the ranges (sorted,
+  // depth recon_round - 1) still differing, recon_mode what we sent for them.
+  bool recon_active = false;
+  uint32_t recon_round = 0;
+  uint8_t recon_mode = 0;
+  uint64_t recon_n = 0;  // max of both SUMMARY counts
+  uint64_t recon_peer_count = 0;
+  std::vector<uint32_t> recon_open;
+  sync::ReconKey recon_key{};
   bool handshake_counting = true;
 
   // Transfer.
@@ -598,6 +609,9 @@ struct SyncSession::Impl {
     }
     // Both sides decide from the same two counts, so they take the same path.
     if (std::max<uint64_t>(summary_heads.size(), *count) > kRangesFrom) {
+      if (opts.recursive_recon && std::max<uint64_t>(summary_heads.size(), *count) <= sync::kReconMaxAuthors) {
+        return StartRecon(*count);
+      }
       SendRanges();
       return Status::Ok();
     }
@@ -605,6 +619,12 @@ struct SyncSession::Impl {
   }
 
   Status OnRanges(Reader& r) {
+    if (st == St::kAuthed && recon_active && recon_round == 1) {
+      // A peer from before RECON (it counted ours as a fault): take the
+      // RANGES path with it.
+      recon_active = false;
+      SendRanges();
+    }
     if (st != St::kAuthed || !ranges_expected) return Fault(Status::Corruption("sync: unexpected RANGES"));
     ranges_expected = false;
     auto n = r.Array(kRanges);
@@ -634,8 +654,158 @@ struct SyncSession::Impl {
     return Status::Ok();
   }
 
+  // --- recursive reconciliation (docs/protocol.md, "Recursive reconciliation") ---
+  // Both sides send round r at once and decide the next one from the same
+  // data (both fingerprints, both SUMMARY counts), so they stay in step.
+
+  Status StartRecon(uint64_t peer_count) {
+    recon_n = std::max<uint64_t>(summary_heads.size(), peer_count);
+    const auto& ni = initiator ? my_nonce : peer_nonce;
+    const auto& nr = initiator ? peer_nonce : my_nonce;
+    recon_key = sync::DeriveReconKey(ni, nr);
+    recon_peer_count = peer_count;
+    recon_open = {0};
+    // Round 1 is always sent, even when heads will follow: a peer from
+    // before RECON answers it with RANGES, which is how we find out.
+    return ReconSend(1);
+  }
+
+  // My heads in the open ranges (depth recon_round - 1) as HEADS; the
+  // reconciliation ends and the peer's HEADS come next.
+  Status ReconHeads() {
+    const uint32_t depth = recon_round == 0 ? 0 : recon_round - 1;
+    Heads mine;
+    for (const auto& [a, h] : summary_heads) {
+      if (sync::ReconInOpen(recon_open, depth, a)) mine.emplace(a, h);
+    }
+    recon_active = false;
+    SendHeads(mine);
+    return Status::Ok();
+  }
+
+  // Sends round `round` about recon_open (ranges at depth round - 1).
+  Status ReconSend(uint32_t round) {
+    recon_round = round;
+    const uint32_t depth = round - 1;
+    if (recon_open.empty()) {  // nothing differs any more: an empty final HEADS
+      recon_active = false;
+      SendHeads(Heads{});
+      return Status::Ok();
+    }
+    // From round 2 on: at least half the authors on one side only (one side
+    // empty, say), so most ranges differ and fingerprints would only add to
+    // the heads that must travel anyway.
+    const uint64_t mine = summary_heads.size();
+    const uint64_t diff = mine > recon_peer_count ? mine - recon_peer_count : recon_peer_count - mine;
+    if (round >= 2 && diff * 2 > recon_n) return ReconHeads();
+    const uint64_t fps = recon_open.size() * sync::kReconBranch;
+    // Most of the ranges differ (more child fingerprints than half the
+    // authors), the depth limit is reached, or the fingerprints would not
+    // fit one message: send the heads of the open ranges.
+    if (fps * 2 > recon_n || depth >= sync::kReconMaxDepth ||
+        fps * sync::kReconFpBytes + 32 > MessageCap()) {
+      return ReconHeads();
+    }
+    // Expected authors per open range: recon_n / b^depth.
+    uint64_t per = recon_n;
+    for (uint32_t i = 0; i < depth; ++i) per /= sync::kReconBranch;
+    Bytes data;
+    if (per <= sync::kReconLeafItems) {
+      std::vector<uint64_t> items;
+      for (const auto& [a, h] : summary_heads) {
+        if (sync::ReconInOpen(recon_open, depth, a)) items.push_back(sync::ReconItem(recon_key, a, h));
+      }
+      std::sort(items.begin(), items.end());
+      recon_mode = sync::kReconItems;
+      if (items.size() * sync::kReconItemBytes + 32 > MessageCap()) {
+        recon_mode = sync::kReconFallback;  // too many of mine: heads follow at once
+      } else {
+        data.reserve(items.size() * sync::kReconItemBytes);
+        for (uint64_t v : items) {
+          for (int i = 0; i < 8; ++i) data.push_back(static_cast<uint8_t>(v >> (56 - 8 * i)));
+        }
+      }
+    } else {
+      recon_mode = sync::kReconFps;
+      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &data);
+    }
+    Writer w(sync::kRecon);
+    w.Array(3).Uint(round).Uint(recon_mode).Bin(data);
+    Queue(w.Take());
+    recon_active = true;
+    if (recon_mode == sync::kReconFallback) {
+      HEARTH_RETURN_IF_ERROR(ReconHeads());
+      recon_active = true;  // the peer's RECON of this round still comes
+    }
+    return Status::Ok();
+  }
+
+  Status OnRecon(Reader& r) {
+    if (st != St::kAuthed || !recon_active) return Fault(Status::Corruption("sync: unexpected RECON"));
+    auto n = r.Array(8);
+    if (!n.ok() || *n != 3) return Fault(Status::Corruption("sync: malformed RECON"));
+    auto round = r.Uint();
+    auto mode = r.Uint();
+    auto data = r.Bin(opts.max_message_bytes);
+    if (!round.ok() || !mode.ok() || !data.ok() || !r.Finish().ok()) {
+      return Fault(Status::Corruption("sync: malformed RECON"));
+    }
+    if (*round != recon_round || *mode > sync::kReconFallback) {
+      return Fault(Status::Corruption("sync: RECON out of step"));
+    }
+    recon_active = false;
+    const uint32_t depth = recon_round - 1;
+    if (recon_mode == sync::kReconFallback) return Status::Ok();  // my heads are sent; the peer's follow
+    if (*mode == sync::kReconFallback) return ReconHeads();       // the peer's heads follow; mine now
+    if (*mode != recon_mode) return Fault(Status::Corruption("sync: RECON out of step"));
+    if (recon_mode == sync::kReconFps) {
+      Bytes mine;
+      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &mine);
+      if (data->size() != mine.size()) return Fault(Status::Corruption("sync: RECON with a wrong number of fingerprints"));
+      std::vector<uint32_t> next;
+      std::vector<uint32_t> same;
+      for (size_t i = 0; i < recon_open.size() * sync::kReconBranch; ++i) {
+        const uint32_t child = recon_open[i / sync::kReconBranch] << sync::kReconBitsPerLevel |
+                               static_cast<uint32_t>(i % sync::kReconBranch);
+        const bool eq = std::equal(mine.begin() + i * sync::kReconFpBytes, mine.begin() + (i + 1) * sync::kReconFpBytes,
+                                   data->begin() + i * sync::kReconFpBytes);
+        (eq ? same : next).push_back(child);
+      }
+      // Equal children: the peer holds exactly my summarised heads there.
+      for (const auto& [a, h] : summary_heads) {
+        if (sync::ReconInOpen(same, depth + 1, a)) MergePeerHead(a, h.seq);
+      }
+      recon_open = std::move(next);
+      return ReconSend(recon_round + 1);
+    }
+    // Items: mine found among the peer's are held by the peer as they are;
+    // the others travel as HEADS (the peer sends its unmatched ones too, so
+    // an author of mine that is not in its HEADS is one it lacks).
+    if (data->size() % sync::kReconItemBytes != 0) return Fault(Status::Corruption("sync: malformed RECON items"));
+    std::vector<uint64_t> theirs(data->size() / sync::kReconItemBytes);
+    for (size_t i = 0; i < theirs.size(); ++i) {
+      uint64_t v = 0;
+      for (size_t j = 0; j < sync::kReconItemBytes; ++j) v = v << 8 | (*data)[i * sync::kReconItemBytes + j];
+      theirs[i] = v;
+    }
+    std::sort(theirs.begin(), theirs.end());
+    Heads unmatched;
+    for (const auto& [a, h] : summary_heads) {
+      if (!sync::ReconInOpen(recon_open, depth, a)) continue;
+      if (std::binary_search(theirs.begin(), theirs.end(), sync::ReconItem(recon_key, a, h))) {
+        MergePeerHead(a, h.seq);
+      } else {
+        unmatched.emplace(a, h);
+      }
+    }
+    SendHeads(unmatched);
+    return Status::Ok();
+  }
+
   Status OnHeads(Reader& r) {
-    if (st != St::kAuthed || ranges_expected) return Fault(Status::Corruption("sync: unexpected HEADS"));
+    if (st != St::kAuthed || ranges_expected || recon_active) {
+      return Fault(Status::Corruption("sync: unexpected HEADS"));
+    }
     auto n = r.Array(8);
     if (!n.ok() || *n != 3) return Fault(Status::Corruption("sync: malformed HEADS"));
     auto chunk = r.Uint();
@@ -829,6 +999,9 @@ struct SyncSession::Impl {
       case sync::kSummary: return OnSummary(r);
       case sync::kHeads: return OnHeads(r);
       case sync::kRanges: return OnRanges(r);
+      case sync::kRecon:
+        if (!opts.recursive_recon) return Fault(Status::Corruption("sync: unknown message type " + std::to_string(type)));
+        return OnRecon(r);
       case sync::kDeltas: return OnDeltas(r);
       case sync::kCredit: return OnCredit(r);
       case sync::kHeartbeat: return OnHeartbeat(r);

@@ -31,6 +31,7 @@ enum MsgType : uint8_t {
   kProof = 0x18,
   kHeads = 0x19,
   kRanges = 0x1a,
+  kRecon = 0x1b,  // recursive reconciliation (docs/protocol.md); old peers count it as a fault
 };
 
 inline constexpr uint32_t kProtocolVersion = 1;

@@ -17,6 +17,11 @@
 //           then each bundle not yet fully held (ImportBundle), printing
 //           "<source_author_hex> <first> <last>" after each import returns
 //           OK; "# done" when none is left (then it waits to be killed).
+//   threads mode-arg (default 4) threads commit the commit workload at once
+//           on the one replica (group commit, docs/durability.md): each
+//           thread its own random stream, its acks printed as its commits
+//           return, so acks of different threads may appear out of seq
+//           order.
 // Before each policy publish and each bundle import the writer prints
 // "# begin <what>", so the test can tell kills inside them.
 //
@@ -36,6 +41,8 @@
 // stderr and the process exits with status 2; it never exits on its own
 // otherwise.
 #include <cinttypes>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -133,7 +140,10 @@ std::string LargeString(std::mt19937_64& rng) {
   return s;
 }
 
+std::mutex g_out_mu;  // one whole line per write(2), also with several threads
+
 void Ack(const std::string& author, uint64_t first, uint64_t last) {
+  std::lock_guard lk(g_out_mu);
   std::printf("%s %" PRIu64 " %" PRIu64 "\n", author.c_str(), first, last);
   std::fflush(stdout);
 }
@@ -193,18 +203,71 @@ int RunImport(hearth::Replica& replica, const std::string& bundles) {
   WaitForKill();
 }
 
+// One transaction of the commit workload.
+void BuildBatch(WriteBatch& b, std::mt19937_64& rng, uint64_t txn, int large_every) {
+  const int ops = 1 + static_cast<int>(rng() % 5);
+  const bool both = rng() % 2 == 0;
+  for (int i = 0; i < ops; ++i) {
+    // Without `both`, stay in one scope (chosen by the txn's parity).
+    const bool item = both ? rng() % 2 == 0 : txn % 2 == 0;
+    if (item) {
+      AddItemOp(b, rng, txn);
+    } else {
+      AddOtherOp(b, rng, txn);
+    }
+  }
+  if (both) {
+    // Make sure both scopes really are touched.
+    AddItemOp(b, rng, txn);
+    AddOtherOp(b, rng, txn);
+  }
+  // Random rather than txn % 50: each run is short (a few dozen commits)
+  // and restarts the count.
+  if (rng() % large_every == 0) {
+    const std::string big = LargeString(rng);
+    if (rng() % 2 == 0) {
+      b.Set("item", FixedId(1, static_cast<int>(rng() % kItems)), "any", big);
+    } else {
+      b.Set("other", FixedId(2, static_cast<int>(rng() % kOthers)), "name", big);
+    }
+  }
+}
+
+// Mode threads: `n` threads commit at once until the process is killed.
+[[noreturn]] void RunThreads(hearth::Replica& replica, uint64_t seed, int n) {
+  const std::string author = replica.author().ToHex();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&replica, &author, seed, i] {
+      std::mt19937_64 rng(seed * 31 + static_cast<uint64_t>(i));
+      for (uint64_t txn = 1;; ++txn) {
+        WriteBatch b;
+        BuildBatch(b, rng, txn, kLargeEvery);
+        auto c = replica.Commit(b);
+        if (!c.ok()) Die("thread " + std::to_string(i) + " commit " + std::to_string(txn) + ": " + c.status().ToString());
+        // Durable (fsynced, alone or with the other threads' batches) now.
+        Ack(author, c->first_seq, c->last_seq);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();  // never: each thread runs until the kill
+  WaitForKill();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <replica-dir> <schema.toml> [seed] [commit|grow|rotate|import] [arg]\n",
+    std::fprintf(stderr, "usage: %s <replica-dir> <schema.toml> [seed] [commit|grow|rotate|import|threads] [arg]\n",
                  argv[0]);
     return 64;
   }
   const std::string dir = argv[1];
   const uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : std::random_device{}();
   const std::string mode = argc > 4 ? argv[4] : "commit";
-  if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import") Die("unknown mode " + mode);
+  if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import" && mode != "threads") {
+    Die("unknown mode " + mode);
+  }
   if (mode == "import" && argc < 6) Die("import needs the bundle directory");
   std::mt19937_64 rng(seed);
   // Test seam (tests/faults): HEARTH_FAULT="op=N,err=NAME[,kind=KIND]" makes
@@ -237,6 +300,11 @@ int main(int argc, char** argv) {
   // test keyring (under a root, in mode rotate, keys come from envelopes).
   if (hearth::Status k = hearth::testing::GiveTestKeys(*replica); !k.ok()) Die("scope keys: " + k.ToString());
   const int large_every = mode == "grow" ? 6 : kLargeEvery;
+  if (mode == "threads") {
+    const int n = argc > 5 ? std::atoi(argv[5]) : 4;
+    if (n < 1 || n > 64) Die("threads: 1..64 threads");
+    RunThreads(*replica, seed, n);
+  }
 
   for (uint64_t txn = 1;; ++txn) {
     if (mode == "rotate" && txn % 4 == 1) {
@@ -249,33 +317,7 @@ int main(int argc, char** argv) {
       continue;
     }
     WriteBatch b;
-    const int ops = 1 + static_cast<int>(rng() % 5);
-    const bool both = rng() % 2 == 0;
-    for (int i = 0; i < ops; ++i) {
-      // Without `both`, stay in one scope (chosen by the txn's parity).
-      const bool item = both ? rng() % 2 == 0 : txn % 2 == 0;
-      if (item) {
-        AddItemOp(b, rng, txn);
-      } else {
-        AddOtherOp(b, rng, txn);
-      }
-    }
-    if (both) {
-      // Make sure both scopes really are touched.
-      AddItemOp(b, rng, txn);
-      AddOtherOp(b, rng, txn);
-    }
-    // Random rather than txn % 50: each run is short (a few dozen commits)
-    // and restarts the count.
-    if (rng() % large_every == 0) {
-      const std::string big = LargeString(rng);
-      if (rng() % 2 == 0) {
-        b.Set("item", FixedId(1, static_cast<int>(rng() % kItems)), "any", big);
-      } else {
-        b.Set("other", FixedId(2, static_cast<int>(rng() % kOthers)), "name", big);
-      }
-    }
-
+    BuildBatch(b, rng, txn, large_every);
     auto c = replica->Commit(b);
     if (!c.ok()) Die("commit " + std::to_string(txn) + ": " + c.status().ToString());
     // The commit is durable (fsynced) now: acknowledge it.

@@ -251,6 +251,14 @@ void Wire() {
     for (int i = 0; i < 16; ++i) w.Array(2).Bin(k32).Uint(static_cast<uint64_t>(i) * 40);
     put("ranges", w);
   }
+  {  // RECON round 1: 8 child fingerprints of 8 bytes; round 4: item hashes
+    Writer w(kRecon);
+    w.Array(3).Uint(1).Uint(0).Bin(Bytes(64, 0xf1));
+    put("recon_fps", w);
+    Writer w2(kRecon);
+    w2.Array(3).Uint(4).Uint(1).Bin(Bytes(24, 0x1e));
+    put("recon_items", w2);
+  }
   { Writer w(kHeads); w.Array(3).Uint(0).Bool(true).Array(2).Array(2).Bin(k32).Uint(42).Array(2).Bin(n32).Uint(70000); put("heads", w); }
   { Writer w(kDeltas); Bytes d{1, 0x98, 0, 0}; w.Array(2).Uint(7).Array(2).Bin(d).Bin(Bytes(300, 7)); put("deltas", w); }
   { Writer w(kCredit); w.Array(1).Uint(70000); put("credit", w); }
@@ -264,6 +272,11 @@ void Session() {
   // Scripts: flags, then steps (0 relay, 1 raw, 2 mutate, 3 drop, 4 tick, 5 inject).
   Put("sync_session", "relay_initiator", Bytes{0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   Put("sync_session", "relay_responder", Bytes{0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  // 0x08: the pair sharing 80 more authors (RECON rounds); 0x04: A without RECON
+  // (0x10: max_faults 1, so that it tolerates the RECON it does not know).
+  Put("sync_session", "recon_initiator", Bytes{0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  Put("sync_session", "recon_responder", Bytes{0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  Put("sync_session", "recon_old_peer", Bytes{0x1d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   Put("sync_session", "small_window", Bytes{0x03, 0, 0, 0, 0, 0, 0, 4, 0x10, 0, 0, 0, 0, 0});
   Put("sync_session", "mutate", Bytes{0x01, 0, 2, 0, 9, 0x40, 0, 0, 0, 0});
   Put("sync_session", "drop", Bytes{0x21, 0, 0, 3, 0, 0, 4, 0x80, 0, 0, 0, 4, 0xff, 0xff, 1});

@@ -16,6 +16,11 @@
 // queues a message larger than the peer's limit it was told (the HELLO
 // max_message of B) nor than its own max_message_bytes; the faults it
 // tolerates never exceed max_faults while it keeps running.
+//
+// Flag 0x08 runs the pair on a second pair of replicas that also share 80
+// authors' feeds (more than 64 authors: the handshake takes the recursive
+// reconciliation path, RECON rounds then HEADS, docs/protocol.md); flag
+// 0x04 makes A behave as a peer from before RECON (RANGES only).
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "byte_reader.hpp"
+#include "feed/delta.hpp"
 #include "fuzz_support.hpp"
 #include "hearth/sync.hpp"
 #include "sync/wire.hpp"
@@ -34,6 +40,7 @@ namespace {
 
 struct World {
   std::unique_ptr<Replica> a, b;
+  std::unique_ptr<Replica> am, bm;  // as a and b, plus 80 shared authors
   std::vector<Bytes> b_deltas;  // every delta B holds
   World() {
     a = fuzz::OpenReplica("a");
@@ -60,6 +67,35 @@ struct World {
     auto d = b->DeltasSince({});
     FUZZ_CHECK(d.ok() && !d->empty());
     b_deltas = std::move(d).value();
+    // The many-authors pair: B's deltas on bm, A's on am, and 80 authors'
+    // seq-1 deltas (under a key epoch neither holds: stored, not applied) on
+    // both, so that both hold more than 64 authors.
+    am = fuzz::OpenReplica("am");
+    bm = fuzz::OpenReplica("bm");
+    FUZZ_CHECK(am->ImportKeyring(*kr).ok());
+    FUZZ_CHECK(bm->ImportKeyring(*kr).ok());
+    FUZZ_CHECK(bm->ApplyBatch(b_deltas).ok());
+    auto ad = a->DeltasSince({});
+    FUZZ_CHECK(ad.ok());
+    FUZZ_CHECK(am->ApplyBatch(*ad).ok());
+    const auto key = crypto::RandomAeadKey();
+    const uint8_t payload[] = {0x90};
+    std::vector<Bytes> many;
+    for (int i = 0; i < 80; ++i) {
+      auto kp = crypto::SigningKeyPair::Generate();
+      feed::DeltaHeader h;
+      h.author = kp.public_key;
+      h.seq = 1;
+      h.scope = "test.a";
+      h.epoch = 9;
+      h.hlc_min = h.hlc_max = 1;
+      h.op_count = 1;
+      auto sealed = feed::SealDelta(h, payload, key, kp);
+      FUZZ_CHECK(sealed.ok());
+      many.push_back(std::move(sealed).value());
+    }
+    FUZZ_CHECK(am->ApplyBatch(many).ok());
+    FUZZ_CHECK(bm->ApplyBatch(many).ok());
   }
 };
 
@@ -84,8 +120,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ob.max_message_bytes = 1024;
   }
   oa.max_faults = flags >> 4 & 3;
-  SyncSession sa(*w.a, a_initiates, oa);
-  SyncSession sb(*w.b, !a_initiates, ob);
+  oa.recursive_recon = !(flags & 4);
+  Replica& ra = (flags & 8) ? *w.am : *w.a;
+  Replica& rb = (flags & 8) ? *w.bm : *w.b;
+  SyncSession sa(ra, a_initiates, oa);
+  SyncSession sb(rb, !a_initiates, ob);
   uint64_t now = 1'000;
   FUZZ_CHECK(sa.Start(now).ok());
   FUZZ_CHECK(sb.Start(now).ok());

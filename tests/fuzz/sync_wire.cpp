@@ -2,7 +2,7 @@
 //
 // The input is one message: a type byte and a msgpack array. It is decoded
 // with sync::Reader along the layout docs/protocol.md gives for its type
-// (HELLO, PROOF, SUMMARY, RANGES, HEADS, DELTAS, CREDIT, HEARTBEAT, ERROR,
+// (HELLO, PROOF, SUMMARY, RANGES, RECON, HEADS, DELTAS, CREDIT, HEARTBEAT, ERROR,
 // BYE, and the unknown types, decoded as a generic token stream), with the caps the
 // session uses. Oracles: the Reader never reads outside the input (ASan) nor
 // accepts a length beyond the bytes left; a message that decodes is written
@@ -115,6 +115,7 @@ class Decoder {
           if (!(Array(2, 2) && Fixed<32>() && Uint())) return false;
         }
         return Finish();
+      case kRecon: return Array(8, 3) && Uint() && Uint() && Bin(uint64_t{4} << 20) && Finish();
       case kCredit: return Array(4, 1) && Uint() && Finish();
       case kHeartbeat: return Array(8, 3) && Uint() && Uint() && Bool() && Finish();
       case kError: return Array(4, 2) && Uint() && Str(512) && Finish();
