@@ -61,6 +61,16 @@ struct SimConfig {
   double p_crash = 0.0008;     // per step: crash one random node
   uint64_t max_delay_ms = 40;
   SyncOptions sync;
+  // The links to run (a topology). Empty: every pair of nodes (a full
+  // mesh). A `foreign` link joins replicas of two different county roots:
+  // the session refuses it at HELLO ("peer obeys another county root"), so
+  // it is retried like any link but never counts for quiescence, and no
+  // delta may ever be received over it (province_sim_test.cpp).
+  struct LinkSpec {
+    size_t i, j;
+    bool foreign = false;
+  };
+  std::vector<LinkSpec> links;
 };
 
 inline SyncOptions SimSyncOptions() {
@@ -87,8 +97,17 @@ class Sim {
       nodes_.push_back({dirs[i], opts[i], nullptr, 0});
       Open(i);
     }
-    for (size_t i = 0; i < dirs.size(); ++i)
-      for (size_t j = i + 1; j < dirs.size(); ++j) links_.push_back(Link{i, j});
+    if (cfg_.links.empty()) {
+      for (size_t i = 0; i < dirs.size(); ++i)
+        for (size_t j = i + 1; j < dirs.size(); ++j) links_.push_back(Link{i, j});
+    } else {
+      for (const auto& spec : cfg_.links) {
+        REQUIRE((spec.i < dirs.size() && spec.j < dirs.size() && spec.i != spec.j));
+        Link l{spec.i, spec.j};
+        l.foreign = spec.foreign;
+        links_.push_back(std::move(l));
+      }
+    }
   }
 
   ~Sim() {
@@ -115,17 +134,34 @@ class Sim {
     return false;
   }
 
+  // Ends every session (no faults) and runs until quiescent again: each
+  // link's next session re-runs the handshake, where a node offers lower
+  // heads for the withheld deltas it may now receive (docs/protocol.md,
+  // "Bodies later"). Returns false if the step bound was hit.
+  bool Reconnect() {
+    for (auto& l : links_) Disconnect(l);
+    for (int s = 0; s < cfg_.heal_step_bound; ++s) {
+      Step(false);
+      if (Quiescent()) return true;
+    }
+    return false;
+  }
+
   Replica& replica(size_t i) { return *nodes_[i].replica; }
   size_t size() const { return nodes_.size(); }
   // Last acknowledged seq per author (what Commit returned).
   const std::map<AuthorId, uint64_t>& acked() const { return acked_; }
   uint64_t max_in_flight() const { return max_in_flight_; }
   uint64_t max_message() const { return max_message_; }
+  // Sessions of foreign links refused at HELLO (both sides count).
+  uint64_t refused() const { return refused_; }
+  int heal_steps() const { return heal_steps_; }
   std::string Summary() const {
     std::ostringstream o;
     o << "commits=" << commits_ << " sessions=" << sessions_ << " resets=" << resets_ << " crashes=" << crashes_
       << " dropped=" << dropped_ << " dup=" << duped_ << " reordered=" << reordered_ << " heal_steps=" << heal_steps_
       << " max_in_flight=" << max_in_flight_ << " max_msg=" << max_message_;
+    if (refused_) o << " refused=" << refused_;
     return o.str();
   }
 
@@ -144,6 +180,7 @@ class Sim {
   };
   struct Link {
     size_t i, j;
+    bool foreign = false;
     bool partitioned = false;
     uint64_t gen = 0;
     uint64_t next_connect = 0;
@@ -170,6 +207,11 @@ class Sim {
     if (!l.si) return;
     Track(*l.si);
     Track(*l.sj);
+    if (l.foreign) {
+      // Nothing crosses between two county roots.
+      REQUIRE(l.si->stats().deltas_received == 0);
+      REQUIRE(l.sj->stats().deltas_received == 0);
+    }
     l.si.reset();
     l.sj.reset();
     l.wire.clear();
@@ -275,9 +317,17 @@ class Sim {
       Msg m = std::move(l.wire[k++]);
       SyncSession& to = m.to_j ? *l.sj : *l.si;
       const size_t node = m.to_j ? l.j : l.i;
-      const uint64_t before = to.stats().deltas_applied;
+      // Every delta stored counts, not only those applied: a relay stores
+      // deltas it cannot read (kUnreadable) and stubs (kWithheld), and must
+      // still push them on to its other peers.
+      const uint64_t before = to.stats().deltas_received;
       Status s = to.OnMessage(m.data, now_);
-      if (to.stats().deltas_applied != before) Notify(node);
+      if (to.stats().deltas_received != before) Notify(node);
+      if (l.foreign && !s.ok()) {
+        // The only way a foreign session may end on a message: the root check.
+        REQUIRE_MESSAGE(s.ToString().find("another county root") != std::string::npos, s.ToString());
+        refused_++;
+      }
       if (!s.ok() || to.done()) {
         resets_++;
         Disconnect(l);
@@ -290,6 +340,7 @@ class Sim {
 
   bool Quiescent() const {
     for (const auto& l : links_) {
+      if (l.foreign) continue;  // refused at every attempt, by design
       if (!l.si || !l.wire.empty()) return false;
       if (!l.si->stats().caught_up || !l.sj->stats().caught_up) return false;
     }
@@ -304,6 +355,7 @@ class Sim {
   std::map<AuthorId, uint64_t> acked_;
   uint64_t now_ = 1'000'000;
   uint64_t order_ = 0;
+  uint64_t refused_ = 0;
   uint64_t commits_ = 0, sessions_ = 0, resets_ = 0, crashes_ = 0, dropped_ = 0, duped_ = 0, reordered_ = 0;
   uint64_t max_in_flight_ = 0, max_message_ = 0;
   int heal_steps_ = -1;
