@@ -184,7 +184,7 @@ run_ctest_asan() {
   # full-scale county (county_full, hearthd_county) runs in the main build
   # only: under the sanitizers the same code runs at small scale (county,
   # county_cli, hearthd_e2e, chaos), which keeps CI under 45 minutes. The
-  # province simulator's 41 seeds likewise (test_sync runs 5 of them).
+  # province simulator's 201 seeds likewise (test_sync runs 5 of them).
   run_ctest "$ASAN_DIR" -E '^(sync_sim_200|sync_province_sim|hearthd_backlog_500mb|county_full|hearthd_county)$'
 
 }
