@@ -201,5 +201,33 @@ TEST_CASE("sync: a watched stub whose body has not arrived sends nothing") {
   CHECK(l.office->Withheld()->size() == 2);
 }
 
+TEST_CASE("sync: a live peer that sends the stub of a body held here gets the body in the same session") {
+  Line l;
+  Pipe live(*l.relay, *l.office);
+  live.Run();
+  REQUIRE(live.caught_up());
+  // Meanwhile the office gets stubs of the children's deltas through the
+  // union, and the relay the full feed from the author.
+  Line::Sync(*l.hr, *l.uni);
+  Line::Sync(*l.uni, *l.office);
+  REQUIRE(l.office->Withheld()->size() == 2);
+  Line::Sync(*l.hr, *l.relay);
+  REQUIRE(l.relay->Withheld()->empty());
+  // The office offers what it got; the stubs it sends say it lacks the bodies.
+  live.b->NotifyNewDeltas();
+  DeltasCount to_office;
+  live.Run(100000, to_office.Filter(true));
+  REQUIRE(live.a_status.ok());
+  REQUIRE(live.b_status.ok());
+  CHECK(!live.a->done());
+  CHECK(live.caught_up());
+  CHECK(live.a->stats().bodies_sent == 2);
+  CHECK(to_office.full == 2);
+  CHECK(live.b->stats().bodies_arrived == 2);
+  CHECK(l.office->Withheld()->empty());
+  CHECK(l.Count(*l.office, "other") == 2);
+  CHECK(testing::DigestOf(*l.office) == testing::DigestOf(*l.hr));
+}
+
 }  // namespace
 }  // namespace hearth
