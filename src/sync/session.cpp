@@ -126,9 +126,10 @@ struct SyncSession::Impl {
   uint64_t queued_bytes = 0;
 
   // Bodies that follow within the session (docs/protocol.md, "Bodies follow
-  // live"): the positions of stubs held here that were sent to this peer
-  // while it may receive their scope. When the replica gains such a body
-  // (ApplyOutcome::kBodyArrived, from another peer or a bundle), PumpBodies
+  // live"): the positions the peer holds as stubs while it may receive
+  // their scope (stubs held here that were sent to it, and stubs it sent
+  // here). When the replica holds such a body (ApplyOutcome::kBodyArrived,
+  // from another peer or a bundle; or it was here already), PumpBodies
   // sends the full delta at once. Bounded: past kMaxStubsWatched positions
   // a stub is not watched (stubs_unwatched counts them) and its body waits
   // for the next handshake, where the peer lowers its heads below it.
