@@ -78,6 +78,10 @@ struct SyncStats {
   // stored withheld (ApplyOutcome::kWithheld), and bodies of held stubs that
   // arrived (ApplyOutcome::kBodyArrived).
   uint64_t stubs_sent = 0, deltas_withheld = 0, bodies_arrived = 0;
+  // Bodies sent within the session for stubs sent earlier (docs/protocol.md,
+  // "Bodies follow live"); stubs watched for their body now, and stubs not
+  // watched (over the bound: their body waits for the next handshake).
+  uint64_t bodies_sent = 0, stubs_watched = 0, stubs_unwatched = 0;
   uint64_t faults = 0;
   uint64_t handshake_bytes = 0;  // both directions, until in sync
   bool caught_up = false;        // both sides have everything the other offered
@@ -114,6 +118,9 @@ class HEARTH_EXPORT SyncSession {
   Status OnTick(uint64_t now_ms);
   // New local commits (or deltas applied from another peer) exist: offer them.
   void NotifyNewDeltas();
+  // The replica changed without new heads (a body arrived for a held stub,
+  // say): the bodies of stubs sent to this peer are looked for again.
+  void NotifyReplicaChanged();
 
   // Messages to send to the peer, in order; the queue is emptied.
   std::vector<Bytes> TakeOutgoing();

@@ -842,7 +842,12 @@ struct SyncNode::Impl {
 
   void Tick(uint64_t now) {
     ReleaseHolds(now, -1);
+    const uint64_t txn_before = seen_txn;
     const bool notify = HeadsMoved(now);
+    // A commit that moved no head (a body arriving for a held stub): the
+    // sessions look for bodies of the stubs they sent (docs/protocol.md,
+    // "Bodies follow live").
+    const bool changed = !notify && seen_txn != txn_before;
     for (auto& o : outbound) {
       if (!o->sock) {
         if (now >= o->recreate_at) CreateDealer(*o);
@@ -850,6 +855,7 @@ struct SyncNode::Impl {
       }
       if (!o->conn.session) continue;
       if (notify) o->conn.session->NotifyNewDeltas();
+      if (changed) o->conn.session->NotifyReplicaChanged();
       Status s = o->conn.session->OnTick(now);
       if (!Check(o->conn, s, *o->sock, nullptr)) {
         DropDealer(*o, now);
@@ -865,6 +871,7 @@ struct SyncNode::Impl {
         Conn& c = it->second->conn;
         const int fd = it->second->fd;
         if (notify) c.session->NotifyNewDeltas();
+        if (changed) c.session->NotifyReplicaChanged();
         Status s = c.session->OnTick(now);
         if (!Check(c, s, *l->sock, &it->first, fd, now)) {
           Linger(*it->second, now);

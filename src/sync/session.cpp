@@ -125,6 +125,19 @@ struct SyncSession::Impl {
   std::vector<Bytes> outgoing;
   uint64_t queued_bytes = 0;
 
+  // Bodies that follow within the session (docs/protocol.md, "Bodies follow
+  // live"): the positions the peer holds as stubs while it may receive
+  // their scope (stubs held here that were sent to it, and stubs it sent
+  // here). When the replica holds such a body (ApplyOutcome::kBodyArrived,
+  // from another peer or a bundle; or it was here already), PumpBodies
+  // sends the full delta at once. Bounded: past kMaxStubsWatched positions
+  // a stub is not watched (stubs_unwatched counts them) and its body waits
+  // for the next handshake, where the peer lowers its heads below it.
+  static constexpr size_t kMaxStubsWatched = 4096;
+  std::set<std::pair<AuthorId, uint64_t>> stubs_out;
+  uint64_t stubs_unwatched = 0;
+  bool check_bodies = false;  // the replica changed: look at stubs_out again
+
   Impl(Replica& r, bool init, SyncOptions o) : replica(r), initiator(init), opts(o) {
     if (opts.handshake_timeout_ms == 0) opts.handshake_timeout_ms = opts.idle_timeout_ms;
     if (opts.max_message_bytes < 1024) opts.max_message_bytes = 1024;
@@ -455,6 +468,7 @@ struct SyncSession::Impl {
         }
         batch.push_back(&d);
         if (send != &stored || p->stub) ++stub_count;
+        if (p->stub && may) WatchStub(a, p->header.seq);
         size += cost;
         MergePeerHead(a, p->header.seq);
       }
@@ -483,6 +497,93 @@ struct SyncSession::Impl {
       }
       if (wait_credit || !progress) return Status::Ok();
     }
+    return Status::Ok();
+  }
+
+  void WatchStub(const AuthorId& a, uint64_t seq) {
+    if (stubs_out.size() < kMaxStubsWatched) {
+      stubs_out.emplace(a, seq);
+    } else if (!stubs_out.count({a, seq})) {
+      stubs_unwatched++;  // its body follows at the next handshake
+    }
+  }
+
+  // Sends the bodies that arrived here of stubs this peer was sent (see
+  // stubs_out), within its credit. A body the peer may not receive (the
+  // policy changed) is forgotten: the peer keeps the stub.
+  Status PumpBodies() {
+    if (st != St::kLive || !check_bodies) return Status::Ok();
+    if (stubs_out.empty()) {
+      check_bodies = false;
+      return Status::Ok();
+    }
+    const bool has_root = replica.root().has_value();
+    std::optional<Policy> policy;
+    if (has_root) {
+      auto read = replica.CurrentPolicy();
+      if (!read.ok()) return Fail(read.status().WithContext("sync"));
+      policy = std::move(read).value();
+    }
+    const uint64_t msg_cap = MessageCap() - kDeltasOverhead;
+    std::vector<Bytes> batch;
+    uint64_t size = 0;
+    bool full = false;
+    for (auto it = stubs_out.begin(); it != stubs_out.end();) {
+      auto got = replica.GetDelta(it->first, it->second);
+      if (!got.ok()) {
+        if (got.status().code() == Code::kNotFound) {  // no longer in the feed (a fork rebuild): forget it
+          it = stubs_out.erase(it);
+          continue;
+        }
+        return Fail(got.status().WithContext("sync: reading a watched stub"));
+      }
+      auto p = feed::ParseDelta(*got, UINT64_MAX);
+      if (!p.ok()) return Fail(p.status().WithContext("sync: stored delta"));
+      if (p->stub) {  // still no body here
+        ++it;
+        continue;
+      }
+      if (!PeerMayReceive(p->header.scope, policy, has_root)) {
+        it = stubs_out.erase(it);
+        continue;
+      }
+      const uint64_t cost = got->size() + kPerDeltaOverhead;
+      const uint64_t in_flight = sent_bytes - acked_bytes + size;
+      const uint64_t room = in_flight >= peer_window ? 0 : std::min(peer_window - in_flight, BudgetLeft());
+      if (cost > msg_cap || cost > std::min(peer_window + kPerDeltaOverhead, BudgetLimit())) {
+        it = stubs_out.erase(it);  // never fits a message: the next handshake's feed order sends it
+        stubs_unwatched++;
+        continue;
+      }
+      if (size + cost > msg_cap || cost > room) {
+        full = true;  // the rest after the peer credits this (stay checking)
+        break;
+      }
+      size += cost;
+      batch.push_back(std::move(got).value());
+      it = stubs_out.erase(it);
+    }
+    check_bodies = full;
+    if (batch.empty()) return Status::Ok();
+    Writer w(sync::kDeltas);
+    w.Array(2).Uint(++out_mseq).Array(static_cast<uint32_t>(batch.size()));
+    uint64_t bytes = 0;
+    for (const Bytes& d : batch) {
+      w.Bin(d);
+      bytes += d.size();
+    }
+    if (sent_bytes == acked_bytes) last_credit_ms = now;
+    sent_bytes += bytes;
+    Charge(bytes);
+    stats.in_flight_bytes = sent_bytes - acked_bytes;
+    stats.deltas_sent += batch.size();
+    stats.bodies_sent += batch.size();
+    inflight_msgs.emplace_back(sent_bytes, batch.size());
+    inflight_deltas += batch.size();
+    UpdateBehindOut();
+    stats.max_in_flight_bytes = std::max(stats.max_in_flight_bytes, sent_bytes - acked_bytes);
+    self_announced = false;
+    Queue(w.Take());
     return Status::Ok();
   }
 
@@ -921,15 +1022,41 @@ struct SyncSession::Impl {
     return Status::Ok();
   }
 
+  // A stub the peer sent (stored withheld here, or a duplicate of what is
+  // held here) says the peer holds that position as a stub: if it may
+  // receive the scope, its body is owed to it, now if held here, else when
+  // it arrives (stubs_out, PumpBodies).
+  Status NoteStubFromPeer(const Bytes& d, const ApplyResult& res, std::optional<std::optional<Policy>>* policy) {
+    if (res.outcome != ApplyOutcome::kWithheld && res.outcome != ApplyOutcome::kDuplicate) return Status::Ok();
+    auto p = feed::ParseDelta(d, UINT64_MAX);
+    if (!p.ok() || !p->stub) return Status::Ok();
+    const bool has_root = replica.root().has_value();
+    if (has_root && !policy->has_value()) {
+      auto read = replica.CurrentPolicy();
+      if (!read.ok()) return Fail(read.status().WithContext("sync"));
+      policy->emplace(std::move(read).value());
+    }
+    const std::optional<Policy> none;
+    if (!PeerMayReceive(p->header.scope, has_root ? **policy : none, has_root)) return Status::Ok();
+    WatchStub(res.author, res.seq);
+    check_bodies = true;
+    return Status::Ok();
+  }
+
   Status ApplyChunk(std::span<const Bytes> deltas) {
     BatchApplyResult res = replica.ApplyBatch(deltas);
-    for (const auto& x : res.results) CountOutcome(x);
+    std::optional<std::optional<Policy>> policy;  // read once, if a stub came
+    for (size_t i = 0; i < res.results.size(); ++i) {
+      CountOutcome(res.results[i]);
+      HEARTH_RETURN_IF_ERROR(NoteStubFromPeer(deltas[i], res.results[i], &policy));
+    }
     if (res.ok()) return Status::Ok();
     // Delta #failed_index() failed: go on one by one from it.
     for (const Bytes& d : deltas.subspan(res.failed_index())) {
       auto one = replica.Apply(d);
       if (one.ok()) {
         CountOutcome(*one);
+        HEARTH_RETURN_IF_ERROR(NoteStubFromPeer(d, *one, &policy));
         continue;
       }
       if (one.status().code() == Code::kIOError || one.status().code() == Code::kResourceExhausted) {
@@ -1016,6 +1143,9 @@ struct SyncSession::Impl {
   Status After() {
     if (st == St::kDone) return status;
     HEARTH_RETURN_IF_ERROR(Pump());
+    HEARTH_RETURN_IF_ERROR(PumpBodies());
+    stats.stubs_watched = stubs_out.size();
+    stats.stubs_unwatched = stubs_unwatched;
     UpdateCaughtUp();
     return Status::Ok();
   }
@@ -1082,7 +1212,12 @@ Status SyncSession::OnTick(uint64_t now_ms) {
   return Status::Ok();
 }
 
-void SyncSession::NotifyNewDeltas() { impl_->dirty = true; }
+void SyncSession::NotifyNewDeltas() {
+  impl_->dirty = true;
+  impl_->check_bodies = true;
+}
+
+void SyncSession::NotifyReplicaChanged() { impl_->check_bodies = true; }
 
 std::vector<Bytes> SyncSession::TakeOutgoing() {
   impl_->queued_bytes = 0;
