@@ -324,7 +324,7 @@ cmd_soak() {
   prepare main tests fuzz
   phase "configure ($FUZZ_DIR)" configure_fuzz || exit 1
   phase "build ($FUZZ_DIR)" build_fuzz || exit 1
-  phase "soak (${minutes} min)" bash tools/soak.sh "$minutes" || exit 1
+  phase "soak (at least ${minutes} min, to the quotas)" bash tools/soak.sh "$minutes" || exit 1
 }
 
 # ---- Debian packages (cmake/Packaging.cmake, docs/packaging.md) -----------
