@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace hearth::crypto {
 namespace {
@@ -54,13 +55,73 @@ Status Init() {
 // ---------------------------------------------------------------------------
 // SecretBytes
 
+// Small secrets (scope keys, signing keys: 32 and 64 bytes) come from a
+// pool of slots in guarded, locked slabs: a sodium_malloc per key costs
+// three mprotect calls, an mlock and a munmap, and a commit fetches its
+// scope key once per batch (docs/benchmarks.md, "Group commit"). A slab is
+// one sodium_malloc region (guard pages around it, locked, never swapped);
+// a freed slot is wiped before it is reused. Slabs are kept for the
+// process's life, so the pool holds at most the peak number of small
+// secrets alive at once. Larger secrets get a sodium_malloc region each.
+namespace {
+
+constexpr size_t kSlotBytes = 64;
+constexpr size_t kSlabSlots = 256;  // 16 KiB slabs
+
+class SecretPool {
+ public:
+  uint8_t* Take() {
+    std::lock_guard lk(mu_);
+    if (free_.empty()) {
+      void* slab = sodium_malloc(kSlotBytes * kSlabSlots);
+      if (slab == nullptr) Die("sodium_malloc failed (out of memory or locked-memory limit)");
+      auto* base = static_cast<uint8_t*>(slab);
+      free_.reserve(free_.size() + kSlabSlots);
+      for (size_t i = kSlabSlots; i-- > 0;) free_.push_back(base + i * kSlotBytes);
+    }
+    uint8_t* p = free_.back();
+    free_.pop_back();
+    return p;
+  }
+  void Give(uint8_t* p) {
+    sodium_memzero(p, kSlotBytes);
+    std::lock_guard lk(mu_);
+    free_.push_back(p);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<uint8_t*> free_;
+};
+
+SecretPool& Pool() {
+  static SecretPool* pool = new SecretPool;  // never destroyed: secrets may outlive static destructors
+  return *pool;
+}
+
+void FreeSecret(uint8_t* p, size_t n) {
+  if (p == nullptr) return;
+  if (n <= kSlotBytes) {
+    Pool().Give(p);
+  } else {
+    sodium_free(p);  // wipes before unmapping
+  }
+}
+
+}  // namespace
+
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
   MustInit();
-  void* p = sodium_malloc(size);
-  if (p == nullptr) Die("sodium_malloc failed (out of memory or locked-memory limit)");
+  uint8_t* p = nullptr;
+  if (size <= kSlotBytes) {
+    p = Pool().Take();
+  } else {
+    p = static_cast<uint8_t*>(sodium_malloc(size));
+    if (p == nullptr) Die("sodium_malloc failed (out of memory or locked-memory limit)");
+  }
   std::memset(p, 0, size);  // sodium_malloc fills with 0xdb
-  p_ = static_cast<uint8_t*>(p);
+  p_ = p;
   n_ = size;
 }
 
@@ -70,16 +131,14 @@ SecretBytes SecretBytes::Copy(std::span<const uint8_t> data) {
   return s;
 }
 
-SecretBytes::~SecretBytes() {
-  if (p_ != nullptr) sodium_free(p_);  // wipes before unmapping
-}
+SecretBytes::~SecretBytes() { FreeSecret(p_, n_); }
 
 SecretBytes::SecretBytes(SecretBytes&& o) noexcept
     : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   if (this != &o) {
-    if (p_ != nullptr) sodium_free(p_);
+    FreeSecret(p_, n_);
     p_ = std::exchange(o.p_, nullptr);
     n_ = std::exchange(o.n_, 0);
   }

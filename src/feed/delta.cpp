@@ -100,10 +100,13 @@ Bytes EncodeHeader(const DeltaHeader& header, uint8_t version) {
   return out;
 }
 
-Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
-                                 std::span<const uint8_t> plaintext,
-                                 const crypto::SecretBytes& scope_key,
-                                 const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce) {
+namespace {
+
+// SealDeltaPlaintext; with `sign_later` set (versions 3/4 only), leaves the
+// signature as 64 zero bytes and stores the hash to sign there instead.
+Result<Bytes> SealPlaintext(uint8_t version, const DeltaHeader& header, std::span<const uint8_t> plaintext,
+                            const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
+                            const crypto::Nonce* nonce, crypto::Hash* sign_later) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
   if (!KnownVersion(version)) {
     return Status::InvalidArgument("SealDelta: unknown delta format version " + std::to_string(version));
@@ -140,21 +143,26 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
     if (Detachable(version)) {
       const crypto::Hash body_hash = BodyHash(n, ct);
       const crypto::Hash hash = DetachedHash(std::span(out.data(), ad_len), body_hash, ct.size());
+      if (sign_later != nullptr) {
+        *sign_later = hash;
+        out.resize(out.size() + sizeof(crypto::Signature), 0);
+        return out;
+      }
       const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessageV3(hash));
       out.insert(out.end(), sig.begin(), sig.end());
       return out;
     }
   }
+  if (sign_later != nullptr) return Status::InvalidArgument("SealDelta: only versions 3/4 can be signed later");
   const crypto::Hash hash = crypto::HashBytes(out);
   const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(hash));
   out.insert(out.end(), sig.begin(), sig.end());
   return out;
 }
 
-Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
-                        const crypto::SecretBytes& scope_key,
-                        const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce,
-                        Compression compression, Layout layout) {
+Result<Bytes> Seal(const DeltaHeader& header, std::span<const uint8_t> payload, const crypto::SecretBytes& scope_key,
+                   const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce, Compression compression,
+                   Layout layout, crypto::Hash* sign_later) {
   const bool detachable = layout == Layout::kDetachable;
   const uint8_t plain_version = detachable ? kDeltaFormatV3 : kDeltaFormatV1;
   const uint8_t zstd_version = detachable ? kDeltaFormatV4 : kDeltaFormatV2;
@@ -173,10 +181,35 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
     // and falls back to version 1 if libzstd failed (out of memory).
     if (frame.ok() &&
         (compression == Compression::kZstd || frame->size() <= payload.size() - payload.size() / 8)) {
-      return SealDeltaPlaintext(zstd_version, header, *frame, scope_key, signer, nonce);
+      return SealPlaintext(zstd_version, header, *frame, scope_key, signer, nonce, sign_later);
     }
   }
-  return SealDeltaPlaintext(plain_version, header, payload, scope_key, signer, nonce);
+  return SealPlaintext(plain_version, header, payload, scope_key, signer, nonce, sign_later);
+}
+
+}  // namespace
+
+Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header, std::span<const uint8_t> plaintext,
+                                 const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
+                                 const crypto::Nonce* nonce) {
+  return SealPlaintext(version, header, plaintext, scope_key, signer, nonce, nullptr);
+}
+
+Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payload,
+                        const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
+                        const crypto::Nonce* nonce, Compression compression, Layout layout) {
+  return Seal(header, payload, scope_key, signer, nonce, compression, layout, nullptr);
+}
+
+Result<Bytes> SealDeltaUnsigned(const DeltaHeader& header, std::span<const uint8_t> payload,
+                                const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
+                                crypto::Hash& to_sign) {
+  return Seal(header, payload, scope_key, signer, nullptr, Compression::kAuto, Layout::kDetachable, &to_sign);
+}
+
+void SignSealedDelta(Bytes& delta, const crypto::Hash& to_sign, const crypto::SigningKeyPair& signer) {
+  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessageV3(to_sign));
+  std::copy(sig.begin(), sig.end(), delta.end() - static_cast<std::ptrdiff_t>(sig.size()));
 }
 
 Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes) {

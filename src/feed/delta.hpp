@@ -106,6 +106,17 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
                         Compression compression = Compression::kAuto,
                         Layout layout = Layout::kAttached);
 
+// Signing apart from sealing, so that a group commit can sign its deltas
+// on several cores (src/store/group_commit.cpp): SealDeltaUnsigned is
+// SealDelta with kAuto compression and the detachable layout, but leaves the
+// signature as 64 zero bytes and sets `to_sign` to the delta's hash (which is
+// what `prev` names: the chain does not depend on the signature).
+// SignSealedDelta then writes the signature into the delta's last 64 bytes.
+Result<Bytes> SealDeltaUnsigned(const DeltaHeader& header, std::span<const uint8_t> payload,
+                                const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
+                                crypto::Hash& to_sign);
+void SignSealedDelta(Bytes& delta, const crypto::Hash& to_sign, const crypto::SigningKeyPair& signer);
+
 // Low level: seals `plaintext` as the AEAD plaintext of a delta of format
 // `version` (kDeltaFormatV1 .. kDeltaFormatV4) without looking at it. For
 // test vectors and for tests that need deltas with invalid content; use

@@ -946,13 +946,21 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       }
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
       // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
-      auto delta = feed::SealDelta(hdr, payload, key->second, m.identity, nullptr, feed::Compression::kAuto,
-                                   feed::Layout::kDetachable);
+      // In a group, the leader signs later, on two cores (group_commit.cpp).
+      crypto::Hash to_sign{};
+      auto delta = m.sign_later != nullptr
+                       ? feed::SealDeltaUnsigned(hdr, payload, key->second, m.identity, to_sign)
+                       : feed::SealDelta(hdr, payload, key->second, m.identity, nullptr,
+                                         feed::Compression::kAuto, feed::Layout::kDetachable);
       if (!delta.ok()) return delta.status();
       auto parsed = feed::ParseDelta(*delta, UINT64_MAX);
       if (!parsed.ok()) return parsed.status().WithContext("sealed delta does not parse");
       h.hash = parsed->hash;
-      HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(store::FeedKey(me, hdr.seq)), *delta));
+      std::string feed_key = store::FeedKey(me, hdr.seq);
+      HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(feed_key), *delta));
+      if (m.sign_later != nullptr) {
+        m.sign_later->push_back(Impl::UnsignedDelta{std::move(feed_key), std::move(*delta), to_sign});
+      }
       out.op_count += hdr.op_count;
     }
     out.last_seq = h.seq;

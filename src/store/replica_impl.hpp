@@ -7,9 +7,11 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "codec/codec.hpp"
 #include "crdt/record_state.hpp"
@@ -304,6 +306,24 @@ struct Replica::Impl {
   void CommitGroup(const std::vector<CommitWaiter*>& group);
   std::mutex commit_queue_mu;
   std::deque<CommitWaiter*> commit_queue;  // guarded by commit_queue_mu
+  // Size of the last group and how long its work took (guarded by
+  // commit_queue_mu): a leader that finds fewer batches queued waits a
+  // little for the writers of the last group to come back.
+  size_t last_group_size = 0;
+  uint64_t last_group_ns = 0;
+  size_t group_target = 0;  // > 0 while a leader waits for that many queued
+  // Signing apart from sealing: while a group of several batches runs,
+  // CommitInTxn (leader thread, under write_mu) seals its deltas unsigned,
+  // stores them and lists them here; CommitGroup signs the list on two
+  // cores and stores the signed bytes before the transaction commits.
+  struct UnsignedDelta {
+    std::string key;  // in `feeds`
+    Bytes bytes;      // the stored delta, its last 64 bytes zero
+    crypto::Hash to_sign;
+  };
+  std::vector<UnsignedDelta>* sign_later = nullptr;
+  class SignHelper;
+  std::shared_ptr<SignHelper> sign_helper;  // made by the first group that can use it
   // Since Open: groups committed, batches in them, groups that fell back to
   // one transaction per batch (read by tests and benchmarks).
   std::atomic<uint64_t> groups_committed{0}, batches_grouped{0}, group_fallbacks{0};

@@ -4,7 +4,11 @@
 
 #include "support/support.hpp"
 
+#include <atomic>
+#include <cstring>
+#include <set>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +26,43 @@ std::span<const uint8_t> AsBytes(std::string_view s) {
 TEST_CASE("Init is idempotent") {
   CHECK(Init().ok());
   CHECK(Init().ok());
+}
+
+TEST_CASE("SecretBytes: pooled small secrets are distinct, zeroed on reuse, thread-safe") {
+  // Small secrets share guarded slabs (crypto.cpp, SecretPool): every live
+  // one has its own slot, and a slot handed out again starts at zero.
+  std::vector<SecretBytes> live;
+  std::set<const uint8_t*> seen;
+  for (size_t i = 0; i < 700; ++i) {  // more than two slabs
+    const size_t n = 1 + i % 64;
+    live.emplace_back(n);
+    for (size_t j = 0; j < n; ++j) REQUIRE(live.back().data()[j] == 0);
+    std::memset(live.back().data(), 0xAB, n);
+    CHECK(seen.insert(live.back().data()).second);
+  }
+  live.clear();  // every slot back, dirty bytes wiped
+  for (size_t i = 0; i < 700; ++i) {
+    SecretBytes s(64);
+    for (size_t j = 0; j < 64; ++j) REQUIRE(s.data()[j] == 0);
+  }
+  // Larger secrets are regions of their own.
+  SecretBytes big(65);
+  CHECK(seen.count(big.data()) == 0);
+
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&bad, t] {
+      for (int i = 0; i < 2000; ++i) {
+        SecretBytes a(32), b(32);
+        std::memset(a.data(), t + 1, 32);
+        std::memset(b.data(), t + 1, 32);
+        if (a.data() == b.data() || !a.Equals(b)) bad.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(bad.load() == 0);
 }
 
 TEST_CASE("SecretBytes: zero-filled, copy, equals, move") {

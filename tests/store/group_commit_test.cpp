@@ -130,6 +130,10 @@ TEST_CASE("group commit: N threads x M synced commits, each acknowledged, seqs c
   auto other = testing::OpenReplica(tmp.Sub("b"));
   CHECK(testing::Sync(*r, *other) == total);
   CHECK(other->Digest().value() == r->Digest().value());
+  auto report = inspect::Verify(*r);
+  REQUIRE(report.ok());
+  CHECK(report->ok());
+  CHECK(report->deltas == total);
 }
 
 TEST_CASE("group commit: a bad batch fails only its own caller, inside a group, and leaves no trace") {
@@ -209,6 +213,14 @@ TEST_CASE("group commit: a bad batch fails only its own caller, inside a group, 
   REQUIRE(woke.ok());
   CHECK(*woke);
   CHECK(inspect::CheckConsistency(*r).ok());
+  // The group's deltas were signed after all its batches ran, on two
+  // cores: every signature verifies, none is left blank, and the failed
+  // batches left no delta to sign.
+  auto report = inspect::Verify(*r);
+  REQUIRE(report.ok());
+  CHECK(report->ok());
+  CHECK(report->deltas == 1 + 2 * good);
+  for (const std::string& p : report->problems) MESSAGE(p);
 }
 
 TEST_CASE("group commit: the bounds cap a group at 64 batches") {
