@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <optional>
 #include <string>
 #include <thread>
 #include <atomic>
@@ -112,18 +113,25 @@ class AnonPeakSampler {
   }
   long self_kb() const { return self_kb_; }
   long other_kb() const { return other_kb_; }
+  // Peak RssFile (file-backed pages: LMDB's map, the libraries).
+  long self_file_kb() const { return self_file_kb_; }
+  long other_file_kb() const { return other_file_kb_; }
 
  private:
   void Loop() {
     while (!stop_) {
       self_kb_ = std::max(self_kb_.load(), StatusKb(0, "RssAnon:"));
-      if (other_ != 0) other_kb_ = std::max(other_kb_.load(), StatusKb(other_, "RssAnon:"));
+      self_file_kb_ = std::max(self_file_kb_.load(), StatusKb(0, "RssFile:"));
+      if (other_ != 0) {
+        other_kb_ = std::max(other_kb_.load(), StatusKb(other_, "RssAnon:"));
+        other_file_kb_ = std::max(other_file_kb_.load(), StatusKb(other_, "RssFile:"));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
   pid_t other_;
   std::atomic<bool> stop_{false};
-  std::atomic<long> self_kb_{0}, other_kb_{0};
+  std::atomic<long> self_kb_{0}, other_kb_{0}, self_file_kb_{0}, other_file_kb_{0};
   std::thread thread_;
 };
 
@@ -139,9 +147,12 @@ inline constexpr int kFieldsPerRecord = 8;
 inline const char* const kStages[] = {"reported", "verifying", "mediating", "filed", "resolved", "closed"};
 
 // payload_version: ReplicaOptions::payload_version of the deltas it writes.
+// max_resident_map_bytes: ReplicaOptions::max_resident_map_bytes (the default when unset).
 inline std::unique_ptr<Replica> OpenReplica(const std::string& dir, Durability d = Durability::kNoSync,
-                                            uint8_t payload_version = 2) {
+                                            uint8_t payload_version = 2,
+                                            std::optional<uint64_t> max_resident_map_bytes = std::nullopt) {
   ReplicaOptions o;
+  if (max_resident_map_bytes) o.max_resident_map_bytes = *max_resident_map_bytes;
   o.schema = BenchSchema();
   o.durability = d;
   o.payload_version = payload_version;

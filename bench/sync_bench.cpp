@@ -3,6 +3,7 @@
 //
 //   hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]
 //                     [--payload-version 1|2] [--compare-payload] [--receiver-sync]
+//                     [--map-trim MIB]
 //   hearth_sync_bench --payload-breakdown [--records N]
 //   hearth_sync_bench --handshake [--json] [--dir D]
 //
@@ -30,6 +31,9 @@
 // workload, same seed, fresh B) and prints both, so the two versions are
 // compared within one run.
 //
+// --map-trim MIB: both replicas' ReplicaOptions::max_resident_map_bytes
+// (0 = never drop the map's pages; docs/storage-format.md, "Resident pages
+// of the map"), to compare RSS and time with and without the bound.
 // --receiver-sync: B's replica uses Durability::kSync (every ApplyBatch
 // fsyncs) instead of kNoSync, for the cost of durable receiving.
 //
@@ -174,6 +178,9 @@ uint64_t g_max_message = 0;
 uint8_t g_payload_version = 2;
 // --receiver-sync: Durability of B.
 Durability g_receiver_durability = Durability::kNoSync;
+// --map-trim MIB: ReplicaOptions::max_resident_map_bytes of A and B, in MiB
+// (0 = never trim; unset = the library's default).
+std::optional<uint64_t> g_map_trim;
 // Bound of a full sync: 120 s per 100,000 records (set in main).
 double g_full_sync_bound_s = 120.0;
 
@@ -221,7 +228,7 @@ void WriteLine(int fd, const std::string& s) {
 
 int Serve(const std::string& dir, const std::string& keyring_path, uint64_t records) {
   g_prog = "hearth_sync_bench[serve]";
-  auto a = OpenReplica(dir, Durability::kNoSync, g_payload_version);
+  auto a = OpenReplica(dir, Durability::kNoSync, g_payload_version, g_map_trim);
   std::mt19937_64 rng(7);
   const uint64_t per_txn = 1000 / kFieldsPerRecord;
   WriteBatch b;
@@ -250,6 +257,9 @@ int Serve(const std::string& dir, const std::string& keyring_path, uint64_t reco
   auto node = Check(SyncNode::Create(*a, BenchNodeOptions()), "SyncNode::Create (A)");
   Check(node->Listen("tcp://127.0.0.1:*"), "Listen");
   const std::string ep = node->ListenEndpoints().at(0);
+  // A sender that starts as a fresh process (hearthd) has none of the
+  // build's pages mapped: drop them, so that A's peak is the serving one.
+  Check(a->TrimMappedMemory(0), "TrimMappedMemory (A)");
   bool reset = ResetPeakRss();
   Check(node->Start(), "Start (A)");
   char buf[256];
@@ -356,6 +366,7 @@ struct Report {
   uint64_t full_in = 0, full_out = 0;
   long rss_b_before_kb = 0, rss_b_kb = 0, rss_a_kb = 0;
   long anon_b_kb = 0, anon_a_kb = 0;  // peak RssAnon during the full sync (AnonPeakSampler)
+  long file_b_kb = 0, file_a_kb = 0;  // peak RssFile during the full sync (LMDB map pages, libraries)
   bool rss_reset_b = false, rss_reset_a = false;
   // incremental
   double inc_seconds = 0;
@@ -392,6 +403,8 @@ void PrintTable(const Report& r) {
               r.rss_a_kb / 1024.0, r.rss_reset_a ? "VmHWM reset after build" : "VmHWM incl. build");
   std::printf("%-44s B %.1f MB, A %.1f MB (RssAnon sampled every 5 ms: heap, not LMDB's mapped pages)\n",
               "Full sync: peak anonymous RSS", r.anon_b_kb / 1024.0, r.anon_a_kb / 1024.0);
+  std::printf("%-44s B %.1f MB, A %.1f MB (RssFile sampled every 5 ms: LMDB's mapped pages, libraries)\n",
+              "Full sync: peak file-backed RSS", r.file_b_kb / 1024.0, r.file_a_kb / 1024.0);
   if (r.v1_delta_bytes != 0) {
     const double v1_wire = static_cast<double>(r.v1_in + r.v1_out);
     std::printf("%-44s %.2f MB on the wire (deltas %.2f MB), %.3f s, peak RSS B %.1f MB, A %.1f MB\n",
@@ -422,9 +435,9 @@ void PrintJson(const Report& r) {
               r.records, r.ops, r.deltas, r.delta_bytes, r.gen_seconds);
   std::printf("  \"full\": {\"seconds\": %.4f, \"ops_per_s\": %.0f, \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
               ", \"rss_b_kb\": %ld, \"rss_b_before_kb\": %ld, \"rss_a_kb\": %ld, \"rss_reset\": %s"
-              ", \"anon_b_kb\": %ld, \"anon_a_kb\": %ld},\n",
+              ", \"anon_b_kb\": %ld, \"anon_a_kb\": %ld, \"file_b_kb\": %ld, \"file_a_kb\": %ld},\n",
               r.full_seconds, r.ops / r.full_seconds, r.full_in, r.full_out, r.rss_b_kb, r.rss_b_before_kb, r.rss_a_kb,
-              r.rss_reset_b ? "true" : "false", r.anon_b_kb, r.anon_a_kb);
+              r.rss_reset_b ? "true" : "false", r.anon_b_kb, r.anon_a_kb, r.file_b_kb, r.file_a_kb);
   double ch = static_cast<double>(r.inc_delta_a + r.inc_delta_b);
   std::printf("  \"incremental\": {\"seconds\": %.4f, \"wire_bytes\": %" PRIu64 ", \"delta_bytes_a\": %" PRIu64
               ", \"delta_bytes_b\": %" PRIu64 ", \"ratio\": %.3f},\n",
@@ -498,7 +511,7 @@ void CompareFullSync(const std::string& base, uint64_t records, Report& r) {
   const AuthorId author_a = Check(AuthorId::FromHex(author_hex), "A's author");
   const Heads heads_a = HeadsFromLine(child.Ask("heads"));
   {
-    auto b = OpenReplica(dir_b, g_receiver_durability);
+    auto b = OpenReplica(dir_b, g_receiver_durability, 2, g_map_trim);
     std::ifstream kin(keyring, std::ios::binary);
     Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
     Check(b->ImportKeyring(kr), "ImportKeyring");
@@ -785,6 +798,8 @@ int main(int argc, char** argv) {
       compare_payload = true;
     } else if (a == "--receiver-sync") {
       g_receiver_durability = Durability::kSync;
+    } else if (a == "--map-trim") {
+      g_map_trim = std::strtoull(next().c_str(), nullptr, 10) << 20;
     } else if (a == "--payload-breakdown") {
       breakdown = true;
     } else if (a == "--handshake") {
@@ -792,6 +807,7 @@ int main(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]\n"
                 "                         [--payload-version 1|2] [--compare-payload] [--receiver-sync]\n"
+                "                         [--map-trim MIB]\n"
                 "       hearth_sync_bench --payload-breakdown [--records N]\n"
                 "       hearth_sync_bench --handshake [--json] [--dir D]");
       return 0;
@@ -820,9 +836,14 @@ int main(int argc, char** argv) {
   r.records = records;
   if (compare_payload) CompareFullSync(base, records, r);
 
-  Child child = Spawn({"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
-                       std::to_string(records), "--max-message", std::to_string(g_max_message),
-                       "--payload-version", std::to_string(g_payload_version)});
+  std::vector<std::string> serve_args = {"hearth_sync_bench", "--serve", dir_a, "--keyring", keyring, "--records",
+                                         std::to_string(records), "--max-message", std::to_string(g_max_message),
+                                         "--payload-version", std::to_string(g_payload_version)};
+  if (g_map_trim) {
+    serve_args.push_back("--map-trim");
+    serve_args.push_back(std::to_string(*g_map_trim >> 20));
+  }
+  Child child = Spawn(serve_args);
   std::string line;
   if (!ReadLine(child.from, line, 600'000)) Die("A did not become ready");
   std::string endpoint, author_hex;
@@ -839,7 +860,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   {
-    auto b = OpenReplica(dir_b, g_receiver_durability);
+    auto b = OpenReplica(dir_b, g_receiver_durability, 2, g_map_trim);
     {
       std::ifstream kin(keyring, std::ios::binary);
       Bytes kr((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
@@ -865,6 +886,8 @@ int main(int argc, char** argv) {
     anon.Stop();
     r.anon_b_kb = anon.self_kb();
     r.anon_a_kb = anon.other_kb();
+    r.file_b_kb = anon.self_file_kb();
+    r.file_a_kb = anon.other_file_kb();
 
     // 2. Incremental: 1% on each side at once, carried by the live session.
     const std::vector<RecordId> ids_b = PickOnePercent(*b, 50);

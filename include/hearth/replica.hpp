@@ -59,6 +59,15 @@ struct HEARTH_EXPORT ReplicaOptions {
   // Initial LMDB map size; it doubles on demand up to max_map_size.
   uint64_t initial_map_size = uint64_t{64} << 20;
   uint64_t max_map_size = uint64_t{1} << 40;
+  // Memory: LMDB reads through a shared map of data.mdb, and the kernel maps
+  // more than is read (it maps the cached pages around each page read), so
+  // a process that reads or syncs a large replica would show most of the
+  // file in its RSS. At most every 10 ms, when a transaction ends, the
+  // replica looks at the process's resident file pages; past what they were
+  // at Open plus this many bytes it drops its mappings of the map
+  // (TrimMappedMemory). The data stays in the file and the page cache. 0:
+  // never (docs/storage-format.md, "Map size").
+  uint64_t max_resident_map_bytes = uint64_t{32} << 20;
   // Schema to use. When set it is stored in the replica (replacing the
   // stored one); when empty the stored schema is used.
   std::optional<Schema> schema;
@@ -356,6 +365,20 @@ class HEARTH_EXPORT Replica {
     uint64_t body_size = 0;
   };
   Result<std::vector<WithheldDelta>> Withheld(uint64_t limit = UINT64_MAX) const;
+
+  // Memory. LMDB reads through a shared, read-only map of data.mdb, so every
+  // page this process has read stays in its resident set (RSS, as file
+  // pages) until the kernel needs the memory: a node that syncs a large
+  // replica shows an RSS of the replica's size though its heap is small.
+  // TrimMappedMemory drops this process's mappings of the replica's map when
+  // the process's resident file pages (/proc/self/statm: its LMDB maps and
+  // shared libraries) exceed `keep_bytes`; the data stays in the file and
+  // the page cache, and the next read maps a page again (a minor fault).
+  // Returns the resident file bytes found (nothing is dropped when that is
+  // at most keep_bytes). The replica calls it itself when a transaction ends
+  // (ReplicaOptions::max_resident_map_bytes); an application may too, from
+  // any thread that is not inside a transaction of this replica.
+  Result<uint64_t> TrimMappedMemory(uint64_t keep_bytes) const;
 
   // Hash of the materialised records; equal on replicas that applied the
   // same deltas, whatever the order.

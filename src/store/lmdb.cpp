@@ -1,7 +1,13 @@
 #include "store/lmdb.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "store/fault.hpp"
 
@@ -116,6 +122,41 @@ uint64_t Env::UsedBytes() const {
   mdb_env_stat(env_, &st);
   return (info.me_last_pgno + 1) * uint64_t{st.ms_psize};
 }
+
+// madvise(advice) on this process's shared mappings of data.mdb. LMDB does
+// not say where it mapped the file (MDB_envinfo::me_mapaddr is only set
+// with MDB_FIXEDMAP): the mappings are found, by device and inode, in
+// /proc/self/maps.
+Status Env::AdviseMap(int advice, const char* what) const {
+  const char* path = nullptr;
+  if (mdb_env_get_path(env_, &path) != 0 || path == nullptr) return Status::Internal("LMDB environment has no path");
+  const std::string data = std::string(path) + "/data.mdb";
+  struct stat st {};
+  if (::stat(data.c_str(), &st) != 0) return Status::IOError(data + ": " + std::strerror(errno));
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return Status::IOError(std::string("/proc/self/maps: ") + std::strerror(errno));
+  Status result;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned dev_major = 0, dev_minor = 0;
+    char perms[8] = {};
+    if (std::sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset, &dev_major, &dev_minor,
+                    &inode) != 7) {
+      continue;
+    }
+    if (inode != st.st_ino || dev_major != major(st.st_dev) || dev_minor != minor(st.st_dev)) continue;
+    if (perms[3] != 's') continue;  // only LMDB's shared map
+    if (::madvise(reinterpret_cast<void*>(start), end - start, advice) != 0) {
+      result = Status::IOError(std::string(what) + " on the LMDB map: " + std::strerror(errno));
+      break;
+    }
+  }
+  std::fclose(maps);
+  return result;
+}
+
+Status Env::ReleaseMap() const { return AdviseMap(MADV_DONTNEED, "madvise(MADV_DONTNEED)"); }
 
 Status Txn::Fail(int rc, std::string_view what) const {
   if (error_ == MdbError::kNone) error_ = MdbErrorOf(rc);

@@ -71,8 +71,17 @@ class Env {
   // lag LastTxnId() for a moment: a writer publishes its id to readers
   // just after writing the meta page that LastTxnId() reads. 0 on error.
   uint64_t ReadableTxnId() const;
+  // Drops this process's mappings of the whole map (madvise MADV_DONTNEED).
+  // Nothing is lost: the mapping is shared and read-only (no MDB_WRITEMAP),
+  // so the data stays in the file and the page cache and the next access
+  // maps the page again (a minor fault). Safe while transactions of any
+  // thread are live. REQUIRES: the map is not being resized (Replica:
+  // resize_mu shared): madvise on an address range that another mapping
+  // took since would destroy that mapping's contents.
+  Status ReleaseMap() const;
 
  private:
+  Status AdviseMap(int advice, const char* what) const;
   MDB_env* env_ = nullptr;
 };
 

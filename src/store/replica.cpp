@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -196,6 +198,8 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
 
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  // Before the map exists: the base of the resident-map bound.
+  if (auto base = ResidentFileBytes(); base.ok()) impl->resident_base = *base;
   HEARTH_RETURN_IF_ERROR(impl->env.Open(dir, flags, options.initial_map_size, 16));
   if (options.check_storage) {
     Status s = store::CheckEnvTrees(impl->env, dir, store::kTableNames);
@@ -974,6 +978,42 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
 }
 
 // ---------------------------------------------------------------- reads
+
+// This process's resident file-backed pages (/proc/self/statm, third field:
+// RssFile + RssShmem): LMDB maps and shared libraries.
+Result<uint64_t> ResidentFileBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return Status::IOError(std::string("/proc/self/statm: ") + std::strerror(errno));
+  unsigned long long size = 0, resident = 0, shared = 0;
+  const int got = std::fscanf(f, "%llu %llu %llu", &size, &resident, &shared);
+  std::fclose(f);
+  if (got != 3) return Status::IOError("/proc/self/statm: unexpected contents");
+  const long page = ::sysconf(_SC_PAGESIZE);
+  return static_cast<uint64_t>(shared) * static_cast<uint64_t>(page > 0 ? page : 4096);
+}
+
+void Replica::Impl::MaybeTrim() const {
+  if (opts.max_resident_map_bytes == 0) return;
+  const uint64_t now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  uint64_t due = next_trim_check.load(std::memory_order_relaxed);
+  if (now < due || !next_trim_check.compare_exchange_strong(due, now + kTrimCheckNs)) return;
+  auto resident = ResidentFileBytes();
+  if (!resident.ok() || *resident <= resident_base + opts.max_resident_map_bytes) return;
+  std::shared_lock lk(resize_mu);
+  (void)env.ReleaseMap();  // memory only: a refusal leaves the pages mapped, nothing else changes
+}
+
+Result<uint64_t> Replica::TrimMappedMemory(uint64_t keep_bytes) const {
+  const Impl& m = *impl_;
+  auto resident = ResidentFileBytes();
+  if (!resident.ok() || *resident <= keep_bytes) return resident;
+  // Under resize_mu: a map that grows is unmapped and mapped elsewhere.
+  std::shared_lock lk(m.resize_mu);
+  HEARTH_RETURN_IF_ERROR(m.env.ReleaseMap());
+  return *resident;
+}
 
 Result<Record> Replica::Get(std::string_view collection, const RecordId& id) const {
   const Impl& m = *impl_;

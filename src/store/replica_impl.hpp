@@ -24,6 +24,10 @@
 
 namespace hearth {
 
+// This process's resident file-backed bytes (/proc/self/statm, third
+// field: RssFile + RssShmem), i.e. its LMDB maps and shared libraries.
+Result<uint64_t> ResidentFileBytes();
+
 inline constexpr uint32_t kStorageFormatVersion = 1;
 
 // Reason of a denied-table entry for a delta with invalid content.
@@ -109,6 +113,30 @@ struct Replica::Impl {
   mutable std::shared_mutex resize_mu;
   // Serialises this process's writers (LMDB serialises across processes).
   std::mutex write_mu;
+
+  // The resident-map bound (ReplicaOptions::max_resident_map_bytes; the
+  // measure: ResidentFileBytes, replica.cpp): the
+  // process's resident file bytes at Open, and when a transaction's end
+  // may look again (steady-clock ns; at most every kTrimCheckNs).
+  static constexpr uint64_t kTrimCheckNs = 10'000'000;
+  uint64_t resident_base = 0;
+  mutable std::atomic<uint64_t> next_trim_check{0};
+  // Called when a thread's outermost transaction of this replica ended.
+  void MaybeTrim() const;
+  // Counts this thread's open transactions of any replica; the outermost
+  // one's end calls MaybeTrim (a trim takes resize_mu, which an enclosing
+  // transaction of the same thread would hold).
+  struct TxnDepth {
+    explicit TxnDepth(const Impl& m) : m(m) { ++depth(); }
+    ~TxnDepth() {
+      if (--depth() == 0) m.MaybeTrim();
+    }
+    static int& depth() {
+      thread_local int d = 0;
+      return d;
+    }
+    const Impl& m;
+  };
 
   ~Impl();
 
@@ -331,6 +359,7 @@ struct Replica::Impl {
 
 template <typename F>
 auto Replica::Impl::WithRead(F&& fn) const -> decltype(fn(std::declval<const store::Txn&>())) {
+  TxnDepth depth(*this);  // declared first: its end runs after resize_mu is released
   for (int attempt = 0;; ++attempt) {
     std::shared_lock lk(resize_mu);
     store::Txn t;
@@ -347,6 +376,7 @@ auto Replica::Impl::WithRead(F&& fn) const -> decltype(fn(std::declval<const sto
 
 template <typename R, typename F>
 Result<R> Replica::Impl::WithWrite(F&& fn) {
+  TxnDepth depth(*this);  // declared first: its end runs after both locks are released
   std::lock_guard wl(write_mu);
   for (int attempt = 0;; ++attempt) {
     std::shared_lock lk(resize_mu);
