@@ -235,6 +235,17 @@ struct SyncSession::Impl {
     return identity::Sign(store::IdentityOf(replica), identity::kSyncProofContext, transcript);
   }
 
+  // The policy in force when the replica obeys a root; nullopt without a
+  // root or before the root's first policy arrived.
+  Status ReadPolicyInForce(std::optional<Policy>& out) {
+    out.reset();
+    if (!replica.root()) return Status::Ok();
+    auto read = replica.CurrentPolicy();
+    if (!read.ok()) return Fail(read.status().WithContext("sync"));
+    out = std::move(read).value();
+    return Status::Ok();
+  }
+
   Status SendHello() {
     Writer w(sync::kHello);
     auto root = replica.root();
@@ -387,11 +398,7 @@ struct SyncSession::Impl {
     if (st != St::kLive || !dirty) return Status::Ok();
     const bool has_root = replica.root().has_value();
     std::optional<Policy> policy;
-    if (has_root) {
-      auto read = replica.CurrentPolicy();
-      if (!read.ok()) return Fail(read.status().WithContext("sync"));
-      policy = std::move(read).value();
-    }
+    HEARTH_RETURN_IF_ERROR(ReadPolicyInForce(policy));
     const uint64_t pv = policy ? policy->version() : 0;
     if (pv != policy_version_seen) {
       blocked.clear();  // a new policy may grant what the old one refused
@@ -519,11 +526,7 @@ struct SyncSession::Impl {
     }
     const bool has_root = replica.root().has_value();
     std::optional<Policy> policy;
-    if (has_root) {
-      auto read = replica.CurrentPolicy();
-      if (!read.ok()) return Fail(read.status().WithContext("sync"));
-      policy = std::move(read).value();
-    }
+    HEARTH_RETURN_IF_ERROR(ReadPolicyInForce(policy));
     const uint64_t msg_cap = MessageCap() - kDeltasOverhead;
     std::vector<Bytes> batch;
     uint64_t size = 0;
