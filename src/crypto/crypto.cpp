@@ -2,6 +2,7 @@
 // src/base/value.cpp's RNG, that includes sodium.h.
 #include "crypto/crypto.hpp"
 
+#include <pthread.h>
 #include <sodium.h>
 
 #include <cstdio>
@@ -83,6 +84,8 @@ class SecretPool {
     free_.pop_back();
     return p;
   }
+  void Lock() { mu_.lock(); }
+  void Unlock() { mu_.unlock(); }
   void Give(uint8_t* p) {
     sodium_memzero(p, kSlotBytes);
     std::lock_guard lk(mu_);
@@ -95,7 +98,15 @@ class SecretPool {
 };
 
 SecretPool& Pool() {
-  static SecretPool* pool = new SecretPool;  // never destroyed: secrets may outlive static destructors
+  // Never destroyed: secrets may outlive static destructors. fork() while
+  // another thread holds the pool's lock would leave it locked forever in
+  // the child (tests and benchmarks fork writers): the lock is taken around
+  // fork, as glibc does for malloc.
+  static SecretPool* pool = [] {
+    auto* p = new SecretPool;
+    ::pthread_atfork([] { Pool().Lock(); }, [] { Pool().Unlock(); }, [] { Pool().Unlock(); });
+    return p;
+  }();
   return *pool;
 }
 

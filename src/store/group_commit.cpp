@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <thread>
 
 #include <unistd.h>
@@ -59,14 +60,20 @@ uint64_t EstimateBytes(const std::vector<BatchIntent>& intents) {
 // batch of the group was written.
 class Replica::Impl::SignHelper {
  public:
-  SignHelper() : pid_(::getpid()), thread_([this] { Loop(); }) {}
+  SignHelper() : pid_(::getpid()), thread_(std::make_unique<std::thread>([this] { Loop(); })) {}
   ~SignHelper() {
+    if (::getpid() != pid_) {
+      // A forked child closing its parent's replica: the thread does not
+      // exist here, and its mutex may have been copied locked. Leave both.
+      (void)thread_.release();
+      return;
+    }
     {
       std::lock_guard lk(mu_);
       stop_ = true;
     }
     work_cv_.notify_one();
-    thread_.join();
+    thread_->join();
   }
   SignHelper(const SignHelper&) = delete;
   SignHelper& operator=(const SignHelper&) = delete;
@@ -127,7 +134,7 @@ class Replica::Impl::SignHelper {
   const crypto::SigningKeyPair* signer_ = nullptr;
   size_t next_ = 0, done_ = 0;
   bool stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
+  std::unique_ptr<std::thread> thread_;  // last: starts once the members above exist
 };
 
 struct Replica::Impl::CommitWaiter {
