@@ -10,8 +10,10 @@
 #include <doctest/doctest.h>
 #include <zstd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,29 @@ RecordId Id(std::string_view hex) {
   auto r = RecordId::FromHex(hex);
   REQUIRE(r.ok());
   return *r;
+}
+
+// The hex block tagged `name` in docs/delta-format.md (```hex NAME fences),
+// lower case, whitespace removed.
+std::string DocHex(const std::string& name) {
+  std::ifstream in(std::string(HEARTH_SOURCE_DIR) + "/docs/delta-format.md");
+  REQUIRE_MESSAGE(in.good(), "docs/delta-format.md not found");
+  std::string line, out;
+  bool inside = false, found = false;
+  while (std::getline(in, line)) {
+    if (!inside && line == "```hex " + name) {
+      inside = found = true;
+    } else if (inside && line.rfind("```", 0) == 0) {
+      inside = false;
+    } else if (inside) {
+      for (char c : line) {
+        if (!isspace(static_cast<unsigned char>(c))) out += static_cast<char>(tolower(c));
+      }
+    }
+  }
+  const std::string missing = "no ```hex " + name + " block in docs/delta-format.md";
+  REQUIRE_MESSAGE(found, missing);
+  return out;
 }
 
 struct LaneVector {
@@ -225,9 +250,18 @@ TEST_CASE("lane vectors L1-L4 (versions 5 and 6)") {
   CHECK(kp->public_key.ToHex() == "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
   std::vector<LaneVector> vs = Vectors();
   std::vector<crypto::Hash> hashes;
-  for (LaneVector& v : vs) {
+  for (size_t i = 0; i < vs.size(); ++i) {
+    LaneVector& v = vs[i];
     const std::string name = v.name;
     CAPTURE(name);
+    // The doc publishes exactly these bytes.
+    if (!print) {
+      const std::string tag = "lane-L" + std::to_string(i + 1) + "-";
+      CHECK(DocHex(tag + "payload") == std::string(v.payload));
+      CHECK(DocHex(tag + "delta") == std::string(v.delta));
+      if (v.stub != nullptr) CHECK(DocHex(tag + "stub") == std::string(v.stub));
+      if (v.frame != nullptr) CHECK(DocHex(tag + "frame") == std::string(v.frame));
+    }
     v.header.author = kp->public_key;
     if (v.prev_of >= 0) v.header.prev = hashes.at(static_cast<size_t>(v.prev_of));
     const crypto::SecretBytes key = crypto::SecretBytes::Copy(FromHex(v.scope_key));
