@@ -40,25 +40,22 @@ std::string HeaderDefect(uint64_t seq, const crypto::Hash& prev, std::string_vie
   return {};
 }
 
-// "hearth/delta/v1" || hash: the exact message the author signs.
-std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> SignedMessage(
-    const crypto::Hash& hash) {
+// The three contexts have one length, so the signed message has one size.
+static_assert(kSignContext.size() == kSignContextV3.size() && kSignContext.size() == kSignContextV5.size());
+
+// context || hash: the exact message the author signs. The context is
+// "hearth/delta/v1" (versions 1/2), "hearth/delta/v3" (3/4) or
+// "hearth/delta/v5" (5/6): a signature is valid for one family only.
+std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> SignedMessage(uint8_t version,
+                                                                               const crypto::Hash& hash) {
+  const std::string_view context = SignContextOf(version);
   std::array<uint8_t, kSignContext.size() + sizeof(crypto::Hash)> m{};
-  std::memcpy(m.data(), kSignContext.data(), kSignContext.size());
-  std::memcpy(m.data() + kSignContext.size(), hash.data(), hash.size());
+  std::memcpy(m.data(), context.data(), context.size());
+  std::memcpy(m.data() + context.size(), hash.data(), hash.size());
   return m;
 }
 
-// "hearth/delta/v3" || hash (versions 3 and 4).
-std::array<uint8_t, kSignContextV3.size() + sizeof(crypto::Hash)> SignedMessageV3(
-    const crypto::Hash& hash) {
-  std::array<uint8_t, kSignContextV3.size() + sizeof(crypto::Hash)> m{};
-  std::memcpy(m.data(), kSignContextV3.data(), kSignContextV3.size());
-  std::memcpy(m.data() + kSignContextV3.size(), hash.data(), hash.size());
-  return m;
-}
-
-// Versions 3/4: BLAKE2b-256(nonce || ciphertext).
+// Versions 3 to 6: BLAKE2b-256(nonce || ciphertext).
 crypto::Hash BodyHash(std::span<const uint8_t> nonce, std::span<const uint8_t> ciphertext) {
   crypto::Hasher h;
   h.Update(nonce);
@@ -66,7 +63,7 @@ crypto::Hash BodyHash(std::span<const uint8_t> nonce, std::span<const uint8_t> c
   return h.Final();
 }
 
-// Versions 3/4: BLAKE2b-256(version || header || body_hash || u64be(body_size)).
+// Versions 3 to 6: BLAKE2b-256(version || header || body_hash || u64be(body_size)).
 // Computable from a stub: this is what `prev` names and what is signed.
 crypto::Hash DetachedHash(std::span<const uint8_t> version_and_header, const crypto::Hash& body_hash,
                           uint64_t body_size) {
@@ -79,7 +76,7 @@ crypto::Hash DetachedHash(std::span<const uint8_t> version_and_header, const cry
   return h.Final();
 }
 
-bool KnownVersion(uint8_t v) { return v >= kDeltaFormatV1 && v <= kDeltaFormatV4; }
+bool KnownVersion(uint8_t v) { return v >= kDeltaFormatV1 && v <= kDeltaFormatV6; }
 
 }  // namespace
 
@@ -102,7 +99,7 @@ Bytes EncodeHeader(const DeltaHeader& header, uint8_t version) {
 
 namespace {
 
-// SealDeltaPlaintext; with `sign_later` set (versions 3/4 only), leaves the
+// SealDeltaPlaintext; with `sign_later` set (versions 3 to 6 only), leaves the
 // signature as 64 zero bytes and stores the hash to sign there instead.
 Result<Bytes> SealPlaintext(uint8_t version, const DeltaHeader& header, std::span<const uint8_t> plaintext,
                             const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
@@ -148,14 +145,14 @@ Result<Bytes> SealPlaintext(uint8_t version, const DeltaHeader& header, std::spa
         out.resize(out.size() + sizeof(crypto::Signature), 0);
         return out;
       }
-      const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessageV3(hash));
+      const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(version, hash));
       out.insert(out.end(), sig.begin(), sig.end());
       return out;
     }
   }
-  if (sign_later != nullptr) return Status::InvalidArgument("SealDelta: only versions 3/4 can be signed later");
+  if (sign_later != nullptr) return Status::InvalidArgument("SealDelta: only versions 3 to 6 can be signed later");
   const crypto::Hash hash = crypto::HashBytes(out);
-  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(hash));
+  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(version, hash));
   out.insert(out.end(), sig.begin(), sig.end());
   return out;
 }
@@ -163,9 +160,22 @@ Result<Bytes> SealPlaintext(uint8_t version, const DeltaHeader& header, std::spa
 Result<Bytes> Seal(const DeltaHeader& header, std::span<const uint8_t> payload, const crypto::SecretBytes& scope_key,
                    const crypto::SigningKeyPair& signer, const crypto::Nonce* nonce, Compression compression,
                    Layout layout, crypto::Hash* sign_later) {
-  const bool detachable = layout == Layout::kDetachable;
-  const uint8_t plain_version = detachable ? kDeltaFormatV3 : kDeltaFormatV1;
-  const uint8_t zstd_version = detachable ? kDeltaFormatV4 : kDeltaFormatV2;
+  uint8_t plain_version = kDeltaFormatV1;
+  uint8_t zstd_version = kDeltaFormatV2;
+  switch (layout) {
+    case Layout::kAttached:
+      break;
+    case Layout::kDetachable:
+      plain_version = kDeltaFormatV3;
+      zstd_version = kDeltaFormatV4;
+      break;
+    case Layout::kLane:
+      plain_version = kDeltaFormatV5;
+      zstd_version = kDeltaFormatV6;
+      break;
+    default:
+      return Status::InvalidArgument("SealDelta: unknown layout " + std::to_string(static_cast<int>(layout)));
+  }
   if (compression == Compression::kZstd ||
       (compression == Compression::kAuto && payload.size() >= kCompressMinBytes &&
        payload.size() <= kMaxCompressedPayloadBytes)) {
@@ -203,12 +213,17 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
 
 Result<Bytes> SealDeltaUnsigned(const DeltaHeader& header, std::span<const uint8_t> payload,
                                 const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
-                                crypto::Hash& to_sign) {
-  return Seal(header, payload, scope_key, signer, nullptr, Compression::kAuto, Layout::kDetachable, &to_sign);
+                                crypto::Hash& to_sign, Layout layout) {
+  if (layout == Layout::kAttached) {
+    return Status::InvalidArgument("SealDeltaUnsigned: versions 1/2 sign their body and cannot be signed later");
+  }
+  return Seal(header, payload, scope_key, signer, nullptr, Compression::kAuto, layout, &to_sign);
 }
 
 void SignSealedDelta(Bytes& delta, const crypto::Hash& to_sign, const crypto::SigningKeyPair& signer) {
-  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessageV3(to_sign));
+  // The context is the delta's version's: SealDeltaUnsigned wrote the
+  // version byte first (3 to 6).
+  const crypto::Signature sig = crypto::Sign(signer.secret_key, SignedMessage(delta.front(), to_sign));
   std::copy(sig.begin(), sig.end(), delta.end() - static_cast<std::ptrdiff_t>(sig.size()));
 }
 
@@ -227,7 +242,7 @@ Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_byte
   const codec::DeltaFrameHeader& fh = f.header;
   if (f.stub && !Detachable(bytes[0])) {
     return Status::Corruption("delta of version " + std::to_string(bytes[0]) +
-                              " cannot be a stub (only versions 3 and 4 detach their body)");
+                              " cannot be a stub (only versions 3 to 6 detach their body)");
   }
 
   if (std::string d =
@@ -271,9 +286,10 @@ Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_byte
 
 Status VerifyDelta(const ParsedDelta& delta) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
-  const bool ok = Detachable(delta.version)
-                      ? crypto::Verify(delta.header.author, SignedMessageV3(delta.hash), delta.signature)
-                      : crypto::Verify(delta.header.author, SignedMessage(delta.hash), delta.signature);
+  if (!KnownVersion(delta.version)) {
+    return Status::Unauthenticated("delta of unknown format version " + std::to_string(delta.version));
+  }
+  const bool ok = crypto::Verify(delta.header.author, SignedMessage(delta.version, delta.hash), delta.signature);
   if (!ok) {
     return Status::Unauthenticated("delta signature does not verify (author " +
                                    delta.header.author.ToHex() + ", seq " +

@@ -19,6 +19,13 @@
 //   hash      = BLAKE2b-256(version || header || body_hash || u64be(len(ciphertext)))
 //   sig       = Ed25519 over "hearth/delta/v3" || hash
 //   stub     := version, header, bin(32) body_hash, uint len(ciphertext), sig
+//
+// Versions 5 and 6 (lanes; 0x06 = zstd as 0x04) are versions 3 and 4 byte
+// for byte except the version byte and the signing context
+// "hearth/delta/v5", so that no v3/v4 signature is ever valid for v5/v6 and
+// no v5/v6 signature for v3/v4. What changes is the chain rule, which this
+// layer does not check: seq and prev count per lane (author, scope), not
+// per author (docs/delta-format.md, "Versions 5 and 6 (lanes)").
 #pragma once
 
 #include <cstdint>
@@ -37,23 +44,37 @@ inline constexpr uint8_t kDeltaFormatV1 = 0x01;  // AEAD plaintext = payload
 inline constexpr uint8_t kDeltaFormatV2 = 0x02;  // AEAD plaintext = zstd frame of the payload
 inline constexpr uint8_t kDeltaFormatV3 = 0x03;  // detachable body, AEAD plaintext = payload
 inline constexpr uint8_t kDeltaFormatV4 = 0x04;  // detachable body, AEAD plaintext = zstd frame
+inline constexpr uint8_t kDeltaFormatV5 = 0x05;  // lane chain, detachable, AEAD plaintext = payload
+inline constexpr uint8_t kDeltaFormatV6 = 0x06;  // lane chain, detachable, AEAD plaintext = zstd frame
 inline constexpr std::string_view kSignContext = "hearth/delta/v1";
 inline constexpr std::string_view kSignContextV3 = "hearth/delta/v3";
+inline constexpr std::string_view kSignContextV5 = "hearth/delta/v5";
 
-// Versions 3 and 4: the body can be detached (a stub verifies and chains).
-inline constexpr bool Detachable(uint8_t version) {
-  return version == kDeltaFormatV3 || version == kDeltaFormatV4;
+// Versions 5 and 6: seq and prev count per lane (author, scope) instead of
+// per author. The format layer cannot check that (it sees one delta); the
+// replica's chain rule does, once lanes are implemented. Until then the
+// store refuses these versions from outside (Replica::Apply, ApplyBatch).
+inline constexpr bool IsLaneVersion(uint8_t version) {
+  return version == kDeltaFormatV5 || version == kDeltaFormatV6;
 }
-// Versions 2 and 4: the AEAD plaintext is a zstd frame of the payload.
+// Versions 3 to 6: the body can be detached (a stub verifies and chains).
+inline constexpr bool Detachable(uint8_t version) {
+  return version == kDeltaFormatV3 || version == kDeltaFormatV4 || IsLaneVersion(version);
+}
+// Versions 2, 4 and 6: the AEAD plaintext is a zstd frame of the payload.
 inline constexpr bool Compressed(uint8_t version) {
-  return version == kDeltaFormatV2 || version == kDeltaFormatV4;
+  return version == kDeltaFormatV2 || version == kDeltaFormatV4 || version == kDeltaFormatV6;
+}
+// The signing context of a delta of `version` (a known version).
+inline constexpr std::string_view SignContextOf(uint8_t version) {
+  return IsLaneVersion(version) ? kSignContextV5 : Detachable(version) ? kSignContextV3 : kSignContext;
 }
 inline constexpr size_t kMaxScopeBytes = 128;
 
 struct DeltaHeader {
   AuthorId author;
-  uint64_t seq = 0;          // 1, 2, 3, ... per author
-  crypto::Hash prev{};       // hash of delta seq-1; all zero for seq 1
+  uint64_t seq = 0;          // 1, 2, 3, ... per author (versions 5/6: per lane)
+  crypto::Hash prev{};       // hash of delta seq-1 (5/6: in the lane); all zero for seq 1
   std::string scope;         // 1..128 bytes of UTF-8
   uint32_t epoch = 0;        // scope key epoch
   crdt::Hlc hlc_min = 0;     // smallest op HLC
@@ -71,12 +92,12 @@ struct ParsedDelta {
   std::span<const uint8_t> ciphertext;
   crypto::Signature signature{};
   crypto::Hash hash{};
-  uint8_t version = kDeltaFormatV1;          // kDeltaFormatV1 .. kDeltaFormatV4
-  // A stub (version 3/4 only): nonce is zero and ciphertext empty; the body
+  uint8_t version = kDeltaFormatV1;          // kDeltaFormatV1 .. kDeltaFormatV6
+  // A stub (version 3 to 6 only): nonce is zero and ciphertext empty; the body
   // is known only by body_hash and body_size. It verifies and chains, but
   // OpenDelta refuses it.
   bool stub = false;
-  crypto::Hash body_hash{};   // versions 3/4: BLAKE2b-256(nonce || ciphertext)
+  crypto::Hash body_hash{};   // versions 3-6: BLAKE2b-256(nonce || ciphertext)
   uint64_t body_size = 0;     // ciphertext bytes (stub or full)
 };
 
@@ -84,6 +105,7 @@ struct ParsedDelta {
 enum class Layout : uint8_t {
   kAttached,    // version 1 or 2: the signature covers the body itself
   kDetachable,  // version 3 or 4: the signature covers the body's hash
+  kLane,        // version 5 or 6: as kDetachable, seq/prev per (author, scope)
 };
 
 // How SealDelta stores the payload.
@@ -108,17 +130,19 @@ Result<Bytes> SealDelta(const DeltaHeader& header, std::span<const uint8_t> payl
 
 // Signing apart from sealing, so that a group commit can sign its deltas
 // on several cores (src/store/group_commit.cpp): SealDeltaUnsigned is
-// SealDelta with kAuto compression and the detachable layout, but leaves the
+// SealDelta with kAuto compression and `layout` (kDetachable or kLane;
+// kAttached is kInvalidArgument), but leaves the
 // signature as 64 zero bytes and sets `to_sign` to the delta's hash (which is
 // what `prev` names: the chain does not depend on the signature).
-// SignSealedDelta then writes the signature into the delta's last 64 bytes.
+// SignSealedDelta then writes the signature into the delta's last 64 bytes,
+// under the signing context of the delta's version (its first byte).
 Result<Bytes> SealDeltaUnsigned(const DeltaHeader& header, std::span<const uint8_t> payload,
                                 const crypto::SecretBytes& scope_key, const crypto::SigningKeyPair& signer,
-                                crypto::Hash& to_sign);
+                                crypto::Hash& to_sign, Layout layout = Layout::kDetachable);
 void SignSealedDelta(Bytes& delta, const crypto::Hash& to_sign, const crypto::SigningKeyPair& signer);
 
 // Low level: seals `plaintext` as the AEAD plaintext of a delta of format
-// `version` (kDeltaFormatV1 .. kDeltaFormatV4) without looking at it. For
+// `version` (kDeltaFormatV1 .. kDeltaFormatV6) without looking at it. For
 // test vectors and for tests that need deltas with invalid content; use
 // SealDelta otherwise.
 Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
@@ -130,14 +154,16 @@ Result<Bytes> SealDeltaPlaintext(uint8_t version, const DeltaHeader& header,
 // Structure only: version byte, canonical header, sizes, trailing bytes,
 // seq >= 1, hlc_min <= hlc_max, scope length. Computes the hash. Does not
 // check the signature. kCorruption on any defect; kResourceExhausted when
-// larger than max_bytes. Accepts a stub of a version 3/4 delta (ParsedDelta
-// ::stub); a caller that needs the body checks that flag.
+// larger than max_bytes. Accepts a stub of a version 3 to 6 delta
+// (ParsedDelta::stub); a caller that needs the body checks that flag.
+// Versions 5/6 parse like 3/4; whether the caller can apply them (lane
+// chains) is its own check (IsLaneVersion).
 Result<ParsedDelta> ParseDelta(std::span<const uint8_t> bytes, uint64_t max_bytes = uint64_t{16} << 20);
 
 // kUnauthenticated unless the signature verifies under header.author.
 Status VerifyDelta(const ParsedDelta& delta);
 
-// Decrypts the payload, and decompresses it for a version-2 delta.
+// Decrypts the payload, and decompresses it for a version 2/4/6 delta.
 // kUnauthenticated if the key is wrong or bytes were changed. Version 2:
 // kCorruption for an invalid zstd frame (see DecompressPayload),
 // kResourceExhausted when the frame declares more than max_payload_bytes
@@ -148,7 +174,7 @@ Status VerifyDelta(const ParsedDelta& delta);
 Result<Bytes> OpenDelta(const ParsedDelta& delta, const crypto::SecretBytes& scope_key,
                         uint64_t max_payload_bytes = kMaxCompressedPayloadBytes);
 
-// The stub of a full version 3/4 delta (`bytes` as given to ParseDelta,
+// The stub of a full version 3 to 6 delta (`bytes` as given to ParseDelta,
 // `delta` its parse): kInvalidArgument for a version 1/2 delta or a stub.
 Result<Bytes> MakeStub(const ParsedDelta& delta);
 

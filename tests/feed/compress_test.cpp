@@ -202,7 +202,7 @@ TEST_CASE("v2: the writer's choice (kAuto, kNone, kZstd)") {
   // Exactly the limit compresses (and is single-segment: the window covers it).
   const Bytes at_limit(kMaxCompressedPayloadBytes, 'c');
   CHECK(version(at_limit, Compression::kAuto) == kDeltaFormatV2);
-  CHECK(SealDeltaPlaintext(0x05, h, Bytes(20, 0), e.key, e.kp).status().code() == Code::kInvalidArgument);
+  CHECK(SealDeltaPlaintext(0x07, h, Bytes(20, 0), e.key, e.kp).status().code() == Code::kInvalidArgument);
   // The detachable layout chooses 3 or 4 exactly as 1 or 2.
   auto layout = [&](const Bytes& payload, Compression c) {
     auto d = SealDelta(h, payload, e.key, e.kp, nullptr, c, Layout::kDetachable);

@@ -44,21 +44,31 @@ Bytes SamplePayload() {
   return p;
 }
 
-// Fixture: one valid sealed delta.
+// Fixture: one valid sealed delta (version 1 unless asked otherwise).
 struct Sealed {
   SigningKeyPair kp = KeyFromByte(1);
   SecretBytes key = ScopeKey(9);
   DeltaHeader header = SampleHeader(kp.public_key);
   Bytes payload = SamplePayload();
   Bytes bytes;
-  Sealed() {
+  Layout layout = Layout::kAttached;
+  explicit Sealed(Layout l = Layout::kAttached, Compression c = Compression::kAuto) : layout(l) {
     crypto::Nonce n{};
     for (size_t i = 0; i < n.size(); ++i) n[i] = static_cast<uint8_t>(0xa0 + i);
-    auto r = SealDelta(header, payload, key, kp, &n);
+    auto r = SealDelta(header, payload, key, kp, &n, c, layout);
     REQUIRE(r.ok());
     bytes = std::move(r).value();
   }
 };
+
+// The versions the malformed-input tests below run on: every layout, the
+// zstd payload on the lane layout (version 6). Versions 5/6 (lanes) have
+// the frame of 3/4, so every rule of 1-4 holds for them too.
+struct AsV1 { static constexpr Layout kLayout = Layout::kAttached; static constexpr Compression kC = Compression::kAuto; };
+struct AsV3 { static constexpr Layout kLayout = Layout::kDetachable; static constexpr Compression kC = Compression::kNone; };
+struct AsV5 { static constexpr Layout kLayout = Layout::kLane; static constexpr Compression kC = Compression::kNone; };
+struct AsV6 { static constexpr Layout kLayout = Layout::kLane; static constexpr Compression kC = Compression::kZstd; };
+#define HEARTH_DELTA_VERSIONS AsV1, AsV3, AsV5, AsV6
 
 // Whether a delta gets through parse + verify + open with `key`.
 bool Accepted(std::span<const uint8_t> bytes, const SecretBytes& key) {
@@ -288,8 +298,8 @@ TEST_CASE("random nonces differ; a given nonce is deterministic") {
   CHECK(*c == s.bytes);
 }
 
-TEST_CASE("every single-bit flip is rejected") {
-  Sealed s;
+TEST_CASE_TEMPLATE("every single-bit flip is rejected", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
   REQUIRE(Accepted(s.bytes, s.key));
   Bytes t = s.bytes;
   size_t parsed = 0;
@@ -305,8 +315,8 @@ TEST_CASE("every single-bit flip is rejected") {
   CHECK(parsed > s.bytes.size() * 4);
 }
 
-TEST_CASE("every truncation and every extension is rejected") {
-  Sealed s;
+TEST_CASE_TEMPLATE("every truncation and every extension is rejected", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
   for (size_t len = 0; len < s.bytes.size(); ++len) {
     CAPTURE(len);
     auto p = ParseDelta(std::span(s.bytes).first(len));
@@ -322,9 +332,9 @@ TEST_CASE("every truncation and every extension is rejected") {
   }
 }
 
-TEST_CASE("random bytes are rejected without crashing") {
+TEST_CASE_TEMPLATE("random bytes are rejected without crashing", T, HEARTH_DELTA_VERSIONS) {
   std::mt19937_64 rng(hearth::testing::BaseSeed());
-  Sealed s;
+  Sealed s(T::kLayout, T::kC);
   const int cases = hearth::testing::Cases(20000);
   for (int i = 0; i < cases; ++i) {
     size_t len = rng() % 400;
@@ -357,12 +367,13 @@ TEST_CASE("random bytes are rejected without crashing") {
   }
 }
 
-TEST_CASE("hand-built frame: canonical control parses") {
-  Sealed s;
+TEST_CASE_TEMPLATE("hand-built frame: canonical control parses", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
   Fields f(s.header);
   // The same header the library writes.
+  f.version = s.bytes[0];
   Bytes built = f.Build();
-  const Bytes ad = EncodeHeader(s.header);
+  const Bytes ad = EncodeHeader(s.header, s.bytes[0]);
   CHECK(ToHex(std::span(built).first(ad.size())) == ToHex(ad));
   auto p = ParseDelta(built);
   REQUIRE(p.ok());
@@ -379,9 +390,10 @@ void ExpectCorrupt(const Fields& f, const char* what) {
   CHECK(p.status().code() == Code::kCorruption);
 }
 
-TEST_CASE("non-canonical encodings are rejected") {
-  Sealed s;
-  const Fields base(s.header);  // seq 1, epoch 3, op_count 4, hlc > 2^32
+TEST_CASE_TEMPLATE("non-canonical encodings are rejected", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
+  Fields base(s.header);  // seq 1, epoch 3, op_count 4, hlc > 2^32
+  base.version = s.bytes[0];
   Fields f = base;
 
   // seq (1) in longer forms than positive fixint.
@@ -502,16 +514,19 @@ TEST_CASE("non-canonical encodings are rejected") {
   f = base; f.sig.pop_back(); ExpectCorrupt(f, "sig 63");
   f = base; f.sig.push_back(0); ExpectCorrupt(f, "sig 65");
   f = base; f.trailing = B({0x00}); ExpectCorrupt(f, "trailing byte");
-  f = base; f.version = 0x05; ExpectCorrupt(f, "version 5");
+  f = base; f.version = 0x07; ExpectCorrupt(f, "version 7");
   f = base; f.version = 0xff; ExpectCorrupt(f, "version 255");
   f = base; f.version = 0x00; ExpectCorrupt(f, "version 0");
-  // Version 2 (compressed payload) has the same frame: it parses.
-  f = base; f.version = 0x02; CHECK(ParseDelta(f.Build()).ok());
+  // Versions 1 to 6 have the same frame: it parses.
+  for (uint8_t v = kDeltaFormatV1; v <= kDeltaFormatV6; ++v) {
+    f = base; f.version = v; CHECK(ParseDelta(f.Build()).ok());
+  }
 }
 
-TEST_CASE("header value rules") {
-  Sealed s;
-  const Fields base(s.header);
+TEST_CASE_TEMPLATE("header value rules", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
+  Fields base(s.header);
+  base.version = s.bytes[0];
   Fields f = base;
   f.seq = B({0x00}); ExpectCorrupt(f, "seq 0");
   f = base; f.seq = B({0x02}); CHECK(ParseDelta(f.Build()).ok());  // seq 2, zero prev: ok
@@ -582,8 +597,8 @@ TEST_CASE("seal rejects bad arguments") {
   CHECK(bad([](DeltaHeader& h) { h.op_count = 0; }) == Code::kInvalidArgument);
 }
 
-TEST_CASE("verify and open failures") {
-  Sealed s;
+TEST_CASE_TEMPLATE("verify and open failures", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
   auto p = ParseDelta(s.bytes);
   REQUIRE(p.ok());
 
@@ -593,7 +608,8 @@ TEST_CASE("verify and open failures") {
 
   // A signature by another key over the same hash does not verify.
   SigningKeyPair other = KeyFromByte(77);
-  Bytes msg(kSignContext.begin(), kSignContext.end());
+  const std::string_view context = SignContextOf(p->version);
+  Bytes msg(context.begin(), context.end());
   msg.insert(msg.end(), p->hash.begin(), p->hash.end());
   ParsedDelta forged = *p;
   forged.signature = crypto::Sign(other.secret_key, msg);
@@ -603,7 +619,7 @@ TEST_CASE("verify and open failures") {
   // and signature kept) fails verification; so does open (AD changed).
   DeltaHeader h = s.header;
   h.author = other.public_key;
-  Bytes t = EncodeHeader(h);
+  Bytes t = EncodeHeader(h, s.bytes[0]);
   const size_t ad = p->associated_data.size();
   t.insert(t.end(), s.bytes.begin() + static_cast<ptrdiff_t>(ad), s.bytes.end());
   auto q = ParseDelta(t);
@@ -616,7 +632,7 @@ TEST_CASE("verify and open failures") {
   DeltaHeader h2 = s.header;
   h2.epoch = 4;
   crypto::Nonce n = p->nonce;
-  auto other_delta = SealDelta(h2, s.payload, s.key, s.kp, &n);
+  auto other_delta = SealDelta(h2, s.payload, s.key, s.kp, &n, T::kC, s.layout);
   REQUIRE(other_delta.ok());
   Bytes mix(s.bytes.begin(), s.bytes.begin() + static_cast<ptrdiff_t>(ad));
   mix.insert(mix.end(), other_delta->begin() + static_cast<ptrdiff_t>(ad), other_delta->end());
@@ -626,8 +642,8 @@ TEST_CASE("verify and open failures") {
   CHECK(OpenDelta(*m, s.key).status().code() == Code::kUnauthenticated);
 }
 
-TEST_CASE("oversize input is kResourceExhausted") {
-  Sealed s;
+TEST_CASE_TEMPLATE("oversize input is kResourceExhausted", T, HEARTH_DELTA_VERSIONS) {
+  Sealed s(T::kLayout, T::kC);
   CHECK(ParseDelta(s.bytes, s.bytes.size()).ok());
   auto p = ParseDelta(s.bytes, s.bytes.size() - 1);
   CHECK(p.status().code() == Code::kResourceExhausted);

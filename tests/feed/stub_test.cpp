@@ -38,8 +38,9 @@ struct V3 {
   Bytes payload = Bytes(60, 0x5a);
   Bytes full;
   Bytes stub;
-  explicit V3(Compression c = Compression::kNone, uint64_t seq = 1, crypto::Hash prev = {}) {
-    auto r = SealDelta(Header(kp.public_key, seq, prev), payload, key, kp, nullptr, c, Layout::kDetachable);
+  explicit V3(Compression c = Compression::kNone, uint64_t seq = 1, crypto::Hash prev = {},
+              Layout layout = Layout::kDetachable) {
+    auto r = SealDelta(Header(kp.public_key, seq, prev), payload, key, kp, nullptr, c, layout);
     REQUIRE(r.ok());
     full = std::move(r).value();
     auto p = ParseDelta(full);
@@ -107,8 +108,12 @@ TEST_CASE("version 4: zstd inside a detachable delta") {
   CHECK(*plain == v.payload);
 }
 
-TEST_CASE("any changed byte of a stub or of a detachable body is refused") {
-  V3 v;
+// The stub rules run on both detachable families: 3/4 and 5/6 (lanes).
+struct Detached { static constexpr Layout kLayout = Layout::kDetachable; };
+struct Lane { static constexpr Layout kLayout = Layout::kLane; };
+
+TEST_CASE_TEMPLATE("any changed byte of a stub or of a detachable body is refused", T, Detached, Lane) {
+  V3 v(Compression::kNone, 1, {}, T::kLayout);
   // Every byte of the stub: it no longer parses, or no longer verifies.
   for (size_t i = 0; i < v.stub.size(); ++i) {
     Bytes t = v.stub;
@@ -138,8 +143,8 @@ TEST_CASE("any changed byte of a stub or of a detachable body is refused") {
   CHECK(VerifyDelta(*p).code() == Code::kUnauthenticated);
 }
 
-TEST_CASE("stub structure rules") {
-  V3 v;
+TEST_CASE_TEMPLATE("stub structure rules", T, Detached, Lane) {
+  V3 v(Compression::kNone, 1, {}, T::kLayout);
   // Versions 1 and 2 sign their body: a stub of them does not exist.
   Bytes t = v.stub;
   t[0] = kDeltaFormatV1;

@@ -17,6 +17,13 @@
 // for version 3/4, checks the stub like the delta (verifies, same hash,
 // every single-byte change, truncation or extension detected).
 //
+// Versions 5/6 (lanes) and their stubs: the same oracles as 3/4 (they share
+// layout, hash and stubs), in their own version: the header re-encodes with
+// the delta's version byte, a re-signature uses that version's context
+// (hearth/delta/v5), and the signature of an accepted delta never verifies
+// once the version byte is moved to the other family (3<->5, 4<->6). Seal
+// mode writes them when the mode byte asks for the lane layout.
+//
 // First input byte % 3 == 1 — seal mode: a header, nonce, compression
 // choice and payload taken from the input are sealed by SealDelta (signer A,
 // key "north"; version 1 or, zstd-compressed, version 2). A header SealDelta
@@ -67,7 +74,7 @@ const Keys& K() {
 }
 
 crypto::Signature SignHash(const crypto::Hash& h, uint8_t version) {
-  const std::string_view ctx = feed::Detachable(version) ? feed::kSignContextV3 : feed::kSignContext;
+  const std::string_view ctx = feed::SignContextOf(version);
   Bytes m(ctx.begin(), ctx.end());
   m.insert(m.end(), h.begin(), h.end());
   return crypto::Sign(K().a.secret_key, m);
@@ -110,7 +117,24 @@ void CheckParsed(std::span<const uint8_t> bytes, const feed::ParsedDelta& d) {
     FUZZ_CHECK(hh.Final() == d.hash);
   }
   FUZZ_CHECK(d.header.seq >= 1 && d.header.hlc_min <= d.header.hlc_max && d.header.op_count >= 1);
+  FUZZ_CHECK(d.version >= feed::kDeltaFormatV1 && d.version <= feed::kDeltaFormatV6);
+  FUZZ_CHECK(bytes[0] == d.version && d.associated_data[0] == d.version);
   FUZZ_CHECK(!d.header.scope.empty() && d.header.scope.size() <= feed::kMaxScopeBytes);
+}
+
+// Versions 3/4 and 5/6 differ only in the version byte and the signing
+// context: the same bytes relabelled to the other family (3<->5, 4<->6)
+// parse, but a signature valid for one never verifies for the other.
+void CheckOtherFamily(std::span<const uint8_t> in, const feed::ParsedDelta& d, const Status& verdict) {
+  if (!feed::Detachable(d.version)) return;
+  const uint8_t other = feed::IsLaneVersion(d.version) ? static_cast<uint8_t>(d.version - 2)
+                                                       : static_cast<uint8_t>(d.version + 2);
+  Bytes t(in.begin(), in.end());
+  t[0] = other;
+  auto o = feed::ParseDelta(t);
+  FUZZ_CHECK_MSG(o.ok(), o.status().ToString());
+  FUZZ_CHECK(o->version == other && o->stub == d.stub && o->header == d.header && o->hash != d.hash);
+  if (verdict.ok()) FUZZ_CHECK(feed::VerifyDelta(*o).code() == Code::kUnauthenticated);
 }
 
 void ParseMode(std::span<const uint8_t> in) {
@@ -124,6 +148,7 @@ void ParseMode(std::span<const uint8_t> in) {
   CheckParsed(in, *d);
   Status v = feed::VerifyDelta(*d);
   FUZZ_CHECK(v.ok() || v.code() == Code::kUnauthenticated);
+  CheckOtherFamily(in, *d, v);
   if (feed::Detachable(d->version) && !d->stub) {
     auto stub = feed::MakeStub(*d);
     FUZZ_CHECK(stub.ok());
@@ -169,7 +194,10 @@ void SealMode(ByteReader& r) {
   const uint32_t cut = r.U32();
   const uint8_t mode = r.U8();
   const feed::Compression compression = static_cast<feed::Compression>(mode % 3);
-  const feed::Layout layout = (mode & 0x80) != 0 ? feed::Layout::kDetachable : feed::Layout::kAttached;
+  // Bit 7: detachable; bits 7 and 6: lanes (versions 5/6).
+  const feed::Layout layout = (mode & 0x80) == 0   ? feed::Layout::kAttached
+                              : (mode & 0x40) == 0 ? feed::Layout::kDetachable
+                                                   : feed::Layout::kLane;
   auto payload = r.Rest();
 
   auto sealed = feed::SealDelta(h, payload, K().north, K().a, &nonce, compression, layout);
@@ -218,9 +246,14 @@ void SealMode(ByteReader& r) {
   longer.push_back(mutate_xor);
   FUZZ_CHECK(detected(longer));
 
-  // Version 3/4: the stub verifies with the same hash and detects tampering too.
-  FUZZ_CHECK(feed::Detachable(s[0]) == (layout == feed::Layout::kDetachable));
-  if (layout != feed::Layout::kDetachable) return;
+  // The layout asked for is the version written: 1/2, 3/4 or 5/6, and the
+  // zstd one exactly when the AEAD plaintext is a frame.
+  FUZZ_CHECK(feed::Detachable(s[0]) == (layout != feed::Layout::kAttached));
+  FUZZ_CHECK(feed::IsLaneVersion(s[0]) == (layout == feed::Layout::kLane));
+  CheckOtherFamily(s, *d, Status::Ok());
+
+  // Versions 3 to 6: the stub verifies with the same hash and detects tampering too.
+  if (layout == feed::Layout::kAttached) return;
   auto stub = feed::MakeStub(*d);
   FUZZ_CHECK(stub.ok());
   auto sd = feed::ParseDelta(*stub);

@@ -210,6 +210,27 @@ void Delta() {
     Put("delta", "parse_v4", Prefixed(0, v4));
     Put("delta", "parse_stub_v3", Prefixed(0, feed::MakeStub(feed::ParseDelta(v3).value()).value()));
     Put("delta", "parse_stub_v4", Prefixed(0, feed::MakeStub(feed::ParseDelta(v4).value()).value()));
+    // Versions 5 and 6 (lanes), and their stubs: seq 2 of a lane, other scope.
+    h.seq = 2;
+    h.prev = feed::ParseDelta(v3).value().hash;
+    h.scope = "child_care/城厢镇";
+    auto v5 = feed::SealDelta(h, payload, north, a, &nonce, feed::Compression::kNone, feed::Layout::kLane).value();
+    auto v6 = feed::SealDelta(h, payload, north, a, &nonce, feed::Compression::kZstd, feed::Layout::kLane).value();
+    Put("delta", "parse_v5", Prefixed(0, v5));
+    Put("delta", "parse_v6", Prefixed(0, v6));
+    Put("delta", "parse_stub_v5", Prefixed(0, feed::MakeStub(feed::ParseDelta(v5).value()).value()));
+    Put("delta", "parse_stub_v6", Prefixed(0, feed::MakeStub(feed::ParseDelta(v6).value()).value()));
+    // Seal mode asking for the lane layout (delta.cpp, SealMode: the mode
+    // byte's bits 7 and 6), compression auto / none / zstd, this payload.
+    for (uint8_t c = 0; c < 3; ++c) {
+      Bytes b = {1,  0, 2,  0,  1,  0, 0, 0, 1,  0, 0, 1, 0, 0, 0, 0, 0,  1, 5,  1};  // seq 2, hlc +5, 1 op
+      b.insert(b.end(), 24, static_cast<uint8_t>(0x50 + c));                      // nonce
+      const uint8_t tail[] = {0, 0, 0, 9, 0x21, 0, 0, 0, 50, static_cast<uint8_t>(0xc0 | c)};
+      b.insert(b.end(), std::begin(tail), std::end(tail));  // mutate_at, xor, cut, mode
+      b.insert(b.end(), payload.begin(), payload.end());
+      const char* names[] = {"seal_lane_auto", "seal_lane_none", "seal_lane_zstd"};
+      Put("delta", names[c], b);
+    }
   }
   std::mt19937_64 rng(11);
   for (int i = 0; i < 8; ++i) {
@@ -224,6 +245,7 @@ void Delta() {
     b[0] = 1;
     Put("delta", "seal_v3_" + std::to_string(i), b);
   }
+
 }
 
 void Wire() {
