@@ -13,14 +13,34 @@ namespace {
 using testing::Pipe;
 using testing::TempDir;
 
+// n author keys drawn from `seed`: the same seed gives the same authors, so
+// a handshake size (which depends on where the authors' hashes fall in
+// RECON's ranges) is reproducible.
+std::vector<crypto::SigningKeyPair> Keys(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<crypto::SigningKeyPair> k;
+  for (int i = 0; i < n; ++i) {
+    std::array<uint8_t, 32> s{};
+    for (size_t j = 0; j < s.size(); j += 8) {
+      const uint64_t r = rng();
+      for (size_t b = 0; b < 8; ++b) s[j + b] = static_cast<uint8_t>(r >> (8 * b));
+    }
+    k.push_back(crypto::SigningKeyPair::FromSeed(s).value());
+  }
+  return k;
+}
+
 // One sealed delta (seq 1) for each of `n` fresh authors, under a key epoch
-// the replicas do not hold (stored and chained, not applied).
-std::vector<Bytes> ManyAuthors(int n) {
+// the replicas do not hold (stored and chained, not applied). seed != 0:
+// the authors of Keys(n, seed), so that handshake sizes are reproducible.
+std::vector<Bytes> ManyAuthors(int n, uint64_t seed = 0) {
   std::vector<Bytes> out;
   auto key = crypto::RandomAeadKey();
   const uint8_t payload[] = {0x90};
+  std::vector<crypto::SigningKeyPair> fixed;
+  if (seed != 0) fixed = Keys(n, seed);
   for (int i = 0; i < n; ++i) {
-    auto kp = crypto::SigningKeyPair::Generate();
+    auto kp = seed != 0 ? std::move(fixed[static_cast<size_t>(i)]) : crypto::SigningKeyPair::Generate();
     feed::DeltaHeader h;
     h.author = kp.public_key;
     h.seq = 1;
@@ -39,7 +59,7 @@ TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: one r
   TempDir tmp;
   auto a = testing::OpenReplica(tmp.Sub("a"));
   auto b = testing::OpenReplica(tmp.Sub("b"));
-  auto deltas = ManyAuthors(1000);
+  auto deltas = ManyAuthors(1000, 18101);  // fixed authors: the sizes below depend on them
   REQUIRE(a->ApplyBatch(deltas).ok());
   REQUIRE(b->ApplyBatch(deltas).ok());
   REQUIRE(a->GetHeads().value().size() == 1000);
@@ -56,7 +76,7 @@ TEST_CASE("1,000 authors in sync: handshake under 2 KB; one author behind: one r
   }
   // One more author on a: heads differ in one of 16 ranges; only that
   // range's heads (~1/16 of the authors) travel, not all 1,000.
-  auto extra = ManyAuthors(1);
+  auto extra = ManyAuthors(1, 18102);
   REQUIRE(a->Apply(extra[0]).ok());
   Pipe p(*a, *b);
   p.Run();
@@ -170,22 +190,6 @@ std::vector<Bytes> FeedsOf(const std::vector<crypto::SigningKeyPair>& keys, cons
   return out;
 }
 
-// n author keys drawn from `seed`: the same seed gives the same authors, so
-// a handshake size (which depends on where the authors' hashes fall in
-// RECON's ranges) is reproducible.
-std::vector<crypto::SigningKeyPair> Keys(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<crypto::SigningKeyPair> k;
-  for (int i = 0; i < n; ++i) {
-    std::array<uint8_t, 32> s{};
-    for (size_t j = 0; j < s.size(); j += 8) {
-      const uint64_t r = rng();
-      for (size_t b = 0; b < 8; ++b) s[j + b] = static_cast<uint8_t>(r >> (8 * b));
-    }
-    k.push_back(crypto::SigningKeyPair::FromSeed(s).value());
-  }
-  return k;
-}
 
 struct ReconRun {
   uint64_t bytes = 0;
