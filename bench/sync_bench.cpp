@@ -6,6 +6,7 @@
 //                     [--map-trim MIB]
 //   hearth_sync_bench --payload-breakdown [--records N]
 //   hearth_sync_bench --handshake [--json] [--dir D]
+//   hearth_sync_bench --handshake-sets N [--json] [--dir D]
 //
 // Node A runs in a child process (this program re-executed in its internal
 // "--serve" mode): it builds N records x 8 fields in 1,000-op commits with
@@ -47,6 +48,9 @@
 // 1,000 authors' feeds: in sync, 1 / 10 / 500 authors behind, all different
 // (500 + 500), one side empty; with recursive reconciliation (RECON) and
 // with the RANGES path of peers from before it (docs/protocol.md).
+// --handshake-sets N: one author behind among 1,000 over N random author
+// sets: min, median, p99, max and sets over 1 KB, for compact RECON and for
+// the first RECON (8-byte hashes) on the same data.
 //
 // Exit status 1 when a result is wrong (timeout, digests differ), never
 // because of speed.
@@ -688,9 +692,10 @@ struct HandshakeRow {
 
 // handshake_bytes of one session pair a -> b (a initiates), until both are
 // caught up; dies unless the heads end equal.
-uint64_t PairBytes(Replica& a, Replica& b, bool recon) {
+uint64_t PairBytes(Replica& a, Replica& b, bool recon, bool compact = true) {
   SyncOptions o;
   o.recursive_recon = recon;
+  o.compact_recon = compact;
   SyncSession sa(a, true, o), sb(b, false, o);
   uint64_t now = 1'000;
   Check(sa.Start(now), "session start");
@@ -760,6 +765,69 @@ int HandshakeSeries(const std::string& dir, bool json) {
   return 0;
 }
 
+// --handshake-sets N: one author behind among 1,000 over N random author
+// sets (fresh keys each), compact RECON and the first RECON on the same
+// data; the size depends on how many authors share the leaf range of the
+// one behind, so a few sets say little about the largest.
+int HandshakeSets(const std::string& dir, int sets, bool json) {
+  const std::string base = MakeTempDir(dir, "handshake-sets");
+  std::vector<uint64_t> compact, first;
+  std::mt19937_64 rng(std::random_device{}());
+  for (int set = 0; set < sets; ++set) {
+    std::vector<uint64_t> seqs(1000, 1);
+    seqs[rng() % seqs.size()] = 2;
+    const auto ahead = AuthorFeeds(seqs);
+    std::vector<Bytes> behind;
+    for (size_t i = 0, k = 0; i < seqs.size(); k += seqs[i], ++i) behind.push_back(ahead[k]);
+    const bool ahead_initiates = rng() % 2;
+    for (int c = 1; c >= 0; --c) {
+      const std::string d = base + "/" + std::to_string(set) + (c ? "c" : "f");
+      auto x = OpenReplica(d + "x");
+      auto y = OpenReplica(d + "y");
+      Check(x->ApplyBatch(ahead_initiates ? ahead : behind).error, "ApplyBatch x");
+      Check(y->ApplyBatch(ahead_initiates ? behind : ahead).error, "ApplyBatch y");
+      (c ? compact : first).push_back(PairBytes(*x, *y, true, c != 0));
+      x.reset();
+      y.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(d + "x", ec);
+      std::filesystem::remove_all(d + "y", ec);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+  struct Dist {
+    uint64_t min, median, p99, max, over_1k;
+  };
+  auto dist = [](std::vector<uint64_t> v) {
+    std::sort(v.begin(), v.end());
+    Dist d{v.front(), v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)], v.back(), 0};
+    for (uint64_t x : v) d.over_1k += x > 1024;
+    return d;
+  };
+  const Dist dc = dist(compact), df = dist(first);
+  if (json) {
+    std::printf("{\"date\": \"%s\", \"build_type\": \"%s\", \"sets\": %d", NowUtc().c_str(),
+                HEARTH_BENCH_BUILD_TYPE, sets);
+    for (const auto& [name, d] : {std::pair{"compact", dc}, std::pair{"first_recon", df}}) {
+      std::printf(", \"%s\": {\"min\": %" PRIu64 ", \"median\": %" PRIu64 ", \"p99\": %" PRIu64
+                  ", \"max\": %" PRIu64 ", \"over_1024\": %" PRIu64 "}",
+                  name, d.min, d.median, d.p99, d.max, d.over_1k);
+    }
+    std::printf("}\n");
+    return 0;
+  }
+  std::printf("hearth_sync_bench --handshake-sets %d  %s  build %s\n", sets, NowUtc().c_str(), HEARTH_BENCH_BUILD_TYPE);
+  std::printf("One author behind among 1,000, %d random author sets, random direction (SyncStats::handshake_bytes)\n\n",
+              sets);
+  std::printf("%-34s %6s %7s %6s %6s %10s\n", "RECON", "min", "median", "p99", "max", "sets > 1 KB");
+  for (const auto& [name, d] : {std::pair{"compact (6-byte hashes)", dc}, std::pair{"first RECON (8-byte hashes)", df}}) {
+    std::printf("%-34s %6" PRIu64 " %7" PRIu64 " %6" PRIu64 " %6" PRIu64 " %10" PRIu64 "\n", name, d.min, d.median,
+                d.p99, d.max, d.over_1k);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -769,6 +837,7 @@ int main(int argc, char** argv) {
   bool compare_payload = false;
   bool breakdown = false;
   bool handshake = false;
+  int handshake_sets = 0;
   std::string dir, serve_dir, keyring_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -804,12 +873,16 @@ int main(int argc, char** argv) {
       breakdown = true;
     } else if (a == "--handshake") {
       handshake = true;
+    } else if (a == "--handshake-sets") {
+      handshake_sets = std::atoi(next().c_str());
+      if (handshake_sets < 1 || handshake_sets > 100000) Die("--handshake-sets must be 1..100000");
     } else if (a == "-h" || a == "--help") {
       std::puts("usage: hearth_sync_bench [--records N] [--json] [--dir D] [--max-message BYTES]\n"
                 "                         [--payload-version 1|2] [--compare-payload] [--receiver-sync]\n"
                 "                         [--map-trim MIB]\n"
                 "       hearth_sync_bench --payload-breakdown [--records N]\n"
-                "       hearth_sync_bench --handshake [--json] [--dir D]");
+                "       hearth_sync_bench --handshake [--json] [--dir D]\n"
+                "       hearth_sync_bench --handshake-sets N [--json] [--dir D]");
       return 0;
     } else {
       Die("unknown option " + a + " (try --help)");
@@ -818,6 +891,10 @@ int main(int argc, char** argv) {
   g_full_sync_bound_s = 120.0 * std::max<double>(1.0, static_cast<double>(records) / 100000.0);
   if (!serve_dir.empty()) return Serve(serve_dir, keyring_path, records);
   if (breakdown) return PayloadBreakdown(records);
+  if (handshake_sets > 0) {
+    const char* t = std::getenv("TMPDIR");
+    return HandshakeSets(!dir.empty() ? dir : (t && *t ? t : "/tmp"), handshake_sets, json);
+  }
   if (handshake) {
     const char* t = std::getenv("TMPDIR");
     return HandshakeSeries(!dir.empty() ? dir : (t && *t ? t : "/tmp"), json);

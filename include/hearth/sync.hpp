@@ -63,6 +63,11 @@ struct SyncOptions {
   // behave as a peer from before it (RANGES only; a RECON counts a fault),
   // for interoperability tests.
   bool recursive_recon = true;
+  // Compact RECON (6-byte fingerprints and item hashes, modes 3 and 4).
+  // false: behave as a peer that knows only the first RECON (8 bytes, modes
+  // 0 and 1; a mode 3 counts a fault), for interoperability tests. A compact
+  // peer falls back to the first RECON with such a peer by itself.
+  bool compact_recon = true;
 };
 
 struct SyncStats {

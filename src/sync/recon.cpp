@@ -37,7 +37,7 @@ uint32_t ReconPrefix(const AuthorId& a, uint32_t depth) {
 }
 
 void ReconChildFps(const ReconKey& key, const Heads& heads, std::span<const uint32_t> open, uint32_t depth,
-                   Bytes* out) {
+                   Bytes* out, size_t fp_bytes) {
   const uint32_t child_depth = depth + 1;
   // Authors are sorted, so the authors of each child form a contiguous run
   // and the children of sorted ranges come in the same order: one pass.
@@ -60,12 +60,12 @@ void ReconChildFps(const ReconKey& key, const Heads& heads, std::span<const uint
         h.Update(it->second.hash);
       }
       const auto fp = h.Final();
-      out->insert(out->end(), fp.begin(), fp.begin() + kReconFpBytes);
+      out->insert(out->end(), fp.begin(), fp.begin() + static_cast<std::ptrdiff_t>(fp_bytes));
     }
   }
 }
 
-uint64_t ReconItem(const ReconKey& key, const AuthorId& a, const FeedHead& fh) {
+uint64_t ReconItem(const ReconKey& key, const AuthorId& a, const FeedHead& fh, size_t item_bytes) {
   crypto::Hasher h;
   StartKeyed(h, key, 'I');
   uint8_t seq[8];
@@ -75,7 +75,7 @@ uint64_t ReconItem(const ReconKey& key, const AuthorId& a, const FeedHead& fh) {
   h.Update(fh.hash);
   const auto d = h.Final();
   uint64_t v = 0;
-  for (size_t i = 0; i < kReconItemBytes; ++i) v = v << 8 | d[i];
+  for (size_t i = 0; i < item_bytes; ++i) v = v << 8 | d[i];
   return v;
 }
 

@@ -95,6 +95,9 @@ struct SyncSession::Impl {
   bool recon_active = false;
   uint32_t recon_round = 0;
   uint8_t recon_mode = 0;
+  // Compact RECON (6-byte fingerprints and items, modes 3/4) until the peer's
+  // round 1 shows it speaks only the first RECON (modes 0/1, 8 bytes).
+  bool recon_compact = true;
   uint64_t recon_n = 0;  // max of both SUMMARY counts
   uint64_t recon_peer_count = 0;
   std::vector<uint32_t> recon_open;
@@ -769,10 +772,18 @@ struct SyncSession::Impl {
     recon_key = sync::DeriveReconKey(ni, nr);
     recon_peer_count = peer_count;
     recon_open = {0};
-    // Round 1 is always sent, even when heads will follow: a peer from
-    // before RECON answers it with RANGES, which is how we find out.
+    recon_compact = opts.compact_recon;
+    // Round 1 is always sent, and always carries fingerprints (max_message
+    // is at least 1 KB): a peer from before RECON answers it with RANGES, a
+    // peer that knows only the first RECON with mode 0, which is how we find
+    // out.
     return ReconSend(1);
   }
+
+  size_t ReconFpBytes() const { return recon_compact ? sync::kReconFpBytes : sync::kReconFpBytesV1; }
+  size_t ReconItemBytes() const { return recon_compact ? sync::kReconItemBytes : sync::kReconItemBytesV1; }
+  uint8_t ReconFpsMode() const { return recon_compact ? sync::kReconFps : sync::kReconFpsV1; }
+  uint8_t ReconItemsMode() const { return recon_compact ? sync::kReconItems : sync::kReconItemsV1; }
 
   // My heads in the open ranges (depth recon_round - 1) as HEADS; the
   // reconciliation ends and the peer's HEADS come next.
@@ -807,7 +818,7 @@ struct SyncSession::Impl {
     // authors), the depth limit is reached, or the fingerprints would not
     // fit one message: send the heads of the open ranges.
     if (fps * 2 > recon_n || depth >= sync::kReconMaxDepth ||
-        fps * sync::kReconFpBytes + 32 > MessageCap()) {
+        fps * ReconFpBytes() + 32 > MessageCap()) {
       return ReconHeads();
     }
     // Expected authors per open range: recon_n / b^depth.
@@ -817,21 +828,24 @@ struct SyncSession::Impl {
     if (per <= sync::kReconLeafItems) {
       std::vector<uint64_t> items;
       for (const auto& [a, h] : summary_heads) {
-        if (sync::ReconInOpen(recon_open, depth, a)) items.push_back(sync::ReconItem(recon_key, a, h));
+        if (sync::ReconInOpen(recon_open, depth, a)) {
+          items.push_back(sync::ReconItem(recon_key, a, h, ReconItemBytes()));
+        }
       }
       std::sort(items.begin(), items.end());
-      recon_mode = sync::kReconItems;
-      if (items.size() * sync::kReconItemBytes + 32 > MessageCap()) {
+      recon_mode = ReconItemsMode();
+      const size_t hb = ReconItemBytes();
+      if (items.size() * hb + 32 > MessageCap()) {
         recon_mode = sync::kReconFallback;  // too many of mine: heads follow at once
       } else {
-        data.reserve(items.size() * sync::kReconItemBytes);
+        data.reserve(items.size() * hb);
         for (uint64_t v : items) {
-          for (int i = 0; i < 8; ++i) data.push_back(static_cast<uint8_t>(v >> (56 - 8 * i)));
+          for (size_t i = 0; i < hb; ++i) data.push_back(static_cast<uint8_t>(v >> (8 * (hb - 1 - i))));
         }
       }
     } else {
-      recon_mode = sync::kReconFps;
-      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &data);
+      recon_mode = ReconFpsMode();
+      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &data, ReconFpBytes());
     }
     Writer w(sync::kRecon);
     w.Array(3).Uint(round).Uint(recon_mode).Bin(data);
@@ -854,25 +868,35 @@ struct SyncSession::Impl {
     if (!round.ok() || !mode.ok() || !data.ok() || !r.Finish().ok()) {
       return Fault(Status::Corruption("sync: malformed RECON"));
     }
-    if (*round != recon_round || *mode > sync::kReconFallback) {
+    // A peer that knows only the first RECON (compact_recon = false) knows
+    // modes up to 2 and counts any other as a fault.
+    const uint8_t max_mode = opts.compact_recon ? sync::kReconMaxMode : sync::kReconFallback;
+    if (*round != recon_round || *mode > max_mode) {
       return Fault(Status::Corruption("sync: RECON out of step"));
+    }
+    if (recon_round == 1 && recon_compact && recon_mode == sync::kReconFps && *mode == sync::kReconFpsV1) {
+      // The peer knows only the first RECON: it counted our compact round 1
+      // as a fault and still waits for round 1. Send it again in mode 0 and
+      // go on in the first RECON.
+      recon_compact = false;
+      HEARTH_RETURN_IF_ERROR(ReconSend(1));
     }
     recon_active = false;
     const uint32_t depth = recon_round - 1;
     if (recon_mode == sync::kReconFallback) return Status::Ok();  // my heads are sent; the peer's follow
     if (*mode == sync::kReconFallback) return ReconHeads();       // the peer's heads follow; mine now
     if (*mode != recon_mode) return Fault(Status::Corruption("sync: RECON out of step"));
-    if (recon_mode == sync::kReconFps) {
+    if (recon_mode == ReconFpsMode()) {
       Bytes mine;
-      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &mine);
+      const size_t fb = ReconFpBytes();
+      sync::ReconChildFps(recon_key, summary_heads, recon_open, depth, &mine, fb);
       if (data->size() != mine.size()) return Fault(Status::Corruption("sync: RECON with a wrong number of fingerprints"));
       std::vector<uint32_t> next;
       std::vector<uint32_t> same;
       for (size_t i = 0; i < recon_open.size() * sync::kReconBranch; ++i) {
         const uint32_t child = recon_open[i / sync::kReconBranch] << sync::kReconBitsPerLevel |
                                static_cast<uint32_t>(i % sync::kReconBranch);
-        const bool eq = std::equal(mine.begin() + i * sync::kReconFpBytes, mine.begin() + (i + 1) * sync::kReconFpBytes,
-                                   data->begin() + i * sync::kReconFpBytes);
+        const bool eq = std::equal(mine.begin() + i * fb, mine.begin() + (i + 1) * fb, data->begin() + i * fb);
         (eq ? same : next).push_back(child);
       }
       // Equal children: the peer holds exactly my summarised heads there.
@@ -885,18 +909,19 @@ struct SyncSession::Impl {
     // Items: mine found among the peer's are held by the peer as they are;
     // the others travel as HEADS (the peer sends its unmatched ones too, so
     // an author of mine that is not in its HEADS is one it lacks).
-    if (data->size() % sync::kReconItemBytes != 0) return Fault(Status::Corruption("sync: malformed RECON items"));
-    std::vector<uint64_t> theirs(data->size() / sync::kReconItemBytes);
+    const size_t hb = ReconItemBytes();
+    if (data->size() % hb != 0) return Fault(Status::Corruption("sync: malformed RECON items"));
+    std::vector<uint64_t> theirs(data->size() / hb);
     for (size_t i = 0; i < theirs.size(); ++i) {
       uint64_t v = 0;
-      for (size_t j = 0; j < sync::kReconItemBytes; ++j) v = v << 8 | (*data)[i * sync::kReconItemBytes + j];
+      for (size_t j = 0; j < hb; ++j) v = v << 8 | (*data)[i * hb + j];
       theirs[i] = v;
     }
     std::sort(theirs.begin(), theirs.end());
     Heads unmatched;
     for (const auto& [a, h] : summary_heads) {
       if (!sync::ReconInOpen(recon_open, depth, a)) continue;
-      if (std::binary_search(theirs.begin(), theirs.end(), sync::ReconItem(recon_key, a, h))) {
+      if (std::binary_search(theirs.begin(), theirs.end(), sync::ReconItem(recon_key, a, h, hb))) {
         MergePeerHead(a, h.seq);
       } else {
         unmatched.emplace(a, h);

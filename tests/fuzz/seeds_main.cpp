@@ -273,13 +273,19 @@ void Wire() {
     for (int i = 0; i < 16; ++i) w.Array(2).Bin(k32).Uint(static_cast<uint64_t>(i) * 40);
     put("ranges", w);
   }
-  {  // RECON round 1: 8 child fingerprints of 8 bytes; round 4: item hashes
+  {  // first RECON round 1: 8 child fingerprints of 8 bytes; round 4: item hashes
     Writer w(kRecon);
     w.Array(3).Uint(1).Uint(0).Bin(Bytes(64, 0xf1));
     put("recon_fps", w);
     Writer w2(kRecon);
     w2.Array(3).Uint(4).Uint(1).Bin(Bytes(24, 0x1e));
     put("recon_items", w2);
+    Writer w3(kRecon);  // compact RECON: 6-byte fingerprints (mode 3) and items (mode 4)
+    w3.Array(3).Uint(1).Uint(3).Bin(Bytes(48, 0xf1));
+    put("recon_fps_compact", w3);
+    Writer w4(kRecon);
+    w4.Array(3).Uint(4).Uint(4).Bin(Bytes(18, 0x1e));
+    put("recon_items_compact", w4);
   }
   { Writer w(kHeads); w.Array(3).Uint(0).Bool(true).Array(2).Array(2).Bin(k32).Uint(42).Array(2).Bin(n32).Uint(70000); put("heads", w); }
   { Writer w(kDeltas); Bytes d{1, 0x98, 0, 0}; w.Array(2).Uint(7).Array(2).Bin(d).Bin(Bytes(300, 7)); put("deltas", w); }

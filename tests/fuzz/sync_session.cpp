@@ -121,6 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   oa.max_faults = flags >> 4 & 3;
   oa.recursive_recon = !(flags & 4);
+  oa.compact_recon = !(flags & 0x40);  // a peer that knows only the first RECON
   Replica& ra = (flags & 8) ? *w.am : *w.a;
   Replica& rb = (flags & 8) ? *w.bm : *w.b;
   SyncSession sa(ra, a_initiates, oa);

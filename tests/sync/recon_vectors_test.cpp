@@ -1,6 +1,6 @@
 // The RECON test vectors of docs/protocol.md ("Recursive reconciliation"):
-// the session key, the 8 child fingerprints of the root and one item hash,
-// computed independently (Python hashlib.blake2b) from the formulas there.
+// the session key, the 8 child fingerprints of the root and one item hash
+// (8 bytes for the first RECON, 6 for compact RECON), computed independently (Python hashlib.blake2b) from the formulas there.
 #include <doctest/doctest.h>
 
 #include "base/bytes.hpp"
@@ -30,12 +30,20 @@ TEST_CASE("recon vectors: key, child fingerprints of the root, item hash") {
   CHECK(sync::ReconPrefix(a1, 8) == 0xaaaaaa);
 
   const std::vector<uint32_t> root{0};
+  // The first RECON (modes 0 and 1): 8 bytes.
   Bytes fps;
-  sync::ReconChildFps(key, heads, root, 0, &fps);
+  sync::ReconChildFps(key, heads, root, 0, &fps, sync::kReconFpBytesV1);
   CHECK(base::ToHex(fps) ==
         "438dece06093b9024a20bc7c3cb6813870ac86f3dd6c98f1a4270cb4217163b7"
         "b117326c4a49068b77ef34479938d2be6090d5f02ea451588e9587840c0ff05d");
-  CHECK(sync::ReconItem(key, a1, h1) == 0xf3ecf6795b4d4e7cULL);
+  CHECK(sync::ReconItem(key, a1, h1, sync::kReconItemBytesV1) == 0xf3ecf6795b4d4e7cULL);
+  // Compact RECON (modes 3 and 4): the first 6 bytes of the same hashes.
+  Bytes compact;
+  sync::ReconChildFps(key, heads, root, 0, &compact);
+  CHECK(base::ToHex(compact) ==
+        "438dece06093" "4a20bc7c3cb6" "70ac86f3dd6c" "a4270cb42171"
+        "b117326c4a49" "77ef34479938" "6090d5f02ea4" "8e9587840c0f");
+  CHECK(sync::ReconItem(key, a1, h1) == 0xf3ecf6795b4dULL);
 }
 
 }  // namespace
