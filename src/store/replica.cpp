@@ -951,15 +951,13 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
       // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
       // In a group, the leader signs later, on two cores (group_commit.cpp).
+      // Sealing gives the delta's hash (what the next `prev` names), so the
+      // sealed bytes are not parsed again.
       crypto::Hash to_sign{};
-      auto delta = m.sign_later != nullptr
-                       ? feed::SealDeltaUnsigned(hdr, payload, key->second, m.identity, to_sign)
-                       : feed::SealDelta(hdr, payload, key->second, m.identity, nullptr,
-                                         feed::Compression::kAuto, feed::Layout::kDetachable);
+      auto delta = feed::SealDeltaUnsigned(hdr, payload, key->second, m.identity, to_sign);
       if (!delta.ok()) return delta.status();
-      auto parsed = feed::ParseDelta(*delta, UINT64_MAX);
-      if (!parsed.ok()) return parsed.status().WithContext("sealed delta does not parse");
-      h.hash = parsed->hash;
+      if (m.sign_later == nullptr) feed::SignSealedDelta(*delta, to_sign, m.identity);
+      h.hash = to_sign;
       std::string feed_key = store::FeedKey(me, hdr.seq);
       HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(feed_key), *delta));
       if (m.sign_later != nullptr) {
