@@ -134,6 +134,11 @@ HEARTH_C_EXPORT int hearth_options_set_is_root(hearth_options* o, int yes);
 /* Parses the TOML schema now (HEARTH_INVALID_ARGUMENT naming the line). */
 HEARTH_C_EXPORT int hearth_options_set_schema_toml(hearth_options* o, const char* toml);
 HEARTH_C_EXPORT int hearth_options_set_max_map_size(hearth_options* o, uint64_t bytes);
+/* Resident pages of the LMDB map the replica keeps before it drops its
+ * mappings after a transaction (the data stays in the file and the page
+ * cache); default 32 MiB, 0 = never (ReplicaOptions::max_resident_map_bytes,
+ * docs/storage-format.md "Map size"). */
+HEARTH_C_EXPORT int hearth_options_set_max_resident_map_bytes(hearth_options* o, uint64_t bytes);
 
 /* Opens (or creates) the replica in `dir`; `options` may be NULL (defaults)
  * and is only read. */

@@ -137,6 +137,7 @@ _SIGS = {
     "hearth_options_set_root": ([_p, _s], _c.c_int),
     "hearth_options_set_is_root": ([_p, _c.c_int], _c.c_int),
     "hearth_options_set_schema_toml": ([_p, _s], _c.c_int),
+    "hearth_options_set_max_resident_map_bytes": ([_p, _c.c_uint64], _c.c_int),
     "hearth_replica_open": ([_s, _p, _pp], _c.c_int),
     "hearth_replica_close": ([_p], _c.c_int),
     "hearth_replica_author": ([_p, _c.c_char_p, _c.c_size_t], _c.c_int),
@@ -375,7 +376,8 @@ class Replica:
 
     @classmethod
     def open(cls, path, *, schema_toml=None, passphrase=None, unencrypted_identity=False,
-             root=None, is_root=False, durability="sync", create_if_missing=True):
+             root=None, is_root=False, durability="sync", create_if_missing=True,
+             max_resident_map_bytes=None):
         o = ctypes.c_void_p()
         _check(_lib.hearth_options_new(ctypes.byref(o)))
         try:
@@ -391,6 +393,10 @@ class Replica:
             _check(_lib.hearth_options_set_is_root(o, int(bool(is_root))))
             if schema_toml is not None:
                 _check(_lib.hearth_options_set_schema_toml(o, _text(schema_toml, "schema")))
+            if max_resident_map_bytes is not None:
+                if not isinstance(max_resident_map_bytes, int) or not 0 <= max_resident_map_bytes < 2**64:
+                    raise InvalidArgument("max_resident_map_bytes is an int in 0 .. 2**64-1", 2)
+                _check(_lib.hearth_options_set_max_resident_map_bytes(o, max_resident_map_bytes))
             h = ctypes.c_void_p()
             _check(_lib.hearth_replica_open(_text(os.fspath(path), "path"), o, ctypes.byref(h)))
         finally:

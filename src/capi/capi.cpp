@@ -289,6 +289,10 @@ int hearth_options_set_max_map_size(hearth_options* o, uint64_t bytes) {
                       if (o->o.initial_map_size > bytes) o->o.initial_map_size = bytes);
 }
 
+int hearth_options_set_max_resident_map_bytes(hearth_options* o, uint64_t bytes) {
+  HEARTH_OPTIONS_BODY(o->o.max_resident_map_bytes = bytes);
+}
+
 int hearth_options_set_durability(hearth_options* o, int durability) {
   HEARTH_OPTIONS_BODY(
       if (durability != HEARTH_DURABILITY_SYNC && durability != HEARTH_DURABILITY_NOSYNC) {

@@ -36,6 +36,8 @@ hearth_replica* Open(const std::string& dir) {
   REQUIRE(hearth_options_set_unencrypted_identity(o, 1) == HEARTH_OK);
   REQUIRE(hearth_options_set_durability(o, HEARTH_DURABILITY_NOSYNC) == HEARTH_OK);
   REQUIRE(hearth_options_set_schema_toml(o, HEARTH_CAPI_TEST_SCHEMA) == HEARTH_OK);
+  // Every replica of these tests drops its map pages past 1 MiB resident.
+  REQUIRE(hearth_options_set_max_resident_map_bytes(o, uint64_t{1} << 20) == HEARTH_OK);
   hearth_replica* r = nullptr;
   int rc = hearth_replica_open(dir.c_str(), o, &r);
   hearth_options_free(o);
@@ -123,6 +125,8 @@ TEST_CASE("capi: library calls and argument checks") {
   CHECK(hearth_options_set_schema_toml(o, "format = 1\n[collections.x]\n") == HEARTH_INVALID_ARGUMENT);
   CHECK(hearth_options_set_root(o, "abcd") == HEARTH_INVALID_ARGUMENT);
   CHECK(hearth_options_set_durability(o, 7) == HEARTH_INVALID_ARGUMENT);
+  CHECK(hearth_options_set_max_resident_map_bytes(o, 0) == HEARTH_OK);  // 0: never trim
+  CHECK(hearth_options_set_max_resident_map_bytes(nullptr, 0) == HEARTH_INVALID_ARGUMENT);
   hearth_options_free(o);
 }
 

@@ -79,6 +79,23 @@ def test_open_and_every_field_type(tmp_path):
         assert [x["id"] for x in r.scan("worker")] == [wid]
 
 
+def test_max_resident_map_bytes(tmp_path):
+    # A replica that drops its map pages past 1 MiB resident still reads
+    # back everything it wrote; a negative or non-int bound is refused.
+    with hearth.Replica.open(tmp_path / "t", schema_toml=SCHEMA, unencrypted_identity=True,
+                             durability="nosync", max_resident_map_bytes=1 << 20) as r:
+        r.create_scope_key("hr.workers")
+        ids = [hearth.new_id() for _ in range(300)]
+        for i, wid in enumerate(ids):
+            with r.batch() as b:
+                b.set("worker", wid, "name", "worker %d" % i)
+        assert [r.get("worker", wid)["fields"]["name"]["value"] for wid in ids[::50]] == \
+            ["worker %d" % i for i in range(0, 300, 50)]
+    for bad in (-1, 2**64, "1"):
+        with pytest.raises(hearth.InvalidArgument):
+            hearth.Replica.open(tmp_path / "u", schema_toml=SCHEMA, max_resident_map_bytes=bad)
+
+
 def test_errors_carry_code_and_message(tmp_path):
     with open_replica(tmp_path / "r") as r:
         r.create_scope_key("hr.workers")
