@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -234,6 +235,13 @@ Hash HashBytes(std::span<const uint8_t> data) {
   if (crypto_generichash(h.data(), h.size(), Ptr(data), data.size(), nullptr, 0) != 0) {
     Die("crypto_generichash failed");
   }
+  return h;
+}
+
+Hash64 HashBytes64(std::span<const uint8_t> data) {
+  const Hash full = HashBytes(data);
+  Hash64 h{};
+  std::copy(full.begin(), full.begin() + h.size(), h.begin());
   return h;
 }
 

@@ -74,6 +74,11 @@ Signature Sign(const SecretBytes& secret_key, std::span<const uint8_t> message);
 
 // BLAKE2b-256.
 Hash HashBytes(std::span<const uint8_t> data);
+// The first 8 bytes of BLAKE2b-256 ("BLAKE2b-64" of the lane ids,
+// docs/storage-format.md "Lanes"): libsodium has no BLAKE2b output shorter
+// than 16 bytes, so this is a truncation, not BLAKE2b with outlen 8.
+using Hash64 = std::array<uint8_t, 8>;
+Hash64 HashBytes64(std::span<const uint8_t> data);
 class Hasher {
  public:
   Hasher();

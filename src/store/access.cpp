@@ -207,22 +207,23 @@ Status Replica::Impl::InstallKeys(Txn& t, Cache& cache, KeyCache& new_keys) {
 // ---------------------------------------------------------------- derivation
 
 Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
-  std::map<AuthorId, uint64_t> frozen_at;
+  // By lane key (author || lane_id): a fork freezes its lane.
+  std::map<std::string, uint64_t> frozen_at;
   {
     store::Cursor c(t, frozen);
     for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 32 || c.value().size() != 8) continue;
-      AuthorId a;
-      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
-      frozen_at[a] = store::ReadU64(c.value().data());
+      if (c.key().size() != store::kLaneKeySize || c.value().size() != 8) continue;
+      frozen_at[std::string(c.key().begin(), c.key().end())] = store::ReadU64(c.value().data());
     }
     HEARTH_RETURN_IF_ERROR(c.status());
   }
-  auto is_frozen = [&](const feed::DeltaHeader& h) {
-    auto it = frozen_at.find(h.author);
-    return it != frozen_at.end() && h.seq >= it->second;
+  auto is_frozen = [&](const feed::ParsedDelta& d) {
+    auto it = frozen_at.find(store::LaneKey(d.header.author, store::LaneOfDelta(d)));
+    return it != frozen_at.end() && d.header.seq >= it->second;
   };
-  auto apply = [&](const feed::DeltaHeader& h, const std::vector<crdt::RecordOps>& records) {
+  auto apply = [&](const feed::ParsedDelta& d, const std::vector<crdt::RecordOps>& records) {
+    const feed::DeltaHeader& h = d.header;
+    const store::LaneId lane = store::LaneOfDelta(d);
     for (const crdt::RecordOps& rec : records) {
       auto [it, inserted] = out->records.try_emplace(store::StateKey(rec.collection, rec.id));
       if (inserted) {
@@ -230,7 +231,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
         it->second.id = rec.id;
       }
       for (const crdt::Op& o : rec.ops) it->second.Apply(o, h.author);
-      out->history.push_back(store::HistoryKey(rec.collection, rec.id, h.author, h.seq));
+      out->history.push_back(store::HistoryKey(rec.collection, rec.id, h.author, lane, h.seq));
     }
   };
 
@@ -239,19 +240,23 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
   std::shared_ptr<const Policy> policy;
   if (root_key) {
     store::Cursor c(t, feeds);
-    std::string start = store::FeedKey(*root_key, 0);
+    // Every lane of the root's: the prefix is the author alone.
+    const std::string start(reinterpret_cast<const char*>(root_key->bytes.data()), root_key->bytes.size());
     for (bool ok = c.Seek(AsBytes(start)); ok; ok = c.Next()) {
-      if (c.key().size() != 40 || !std::equal(root_key->bytes.begin(), root_key->bytes.end(), c.key().begin())) break;
+      if (c.key().size() != store::kFeedKeySize ||
+          !std::equal(root_key->bytes.begin(), root_key->bytes.end(), c.key().begin())) {
+        break;
+      }
       auto d = feed::ParseDelta(c.value(), UINT64_MAX);
       if (!d.ok()) return d.status().WithContext("stored delta");
-      if (!IsReserved(d->header.scope) || is_frozen(d->header)) continue;
+      if (!IsReserved(d->header.scope) || is_frozen(*d)) continue;
       auto p = Prepare(t, *d, *local_schema, &out->new_keys);  // reserved: no schema checks
       if (!p.ok()) return p.status().WithContext("re-deriving");
       if (!p->invalid.empty()) {
         out->denied.emplace_back(std::string(c.key().begin(), c.key().end()), p->invalid);
         continue;
       }
-      apply(d->header, p->records);
+      apply(*d, p->records);
     }
     HEARTH_RETURN_IF_ERROR(c.status());
     Cache view;
@@ -289,7 +294,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
     const feed::DeltaHeader& h = d->header;
     std::string fk(c.key().begin(), c.key().end());
     if (root_key && h.author == *root_key && IsReserved(h.scope)) continue;  // pass 1
-    if (is_frozen(h)) continue;
+    if (is_frozen(*d)) continue;
     Status permit = Permit(h, policy.get());
     if (!permit.ok()) {
       out->denied.emplace_back(fk, permit.message());
@@ -305,7 +310,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
       out->unreadable.push_back(fk);
       continue;
     }
-    apply(h, p->records);
+    apply(*d, p->records);
   }
   return c.status();
 }

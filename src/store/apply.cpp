@@ -246,9 +246,10 @@ Result<Replica::Impl::Prepared> Replica::Impl::Prepare(const Txn& t, const feed:
 Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta& d,
                                    std::span<const uint8_t> bytes, const Prepared& p) {
   const feed::DeltaHeader& h = d.header;
-  std::string fk = store::FeedKey(h.author, h.seq);
+  const store::LaneId lane = store::LaneOfDelta(d);
+  std::string fk = store::FeedKey(h.author, lane, h.seq);
   HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
-  HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
+  HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, lane, FeedHead{h.seq, d.hash}));
   // The clock observes every chained delta, readable or not, so that a local
   // write made after receiving it is newer even if its key comes later.
   HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
@@ -261,7 +262,7 @@ Status Replica::Impl::WriteApplied(Txn& t, Cache& cache, const feed::ParsedDelta
       (*rec)->cause.Note(h.author, op.hlc, h.author != identity.public_key);
     }
     (*rec)->dirty = true;
-    HEARTH_RETURN_IF_ERROR(IndexHistory(t, r.collection, r.id, h.author, h.seq));
+    HEARTH_RETURN_IF_ERROR(IndexHistory(t, r.collection, r.id, h.author, lane, h.seq));
   }
   if (root_key && h.author == *root_key) {
     // A new policy or schema changes what every other delta's fate is:
@@ -292,9 +293,10 @@ static Status CheckHlcRange(const feed::DeltaHeader& h) {
   return Status::Ok();
 }
 
-Status Replica::Impl::RecordFork(Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
-                                 std::span<const uint8_t> second) const {
-  std::string fk = store::FeedKey(a, seq);
+Status Replica::Impl::RecordFork(Txn& t, const AuthorId& a, const store::LaneId& lane, uint64_t seq,
+                                 std::span<const uint8_t> first, std::span<const uint8_t> second) const {
+  std::string fk = store::FeedKey(a, lane, seq);
+  const std::string lk = store::LaneKey(a, lane);
   auto existing = t.Get(forks, AsBytes(fk));
   if (!existing.ok()) return existing.status();
   if (!existing->has_value()) {
@@ -304,12 +306,12 @@ Status Replica::Impl::RecordFork(Txn& t, const AuthorId& a, uint64_t seq, std::s
     v.append(reinterpret_cast<const char*>(second.data()), second.size());
     HEARTH_RETURN_IF_ERROR(t.Put(forks, AsBytes(fk), AsBytes(v)));
   }
-  auto fr = t.Get(frozen, a.bytes);
+  auto fr = t.Get(frozen, AsBytes(lk));
   if (!fr.ok()) return fr.status();
   if (!fr->has_value() || store::ReadU64((*fr)->data()) > seq) {
     std::string v;
     store::AppendU64(v, seq);
-    HEARTH_RETURN_IF_ERROR(t.Put(frozen, a.bytes, AsBytes(v)));
+    HEARTH_RETURN_IF_ERROR(t.Put(frozen, AsBytes(lk), AsBytes(v)));
   }
   return Status::Ok();
 }
@@ -320,9 +322,10 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
   ApplyResult res;
   res.author = h.author;
   res.seq = h.seq;
-  const std::string fk = store::FeedKey(h.author, h.seq);
+  const store::LaneId lane = store::LaneOfDelta(d);
+  const std::string fk = store::FeedKey(h.author, lane, h.seq);
 
-  auto head = Head(t, h.author);
+  auto head = Head(t, h.author, lane);
   if (!head.ok()) return head.status();
 
   // What the feed holds at this position (feed::ClassifyDelta reads the
@@ -349,7 +352,7 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
       at.waiting = *w_hash;
       first = **waiting;
     }
-    auto fr = t.Get(frozen, h.author.bytes);
+    auto fr = t.Get(frozen, AsBytes(store::LaneKey(h.author, lane)));
     if (!fr.ok()) return fr.status();
     if (fr->has_value()) at.frozen_from = store::ReadU64((*fr)->data());
   }
@@ -377,7 +380,7 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
       return res;
     case feed::ChainVerdict::kFork: {
       Bytes held_first(first->begin(), first->end());
-      HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, h.seq, held_first, bytes));
+      HEARTH_RETURN_IF_ERROR(RecordFork(t, h.author, lane, h.seq, held_first, bytes));
       // Deltas from the fork point on were applied here: un-apply them, as
       // every replica that sees both branches does.
       if (place.fork_in_feed) rebuild_pending = true;
@@ -416,7 +419,7 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
   if (place.waiting_copy) HEARTH_RETURN_IF_ERROR(t.Del(pending, AsBytes(fk)));
   res.outcome = *outcome;
   if (res.outcome == ApplyOutcome::kUnreadable) res.missing_key = ScopeEpoch{h.scope, h.epoch};
-  auto drained = Drain(t, cache, h.author, key_cache);
+  auto drained = Drain(t, cache, h.author, lane, key_cache);
   if (!drained.ok()) return drained.status();
   res.unblocked = *drained;
   return res;
@@ -433,9 +436,10 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   // content that can never be applied (kept as evidence; other authors'
   // deltas and this author's later ones go on).
   auto deny = [&](const std::string& why) -> Result<ApplyOutcome> {
-    std::string fk = store::FeedKey(h.author, h.seq);
+    const store::LaneId lane = store::LaneOfDelta(d);
+    std::string fk = store::FeedKey(h.author, lane, h.seq);
     HEARTH_RETURN_IF_ERROR(t.Put(feeds, AsBytes(fk), bytes));
-    HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, FeedHead{h.seq, d.hash}));
+    HEARTH_RETURN_IF_ERROR(PutHead(t, h.author, lane, FeedHead{h.seq, d.hash}));
     HEARTH_RETURN_IF_ERROR(t.Put(denied, AsBytes(fk), AsBytes(why)));
     HEARTH_RETURN_IF_ERROR(ObserveHlc(t, h.hlc_max));
     *reason = why;
@@ -454,17 +458,18 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
   return prepared->unreadable ? ApplyOutcome::kUnreadable : ApplyOutcome::kApplied;
 }
 
-Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache) {
+Result<uint64_t> Replica::Impl::Drain(Txn& t, Cache& cache, const AuthorId& a, const store::LaneId& lane,
+                                      KeyCache* key_cache) {
   uint64_t n = 0;
-  auto fr = t.Get(frozen, a.bytes);
+  auto fr = t.Get(frozen, AsBytes(store::LaneKey(a, lane)));
   if (!fr.ok()) return fr.status();
   const uint64_t frozen_at = fr->has_value() ? store::ReadU64((*fr)->data()) : UINT64_MAX;
   for (;;) {
-    auto head = Head(t, a);
+    auto head = Head(t, a, lane);
     if (!head.ok()) return head.status();
     const uint64_t next = head->seq + 1;
     if (next >= frozen_at) break;
-    const std::string fk = store::FeedKey(a, next);
+    const std::string fk = store::FeedKey(a, lane, next);
     auto got = t.Get(pending, AsBytes(fk));
     if (!got.ok()) return got.status();
     if (!got->has_value()) break;
@@ -624,7 +629,8 @@ Status Replica::Impl::ApplyUnreadable(Txn& t, Cache& cache, std::string_view sco
         (*rec)->cause.Note(d->header.author, op.hlc, d->header.author != identity.public_key);
       }
       (*rec)->dirty = true;
-      HEARTH_RETURN_IF_ERROR(IndexHistory(t, r.collection, r.id, d->header.author, d->header.seq));
+      HEARTH_RETURN_IF_ERROR(
+          IndexHistory(t, r.collection, r.id, d->header.author, store::LaneOfDelta(*d), d->header.seq));
     }
   }
   return Status::Ok();

@@ -179,8 +179,8 @@ Status Replica::Impl::RecordChange(Txn& t, const CachedRecord& rec) const {
 }
 
 Status Replica::Impl::IndexHistory(Txn& t, std::string_view collection, const RecordId& id,
-                                   const AuthorId& author, uint64_t seq) const {
-  return t.Put(history, AsBytes(store::HistoryKey(collection, id, author, seq)), {});
+                                   const AuthorId& author, const store::LaneId& lane, uint64_t seq) const {
+  return t.Put(history, AsBytes(store::HistoryKey(collection, id, author, lane, seq)), {});
 }
 
 Status Replica::Impl::MigrateHistory(Txn& t) {
@@ -346,21 +346,19 @@ Result<std::vector<HistoryEntry>> Replica::History(std::string_view collection, 
     auto policy = m.PolicyIn(t, nullptr);
     if (!policy.ok()) return policy.status();
     const std::string prefix = store::StateKey(collection, id);
-    std::vector<std::pair<AuthorId, uint64_t>> deltas;
+    std::vector<store::FeedPos> deltas;
     {
       store::Cursor c(t, m.history);
       for (bool ok = c.Seek(AsBytes(prefix)); ok; ok = c.Next()) {
         ByteView k = c.key();
-        if (k.size() != prefix.size() + 40 || !HasPrefix(k, prefix)) break;
-        AuthorId a;
-        std::copy(k.begin() + prefix.size(), k.begin() + prefix.size() + 32, a.bytes.begin());
-        deltas.emplace_back(a, store::ReadU64(k.data() + prefix.size() + 32));
+        if (k.size() != prefix.size() + store::kFeedKeySize || !HasPrefix(k, prefix)) break;
+        deltas.push_back(*store::ParseFeedKey(k.subspan(prefix.size())));
       }
       HEARTH_RETURN_IF_ERROR(c.status());
     }
     Impl::KeyCache keys;
-    for (const auto& [author, seq] : deltas) {
-      auto got = t.Get(m.feeds, AsBytes(store::FeedKey(author, seq)));
+    for (const auto& [author, lane, seq] : deltas) {
+      auto got = t.Get(m.feeds, AsBytes(store::FeedKey(author, lane, seq)));
       if (!got.ok()) return got.status();
       if (!got->has_value()) continue;
       auto d = feed::ParseDelta(**got, UINT64_MAX);

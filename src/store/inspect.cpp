@@ -31,26 +31,21 @@ const char* OpName(crdt::OpKind k) {
   return "?";
 }
 
-// Calls fn(key, value) for each entry of `table`, a table keyed by feed
-// position (author 32 bytes, seq 8): a key of another size is damage,
-// reported as kCorruption naming the table.
+// Calls fn(key, position, value) for each entry of `table`, a table keyed
+// by feed position (author 32 bytes, lane_id 8, seq 8): a key of another
+// size is damage, reported as kCorruption naming the table.
 template <typename F>
 Status ScanByFeedKey(const Txn& t, MDB_dbi dbi, std::string_view table, F&& fn) {
   store::Cursor c(t, dbi);
   for (bool ok = c.First(); ok; ok = c.Next()) {
-    if (c.key().size() != 40) {
-      return Status::Corruption(std::string(table) + ": key of " + std::to_string(c.key().size()) +
-                                " bytes (expected 40)");
+    auto pos = store::ParseFeedKey(c.key());
+    if (!pos) {
+      return Status::Corruption(std::string(table) + ": key of " + std::to_string(c.key().size()) + " bytes (expected " +
+                                std::to_string(store::kFeedKeySize) + ")");
     }
-    HEARTH_RETURN_IF_ERROR(fn(c.key(), c.value()));
+    HEARTH_RETURN_IF_ERROR(fn(c.key(), *pos, c.value()));
   }
   return c.status();
-}
-
-AuthorId AuthorOf(ByteView feed_key) {
-  AuthorId a;
-  std::copy(feed_key.begin(), feed_key.begin() + 32, a.bytes.begin());
-  return a;
 }
 
 }  // namespace
@@ -83,12 +78,12 @@ Result<std::vector<PendingDelta>> Pending(const Replica& replica) {
   const ReplicaImpl& m = ReplicaAccess::Of(replica);
   std::vector<PendingDelta> out;
   Status r = m.WithRead([&](const Txn& t) -> Status {
-    return ScanByFeedKey(t, m.pending, "pending", [&](ByteView k, ByteView v) -> Status {
+    return ScanByFeedKey(t, m.pending, "pending", [&](ByteView, const store::FeedPos& pos, ByteView v) -> Status {
       PendingDelta p;
-      p.author = AuthorOf(k);
-      p.seq = store::ReadU64(k.data() + 32);
+      p.author = pos.author;
+      p.seq = pos.seq;
       p.size = v.size();
-      auto fr = t.Get(m.frozen, p.author.bytes);
+      auto fr = t.Get(m.frozen, AsBytes(store::LaneKey(pos.author, pos.lane)));
       if (!fr.ok()) return fr.status();
       p.held = fr->has_value() && (*fr)->size() == 8 && p.seq >= store::ReadU64((*fr)->data());
       out.push_back(p);
@@ -98,12 +93,12 @@ Result<std::vector<PendingDelta>> Pending(const Replica& replica) {
   if (!r.ok()) return r;
   // Deltas waiting for a newer schema: in the denied table, by reason.
   r = m.WithRead([&](const Txn& t) -> Status {
-    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, ByteView v) -> Status {
+    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, const store::FeedPos& pos, ByteView v) -> Status {
       std::string_view reason(reinterpret_cast<const char*>(v.data()), v.size());
       if (!IsWaitingReason(reason)) return Status::Ok();
       PendingDelta p;
-      p.author = AuthorOf(k);
-      p.seq = store::ReadU64(k.data() + 32);
+      p.author = pos.author;
+      p.seq = pos.seq;
       auto got = t.Get(m.feeds, k);
       if (!got.ok()) return got.status();
       if (got->has_value()) p.size = (*got)->size();
@@ -121,10 +116,10 @@ Result<std::vector<ForkProof>> Forks(const Replica& replica) {
   const ReplicaImpl& m = ReplicaAccess::Of(replica);
   std::vector<ForkProof> out;
   Status r = m.WithRead([&](const Txn& t) -> Status {
-    return ScanByFeedKey(t, m.forks, "forks", [&](ByteView k, ByteView v) -> Status {
+    return ScanByFeedKey(t, m.forks, "forks", [&](ByteView, const store::FeedPos& pos, ByteView v) -> Status {
       ForkProof f;
-      f.author = AuthorOf(k);
-      f.seq = store::ReadU64(k.data() + 32);
+      f.author = pos.author;
+      f.seq = pos.seq;
       uint32_t n = v.size() >= 4 ? store::ReadU32(v.data()) : 0;
       if (v.size() < 4 || 4 + uint64_t{n} > v.size()) {
         return Status::Corruption("forks: entry of " + f.author.ToHex() + "#" + std::to_string(f.seq) +
@@ -144,13 +139,13 @@ Result<std::vector<DeniedDelta>> Denied(const Replica& replica) {
   const ReplicaImpl& m = ReplicaAccess::Of(replica);
   std::vector<DeniedDelta> out;
   Status r = m.WithRead([&](const Txn& t) -> Status {
-    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, ByteView v) -> Status {
+    return ScanByFeedKey(t, m.denied, "denied", [&](ByteView k, const store::FeedPos& pos, ByteView v) -> Status {
       if (IsWaitingReason(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()))) {
         return Status::Ok();  // listed by Pending
       }
       DeniedDelta d;
-      d.author = AuthorOf(k);
-      d.seq = store::ReadU64(k.data() + 32);
+      d.author = pos.author;
+      d.seq = pos.seq;
       d.reason.assign(reinterpret_cast<const char*>(v.data()), v.size());
       auto got = t.Get(m.feeds, k);
       if (!got.ok()) return got.status();
@@ -173,11 +168,11 @@ Result<std::vector<UnreadableKey>> Unreadable(const Replica& replica, std::strin
   std::map<ScopeEpoch, UnreadableKey> by;
   Status r = m.WithRead([&](const Txn& t) -> Status {
     by.clear();
-    Status s = ScanByFeedKey(t, m.unreadable, "opaque", [&](ByteView k, ByteView) -> Status {
+    Status s = ScanByFeedKey(t, m.unreadable, "opaque", [&](ByteView k, const store::FeedPos& pos, ByteView) -> Status {
       auto got = t.Get(m.feeds, k);
       if (!got.ok()) return got.status();
       if (!got->has_value()) {
-        return Status::Corruption("opaque: " + AuthorOf(k).ToHex() + "#" + std::to_string(store::ReadU64(k.data() + 32)) +
+        return Status::Corruption("opaque: " + pos.author.ToHex() + "#" + std::to_string(pos.seq) +
                                   " is not in its feed");
       }
       auto pd = feed::ParseDelta(**got, UINT64_MAX);

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "base/bytes.hpp"
+#include "crypto/crypto.hpp"
+#include "feed/delta.hpp"
 
 namespace hearth::store {
 
@@ -12,10 +14,39 @@ void AppendU64(std::string& out, uint64_t v) { base::AppendBE64(out, v); }
 uint32_t ReadU32(const uint8_t* p) { return base::LoadBE32(p); }
 uint64_t ReadU64(const uint8_t* p) { return base::LoadBE64(p); }
 
-std::string FeedKey(const AuthorId& author, uint64_t seq) {
+LaneId LaneIdOf(std::string_view scope) {
+  return crypto::HashBytes64({reinterpret_cast<const uint8_t*>(scope.data()), scope.size()});
+}
+
+LaneId LaneOf(uint8_t version, std::string_view scope) {
+  return feed::IsLaneVersion(version) ? LaneIdOf(scope) : kLegacyLane;
+}
+
+std::string LaneKey(const AuthorId& author, const LaneId& lane) {
   std::string k(reinterpret_cast<const char*>(author.bytes.data()), author.bytes.size());
+  k.append(reinterpret_cast<const char*>(lane.data()), lane.size());
+  return k;
+}
+
+std::string FeedKey(const AuthorId& author, const LaneId& lane, uint64_t seq) {
+  std::string k = LaneKey(author, lane);
   AppendU64(k, seq);
   return k;
+}
+
+std::optional<FeedPos> ParseLaneKey(std::span<const uint8_t> k) {
+  if (k.size() != kLaneKeySize) return std::nullopt;
+  FeedPos p;
+  std::copy(k.begin(), k.begin() + 32, p.author.bytes.begin());
+  std::copy(k.begin() + 32, k.begin() + 40, p.lane.begin());
+  return p;
+}
+
+std::optional<FeedPos> ParseFeedKey(std::span<const uint8_t> k) {
+  if (k.size() != kFeedKeySize) return std::nullopt;
+  auto p = ParseLaneKey(k.first(kLaneKeySize));
+  p->seq = ReadU64(k.data() + kLaneKeySize);
+  return p;
 }
 
 std::string StatePrefix(std::string_view collection) {
@@ -30,10 +61,10 @@ std::string StateKey(std::string_view collection, const RecordId& id) {
   return k;
 }
 
-std::string HistoryKey(std::string_view collection, const RecordId& id, const AuthorId& author, uint64_t seq) {
+std::string HistoryKey(std::string_view collection, const RecordId& id, const AuthorId& author, const LaneId& lane,
+                       uint64_t seq) {
   std::string k = StateKey(collection, id);
-  k.append(reinterpret_cast<const char*>(author.bytes.data()), author.bytes.size());
-  AppendU64(k, seq);
+  k.append(FeedKey(author, lane, seq));
   return k;
 }
 

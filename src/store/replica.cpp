@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/bytes.hpp"
 #include "crdt/hlc.hpp"
 #include "identity/identity.hpp"
 #include "store/replica_identity.hpp"
@@ -236,6 +237,12 @@ Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOp
         return Status::FailedPrecondition("replica " + p->dir + " has storage format " +
                                           std::to_string(version) + "; this build reads up to " +
                                           std::to_string(kStorageFormatVersion) + " (upgrade Hearth)");
+      }
+      if (version == 0) return Status::Corruption("replica " + p->dir + " has storage format 0");
+      // Format 1 (feeds keyed author || seq): re-keyed by lane in this
+      // transaction, so a crash leaves format 1 or 2, never a mixture.
+      if (version == 1) {
+        HEARTH_RETURN_IF_ERROR(p->MigrateToFormat2(t).WithContext("replica " + p->dir + ": migrating to storage format 2"));
       }
     }
     // The county root: stored once, never changed.
@@ -685,8 +692,8 @@ Result<std::pair<uint32_t, crypto::SecretBytes>> Replica::Impl::WriteKey(Txn& t,
   return std::make_pair(**epoch, std::move(**key));
 }
 
-Result<FeedHead> Replica::Impl::Head(const Txn& t, const AuthorId& a) const {
-  auto got = t.Get(heads, a.bytes);
+Result<FeedHead> Replica::Impl::Head(const Txn& t, const AuthorId& a, const store::LaneId& lane) const {
+  auto got = t.Get(heads, AsBytes(store::LaneKey(a, lane)));
   if (!got.ok()) return got.status();
   FeedHead h;
   if (!got->has_value()) return h;
@@ -697,11 +704,11 @@ Result<FeedHead> Replica::Impl::Head(const Txn& t, const AuthorId& a) const {
   return h;
 }
 
-Status Replica::Impl::PutHead(Txn& t, const AuthorId& a, const FeedHead& h) const {
+Status Replica::Impl::PutHead(Txn& t, const AuthorId& a, const store::LaneId& lane, const FeedHead& h) const {
   std::string v;
   store::AppendU64(v, h.seq);
   v.append(reinterpret_cast<const char*>(h.hash.data()), h.hash.size());
-  return t.Put(heads, a.bytes, AsBytes(v));
+  return t.Put(heads, AsBytes(store::LaneKey(a, lane)), AsBytes(v));
 }
 
 Result<crdt::Hlc> Replica::Impl::LoadHlc(const Txn& t) const {
@@ -831,7 +838,8 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       by_scope[*scope].push_back(&in);
     }
     const AuthorId& me = m.identity.public_key;
-    auto head = m.Head(t, me);
+    // This build writes versions 3/4 only: the legacy lane.
+    auto head = m.Head(t, me, store::kLegacyLane);
     if (!head.ok()) return head.status();
     FeedHead h = *head;
     auto hlc0 = m.LoadHlc(t);
@@ -946,7 +954,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       hdr.seq = ++h.seq;
       hdr.prev = h.hash;
       for (const crdt::RecordOps& r : records) {
-        HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, hdr.seq));
+        HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, store::kLegacyLane, hdr.seq));
       }
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
       // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
@@ -958,7 +966,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       if (!delta.ok()) return delta.status();
       if (m.sign_later == nullptr) feed::SignSealedDelta(*delta, to_sign, m.identity);
       h.hash = to_sign;
-      std::string feed_key = store::FeedKey(me, hdr.seq);
+      std::string feed_key = store::FeedKey(me, store::kLegacyLane, hdr.seq);
       HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(feed_key), *delta));
       if (m.sign_later != nullptr) {
         m.sign_later->push_back(Impl::UnsignedDelta{std::move(feed_key), std::move(*delta), to_sign});
@@ -966,7 +974,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       out.op_count += hdr.op_count;
     }
     out.last_seq = h.seq;
-    HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, h));
+    HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, store::kLegacyLane, h));
     HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
     // A new policy or schema decides every delta's fate anew (docs/policy.md).
     if (by_scope.count(kPolicyScope) || by_scope.count(kSchemaScope)) m.rebuild_pending = true;
@@ -1138,12 +1146,18 @@ Result<Heads> Replica::Impl::ReadHeads(const Txn& t) const {
   Heads out;
   store::Cursor c(t, heads);
   for (bool ok = c.First(); ok; ok = c.Next()) {
-    if (c.key().size() != 32 || c.value().size() != 40) {
+    auto lk = store::ParseLaneKey(c.key());
+    if (!lk || c.value().size() != 40) {
       return Status::Corruption("heads: entry of " + std::to_string(c.key().size()) + "+" +
-                                std::to_string(c.value().size()) + " bytes (expected 32+40)");
+                                std::to_string(c.value().size()) + " bytes (expected 40+40)");
     }
-    AuthorId a;
-    std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
+    // Deltas of other lanes (versions 5/6) are refused until lanes land
+    // (docs/proposal-lanes.md, step 3): such a head is damage here.
+    if (lk->lane != store::kLegacyLane) {
+      return Status::Corruption("heads: head of " + lk->author.ToHex() + " in lane " +
+                                base::ToHex(lk->lane.data(), lk->lane.size()) + " (this build keeps legacy lanes only)");
+    }
+    const AuthorId& a = lk->author;
     FeedHead h;
     h.seq = store::ReadU64(c.value().data());
     std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
@@ -1170,11 +1184,13 @@ Result<std::vector<Bytes>> Replica::DeltasSince(const Heads& since, uint64_t max
       uint64_t from = it == since.end() ? 1 : it->second.seq + 1;
       if (from > h.seq) continue;
       store::Cursor c(t, m.feeds);
-      std::string start = store::FeedKey(a, from);
+      const std::string lane_key = store::LaneKey(a, store::kLegacyLane);
+      const ByteView lane = AsBytes(lane_key);
+      std::string start = store::FeedKey(a, store::kLegacyLane, from);
       for (bool ok = c.Seek(AsBytes(start)); ok; ok = c.Next()) {
         ByteView k = c.key();
-        if (k.size() != 40 || !std::equal(a.bytes.begin(), a.bytes.end(), k.begin())) break;
-        if (store::ReadU64(k.data() + 32) > h.seq) break;
+        if (k.size() != store::kFeedKeySize || !std::equal(lane.begin(), lane.end(), k.begin())) break;
+        if (store::ReadU64(k.data() + store::kLaneKeySize) > h.seq) break;
         if (!out.empty() && total + c.value().size() > max_bytes) return true;
         out.emplace_back(c.value().begin(), c.value().end());
         total += c.value().size();
@@ -1190,7 +1206,7 @@ Result<std::vector<Bytes>> Replica::DeltasSince(const Heads& since, uint64_t max
 Result<Bytes> Replica::GetDelta(const AuthorId& author, uint64_t seq) const {
   const Impl& m = *impl_;
   return m.WithRead([&](const Txn& t) -> Result<Bytes> {
-    auto got = t.Get(m.feeds, AsBytes(store::FeedKey(author, seq)));
+    auto got = t.Get(m.feeds, AsBytes(store::FeedKey(author, store::kLegacyLane, seq)));
     if (!got.ok()) return got.status();
     if (!got->has_value()) {
       return Status::NotFound("no delta " + author.ToHex() + "#" + std::to_string(seq));

@@ -20,6 +20,7 @@
 #include "hearth/inspect.hpp"
 #include "hearth/policy.hpp"
 #include "hearth/replica.hpp"
+#include "store/keys.hpp"
 #include "store/lmdb.hpp"
 
 namespace hearth {
@@ -28,7 +29,9 @@ namespace hearth {
 // field: RssFile + RssShmem), i.e. its LMDB maps and shared libraries.
 Result<uint64_t> ResidentFileBytes();
 
-inline constexpr uint32_t kStorageFormatVersion = 1;
+// 2: feed positions keyed by lane (author || lane_id || seq, docs/
+// storage-format.md); a format-1 replica is migrated by Open (migrate.cpp).
+inline constexpr uint32_t kStorageFormatVersion = 2;
 
 // Reason of a denied-table entry for a delta with invalid content.
 inline constexpr const char* kInvalidContentPrefix = "invalid content: ";
@@ -64,6 +67,8 @@ inline constexpr const char* kMetaRestoredFrom = "restored_from";
 // in one write transaction committed when fn returns ok. REQUIRES: the
 // environment is not open in this process.
 Status EditMeta(const std::string& dir, const std::function<Status(Txn&, MDB_dbi)>& fn);
+// The lane of a parsed delta (legacy for versions 1 to 4).
+inline LaneId LaneOfDelta(const feed::ParsedDelta& d) { return LaneOf(d.version, d.header.scope); }
 }  // namespace store
 
 struct Replica::Impl {
@@ -206,12 +211,15 @@ struct Replica::Impl {
   // Appends a Change for `rec` when its merged state differs from what was
   // stored; sets notify_pending.
   Status RecordChange(store::Txn& t, const CachedRecord& rec) const;
-  // Adds (collection, id) <- (author, seq) to the history index.
+  // Adds (collection, id) <- (author, lane, seq) to the history index.
   Status IndexHistory(store::Txn& t, std::string_view collection, const RecordId& id, const AuthorId& author,
-                      uint64_t seq) const;
+                      const store::LaneId& lane, uint64_t seq) const;
   // Opening: builds the history index from the feeds once (a replica made
   // before it existed).
   Status MigrateHistory(store::Txn& t);
+  // Opening a format-1 replica: re-keys every feed position to its legacy
+  // lane (storage format 2) in the caller's transaction (migrate.cpp).
+  Status MigrateToFormat2(store::Txn& t) const;
   // After a committed transaction that recorded changes: rewrites the
   // notify file so that watchers in every process wake.
   void NotifyChanges() const;
@@ -237,10 +245,12 @@ struct Replica::Impl {
   Result<ScopeEpoch> NewScopeKey(std::string_view scope, bool rotate);
 
   // --- feeds ---
-  Result<FeedHead> Head(const store::Txn& t, const AuthorId& a) const;
-  // Every author's head (kCorruption for a malformed entry).
+  // The head of lane (a, lane); seq 0 when none is held.
+  Result<FeedHead> Head(const store::Txn& t, const AuthorId& a, const store::LaneId& lane) const;
+  // Every author's head, of its legacy lane: the only lanes this build
+  // writes (kCorruption for a malformed entry or another lane).
   Result<Heads> ReadHeads(const store::Txn& t) const;
-  Status PutHead(store::Txn& t, const AuthorId& a, const FeedHead& h) const;
+  Status PutHead(store::Txn& t, const AuthorId& a, const store::LaneId& lane, const FeedHead& h) const;
   Result<crdt::Hlc> LoadHlc(const store::Txn& t) const;
   Status StoreHlc(store::Txn& t, crdt::Hlc h) const;
   // Raises the stored clock to `remote` if that is newer (HlcObserve).
@@ -275,15 +285,16 @@ struct Replica::Impl {
                       std::span<const uint8_t> bytes, const Prepared& p);
   Result<ApplyResult> ApplyInTxn(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
                                  std::span<const uint8_t> bytes, KeyCache* key_cache = nullptr);
-  // Records a fork (author, seq) with both deltas and freezes the author.
-  Status RecordFork(store::Txn& t, const AuthorId& a, uint64_t seq, std::span<const uint8_t> first,
-                    std::span<const uint8_t> second) const;
+  // Records a fork (author, lane, seq) with both deltas and freezes the lane.
+  Status RecordFork(store::Txn& t, const AuthorId& a, const store::LaneId& lane, uint64_t seq,
+                    std::span<const uint8_t> first, std::span<const uint8_t> second) const;
   // A delta that chains onto its author's head: refused by policy (kept as
   // kDenied), stored without a key (kUnreadable) or applied (kApplied).
   Result<ApplyOutcome> ApplyChained(store::Txn& t, Cache& cache, const feed::ParsedDelta& d,
                                     std::span<const uint8_t> bytes, KeyCache* key_cache, std::string* reason);
-  // Applies pending deltas that now chain onto the head of `a`.
-  Result<uint64_t> Drain(store::Txn& t, Cache& cache, const AuthorId& a, KeyCache* key_cache = nullptr);
+  // Applies pending deltas that now chain onto the head of lane (a, lane).
+  Result<uint64_t> Drain(store::Txn& t, Cache& cache, const AuthorId& a, const store::LaneId& lane,
+                         KeyCache* key_cache = nullptr);
 
   // Applies unreadable deltas of (scope, epoch) once its key is known.
   Status ApplyUnreadable(store::Txn& t, Cache& cache, std::string_view scope, uint32_t epoch);

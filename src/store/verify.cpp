@@ -29,11 +29,15 @@ constexpr std::string_view kInvalidContentReason = "invalid content:";
 
 std::string Short(const AuthorId& a) { return a.ToHex().substr(0, 16); }
 
+// "author16#seq", with "/lane_id" after the author outside the legacy lane.
+std::string LaneName(const AuthorId& a, const store::LaneId& lane) {
+  return lane == store::kLegacyLane ? Short(a) : Short(a) + "/" + base::ToHex(lane.data(), lane.size());
+}
+
 std::string KeyName(ByteView k) {
-  if (k.size() != 40) return "bad key (" + std::to_string(k.size()) + " bytes)";
-  AuthorId a;
-  std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
-  return Short(a) + "#" + std::to_string(store::ReadU64(k.data() + 32));
+  auto pos = store::ParseFeedKey(k);
+  if (!pos) return "bad key (" + std::to_string(k.size()) + " bytes)";
+  return LaneName(pos->author, pos->lane) + "#" + std::to_string(pos->seq);
 }
 
 std::string Str(ByteView v) { return std::string(v.begin(), v.end()); }
@@ -71,10 +75,11 @@ std::string StateName(const std::string& k) {
 }
 
 // A delta kept in pending or forks: well formed, signed, under its key.
-std::optional<std::string> CheckKept(ByteView bytes, const AuthorId& author, uint64_t seq, feed::ParsedDelta* out) {
+std::optional<std::string> CheckKept(ByteView bytes, const store::FeedPos& pos, feed::ParsedDelta* out) {
   auto d = feed::ParseDelta(bytes, UINT64_MAX);
   if (!d.ok()) return d.status().ToString();
-  if (d->header.author != author || d->header.seq != seq) return std::string("stored under another author or seq");
+  if (d->header.author != pos.author || d->header.seq != pos.seq) return std::string("stored under another author or seq");
+  if (store::LaneOfDelta(*d) != pos.lane) return std::string("stored under another lane");
   if (!feed::VerifyDelta(*d).ok()) return std::string("bad signature");
   if (out) *out = *d;
   return std::nullopt;
@@ -83,14 +88,15 @@ std::optional<std::string> CheckKept(ByteView bytes, const AuthorId& author, uin
 // Every check of the tables that needs no signature work on the feeds.
 // Problems go to `out`; the Status is for failures to read at all.
 Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>* out) {
-  // ---- feeds: keys, contiguity from seq 1, hash links.
-  std::map<AuthorId, FeedHead> last;  // per author: the last delta of the contiguous feed
+  // ---- feeds: keys (author || lane of the delta || seq), contiguity from
+  // seq 1 in each lane, hash links.
+  std::map<std::string, FeedHead> last;  // per lane key: the last delta of the contiguous feed
   std::set<std::string> feed_keys;
   crdt::Hlc own_hlc = 0;
   bool feeds_ok = true;
   {
     store::Cursor c(t, m.feeds);
-    AuthorId prev_author;
+    std::string prev_lane;
     FeedHead chain;
     bool broken = false;
     for (bool ok = c.First(); ok; ok = c.Next()) {
@@ -102,13 +108,16 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
         continue;
       }
       const feed::DeltaHeader& h = d->header;
-      if (store::FeedKey(h.author, h.seq) != Str(c.key())) {
-        out->push_back("feeds: delta " + Short(h.author) + "#" + std::to_string(h.seq) + " stored under key " +
-                       KeyName(c.key()));
+      const store::LaneId lane = store::LaneOfDelta(*d);
+      if (store::FeedKey(h.author, lane, h.seq) != Str(c.key())) {
+        // Also a delta of versions 1 to 4 outside its author's legacy lane.
+        out->push_back("feeds: delta " + LaneName(h.author, lane) + "#" + std::to_string(h.seq) +
+                       " (format version " + std::to_string(d->version) + ") stored under key " + KeyName(c.key()));
         feeds_ok = false;
       }
-      if (h.author != prev_author) {  // keys sort by author, then seq
-        prev_author = h.author;
+      const std::string lane_key = store::LaneKey(h.author, lane);
+      if (lane_key != prev_lane) {  // keys sort by author, then lane, then seq
+        prev_lane = lane_key;
         chain = FeedHead{};
         broken = false;
       }
@@ -123,7 +132,7 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
         continue;
       }
       chain = FeedHead{h.seq, d->hash};
-      last[h.author] = chain;
+      last[lane_key] = chain;
       if (h.author == m.identity.public_key) own_hlc = std::max(own_hlc, h.hlc_max);
     }
     HEARTH_RETURN_IF_ERROR(c.status());
@@ -132,31 +141,34 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
   // ---- heads: one per feed, equal to its last delta; none without a feed.
   {
     store::Cursor c(t, m.heads);
-    std::set<AuthorId> seen;
+    std::set<std::string> seen;
     for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 32 || c.value().size() != 40) {
+      auto lk = store::ParseLaneKey(c.key());
+      if (!lk || c.value().size() != 40) {
         out->push_back("heads: malformed entry (" + std::to_string(c.key().size()) + "-byte key, " +
                        std::to_string(c.value().size()) + "-byte value)");
         continue;
       }
-      AuthorId a;
-      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
-      seen.insert(a);
+      const std::string name = LaneName(lk->author, lk->lane);
+      seen.insert(Str(c.key()));
       FeedHead h;
       h.seq = store::ReadU64(c.value().data());
       std::copy(c.value().begin() + 8, c.value().end(), h.hash.begin());
-      auto it = last.find(a);
+      auto it = last.find(Str(c.key()));
       if (it == last.end()) {
-        out->push_back("heads: head of " + Short(a) + " (seq " + std::to_string(h.seq) + ") but no feed is stored");
+        out->push_back("heads: head of " + name + " (seq " + std::to_string(h.seq) + ") but no feed is stored");
       } else if (!(it->second == h)) {
-        out->push_back("heads: head of " + Short(a) + " says seq " + std::to_string(h.seq) +
+        out->push_back("heads: head of " + name + " says seq " + std::to_string(h.seq) +
                        ", but its feed ends at seq " + std::to_string(it->second.seq) +
                        (it->second.seq == h.seq ? " with another hash" : ""));
       }
     }
     HEARTH_RETURN_IF_ERROR(c.status());
-    for (const auto& [a, h] : last) {
-      if (!seen.count(a)) out->push_back("heads: feed of " + Short(a) + " (seq " + std::to_string(h.seq) + ") has no head");
+    for (const auto& [lk, h] : last) {
+      if (seen.count(lk)) continue;
+      auto pos = store::ParseLaneKey(AsBytes(lk));
+      out->push_back("heads: feed of " + LaneName(pos->author, pos->lane) + " (seq " + std::to_string(h.seq) +
+                     ") has no head");
     }
   }
 
@@ -220,54 +232,55 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
     HEARTH_RETURN_IF_ERROR(c.status());
   }
 
-  // ---- forks and frozen: both deltas signed at the same (author, seq),
-  // different; each forked author frozen at its lowest fork point.
-  std::map<AuthorId, uint64_t> lowest_fork;
+  // ---- forks and frozen: both deltas signed at the same (author, lane,
+  // seq), different; each forked lane frozen at its lowest fork point.
+  std::map<std::string, uint64_t> lowest_fork;  // by lane key
   {
     store::Cursor c(t, m.forks);
     for (bool ok = c.First(); ok; ok = c.Next()) {
       ByteView k = c.key(), v = c.value();
-      if (k.size() != 40 || v.size() < 4 || 4 + uint64_t{store::ReadU32(v.data())} > v.size()) {
+      auto pos = store::ParseFeedKey(k);
+      if (!pos || v.size() < 4 || 4 + uint64_t{store::ReadU32(v.data())} > v.size()) {
         out->push_back("forks: malformed entry " + KeyName(k));
         continue;
       }
-      AuthorId a;
-      std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
-      const uint64_t seq = store::ReadU64(k.data() + 32);
       const uint32_t n = store::ReadU32(v.data());
       feed::ParsedDelta d1, d2;
-      auto p1 = CheckKept(v.subspan(4, n), a, seq, &d1);
-      auto p2 = CheckKept(v.subspan(4 + n), a, seq, &d2);
+      auto p1 = CheckKept(v.subspan(4, n), *pos, &d1);
+      auto p2 = CheckKept(v.subspan(4 + n), *pos, &d2);
       if (p1 || p2) {
         out->push_back("forks: proof " + KeyName(k) + ": " + (p1 ? *p1 : *p2));
         continue;
       }
       if (d1.hash == d2.hash) out->push_back("forks: proof " + KeyName(k) + " holds the same delta twice");
-      auto [it, fresh] = lowest_fork.emplace(a, seq);
-      if (!fresh) it->second = std::min(it->second, seq);
+      auto [it, fresh] = lowest_fork.emplace(store::LaneKey(pos->author, pos->lane), pos->seq);
+      if (!fresh) it->second = std::min(it->second, pos->seq);
     }
     HEARTH_RETURN_IF_ERROR(c.status());
   }
   {
     store::Cursor c(t, m.frozen);
-    std::set<AuthorId> seen;
+    std::set<std::string> seen;
     for (bool ok = c.First(); ok; ok = c.Next()) {
-      if (c.key().size() != 32 || c.value().size() != 8) {
+      auto lk = store::ParseLaneKey(c.key());
+      if (!lk || c.value().size() != 8) {
         out->push_back("frozen: malformed entry");
         continue;
       }
-      AuthorId a;
-      std::copy(c.key().begin(), c.key().end(), a.bytes.begin());
-      seen.insert(a);
-      auto it = lowest_fork.find(a);
+      const std::string name = LaneName(lk->author, lk->lane);
+      seen.insert(Str(c.key()));
+      auto it = lowest_fork.find(Str(c.key()));
       const uint64_t seq = store::ReadU64(c.value().data());
-      if (it == lowest_fork.end()) out->push_back("frozen: " + Short(a) + " is frozen without a fork proof");
-      else if (it->second != seq) out->push_back("frozen: " + Short(a) + " frozen at seq " + std::to_string(seq) +
+      if (it == lowest_fork.end()) out->push_back("frozen: " + name + " is frozen without a fork proof");
+      else if (it->second != seq) out->push_back("frozen: " + name + " frozen at seq " + std::to_string(seq) +
                                                  ", its lowest fork is at " + std::to_string(it->second));
     }
     HEARTH_RETURN_IF_ERROR(c.status());
-    for (const auto& [a, seq] : lowest_fork) {
-      if (!seen.count(a)) out->push_back("frozen: " + Short(a) + " has a fork proof (seq " + std::to_string(seq) + ") but is not frozen");
+    for (const auto& [lk, seq] : lowest_fork) {
+      if (seen.count(lk)) continue;
+      auto pos = store::ParseLaneKey(AsBytes(lk));
+      out->push_back("frozen: " + LaneName(pos->author, pos->lane) + " has a fork proof (seq " + std::to_string(seq) +
+                     ") but is not frozen");
     }
   }
 
@@ -276,18 +289,17 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
     store::Cursor c(t, m.pending);
     for (bool ok = c.First(); ok; ok = c.Next()) {
       ByteView k = c.key();
-      if (k.size() != 40) {
+      auto pos = store::ParseFeedKey(k);
+      if (!pos) {
         out->push_back("pending: malformed key");
         continue;
       }
-      AuthorId a;
-      std::copy(k.begin(), k.begin() + 32, a.bytes.begin());
-      const uint64_t seq = store::ReadU64(k.data() + 32);
-      if (auto p = CheckKept(c.value(), a, seq, nullptr)) {
+      const uint64_t seq = pos->seq;
+      if (auto p = CheckKept(c.value(), *pos, nullptr)) {
         out->push_back("pending: delta " + KeyName(k) + ": " + *p);
         continue;
       }
-      auto it = last.find(a);
+      auto it = last.find(store::LaneKey(pos->author, pos->lane));
       if (it != last.end() && seq <= it->second.seq) {
         out->push_back("pending: delta " + KeyName(k) + " is at or below its feed's head (seq " +
                        std::to_string(it->second.seq) + ")");

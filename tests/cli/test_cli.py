@@ -783,7 +783,7 @@ class InspectTest(Base):
         self.assertEqual(ins["collections"]["item"]["records"], 3)
         self.assertEqual(ins["collections"]["other"]["records"], 1)
         self.assertEqual(ins["scopes"]["test.a"]["records"], 3)
-        self.assertEqual((ins["deltas"], ins["pending"], ins["forks"], ins["format_version"]), (4, 0, 0, 1))
+        self.assertEqual((ins["deltas"], ins["pending"], ins["forks"], ins["format_version"]), (4, 0, 0, 2))
         self.assertGreater(ins["map_size"], 0)
         text = run("-C", a, "inspect").stdout
         for word in ("COLLECTION", "SCOPE", "FEED", "map"):

@@ -220,6 +220,16 @@ TEST_CASE("BLAKE2b-256 known answers") {
         "01718cec35cd3d796dd00020e0bfecb473ad23457d063b75eff29c0ffa2e58a9");
 }
 
+TEST_CASE("HashBytes64: the first 8 bytes of BLAKE2b-256 (lane ids)") {
+  // Computed independently (Python hashlib.blake2b(digest_size=32), first
+  // 8 bytes); docs/storage-format.md "Lanes" lists the same vectors.
+  CHECK(ToHex(HashBytes64({})) == "0e5751c026e543b2");
+  CHECK(ToHex(HashBytes64(AsBytes("child_care/\xe5\x9f\x8e\xe5\x8e\xa2\xe9\x95\x87"))) == "a46982be9be2b965");
+  CHECK(ToHex(HashBytes64(AsBytes("hr.workers/\xe5\xa7\x8b\xe9\x98\xb3\xe9\x95\x87"))) == "691b499780458f18");
+  // Not BLAKE2b with an 8-byte output (whose parameter block differs).
+  CHECK(ToHex(HashBytes64(AsBytes("abc"))) == "bddd813c63423972");
+}
+
 TEST_CASE("Hasher matches HashBytes for any split") {
   Bytes data(1000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 31 + 7);

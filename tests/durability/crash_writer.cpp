@@ -22,6 +22,12 @@
 //           thread its own random stream, its acks printed as its commits
 //           return, so acks of different threads may appear out of seq
 //           order.
+//   migrate mode-arg is a format-1 replica (tests/data/replica_v1): in a
+//           loop, copies it to <replica-dir>/m<i>, prints "# begin migrate
+//           <i>", removes m<i-1>, opens m<i> (which migrates it to storage
+//           format 2 in one transaction), closes it and prints
+//           "# migrated <i>" (docs/storage-format.md, "Migration from
+//           format 1"). Never acknowledges a commit.
 // Before each policy publish and each bundle import the writer prints
 // "# begin <what>", so the test can tell kills inside them.
 //
@@ -256,6 +262,28 @@ void BuildBatch(WriteBatch& b, std::mt19937_64& rng, uint64_t txn, int large_eve
 
 }  // namespace
 
+// Mode migrate: copies of a format-1 replica, each opened (migrated) in turn.
+[[noreturn]] void RunMigrate(const std::string& dir, const std::string& fixture, const hearth::ReplicaOptions& opts) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  for (uint64_t i = 0;; ++i) {
+    const std::string cur = dir + "/m" + std::to_string(i);
+    fs::create_directories(cur);
+    for (const char* f : {"data.mdb", "identity.key", "replica.mark"}) {
+      fs::copy_file(fixture + "/" + f, cur + "/" + f, fs::copy_options::overwrite_existing);
+      fs::permissions(cur + "/" + f, fs::perms::owner_read | fs::perms::owner_write);
+    }
+    // The copy is complete: from here the parent may check m<i>.
+    Info("begin migrate " + std::to_string(i));
+    if (i > 0) fs::remove_all(dir + "/m" + std::to_string(i - 1));
+    {
+      auto r = hearth::Replica::Open(cur, opts);
+      if (!r.ok()) Die("opening " + cur + ": " + r.status().ToString());
+    }
+    Info("migrated " + std::to_string(i));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s <replica-dir> <schema.toml> [seed] [commit|grow|rotate|import|threads] [arg]\n",
@@ -265,10 +293,12 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   const uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : std::random_device{}();
   const std::string mode = argc > 4 ? argv[4] : "commit";
-  if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import" && mode != "threads") {
+  if (mode != "commit" && mode != "grow" && mode != "rotate" && mode != "import" && mode != "threads" &&
+      mode != "migrate") {
     Die("unknown mode " + mode);
   }
   if (mode == "import" && argc < 6) Die("import needs the bundle directory");
+  if (mode == "migrate" && argc < 6) Die("migrate needs the format-1 replica directory");
   std::mt19937_64 rng(seed);
   // Test seam (tests/faults): HEARTH_FAULT="op=N,err=NAME[,kind=KIND]" makes
   // the Nth LMDB operation of this process fail (src/store/fault.hpp). The
@@ -287,6 +317,7 @@ int main(int argc, char** argv) {
   opts.initial_map_size = mode == "grow" ? uint64_t{64} << 10 : uint64_t{1} << 20;
   opts.is_root = mode == "rotate";
   opts.schema = std::move(schema).value();
+  if (mode == "migrate") RunMigrate(dir, argv[5], opts);
   auto opened = hearth::Replica::Open(dir, opts);
   if (!opened.ok()) Die("opening " + dir + ": " + opened.status().ToString());
   std::unique_ptr<hearth::Replica> replica = std::move(opened).value();

@@ -31,7 +31,7 @@ TEST_CASE("open creates a replica with a private identity and reopens it") {
   }
   auto r = OpenReplica(tmp.Sub("a"));
   CHECK(r->author() == first);
-  CHECK(inspect::Stats(*r).value().format_version == 1);
+  CHECK(inspect::Stats(*r).value().format_version == 2);
 }
 
 TEST_CASE("open without create on a non-replica directory fails clearly") {
