@@ -977,7 +977,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
         HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, lane, hdr.seq));
       }
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
-      // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
+      // Versions 3 to 6: the body can be withheld from a peer as a stub (docs/delta-format.md).
       // In a group, the leader signs later, on two cores (group_commit.cpp).
       // Sealing gives the delta's hash (what the next `prev` names), so the
       // sealed bytes are not parsed again.

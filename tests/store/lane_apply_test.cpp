@@ -339,6 +339,31 @@ TEST_CASE("lanes: a lane-id collision (two scopes of one author in one lane) is 
   CHECK_FALSE(v->ok());
 }
 
+TEST_CASE("lanes: a lane-id collision is refused when the lane holds only a pending delta") {
+  TempDir tmp;
+  auto kp = crypto::SigningKeyPair::Generate();
+  const std::string dir = tmp.Sub("r");
+  testing::OpenReplica(dir).reset();
+  // test.b seq 2 waiting (its seq 1 missing) under the lane of test.a.
+  LaneWriter b{&kp, "test.b"};
+  b.Next(1, "b1", 1);
+  const Bytes b2 = b.Next(2, "b2", 2);
+  RawPut(dir, "pending", store::FeedKey(kp.public_key, store::LaneIdOf("test.a"), 2),
+         std::string(b2.begin(), b2.end()));
+  auto r = testing::OpenReplica(dir);
+  auto got = r->Apply(LaneWriter{&kp, "test.a"}.Next(1, "a1", 3));
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.status().code() == Code::kCorruption);
+  CHECK(got.status().message().find("lane-id collision") != std::string::npos);
+  // Another author's lane of the same scope is not concerned.
+  auto other = crypto::SigningKeyPair::Generate();
+  CHECK(ApplyOk(*r, LaneWriter{&other, "test.a"}.Next(1, "a1", 4)) == ApplyOutcome::kApplied);
+  auto stats = inspect::Stats(*r);
+  REQUIRE(stats.ok());
+  CHECK(stats->authors == 1);
+  CHECK(stats->lanes == 1);
+}
+
 TEST_CASE("lanes: Commit with delta_format 5 writes one lane per scope, single and group commits") {
   TempDir tmp;
   const std::string dir = tmp.Sub("r");
@@ -400,6 +425,10 @@ TEST_CASE("lanes: Commit with delta_format 5 writes one lane per scope, single a
   REQUIRE(r->Commit(a).ok());
   CHECK(r->GetHeads().value()[r->author()].seq == 1);
   CHECK(LanesOf(*r, r->author()).size() == 3);
+  auto stats = inspect::Stats(*r);
+  REQUIRE(stats.ok());
+  CHECK(stats->authors == 1);
+  CHECK(stats->lanes == 3);
   ExpectClean(*r);
 }
 
