@@ -468,7 +468,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
     *reason = why;
     return IsWaitingReason(why) ? ApplyOutcome::kWaitingSchema : ApplyOutcome::kDenied;
   };
-  Status permit = Permit(h, policy->get());
+  Status permit = Permit(h, policy->get(), feed::IsLaneVersion(d.version));
   if (!permit.ok()) return deny(permit.message());
   auto schema = SchemaIn(t, &cache);
   if (!schema.ok()) return schema.status();

@@ -882,7 +882,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
         }
         const ScopeSpec* spec = (*policy)->FindScope(scope);
         uint32_t epoch = spec ? spec->epoch : 1;
-        HEARTH_RETURN_IF_ERROR((*policy)->CheckWrite(me, h.seq + 1, scope, epoch));
+        HEARTH_RETURN_IF_ERROR((*policy)->CheckWrite(me, h.seq + 1, scope, epoch, lanes));
         auto held = m.ScopeKey(t, scope, epoch);
         if (!held.ok()) return held.status();
         if (!held->has_value()) {

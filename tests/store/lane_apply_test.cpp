@@ -285,6 +285,35 @@ TEST_CASE("lanes: under a county root, a v5 delta in a scope its author may not 
   ExpectClean(**hr);
 }
 
+TEST_CASE("lanes: a revoked member's lanes are denied from seq 1 (revoked_after counts its legacy feed)") {
+  TempDir tmp;
+  auto root = Replica::Open(tmp.Sub("root"), testing::TestOptions(std::nullopt, true));
+  REQUIRE_MESSAGE(root.ok(), root.status().ToString());
+  auto hr = Replica::Open(tmp.Sub("hr"), testing::TestOptions((*root)->author(), false));
+  REQUIRE_MESSAGE(hr.ok(), hr.status().ToString());
+  auto kp = crypto::SigningKeyPair::Generate();
+  Policy policy;
+  REQUIRE(policy.AddScope({"test.a", 1, "wage cases"}).ok());
+  REQUIRE(policy.AddMember({kp.public_key, "x", "x", "", {}, std::nullopt}).ok());
+  REQUIRE(policy.AddGrant({"x", "", "test.a", Right::kRead | Right::kWrite}).ok());
+  REQUIRE(policy.Revoke(kp.public_key, 5).ok());  // its feed's seqs 1..5 stay admitted
+  REQUIRE((*root)->PublishPolicy(policy).ok());
+  testing::Sync(**root, **hr);
+  // The revocation rotated test.a to epoch 2: the member's deltas name the
+  // epoch it held (1), as its past ones did.
+  LaneWriter legacy{&kp, "test.a", feed::Layout::kDetachable};
+  auto a = (*hr)->Apply(legacy.Next(1, "legacy seq 1", 1));
+  REQUIRE_MESSAGE(a.ok(), a.status().ToString());
+  CHECK(a->outcome != ApplyOutcome::kDenied);
+  LaneWriter lane{&kp, "test.a", feed::Layout::kLane};
+  auto b = (*hr)->Apply(lane.Next(2, "lane seq 1", 2));
+  REQUIRE_MESSAGE(b.ok(), b.status().ToString());
+  CHECK(b->outcome == ApplyOutcome::kDenied);
+  CHECK(b->reason.find("no lane (delta version 5/6) of a revoked member") != std::string::npos);
+  CHECK(Title(**hr, "item", 2) == "<none>");
+  ExpectClean(**hr);
+}
+
 // Puts `value` at `key` of table `table` of a closed replica, with LMDB
 // directly (a state no Hearth code writes).
 void RawPut(const std::string& dir, const char* table, const std::string& key, const std::string& value) {
