@@ -113,7 +113,8 @@ struct VerifyReport {
 struct HEARTH_EXPORT ReplicaStats {
   uint64_t records = 0;
   uint64_t deltas = 0;
-  uint64_t authors = 0;
+  uint64_t authors = 0;  // distinct authors with a head
+  uint64_t lanes = 0;    // heads: one per lane (an author's legacy lane and its v5/v6 lanes)
   uint64_t pending = 0;
   uint64_t forks = 0;
   uint64_t map_size = 0;

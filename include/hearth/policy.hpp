@@ -149,8 +149,12 @@ class HEARTH_EXPORT Policy {
   // Whether delta `seq` of `author` in `scope` under key `epoch` may be
   // applied. Errors (kPermissionDenied) carry the reason: unknown member,
   // no write grant for scope S, revoked after seq N, unknown scope, unknown
-  // key epoch E.
-  Status CheckWrite(const AuthorId& author, uint64_t seq, std::string_view scope, uint32_t epoch) const;
+  // key epoch E. `lane`: the delta is of version 5/6, whose seq counts in
+  // its (author, scope) lane, not in the author's feed; `revoked_after`
+  // bounds the legacy lane only, so a revoked member's lanes are all
+  // revoked at 0 (a per-lane frontier is future work: docs/proposal-lanes.md).
+  Status CheckWrite(const AuthorId& author, uint64_t seq, std::string_view scope, uint32_t epoch,
+                    bool lane = false) const;
   // Members that may read `scope` now (not revoked), sorted.
   std::vector<AuthorId> Readers(std::string_view scope) const;
   bool MayRead(const AuthorId& key, std::string_view scope) const;

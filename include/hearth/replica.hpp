@@ -44,8 +44,20 @@ struct FeedHead {
   bool operator==(const FeedHead&) const = default;
 };
 
-// Version vector: author -> newest contiguous delta held.
+// Version vector: author -> newest contiguous delta held in the author's
+// legacy lane (deltas of format versions 1 to 4).
 using Heads = std::map<AuthorId, FeedHead>;
+
+// The head of one lane (docs/storage-format.md, "Lanes"): a delta of format
+// version 5/6 chains in the lane (author, LaneIdOf(scope)); versions 1 to 4
+// in the author's legacy lane, whose id is eight zero bytes.
+struct LaneHead {
+  AuthorId author;
+  std::array<uint8_t, 8> lane{};  // all zero: the legacy lane
+  std::string scope;              // the lane's scope; "" for the legacy lane
+  FeedHead head;
+  bool operator==(const LaneHead&) const = default;
+};
 
 enum class Durability : uint8_t {
   kSync,    // fsync every commit (default): acknowledged means on disk
@@ -109,6 +121,13 @@ struct HEARTH_EXPORT ReplicaOptions {
   // default) or 1 (msgpack, for peers older than payload version 2 and for
   // benchmarks comparing the two). Both versions are always read.
   uint8_t payload_version = 2;
+
+  // --- delta format (docs/delta-format.md, "Versions 5 and 6") ---
+  // 4 (the default): Commit writes versions 3/4, one chain per author (the
+  // legacy lane). 5: versions 5/6, one chain per (author, scope): each
+  // delta's seq and prev count in the lane of its scope. Deltas of every
+  // version are always applied. Peers older than lanes refuse 5/6.
+  uint8_t delta_format = 4;
 };
 
 // One merged field as readers see it.
@@ -213,6 +232,9 @@ struct HEARTH_EXPORT RestoreInfo {
 
 struct CommitInfo {
   AuthorId author;
+  // The seqs of the first and the last delta written (one per scope, in
+  // scope order). With ReplicaOptions::delta_format 5 each delta counts in
+  // the lane of its scope, so the two may be in different lanes.
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;  // 0 when the batch was empty
   uint64_t op_count = 0;
@@ -347,8 +369,12 @@ class HEARTH_EXPORT Replica {
   // behind.
   BatchApplyResult ApplyBatch(std::span<const Bytes> deltas);
 
-  // Version vector of the feeds held (contiguous prefixes only).
+  // Version vector of the feeds held (contiguous prefixes only), legacy
+  // lanes only: the lanes of version 5/6 deltas are left out (GetLaneHeads).
   Result<Heads> GetHeads() const;
+  // The head of every lane held (legacy lanes included, scope ""), in
+  // key order: author, then lane id.
+  Result<std::vector<LaneHead>> GetLaneHeads() const;
   // Deltas held that `since` lacks, per author in seq order; at most
   // `max_bytes` in total (at least one delta if any is missing).
   Result<std::vector<Bytes>> DeltasSince(const Heads& since, uint64_t max_bytes = UINT64_MAX) const;

@@ -52,8 +52,7 @@ inline constexpr std::string_view kSignContextV5 = "hearth/delta/v5";
 
 // Versions 5 and 6: seq and prev count per lane (author, scope) instead of
 // per author. The format layer cannot check that (it sees one delta); the
-// replica's chain rule does, once lanes are implemented. Until then the
-// store refuses these versions from outside (Replica::Apply, ApplyBatch).
+// replica's chain rule does (store: lane LaneOf(version, scope)).
 inline constexpr bool IsLaneVersion(uint8_t version) {
   return version == kDeltaFormatV5 || version == kDeltaFormatV6;
 }

@@ -429,11 +429,19 @@ Rights Policy::RightsOf(const AuthorId& key, std::string_view scope) const {
   return rights;
 }
 
-Status Policy::CheckWrite(const AuthorId& author, uint64_t seq, std::string_view scope, uint32_t epoch) const {
+Status Policy::CheckWrite(const AuthorId& author, uint64_t seq, std::string_view scope, uint32_t epoch,
+                          bool lane) const {
   const Member* m = FindMember(author);
   if (m == nullptr) {
     return Status::PermissionDenied("unknown member " + author.ToHex().substr(0, 16) + " (not in policy v" +
                                     std::to_string(version_) + ")");
+  }
+  if (m->revoked_after && lane) {
+    // revoked_after counts the legacy lane's seqs; a lane's seqs start at 1
+    // again, so no lane of a revoked member is admitted.
+    return Status::PermissionDenied("member " + m->name + " revoked after seq " + std::to_string(*m->revoked_after) +
+                                    ": no lane (delta version 5/6) of a revoked member is admitted (lane seq " +
+                                    std::to_string(seq) + " in " + std::string(scope) + ")");
   }
   if (m->revoked_after && seq > *m->revoked_after) {
     return Status::PermissionDenied("member " + m->name + " revoked after seq " +

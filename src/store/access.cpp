@@ -137,7 +137,7 @@ Result<std::shared_ptr<const Policy>> Replica::Impl::PolicyIn(const Txn& t, cons
   });
 }
 
-Status Replica::Impl::Permit(const feed::DeltaHeader& h, const Policy* policy) const {
+Status Replica::Impl::Permit(const feed::DeltaHeader& h, const Policy* policy, bool lane) const {
   if (!root_key) return Status::Ok();  // no root: no policy to enforce
   if (IsReserved(h.scope)) {
     if (h.author != *root_key) {
@@ -150,7 +150,7 @@ Status Replica::Impl::Permit(const feed::DeltaHeader& h, const Policy* policy) c
   if (policy == nullptr) {
     return Status::PermissionDenied("no policy from the county root has been received yet");
   }
-  return policy->CheckWrite(h.author, h.seq, h.scope, h.epoch);
+  return policy->CheckWrite(h.author, h.seq, h.scope, h.epoch, lane);
 }
 
 // ---------------------------------------------------------------- envelopes
@@ -295,7 +295,7 @@ Status Replica::Impl::Derive(const Txn& t, Derived* out) const {
     std::string fk(c.key().begin(), c.key().end());
     if (root_key && h.author == *root_key && IsReserved(h.scope)) continue;  // pass 1
     if (is_frozen(*d)) continue;
-    Status permit = Permit(h, policy.get());
+    Status permit = Permit(h, policy.get(), feed::IsLaneVersion(d->version));
     if (!permit.ok()) {
       out->denied.emplace_back(fk, permit.message());
       continue;

@@ -7,6 +7,7 @@
 // schema checks. A delta that fails any check changes nothing.
 #include <algorithm>
 
+#include "base/bytes.hpp"
 #include "crdt/hlc.hpp"
 #include "feed/chain.hpp"
 #include "store/keys.hpp"
@@ -43,16 +44,37 @@ Result<Hash32> HashOf(ByteView bytes) {
   return p->hash;
 }
 
-// Versions 5/6 chain per lane (author, scope), which this replica does not
-// implement yet (docs/proposal-lanes.md): applied under the per-author chain
-// rule of versions 1-4 their seq/prev would mean something else, so they are
-// refused from outside, like an unknown version, until lanes land.
-Status RefuseLaneVersion(const feed::ParsedDelta& d) {
+// Versions 5/6 chain per lane (author, LaneIdOf(scope)): every delta of a
+// lane has the lane's scope. Two scopes of one author with the same 8-byte
+// lane id would share one chain and is refused at receipt (kCorruption):
+// compares the scope with one delta the lane already holds (its head, else
+// one waiting in pending).
+Status CheckLaneScope(const Txn& t, MDB_dbi feeds, MDB_dbi pending, const feed::ParsedDelta& d,
+                      const store::LaneId& lane, uint64_t head_seq) {
   if (!feed::IsLaneVersion(d.version)) return Status::Ok();
-  return Status::Corruption("delta format version " + std::to_string(d.version) +
-                            " (lanes: one chain per author and scope) is not accepted by this replica yet; "
-                            "it applies versions 1 to 4 only (author " + d.header.author.ToHex() + ", scope " +
-                            d.header.scope + ", seq " + std::to_string(d.header.seq) + ")");
+  const feed::DeltaHeader& h = d.header;
+  std::optional<Bytes> held;
+  if (head_seq > 0) {
+    auto got = t.Get(feeds, AsBytes(store::FeedKey(h.author, lane, head_seq)));
+    if (!got.ok()) return got.status();
+    if (got->has_value()) held.emplace((*got)->begin(), (*got)->end());
+  }
+  if (!held) {
+    const std::string prefix = store::LaneKey(h.author, lane);
+    store::Cursor c(t, pending);
+    if (c.Seek(AsBytes(prefix)) && c.key().size() == store::kFeedKeySize &&
+        std::equal(prefix.begin(), prefix.end(), reinterpret_cast<const char*>(c.key().data()))) {
+      held.emplace(c.value().begin(), c.value().end());
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+  }
+  if (!held) return Status::Ok();
+  auto other = feed::ParseDelta(*held, UINT64_MAX);
+  if (!other.ok()) return other.status().WithContext("stored delta");
+  if (other->header.scope == h.scope) return Status::Ok();
+  return Status::Corruption(Where(h) + ": lane id " + base::ToHex(lane.data(), lane.size()) + " of scope " +
+                            h.scope + " is also the lane of scope " + other->header.scope +
+                            " held for this author (a lane-id collision; the delta is refused)");
 }
 
 }  // namespace
@@ -327,6 +349,7 @@ Result<ApplyResult> Replica::Impl::ApplyInTxn(Txn& t, Cache& cache, const feed::
 
   auto head = Head(t, h.author, lane);
   if (!head.ok()) return head.status();
+  HEARTH_RETURN_IF_ERROR(CheckLaneScope(t, feeds, pending, d, lane, head->seq));
 
   // What the feed holds at this position (feed::ClassifyDelta reads the
   // feed's delta for seq <= head, the pending one and the fork point after).
@@ -445,7 +468,7 @@ Result<ApplyOutcome> Replica::Impl::ApplyChained(Txn& t, Cache& cache, const fee
     *reason = why;
     return IsWaitingReason(why) ? ApplyOutcome::kWaitingSchema : ApplyOutcome::kDenied;
   };
-  Status permit = Permit(h, policy->get());
+  Status permit = Permit(h, policy->get(), feed::IsLaneVersion(d.version));
   if (!permit.ok()) return deny(permit.message());
   auto schema = SchemaIn(t, &cache);
   if (!schema.ok()) return schema.status();
@@ -501,7 +524,6 @@ Result<ApplyResult> Replica::Apply(std::span<const uint8_t> delta) {
   }
   auto parsed = feed::ParseDelta(delta, m.opts.max_delta_bytes);
   if (!parsed.ok()) return parsed.status();
-  HEARTH_RETURN_IF_ERROR(RefuseLaneVersion(*parsed));
   HEARTH_RETURN_IF_ERROR(feed::VerifyDelta(*parsed).WithContext(Where(parsed->header)));
   HEARTH_RETURN_IF_ERROR(CheckHlcRange(parsed->header));
   return m.WithWrite<ApplyResult>([&](Txn& t) -> Result<ApplyResult> {
@@ -534,7 +556,7 @@ BatchApplyResult Replica::ApplyBatch(std::span<const Bytes> deltas) {
       break;
     }
     auto p = feed::ParseDelta(delta, m.opts.max_delta_bytes);
-    Status s = p.ok() ? RefuseLaneVersion(*p) : p.status();
+    Status s = p.status();
     if (s.ok()) s = feed::VerifyDelta(*p).WithContext(Where(p->header));
     if (s.ok()) s = CheckHlcRange(p->header);
     if (!s.ok()) {

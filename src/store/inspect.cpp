@@ -61,13 +61,23 @@ Result<ReplicaStats> Stats(const Replica& replica) {
   s.is_copy = m.is_copy;
   s.backup_ms = m.backup_ms;
   auto r = m.WithRead([&](const Txn& t) -> Result<bool> {
-    std::pair<MDB_dbi, uint64_t*> counts[] = {{m.state, &s.records},   {m.feeds, &s.deltas}, {m.heads, &s.authors},
+    std::pair<MDB_dbi, uint64_t*> counts[] = {{m.state, &s.records},   {m.feeds, &s.deltas}, {m.heads, &s.lanes},
                                               {m.pending, &s.pending}, {m.forks, &s.forks}};
     for (auto& [dbi, out] : counts) {
       auto n = t.Entries(dbi);
       if (!n.ok()) return n.status();
       *out = *n;
     }
+    // heads is keyed author || lane_id: an author's lanes are adjacent.
+    store::Cursor c(t, m.heads);
+    std::string last;
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      if (c.key().size() < 32) continue;
+      std::string a(reinterpret_cast<const char*>(c.key().data()), 32);
+      if (a != last) ++s.authors;
+      last = std::move(a);
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
     return true;
   });
   if (!r.ok()) return r.status();

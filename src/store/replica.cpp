@@ -132,6 +132,10 @@ Status Replica::Impl::DiagnoseWriteError(Status s) const {
 
 Result<std::unique_ptr<Replica>> Replica::Open(const std::string& dir, ReplicaOptions options) {
   HEARTH_RETURN_IF_ERROR(crypto::Init());
+  if (options.delta_format != 4 && options.delta_format != 5) {
+    return Status::InvalidArgument("ReplicaOptions::delta_format must be 4 or 5, not " +
+                                   std::to_string(options.delta_format));
+  }
   if (options.payload_version != 1 && options.payload_version != 2) {
     return Status::InvalidArgument("ReplicaOptions::payload_version must be 1 or 2, not " +
                                    std::to_string(options.payload_version));
@@ -838,10 +842,21 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       by_scope[*scope].push_back(&in);
     }
     const AuthorId& me = m.identity.public_key;
-    // This build writes versions 3/4 only: the legacy lane.
-    auto head = m.Head(t, me, store::kLegacyLane);
-    if (!head.ok()) return head.status();
-    FeedHead h = *head;
+    // delta_format 4: versions 3/4, every scope in the legacy lane.
+    // 5: versions 5/6, each scope in its own lane (author, LaneIdOf(scope)),
+    // its seq and prev counted there.
+    const bool lanes = m.opts.delta_format == 5;
+    std::map<store::LaneId, FeedHead> lane_heads;  // the lanes this commit writes
+    auto head_of = [&](const std::string& scope) -> Result<std::pair<store::LaneId, FeedHead*>> {
+      const store::LaneId lane = lanes ? store::LaneIdOf(scope) : store::kLegacyLane;
+      auto it = lane_heads.find(lane);
+      if (it == lane_heads.end()) {
+        auto head = m.Head(t, me, lane);
+        if (!head.ok()) return head.status();
+        it = lane_heads.emplace(lane, *head).first;
+      }
+      return std::make_pair(lane, &it->second);
+    };
     auto hlc0 = m.LoadHlc(t);
     if (!hlc0.ok()) return hlc0.status();
     crdt::Hlc hlc = *hlc0;
@@ -849,10 +864,13 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
     Impl::Cache cache;
     CommitInfo out;
     out.author = me;
-    out.first_seq = h.seq + 1;
 
     for (const auto& [scope, scope_intents] : by_scope) {
       const bool reserved = scope[0] == '$';
+      auto lane_head = head_of(scope);
+      if (!lane_head.ok()) return lane_head.status();
+      const store::LaneId lane = lane_head->first;
+      FeedHead& h = *lane_head->second;
       Result<std::pair<uint32_t, crypto::SecretBytes>> key = Status::Internal("unset");
       if (reserved) {
         key = std::make_pair(uint32_t{0}, crypto::SecretBytes(crypto::kAeadKeyBytes));
@@ -864,7 +882,7 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
         }
         const ScopeSpec* spec = (*policy)->FindScope(scope);
         uint32_t epoch = spec ? spec->epoch : 1;
-        HEARTH_RETURN_IF_ERROR((*policy)->CheckWrite(me, h.seq + 1, scope, epoch));
+        HEARTH_RETURN_IF_ERROR((*policy)->CheckWrite(me, h.seq + 1, scope, epoch, lanes));
         auto held = m.ScopeKey(t, scope, epoch);
         if (!held.ok()) return held.status();
         if (!held->has_value()) {
@@ -953,28 +971,30 @@ Result<CommitInfo> Replica::Impl::CommitInTxn(Txn& t, const std::vector<BatchInt
       }
       hdr.seq = ++h.seq;
       hdr.prev = h.hash;
+      if (out.first_seq == 0) out.first_seq = hdr.seq;
+      out.last_seq = hdr.seq;
       for (const crdt::RecordOps& r : records) {
-        HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, store::kLegacyLane, hdr.seq));
+        HEARTH_RETURN_IF_ERROR(m.IndexHistory(t, r.collection, r.id, me, lane, hdr.seq));
       }
       Bytes payload = codec::EncodePayloadAs(records, m.opts.payload_version);
-      // Version 3/4: the body can be withheld from a peer as a stub (docs/delta-format.md).
+      // Versions 3 to 6: the body can be withheld from a peer as a stub (docs/delta-format.md).
       // In a group, the leader signs later, on two cores (group_commit.cpp).
       // Sealing gives the delta's hash (what the next `prev` names), so the
       // sealed bytes are not parsed again.
       crypto::Hash to_sign{};
-      auto delta = feed::SealDeltaUnsigned(hdr, payload, key->second, m.identity, to_sign);
+      auto delta = feed::SealDeltaUnsigned(hdr, payload, key->second, m.identity, to_sign,
+                                           lanes ? feed::Layout::kLane : feed::Layout::kDetachable);
       if (!delta.ok()) return delta.status();
       if (m.sign_later == nullptr) feed::SignSealedDelta(*delta, to_sign, m.identity);
       h.hash = to_sign;
-      std::string feed_key = store::FeedKey(me, store::kLegacyLane, hdr.seq);
+      std::string feed_key = store::FeedKey(me, lane, hdr.seq);
       HEARTH_RETURN_IF_ERROR(t.Put(m.feeds, AsBytes(feed_key), *delta));
       if (m.sign_later != nullptr) {
         m.sign_later->push_back(Impl::UnsignedDelta{std::move(feed_key), std::move(*delta), to_sign});
       }
       out.op_count += hdr.op_count;
     }
-    out.last_seq = h.seq;
-    HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, store::kLegacyLane, h));
+    for (const auto& [lane, h] : lane_heads) HEARTH_RETURN_IF_ERROR(m.PutHead(t, me, lane, h));
     HEARTH_RETURN_IF_ERROR(m.StoreHlc(t, hlc));
     // A new policy or schema decides every delta's fate anew (docs/policy.md).
     if (by_scope.count(kPolicyScope) || by_scope.count(kSchemaScope)) m.rebuild_pending = true;
@@ -1151,12 +1171,10 @@ Result<Heads> Replica::Impl::ReadHeads(const Txn& t) const {
       return Status::Corruption("heads: entry of " + std::to_string(c.key().size()) + "+" +
                                 std::to_string(c.value().size()) + " bytes (expected 40+40)");
     }
-    // Deltas of other lanes (versions 5/6) are refused until lanes land
-    // (docs/proposal-lanes.md, step 3): such a head is damage here.
-    if (lk->lane != store::kLegacyLane) {
-      return Status::Corruption("heads: head of " + lk->author.ToHex() + " in lane " +
-                                base::ToHex(lk->lane.data(), lk->lane.size()) + " (this build keeps legacy lanes only)");
-    }
+    // Lanes of versions 5/6 are not in Heads (GetLaneHeads has them):
+    // sync exchanges legacy lanes only until lanes reach it
+    // (docs/proposal-lanes.md, steps 4 and 5).
+    if (lk->lane != store::kLegacyLane) continue;
     const AuthorId& a = lk->author;
     FeedHead h;
     h.seq = store::ReadU64(c.value().data());
@@ -1170,6 +1188,41 @@ Result<Heads> Replica::Impl::ReadHeads(const Txn& t) const {
 Result<Heads> Replica::GetHeads() const {
   const Impl& m = *impl_;
   return m.WithRead([&](const Txn& t) { return m.ReadHeads(t); });
+}
+
+Result<std::vector<LaneHead>> Replica::GetLaneHeads() const {
+  const Impl& m = *impl_;
+  return m.WithRead([&](const Txn& t) -> Result<std::vector<LaneHead>> {
+    std::vector<LaneHead> out;
+    store::Cursor c(t, m.heads);
+    for (bool ok = c.First(); ok; ok = c.Next()) {
+      auto lk = store::ParseLaneKey(c.key());
+      if (!lk || c.value().size() != 40) {
+        return Status::Corruption("heads: entry of " + std::to_string(c.key().size()) + "+" +
+                                  std::to_string(c.value().size()) + " bytes (expected 40+40)");
+      }
+      LaneHead lh;
+      lh.author = lk->author;
+      lh.lane = lk->lane;
+      lh.head.seq = store::ReadU64(c.value().data());
+      std::copy(c.value().begin() + 8, c.value().end(), lh.head.hash.begin());
+      if (lk->lane != store::kLegacyLane) {
+        // The scope is in every delta of the lane: read the head's.
+        auto got = t.Get(m.feeds, AsBytes(store::FeedKey(lh.author, lh.lane, lh.head.seq)));
+        if (!got.ok()) return got.status();
+        if (!got->has_value()) {
+          return Status::Corruption("heads: head of " + lh.author.ToHex() + " in lane " +
+                                    base::ToHex(lh.lane.data(), lh.lane.size()) + " names no stored delta");
+        }
+        auto d = feed::ParseDelta(**got, UINT64_MAX);
+        if (!d.ok()) return d.status().WithContext("stored delta");
+        lh.scope = d->header.scope;
+      }
+      out.push_back(std::move(lh));
+    }
+    HEARTH_RETURN_IF_ERROR(c.status());
+    return out;
+  });
 }
 
 Result<std::vector<Bytes>> Replica::DeltasSince(const Heads& since, uint64_t max_bytes) const {

@@ -304,7 +304,8 @@ struct Replica::Impl {
   // flushed). nullptr when none.
   Result<std::shared_ptr<const Policy>> PolicyIn(const store::Txn& t, const Cache* cache) const;
   // kPermissionDenied with the reason when the policy refuses the delta.
-  Status Permit(const feed::DeltaHeader& h, const Policy* policy) const;
+  // `lane`: the delta is of version 5/6 (Policy::CheckWrite).
+  Status Permit(const feed::DeltaHeader& h, const Policy* policy, bool lane) const;
   // Opens key envelopes addressed to this replica among `records`; returns
   // the (scope, epoch) pairs whose keys are new.
   Result<std::vector<std::pair<std::string, uint32_t>>> OpenEnvelopes(

@@ -97,6 +97,7 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
   {
     store::Cursor c(t, m.feeds);
     std::string prev_lane;
+    std::string lane_scope;  // of the lane's first delta: every delta of a lane has it
     FeedHead chain;
     bool broken = false;
     for (bool ok = c.First(); ok; ok = c.Next()) {
@@ -118,12 +119,19 @@ Status CheckTables(const ReplicaImpl& m, const Txn& t, std::vector<std::string>*
       const std::string lane_key = store::LaneKey(h.author, lane);
       if (lane_key != prev_lane) {  // keys sort by author, then lane, then seq
         prev_lane = lane_key;
+        lane_scope = h.scope;
         chain = FeedHead{};
         broken = false;
       }
+      if (lane != store::kLegacyLane && h.scope != lane_scope) {
+        // Two scopes whose lane ids collide: one chain would mix them.
+        out->push_back("feeds: delta " + LaneName(h.author, lane) + "#" + std::to_string(h.seq) + " of scope " +
+                       h.scope + " is in the lane of scope " + lane_scope + " (lane-id collision)");
+        feeds_ok = false;
+      }
       if (broken) continue;
       if (h.seq != chain.seq + 1 || h.prev != chain.hash) {
-        out->push_back("feeds: delta " + Short(h.author) + "#" + std::to_string(h.seq) + ": feed chain broken (" +
+        out->push_back("feeds: delta " + LaneName(h.author, lane) + "#" + std::to_string(h.seq) + ": feed chain broken (" +
                        (h.seq != chain.seq + 1 ? "gap after seq " + std::to_string(chain.seq)
                                                : std::string("previous hash does not match")) +
                        ")");

@@ -123,6 +123,15 @@ TEST_CASE("policy: revoked after seq N: seq <= N still permitted, later ones den
   }
   // The revocation is checked before the scope, grant and epoch.
   CHECK(Denied(p2.CheckWrite(c.civil, 6, "hr.wages", 9), "revoked after seq 5"));
+  // Its lanes (versions 5/6: seqs count per (author, scope) from 1) are
+  // all revoked: seq 1 of a lane is not "seq 1 of its feed".
+  for (uint64_t seq : {1u, 5u, 6u}) {
+    CAPTURE(seq);
+    CHECK(Denied(p2.CheckWrite(c.civil, seq, "civil.kids", 2, /*lane=*/true), "no lane (delta version 5/6)"));
+  }
+  // A member that is not revoked writes in its lanes as in its feed.
+  CHECK(p2.CheckWrite(c.carer, 1, "civil.kids", 3, /*lane=*/true).ok());
+  CHECK(Denied(p2.CheckWrite(c.carer, 1, "hr.wages", 1, /*lane=*/true), "no write grant"));
   // A revoked member reads and receives nothing more.
   CHECK_FALSE(p2.MayRead(c.civil, "civil.kids"));
   CHECK_FALSE(p2.MayReceive(c.civil, "civil.kids"));
