@@ -870,7 +870,7 @@ struct SyncSession::Impl {
     }
     // A peer that knows only the first RECON (compact_recon = false) knows
     // modes up to 2 and counts any other as a fault.
-    const uint8_t max_mode = opts.compact_recon ? sync::kReconMaxMode : sync::kReconFallback;
+    const uint8_t max_mode = opts.compact_recon ? sync::kReconMaxMode : uint8_t{sync::kReconFallback};
     if (*round != recon_round || *mode > max_mode) {
       return Fault(Status::Corruption("sync: RECON out of step"));
     }
